@@ -1,0 +1,70 @@
+# candlelight: the two commands a user types are `make run` and `make test`.
+# Every target installs what it is missing, and only that, so both work on a
+# fresh machine (Debian/Ubuntu with Rust, Node.js, Python 3 and pip).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+CARGO_LEPTOS_VERSION := 0.3.10
+WASM_BINDGEN_VERSION := 0.2.130
+PORT ?= 7860
+MODEL ?= models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+TEST_MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Build the server for this machine's CPU (the wasm build is unaffected: it
+# has its own target). `make run PORTABLE=1` builds a binary that runs on any
+# x86-64 machine.
+ifeq ($(PORTABLE),)
+ifeq ($(shell uname -m),x86_64)
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS ?= -C target-cpu=native
+endif
+endif
+
+# Installing cargo tools is ~2x faster without LTO; they are build tools only.
+TOOL_INSTALL_ENV := CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+
+.PHONY: run test build toolchain node-tools chromium models test-models cargo-test e2e fmt lint clean-site
+
+## run: build the release app and serve it on the default model at http://127.0.0.1:$(PORT)
+run: build models
+	./target/release/candlelight --model $(MODEL) --listen-port $(PORT)
+
+## test: every test: cargo (unit + integration with real models) and Playwright in Chromium
+test: toolchain node-tools chromium test-models cargo-test build e2e
+
+build: toolchain node-tools
+	cargo leptos build --release
+
+toolchain:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || \
+		$(TOOL_INSTALL_ENV) cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION) --features no_downloads
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
+		$(TOOL_INSTALL_ENV) cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+# wasm-opt (binaryen 123: Debian's 108 silently breaks hydration) and Playwright.
+node-tools: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+models:
+	scripts/fetch-models.sh qwen
+
+test-models:
+	scripts/fetch-models.sh all
+
+cargo-test: test-models
+	cargo test --release --workspace
+
+e2e: build chromium node-tools test-models
+	npx playwright test --config end2end/playwright.config.ts
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,27 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::{ByteStream, Json, Streaming};
+
+use crate::types::{AppError, ModelStatus, ReplyRequest};
+
+/// Streams the assistant's reply as newline-delimited JSON events
+/// ([`crate::types::StreamEvent`]). Dropping the response (Stop, or a closed
+/// tab) drops the server's stream, which cancels the generation.
+#[server(input = Json, output = Streaming)]
+pub async fn generate_reply(request: ReplyRequest) -> Result<ByteStream<AppError>, AppError> {
+    use futures::StreamExt;
+    let events = crate::services::services()?.chat.start_reply(request)?;
+    Ok(ByteStream::new(events.map(|event| {
+        Ok::<_, AppError>(event.to_line().into_bytes())
+    })))
+}
+
+/// Ends the named generation at its next token.
+#[server]
+pub async fn stop_reply(request_id: String) -> Result<bool, AppError> {
+    Ok(crate::services::services()?.chat.stop_reply(&request_id))
+}
+
+#[server]
+pub async fn load_model_status() -> Result<ModelStatus, AppError> {
+    Ok(crate::services::services()?.chat.model_status())
+}

@@ -1,0 +1,37 @@
+use leptos::prelude::*;
+
+use crate::api::load_model_status;
+use crate::types::ModelStatus;
+
+/// Shows which model answers, or why none does.
+#[component]
+pub fn ModelBadge() -> impl IntoView {
+    let status = Resource::new(|| (), |_| load_model_status());
+    view! {
+        <Suspense fallback=|| view! { <span class="model-badge">"…"</span> }>
+            {move || {
+                status
+                    .get()
+                    .map(|s| match s {
+                        Ok(ModelStatus::Ready { name, device, context_length, .. }) => {
+                            view! {
+                                <span class="model-badge ready" title=format!("context {context_length} tokens")>
+                                    {format!("{name} · {device}")}
+                                </span>
+                            }
+                                .into_any()
+                        }
+                        Ok(ModelStatus::Failed { reason }) => {
+                            view! {
+                                <span class="model-badge failed" role="alert">
+                                    {format!("No model: {reason}")}
+                                </span>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <span class="model-badge failed">{e.to_string()}</span> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}

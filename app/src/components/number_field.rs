@@ -1,0 +1,48 @@
+use leptos::prelude::*;
+
+/// A labelled number input with a slider, committing on change. Text that is
+/// not a number is refused on the spot and the last good value stays.
+#[component]
+pub fn NumberField(
+    label: &'static str,
+    /// Element id, also used by tests.
+    id: &'static str,
+    min: f64,
+    max: f64,
+    step: f64,
+    #[prop(into)] value: Signal<f64>,
+    set: impl Fn(f64) + Copy + Send + Sync + 'static,
+    #[prop(optional)] help: &'static str,
+) -> impl IntoView {
+    let invalid = RwSignal::new(false);
+    let commit = move |raw: String| match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => {
+            invalid.set(false);
+            set(v);
+        }
+        _ => invalid.set(true),
+    };
+    view! {
+        <div class="field" title=help>
+            <label for=id>{label}</label>
+            <input
+                type="range"
+                min=min
+                max=max
+                step=step
+                prop:value=move || value.get().to_string()
+                on:input=move |ev| commit(event_target_value(&ev))
+            />
+            <input
+                type="number"
+                id=id
+                class:invalid=move || invalid.get()
+                min=min
+                max=max
+                step=step
+                prop:value=move || value.get().to_string()
+                on:change=move |ev| commit(event_target_value(&ev))
+            />
+        </div>
+    }
+}

@@ -1,0 +1,88 @@
+//! candlelight's web UI: the page shell, the Chat and Parameters tabs, and the
+//! server functions they call. Built twice by cargo-leptos: with `ssr` into
+//! the server binary, with `hydrate` into the wasm bundle.
+
+pub mod api;
+mod components;
+mod generation;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod services;
+mod state;
+pub mod types;
+
+use leptos::prelude::*;
+
+use crate::pages::{ChatPage, ParametersPage};
+use crate::state::{ChatState, Tab};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <title>"candlelight"</title>
+                <link rel="stylesheet" href="/pkg/candlelight.css" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let state = ChatState::new();
+    provide_context(state);
+
+    // Lets end-to-end tests (and people) know the page is interactive.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    let tab_button = move |tab: Tab| {
+        view! {
+            <button
+                class="tab"
+                class:active=move || state.tab.get() == tab
+                on:click=move |_| state.tab.set(tab)
+            >
+                {tab.label()}
+            </button>
+        }
+    };
+
+    view! {
+        <header class="topbar">
+            <span class="brand">"candlelight"</span>
+            <nav class="tabs">{tab_button(Tab::Chat)} {tab_button(Tab::Parameters)}</nav>
+            <components::ModelBadge />
+        </header>
+        <main>
+            // Both tabs stay mounted so a reply keeps streaming while the
+            // Parameters tab is open.
+            <section class="tab-page" class:hidden=move || state.tab.get() != Tab::Chat>
+                <ChatPage />
+            </section>
+            <section class="tab-page" class:hidden=move || state.tab.get() != Tab::Parameters>
+                <ParametersPage />
+            </section>
+        </main>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

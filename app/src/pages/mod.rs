@@ -1,0 +1,5 @@
+mod chat;
+mod parameters;
+
+pub use chat::ChatPage;
+pub use parameters::ParametersPage;

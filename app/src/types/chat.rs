@@ -1,0 +1,48 @@
+use serde::{Deserialize, Serialize};
+
+use super::GenerationParams;
+
+/// Who wrote a message, with the role names chat templates expect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    /// The name chat templates use for this role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// What the Chat tab asks the server for: the conversation so far (ending
+/// with the user's newest message) and the sampling parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplyRequest {
+    /// Chosen by the browser so that Stop can name the generation it ends.
+    pub request_id: String,
+    pub messages: Vec<ChatMessage>,
+    pub params: GenerationParams,
+}

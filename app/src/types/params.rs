@@ -1,0 +1,188 @@
+use serde::{Deserialize, Serialize};
+
+/// Sampling parameters, with text-generation-webui's names and meanings so
+/// its users (and its presets) feel at home.
+///
+/// Neutral values switch a sampler off: `top_k = 0`, `top_p = 1`,
+/// `min_p = 0`, `typical_p = 1`, `repetition_penalty = 1`, penalties `0`.
+/// `temperature = 0` or `do_sample = false` means greedy decoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GenerationParams {
+    pub max_new_tokens: u32,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: u32,
+    pub min_p: f32,
+    pub typical_p: f32,
+    pub repetition_penalty: f32,
+    /// How many of the most recent tokens the repetition penalties look at;
+    /// 0 means all of them.
+    pub repetition_penalty_range: u32,
+    pub presence_penalty: f32,
+    pub frequency_penalty: f32,
+    pub do_sample: bool,
+    /// -1 picks a random seed.
+    pub seed: i64,
+    /// Generation ends (and the text is cut) where any of these appear.
+    pub custom_stopping_strings: Vec<String>,
+    /// Keep generating past the end-of-sequence token (until max_new_tokens).
+    pub ban_eos_token: bool,
+}
+
+impl Default for GenerationParams {
+    /// Qwen's recommended sampling for its instruct models: focused but not
+    /// repetitive, and sensible for small models too.
+    fn default() -> Self {
+        Self {
+            max_new_tokens: 512,
+            temperature: 0.7,
+            top_p: 0.8,
+            top_k: 20,
+            min_p: 0.0,
+            typical_p: 1.0,
+            repetition_penalty: 1.05,
+            repetition_penalty_range: 1024,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
+            do_sample: true,
+            seed: -1,
+            custom_stopping_strings: Vec::new(),
+            ban_eos_token: false,
+        }
+    }
+}
+
+/// A sampling parameter outside its valid range; the message names the
+/// parameter and the range.
+#[derive(Clone, Debug, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[error("{0}")]
+pub struct ParamError(pub String);
+
+/// Upper bound on one reply; the context length bounds it further.
+pub const MAX_NEW_TOKENS_LIMIT: u32 = 32_768;
+
+impl GenerationParams {
+    /// Greedy decoding: the most likely token every time.
+    pub fn greedy(max_new_tokens: u32) -> Self {
+        Self {
+            max_new_tokens,
+            do_sample: false,
+            temperature: 0.0,
+            ..Self::default()
+        }
+    }
+
+    /// True when sampling reduces to picking the most likely token.
+    pub fn is_greedy(&self) -> bool {
+        !self.do_sample || self.temperature == 0.0 || self.top_k == 1
+    }
+
+    /// Checks every field once, at the edge, so the engine never sees a value
+    /// it could choke on.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        fn check(ok: bool, msg: &str) -> Result<(), ParamError> {
+            if ok {
+                Ok(())
+            } else {
+                Err(ParamError(msg.to_string()))
+            }
+        }
+        let finite = [
+            self.temperature,
+            self.top_p,
+            self.min_p,
+            self.typical_p,
+            self.repetition_penalty,
+            self.presence_penalty,
+            self.frequency_penalty,
+        ]
+        .iter()
+        .all(|v| v.is_finite());
+        check(finite, "sampling parameters must be finite numbers")?;
+        check(
+            (1..=MAX_NEW_TOKENS_LIMIT).contains(&self.max_new_tokens),
+            "max_new_tokens must be in [1, 32768]",
+        )?;
+        check(
+            (0.0..=5.0).contains(&self.temperature),
+            "temperature must be in [0, 5]",
+        )?;
+        check(
+            self.top_p > 0.0 && self.top_p <= 1.0,
+            "top_p must be in (0, 1]",
+        )?;
+        check((0.0..=1.0).contains(&self.min_p), "min_p must be in [0, 1]")?;
+        check(
+            self.typical_p > 0.0 && self.typical_p <= 1.0,
+            "typical_p must be in (0, 1]",
+        )?;
+        check(
+            self.repetition_penalty > 0.0 && self.repetition_penalty <= 10.0,
+            "repetition_penalty must be in (0, 10]",
+        )?;
+        check(
+            (-2.0..=2.0).contains(&self.presence_penalty),
+            "presence_penalty must be in [-2, 2]",
+        )?;
+        check(
+            (-2.0..=2.0).contains(&self.frequency_penalty),
+            "frequency_penalty must be in [-2, 2]",
+        )?;
+        check(
+            self.seed >= -1,
+            "seed must be -1 (random) or a non-negative integer",
+        )?;
+        check(
+            self.custom_stopping_strings.iter().all(|s| !s.is_empty()),
+            "custom_stopping_strings must not contain an empty string",
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        GenerationParams::default().validate().unwrap();
+        GenerationParams::greedy(10).validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_are_named() {
+        let bad = |f: fn(&mut GenerationParams)| {
+            let mut p = GenerationParams::default();
+            f(&mut p);
+            p.validate().unwrap_err().0
+        };
+        assert_eq!(bad(|p| p.top_p = 0.0), "top_p must be in (0, 1]");
+        assert_eq!(bad(|p| p.top_p = 1.5), "top_p must be in (0, 1]");
+        assert_eq!(
+            bad(|p| p.temperature = -1.0),
+            "temperature must be in [0, 5]"
+        );
+        assert_eq!(
+            bad(|p| p.max_new_tokens = 0),
+            "max_new_tokens must be in [1, 32768]"
+        );
+        assert_eq!(
+            bad(|p| p.min_p = f32::NAN),
+            "sampling parameters must be finite numbers"
+        );
+        assert_eq!(
+            bad(|p| p.seed = -7),
+            "seed must be -1 (random) or a non-negative integer"
+        );
+    }
+
+    #[test]
+    fn missing_fields_take_defaults() {
+        let p: GenerationParams = serde_json::from_str(r#"{"temperature": 0}"#).unwrap();
+        assert_eq!(p.temperature, 0.0);
+        assert_eq!(p.max_new_tokens, GenerationParams::default().max_new_tokens);
+        assert!(p.is_greedy());
+    }
+}

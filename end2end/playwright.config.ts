@@ -1,0 +1,43 @@
+import { defineConfig } from '@playwright/test';
+import * as path from 'path';
+
+// The release server on the small test model, started and stopped by
+// Playwright. Chromium is Debian's (never downloaded by Playwright).
+const PORT = Number(process.env.E2E_PORT ?? 7870);
+const ROOT = path.join(__dirname, '..');
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 180_000,
+  expect: { timeout: 60_000 },
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  outputDir: './test-results',
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `./target/release/candlelight --model models/SmolLM2-135M-Instruct.Q4_1.gguf --listen-port ${PORT}`,
+    cwd: ROOT,
+    url: `http://127.0.0.1:${PORT}/`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  },
+});

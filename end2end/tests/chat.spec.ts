@@ -1,0 +1,94 @@
+import { test, expect } from '@playwright/test';
+import { assistantMessages, lastStats, openApp, send, setParam, userMessages, waitIdle } from './helpers';
+
+test('a reply streams in token by token and a second turn carries the context', async ({ page }) => {
+  await openApp(page);
+  await send(page, 'Tell me about the planet Mars.');
+  await expect(userMessages(page)).toHaveCount(1);
+  await expect(userMessages(page).first()).toContainText('Mars');
+
+  // Sample the growing reply until it finishes.
+  const reply = assistantMessages(page).last().locator('.content');
+  const lengths = new Set<number>();
+  while (await page.locator('#stop').isVisible()) {
+    lengths.add((await reply.innerText()).length);
+    await page.waitForTimeout(50);
+  }
+  await waitIdle(page);
+  const finalText = await reply.innerText();
+  lengths.add(finalText.length);
+  expect(finalText.length).toBeGreaterThan(20);
+  expect(lengths.size, `partial lengths seen: ${[...lengths]}`).toBeGreaterThanOrEqual(4);
+  const first = await lastStats(page);
+
+  // Second turn: the prompt now holds the whole first exchange.
+  await send(page, 'How far is it from the Sun?');
+  await expect(userMessages(page)).toHaveCount(2);
+  await waitIdle(page);
+  await expect(assistantMessages(page)).toHaveCount(2);
+  expect((await assistantMessages(page).last().innerText()).length).toBeGreaterThan(5);
+  const second = await lastStats(page);
+  expect(second.prompt).toBeGreaterThan(first.prompt + first.completion);
+});
+
+test('Stop ends generation at once', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '2000');
+  await send(page, 'Write a very long story about a dragon and a knight, with many chapters.');
+  const reply = assistantMessages(page).last().locator('.content');
+  await expect.poll(async () => (await reply.innerText()).length).toBeGreaterThan(30);
+  await page.locator('#stop').click();
+  await expect(page.locator('#send')).toBeVisible({ timeout: 2_000 });
+  const stopped = await reply.innerText();
+  await page.waitForTimeout(1500);
+  expect(await reply.innerText()).toBe(stopped);
+  // The engine is free again: the next message gets an answer.
+  await setParam(page, 'max_new_tokens', '20');
+  await send(page, 'Say hello.');
+  await waitIdle(page);
+  await expect(assistantMessages(page)).toHaveCount(2);
+});
+
+test('parameters take effect: max_new_tokens bounds the reply', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '5');
+  await send(page, 'Write a long poem about the sea.');
+  await waitIdle(page);
+  expect((await lastStats(page)).completion).toBe(5);
+});
+
+test('an invalid parameter is named and nothing is sent', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'top_p', '0');
+  await send(page, 'Hello?');
+  await expect(page.locator('.chat .error')).toContainText('top_p must be in (0, 1]');
+  await expect(assistantMessages(page)).toHaveCount(0);
+});
+
+test('Enter during IME composition does not send; Shift+Enter adds a line', async ({ page }) => {
+  await openApp(page);
+  const box = page.locator('#chat-input');
+  await box.click();
+
+  // Type with a real IME composition through the DevTools protocol...
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Input.imeSetComposition', { text: 'ni', selectionStart: 2, selectionEnd: 2 });
+  // ...and confirm the candidate with Enter the way browsers report it.
+  await box.evaluate((el) => {
+    el.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', isComposing: true, keyCode: 229, bubbles: true, cancelable: true }));
+  });
+  await cdp.send('Input.insertText', { text: '你好' });
+  await expect(userMessages(page)).toHaveCount(0);
+  await expect(box).toHaveValue(/你好/);
+
+  await box.press('Shift+Enter');
+  await box.pressSequentially('world');
+  await expect(userMessages(page)).toHaveCount(0);
+  await expect(box).toHaveValue(/你好\nworld/);
+
+  await box.press('Enter');
+  await expect(userMessages(page)).toHaveCount(1);
+  await expect(userMessages(page).first()).toContainText('你好');
+  await expect(box).toHaveValue('');
+  await waitIdle(page);
+});

@@ -1,0 +1,45 @@
+//! Command-line flags, named as text-generation-webui names them so its users
+//! feel at home. Every flag can also be set through an environment variable.
+//! The doc comments below are the `--help` text.
+
+use std::{net::IpAddr, path::PathBuf};
+
+use clap::Parser;
+
+use crate::engine::DeviceSpec;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "candlelight",
+    version,
+    about = "A chat UI for local language models, in one binary."
+)]
+pub struct Config {
+    /// GGUF model file to load (architectures: llama, qwen2).
+    #[arg(
+        long,
+        env = "CANDLELIGHT_MODEL",
+        default_value = "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    )]
+    pub model: PathBuf,
+
+    /// Address to listen on. Loopback by default: only this machine can connect.
+    #[arg(long, env = "CANDLELIGHT_LISTEN_HOST", default_value = "127.0.0.1")]
+    pub listen_host: IpAddr,
+
+    /// Port to listen on (text-generation-webui's default).
+    #[arg(long, env = "CANDLELIGHT_LISTEN_PORT", default_value_t = 7860)]
+    pub listen_port: u16,
+
+    /// Where the model runs: cpu, cuda or cuda:N.
+    #[arg(long, env = "CANDLELIGHT_DEVICE", default_value = "cpu")]
+    pub device: DeviceSpec,
+
+    /// How many requests may wait for the model; more are refused as busy.
+    #[arg(long, env = "CANDLELIGHT_QUEUE_SIZE", default_value_t = 16)]
+    pub queue_size: usize,
+
+    /// Folder with the built web app (made by `cargo leptos build`).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}

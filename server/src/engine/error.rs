@@ -1,0 +1,38 @@
+use thiserror::Error;
+
+/// Everything the engine can fail with. Mapped once to UI messages
+/// (`backend.rs`) and, later, to HTTP statuses.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("model file {path} could not be opened: {reason}")]
+    ModelFile { path: String, reason: String },
+    #[error("model file {path} is not a valid GGUF file: {reason}")]
+    CorruptModel { path: String, reason: String },
+    #[error("model architecture `{0}` is not supported (supported: llama, qwen2)")]
+    UnsupportedArchitecture(String),
+    #[error("the model's tokenizer cannot be used: {0}")]
+    Tokenizer(String),
+    #[error("the chat template cannot be used: {0}")]
+    Template(String),
+    #[error("device `{0}` is not available: {1}")]
+    Device(String, String),
+    #[error("the prompt has {prompt_tokens} tokens but the context holds {context_length}")]
+    PromptTooLong {
+        prompt_tokens: usize,
+        context_length: usize,
+    },
+    #[error("the request queue is full")]
+    QueueFull,
+    #[error("no model is loaded: {0}")]
+    NoModel(String),
+    #[error("model computation failed: {0}")]
+    Compute(String),
+    #[error("the engine worker has stopped")]
+    WorkerGone,
+}
+
+impl From<candle_core::Error> for EngineError {
+    fn from(e: candle_core::Error) -> Self {
+        EngineError::Compute(e.to_string())
+    }
+}

@@ -1,0 +1,84 @@
+//! Loading a model file into everything a reply needs: weights on the device,
+//! tokenizer, and the compiled chat template.
+
+use std::{path::Path, sync::Arc, time::Instant};
+
+use super::{
+    device::DeviceSpec, gguf::GgufFile, model::CandleModel, EngineError, LanguageModel,
+    TextTokenizer,
+};
+use crate::prompt::ChatTemplate;
+
+/// Facts about the loaded model, for the UI, the API and the log.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    /// The file name, which is also the model's id in the API.
+    pub name: String,
+    pub architecture: String,
+    pub context_length: usize,
+    pub device: DeviceSpec,
+    pub tokenizer_source: String,
+}
+
+/// The parts of a loaded model that the request side uses (the weights
+/// themselves live on the worker thread).
+pub struct ModelParts {
+    pub info: ModelInfo,
+    pub tokenizer: Arc<TextTokenizer>,
+    /// A model without a usable template can still complete raw prompts.
+    pub template: Result<ChatTemplate, String>,
+}
+
+/// The tokenizer of a model file, without loading its weights.
+pub fn load_tokenizer(path: &Path) -> Result<TextTokenizer, EngineError> {
+    TextTokenizer::for_model(path, &GgufFile::open(path)?)
+}
+
+/// Reads and checks the file, then loads it. Nothing here panics on a bad file.
+pub fn load_model(
+    path: &Path,
+    device: DeviceSpec,
+) -> Result<(ModelParts, Box<dyn LanguageModel>), EngineError> {
+    let started = Instant::now();
+    let gguf = GgufFile::open(path)?;
+    let architecture = gguf.architecture()?.to_string();
+    if !super::model::SUPPORTED_ARCHITECTURES.contains(&architecture.as_str()) {
+        return Err(EngineError::UnsupportedArchitecture(architecture));
+    }
+    let candle_device = device.open()?;
+    let tokenizer = TextTokenizer::for_model(path, &gguf)?;
+    let template = match gguf.str("tokenizer.chat_template") {
+        Some(src) => ChatTemplate::compile(src, tokenizer.bos_text(), tokenizer.eos_text())
+            .map_err(|e| e.to_string()),
+        None => Err("the model file has no tokenizer.chat_template".to_string()),
+    };
+    if let Err(e) = &template {
+        tracing::warn!(error = %e, "chat template unavailable; only raw completions will work");
+    }
+    let model = CandleModel::load(path, gguf, &candle_device)?;
+    let info = ModelInfo {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string()),
+        architecture,
+        context_length: model.context_length(),
+        device,
+        tokenizer_source: tokenizer.source.clone(),
+    };
+    tracing::info!(
+        model = %info.name,
+        architecture = %info.architecture,
+        context_length = info.context_length,
+        device = %info.device,
+        tokenizer = %info.tokenizer_source,
+        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+        "model loaded"
+    );
+    let parts = ModelParts {
+        info,
+        tokenizer: Arc::new(tokenizer),
+        template,
+    };
+    Ok((parts, Box::new(model)))
+}

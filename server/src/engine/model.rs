@@ -1,0 +1,83 @@
+//! The network itself: a GGUF file loaded into candle's quantized model for
+//! its architecture, behind a small trait the generation loop drives (and
+//! that tests can fake).
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use candle_transformers::models::{quantized_llama, quantized_qwen2};
+
+use super::{gguf::GgufFile, EngineError};
+
+/// A causal language model with its own KV cache.
+pub trait LanguageModel: Send {
+    /// Runs `tokens` at positions `start_pos..` and returns the logits of the
+    /// last one. `start_pos == 0` starts a fresh sequence.
+    fn forward(&mut self, tokens: &[u32], start_pos: usize) -> Result<Vec<f32>, EngineError>;
+    /// Longest sequence (prompt plus reply) the model can process.
+    fn context_length(&self) -> usize;
+}
+
+enum Weights {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+}
+
+pub struct CandleModel {
+    weights: Weights,
+    device: Device,
+    context_length: usize,
+}
+
+/// Architectures we can load, as named in `general.architecture`.
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "qwen2"];
+
+impl CandleModel {
+    pub fn load(path: &Path, gguf: GgufFile, device: &Device) -> Result<Self, EngineError> {
+        let arch = gguf.architecture()?.to_string();
+        let trained = gguf.u32(&format!("{arch}.context_length")).unwrap_or(4096) as usize;
+        let GgufFile {
+            content,
+            mut reader,
+        } = gguf;
+        let corrupt = |e: candle_core::Error| EngineError::CorruptModel {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let (weights, context_length) = match arch.as_str() {
+            "llama" => {
+                let w = quantized_llama::ModelWeights::from_gguf(content, &mut reader, device)
+                    .map_err(corrupt)?;
+                // candle's llama precomputes rotary tables for MAX_SEQ_LEN positions.
+                (Weights::Llama(w), trained.min(quantized_llama::MAX_SEQ_LEN))
+            }
+            "qwen2" => {
+                let w = quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, device)
+                    .map_err(corrupt)?;
+                (Weights::Qwen2(w), trained)
+            }
+            other => return Err(EngineError::UnsupportedArchitecture(other.to_string())),
+        };
+        Ok(Self {
+            weights,
+            device: device.clone(),
+            context_length,
+        })
+    }
+}
+
+impl LanguageModel for CandleModel {
+    fn forward(&mut self, tokens: &[u32], start_pos: usize) -> Result<Vec<f32>, EngineError> {
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let logits = match &mut self.weights {
+            Weights::Llama(m) => m.forward(&input, start_pos)?,
+            Weights::Qwen2(m) => m.forward(&input, start_pos)?,
+        };
+        let logits = logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?;
+        Ok(logits.to_vec1::<f32>()?)
+    }
+
+    fn context_length(&self) -> usize {
+        self.context_length
+    }
+}

@@ -1,0 +1,257 @@
+//! The model's tokenizer, built from the GGUF metadata (or a tokenizer.json
+//! beside the model), plus the special-token facts generation needs.
+//!
+//! We build the Hugging Face `tokenizers` pipeline ourselves instead of using
+//! candle's `TokenizerFromGguf`: that one maps SmolLM2's `smollm`
+//! pre-tokenizer to plain GPT-2 splitting, which groups digits and gives
+//! different ids than the model was trained with.
+
+use std::path::{Path, PathBuf};
+
+use tokenizers::{
+    decoders::byte_level::ByteLevel as ByteLevelDecoder,
+    models::bpe::{Vocab, BPE},
+    normalizers::unicode::NFC,
+    pre_tokenizers::{
+        byte_level::ByteLevel, digits::Digits, sequence::Sequence, split::Split,
+        split::SplitPattern, PreTokenizerWrapper,
+    },
+    AddedToken, SplitDelimiterBehavior, Tokenizer,
+};
+
+use super::{gguf::GgufFile, EngineError};
+
+/// llama.cpp's `qwen2` pre-tokenizer regex (as in Qwen2's tokenizer.json).
+const QWEN2_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// llama.cpp's `llama-bpe` (Llama 3) pre-tokenizer regex: digits in threes.
+const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// GGUF token types (llama.cpp's `llama_token_type`).
+const TOKEN_TYPE_UNKNOWN: u32 = 2;
+const TOKEN_TYPE_CONTROL: u32 = 3;
+const TOKEN_TYPE_USER_DEFINED: u32 = 4;
+
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    /// Prepended to every prompt when the model asks for it.
+    bos: Option<u32>,
+    add_bos: bool,
+    /// Tokens that end generation.
+    eos_ids: Vec<u32>,
+    bos_text: Option<String>,
+    eos_text: Option<String>,
+    /// Where the tokenizer came from, for the log.
+    pub source: String,
+}
+
+impl TextTokenizer {
+    /// The tokenizer for the model at `model_path`: a `<stem>.tokenizer.json`
+    /// or `tokenizer.json` beside it when that matches the model's vocabulary,
+    /// otherwise the one described by the GGUF metadata.
+    pub fn for_model(model_path: &Path, gguf: &GgufFile) -> Result<Self, EngineError> {
+        let mut built = None;
+        for candidate in sidecar_candidates(model_path) {
+            if !candidate.is_file() {
+                continue;
+            }
+            match Tokenizer::from_file(&candidate) {
+                Ok(t) if vocab_matches(&t, gguf) => {
+                    built = Some((t, format!("{}", candidate.display())));
+                    break;
+                }
+                Ok(_) => tracing::warn!(
+                    path = %candidate.display(),
+                    "ignoring tokenizer.json: its vocabulary does not match the model"
+                ),
+                Err(e) => {
+                    tracing::warn!(path = %candidate.display(), error = %e, "ignoring unreadable tokenizer.json")
+                }
+            }
+        }
+        let (inner, source) = match built {
+            Some(b) => b,
+            None => (from_gguf_metadata(gguf)?, "GGUF metadata".to_string()),
+        };
+        let token_text = |id: Option<u32>| id.and_then(|id| inner.id_to_token(id));
+        let bos = gguf.u32("tokenizer.ggml.bos_token_id");
+        let eos = gguf.u32("tokenizer.ggml.eos_token_id");
+        let mut eos_ids: Vec<u32> = [
+            eos,
+            gguf.u32("tokenizer.ggml.eot_token_id"),
+            gguf.u32("tokenizer.ggml.eom_token_id"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        eos_ids.dedup();
+        if eos_ids.is_empty() {
+            return Err(EngineError::Tokenizer(
+                "the model names no end-of-sequence token (tokenizer.ggml.eos_token_id)".into(),
+            ));
+        }
+        Ok(Self {
+            bos_text: token_text(bos),
+            eos_text: token_text(eos),
+            add_bos: gguf.bool("tokenizer.ggml.add_bos_token").unwrap_or(false),
+            bos,
+            eos_ids,
+            inner,
+            source,
+        })
+    }
+
+    /// Token ids for a rendered prompt. Special-token text such as
+    /// `<|im_start|>` becomes its single special id.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, EngineError> {
+        let encoding = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        let mut ids = encoding.get_ids().to_vec();
+        if let (true, Some(bos)) = (self.add_bos, self.bos) {
+            if ids.first() != Some(&bos) {
+                ids.insert(0, bos);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Text for ids, leaving out control tokens.
+    pub fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
+        self.inner
+            .decode(ids, true)
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))
+    }
+
+    pub fn is_eos(&self, id: u32) -> bool {
+        self.eos_ids.contains(&id)
+    }
+
+    pub fn eos_ids(&self) -> &[u32] {
+        &self.eos_ids
+    }
+
+    pub fn bos_text(&self) -> Option<&str> {
+        self.bos_text.as_deref()
+    }
+
+    pub fn eos_text(&self) -> Option<&str> {
+        self.eos_text.as_deref()
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+}
+
+fn sidecar_candidates(model_path: &Path) -> Vec<PathBuf> {
+    let dir = model_path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    if let Some(stem) = model_path.file_stem() {
+        out.push(dir.join(format!("{}.tokenizer.json", stem.to_string_lossy())));
+    }
+    out.push(dir.join("tokenizer.json"));
+    out
+}
+
+/// A tokenizer.json is only trusted when its tokens agree with the model's.
+fn vocab_matches(tokenizer: &Tokenizer, gguf: &GgufFile) -> bool {
+    let Some(tokens) = gguf.strings("tokenizer.ggml.tokens") else {
+        // Nothing to compare against: the file is all we have.
+        return true;
+    };
+    tokenizer.get_vocab_size(true) <= tokens.len()
+        && tokens
+            .iter()
+            .enumerate()
+            .step_by(97)
+            .all(|(id, tok)| tokenizer.id_to_token(id as u32).as_deref() == Some(*tok))
+}
+
+fn from_gguf_metadata(gguf: &GgufFile) -> Result<Tokenizer, EngineError> {
+    let err = |m: String| EngineError::Tokenizer(m);
+    let model = gguf.str("tokenizer.ggml.model").unwrap_or("(none)");
+    if model != "gpt2" {
+        return Err(err(format!(
+            "tokenizer model `{model}` in the GGUF is not supported; put the model's tokenizer.json beside the file"
+        )));
+    }
+    let tokens = gguf
+        .strings("tokenizer.ggml.tokens")
+        .ok_or_else(|| err("tokenizer.ggml.tokens is missing".into()))?;
+    let merges = gguf
+        .strings("tokenizer.ggml.merges")
+        .ok_or_else(|| err("tokenizer.ggml.merges is missing".into()))?
+        .into_iter()
+        .map(|m| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| err(format!("malformed merge `{m}`")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let vocab: Vocab = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.to_string(), i as u32))
+        .collect();
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+
+    let mut tokenizer = Tokenizer::new(bpe);
+    let pre = gguf.str("tokenizer.ggml.pre").unwrap_or("default");
+    tokenizer.with_pre_tokenizer(Some(pre_tokenizer(pre)?));
+    if pre == "qwen2" {
+        tokenizer
+            .with_normalizer(Some(NFC))
+            .map_err(|e| err(e.to_string()))?;
+    }
+    tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
+
+    // Control tokens are special (matched in text, hidden when decoding);
+    // user-defined ones are matched in text and shown.
+    let types = gguf.u32s("tokenizer.ggml.token_type").unwrap_or_default();
+    let (mut special, mut user) = (Vec::new(), Vec::new());
+    for (id, ty) in types.iter().enumerate() {
+        let Some(text) = tokens.get(id) else { break };
+        match *ty {
+            TOKEN_TYPE_CONTROL | TOKEN_TYPE_UNKNOWN => {
+                special.push(AddedToken::from(text.to_string(), true))
+            }
+            TOKEN_TYPE_USER_DEFINED => user.push(AddedToken::from(text.to_string(), false)),
+            _ => {}
+        }
+    }
+    tokenizer
+        .add_special_tokens(special)
+        .and_then(|_| tokenizer.add_tokens(user))
+        .map_err(|e| err(e.to_string()))?;
+    Ok(tokenizer)
+}
+
+/// The pre-tokenizer llama.cpp uses for each `tokenizer.ggml.pre` value.
+fn pre_tokenizer(pre: &str) -> Result<PreTokenizerWrapper, EngineError> {
+    let split = |regex: &str| -> Result<PreTokenizerWrapper, EngineError> {
+        Split::new(
+            SplitPattern::Regex(regex.into()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )
+        .map(Into::into)
+        .map_err(|e| EngineError::Tokenizer(e.to_string()))
+    };
+    let byte_level_only = ByteLevel::new(false, false, false).into();
+    Ok(match pre {
+        "qwen2" => Sequence::new(vec![split(QWEN2_REGEX)?, byte_level_only]).into(),
+        "llama-bpe" | "llama3" | "smaug-bpe" => Sequence::new(vec![split(LLAMA3_REGEX)?, byte_level_only]).into(),
+        // SmolLM2: every digit on its own, then GPT-2 splitting.
+        "smollm" => Sequence::new(vec![Digits::new(true).into(), ByteLevel::new(false, true, true).into()]).into(),
+        "gpt2" | "default" => ByteLevel::new(false, true, true).into(),
+        other => {
+            return Err(EngineError::Tokenizer(format!(
+                "pre-tokenizer `{other}` is not supported; put the model's tokenizer.json beside the file"
+            )))
+        }
+    })
+}

@@ -1,0 +1,49 @@
+//! candlelight's server: the web app, its server functions, and the
+//! in-process engine behind them. `main.rs` only parses flags and serves
+//! [`router`]; tests build the same router.
+
+pub mod backend;
+pub mod config;
+pub mod engine;
+mod errors;
+pub mod prompt;
+
+use std::sync::Arc;
+
+use app::{services::Services, shell, App};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use crate::{backend::EngineChatService, engine::Engine};
+
+/// Leptos settings for the built site. They are fixed here rather than read
+/// from Cargo.toml so the binary runs from any directory that has the site.
+pub fn leptos_options(site_root: &str) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("candlelight")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .env(leptos::config::Env::PROD)
+        .build()
+}
+
+/// The whole HTTP surface: pages, server functions, static files.
+pub fn router(options: LeptosOptions, engine: Arc<Engine>) -> Router {
+    let services = Services {
+        chat: Arc::new(EngineChatService::new(engine)),
+    };
+    let routes = generate_route_list(App);
+    Router::new()
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            move || provide_context(services.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options)
+}

@@ -1,0 +1,68 @@
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use clap::Parser;
+use server::{config::Config, engine::Engine, leptos_options, router};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::parse();
+
+    let site_root = config.site_root.to_string_lossy().into_owned();
+    if !config.site_root.join("pkg").is_dir() {
+        tracing::warn!(site_root = %site_root, "the web app is not built here; run `make run` (or `cargo leptos build --release`)");
+    }
+
+    let (model, device, queue) = (config.model.clone(), config.device, config.queue_size);
+    let engine = tokio::task::spawn_blocking(move || Engine::load(&model, device, queue))
+        .await
+        .context("loading the model")?;
+
+    let addr = SocketAddr::new(config.listen_host, config.listen_port);
+    let app = router(leptos_options(&site_root), Arc::new(engine));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let shown = if addr.ip().is_unspecified() {
+        SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+    } else {
+        addr
+    };
+    tracing::info!("candlelight is ready: open http://{shown}/");
+    println!("candlelight is ready: open http://{shown}/");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,159 @@
+//! Real models answer: greedy replies from both architectures, clean Chinese
+//! streaming, stop strings and cancellation on the real engine.
+
+mod common;
+
+use std::time::Duration;
+
+use app::types::{FinishReason, GenerationParams};
+use common::{chat_job, collect};
+use futures::StreamExt;
+use server::engine::{DeviceSpec, Engine, EngineEvent};
+
+fn engine(path: std::path::PathBuf) -> Engine {
+    let engine = Engine::load(&path, DeviceSpec::Cpu, 4);
+    engine.model().expect("model loads");
+    engine
+}
+
+#[tokio::test]
+async fn smollm2_knows_the_capital_of_france() {
+    let engine = engine(common::smollm2_path());
+    let reply = collect(
+        &engine,
+        chat_job(
+            &engine,
+            "What is the capital of France?",
+            GenerationParams::greedy(40),
+        ),
+    )
+    .await;
+    assert!(reply.text().contains("Paris"), "reply: {:?}", reply.text());
+    assert!(reply.stats.prompt_tokens > 5);
+    assert!(reply.stats.completion_tokens > 0);
+    println!(
+        "smollm2: {:.1} prompt tok/s, {:.1} decode tok/s",
+        reply.stats.prompt_tokens_per_second, reply.stats.decode_tokens_per_second
+    );
+}
+
+#[tokio::test]
+async fn qwen_knows_the_capital_of_france_and_streams_chinese_cleanly() {
+    let engine = engine(common::qwen_path());
+    let reply = collect(
+        &engine,
+        chat_job(
+            &engine,
+            "What is the capital of France?",
+            GenerationParams::greedy(40),
+        ),
+    )
+    .await;
+    assert!(reply.text().contains("Paris"), "reply: {:?}", reply.text());
+    println!(
+        "qwen: {:.1} prompt tok/s, {:.1} decode tok/s",
+        reply.stats.prompt_tokens_per_second, reply.stats.decode_tokens_per_second
+    );
+
+    let reply = collect(
+        &engine,
+        chat_job(
+            &engine,
+            "请用中文简单介绍一下北京。",
+            GenerationParams::greedy(60),
+        ),
+    )
+    .await;
+    let text = reply.text();
+    assert!(
+        text.chars()
+            .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+            .count()
+            > 10,
+        "expected a Chinese reply, got {text:?}"
+    );
+    for piece in &reply.pieces {
+        assert!(
+            !piece.contains('\u{FFFD}'),
+            "broken character in streamed piece {piece:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stop_strings_end_the_reply_and_are_not_shown() {
+    let engine = engine(common::smollm2_path());
+    let free = collect(
+        &engine,
+        chat_job(
+            &engine,
+            "What is the capital of France?",
+            GenerationParams::greedy(40),
+        ),
+    )
+    .await
+    .text();
+    let params = GenerationParams {
+        custom_stopping_strings: vec!["Paris".into()],
+        ..GenerationParams::greedy(40)
+    };
+    let reply = collect(
+        &engine,
+        chat_job(&engine, "What is the capital of France?", params),
+    )
+    .await;
+    assert_eq!(reply.finish, FinishReason::Stop);
+    assert_eq!(reply.text(), free[..free.find("Paris").unwrap()]);
+}
+
+#[tokio::test]
+async fn max_new_tokens_bounds_the_reply() {
+    let engine = engine(common::smollm2_path());
+    let reply = collect(
+        &engine,
+        chat_job(
+            &engine,
+            "Write a long story about a dragon.",
+            GenerationParams::greedy(7),
+        ),
+    )
+    .await;
+    assert_eq!(reply.finish, FinishReason::Length);
+    assert_eq!(reply.stats.completion_tokens, 7);
+}
+
+#[tokio::test]
+async fn stop_ends_a_real_generation_within_one_token() {
+    let engine = engine(common::smollm2_path());
+    let job = chat_job(
+        &engine,
+        "Write a long story about a dragon.",
+        GenerationParams::greedy(500),
+    );
+    let mut stream = engine.submit("story", job).unwrap();
+    let mut before = 0;
+    while before < 3 {
+        match stream.next().await.unwrap() {
+            EngineEvent::Text(_) => before += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(engine.stop("story"));
+    let mut after = 0;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+        {
+            Some(EngineEvent::Text(_)) => after += 1,
+            Some(EngineEvent::Finished { reason, stats }) => {
+                assert_eq!(reason, FinishReason::Cancelled);
+                assert!(stats.completion_tokens < 20, "{stats:?}");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The token being computed when Stop arrived may still be delivered.
+    assert!(after <= 1, "{after} tokens arrived after stop");
+}

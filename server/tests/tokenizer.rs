@@ -1,0 +1,63 @@
+//! The tokenizer we build from GGUF metadata must give the same ids as the
+//! model's reference tokenizer (Hugging Face tokenizer.json).
+
+mod common;
+
+use server::engine::load_tokenizer;
+
+/// Texts covering ASCII, Chinese, code, digits and whitespace runs. (The
+/// reference tokenizer.json is Qwen3's; it shares Qwen2.5's vocabulary and
+/// merges but not every added token, so only shared special tokens appear.)
+const SAMPLES: &[&str] = &[
+    "Hello, world! What is the capital of France?",
+    "你好，世界。请用中文介绍一下北京的历史。",
+    "fn main() {\n    let x: Vec<u32> = (0..10).map(|i| i * 2).collect();\n    println!(\"{x:?}\");\n}\n",
+    "def f(a, b):\n\treturn a ** 2 + b  # 12345 and 3.14159\n\n\n",
+    "Mixed 中文 and English, emoji 🙂, accents: café naïve.",
+    "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+    "   leading spaces and trailing   ",
+];
+
+#[test]
+fn qwen_ids_match_the_reference_tokenizer() {
+    let ours = load_tokenizer(&common::qwen_path()).expect("tokenizer from GGUF");
+    let reference = tokenizers::Tokenizer::from_file(common::reference_tokenizer_path())
+        .expect("reference tokenizer");
+    for text in SAMPLES {
+        let expected = reference.encode(*text, false).unwrap().get_ids().to_vec();
+        let got = ours.encode(text).unwrap();
+        assert_eq!(got, expected, "ids differ for {text:?}");
+        assert_eq!(
+            ours.decode(&got).unwrap(),
+            text.replace("<|im_start|>", "").replace("<|im_end|>", "")
+        );
+    }
+}
+
+#[test]
+fn qwen_chatml_special_tokens_are_single_ids() {
+    let ours = load_tokenizer(&common::qwen_path()).unwrap();
+    assert_eq!(ours.encode("<|im_start|>").unwrap(), vec![151644]);
+    assert_eq!(ours.encode("<|im_end|>").unwrap(), vec![151645]);
+    assert_eq!(ours.encode("<|endoftext|>").unwrap(), vec![151643]);
+    assert!(ours.is_eos(151645), "<|im_end|> ends a Qwen reply");
+}
+
+#[test]
+fn smollm2_splits_digits_one_by_one_and_knows_chatml() {
+    let ours = load_tokenizer(&common::smollm2_path()).unwrap();
+    // SmolLM2's tokenizer.json pre-tokenizes with Digits(individual_digits)
+    // before byte-level BPE: "2024" must be four tokens, never grouped.
+    let ids = ours.encode("2024").unwrap();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    let single: Vec<u32> = "2024"
+        .chars()
+        .map(|c| ours.encode(&c.to_string()).unwrap()[0])
+        .collect();
+    assert_eq!(ids, single);
+    assert_eq!(ours.encode("<|im_start|>").unwrap(), vec![1]);
+    assert_eq!(ours.encode("<|im_end|>").unwrap(), vec![2]);
+    assert!(ours.is_eos(2));
+    let text = "The year 1789 began; 你好!";
+    assert_eq!(ours.decode(&ours.encode(text).unwrap()).unwrap(), text);
+}
