@@ -4,16 +4,42 @@
 
 use std::{net::IpAddr, path::PathBuf};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
-use crate::engine::DeviceSpec;
+use crate::{
+    engine::DeviceSpec,
+    tools::{
+        bench::BenchArgs,
+        complete::CompleteArgs,
+        synth::{HeaderArgs, SynthArgs},
+    },
+};
 
+/// candlelight: a chat UI for local language models, in one binary. Without
+/// a subcommand it serves the web app and the API.
 #[derive(Debug, Parser)]
-#[command(
-    name = "candlelight",
-    version,
-    about = "A chat UI for local language models, in one binary."
-)]
+#[command(name = "candlelight", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure prompt and decode speed, time to first token and memory of a model.
+    Bench(BenchArgs),
+    /// Print the greedy reply to one message as token ids (to compare devices).
+    Complete(CompleteArgs),
+    /// Copy a GGUF file's header (metadata and tensor list, no weights).
+    GgufHeader(HeaderArgs),
+    /// Write a model with a GGUF's tensors and metadata but random weights.
+    SynthGguf(SynthArgs),
+}
+
+/// Flags for serving (the default command).
+#[derive(Debug, clap::Args)]
 pub struct Config {
     /// GGUF model file to load (architectures: llama, qwen2).
     #[arg(

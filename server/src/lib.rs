@@ -7,6 +7,7 @@ pub mod config;
 pub mod engine;
 mod errors;
 pub mod prompt;
+pub mod tools;
 
 use std::sync::Arc;
 

@@ -2,18 +2,57 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use clap::Parser;
-use server::{config::Config, engine::Engine, leptos_options, router};
+use server::{
+    config::{Cli, Command, Config},
+    engine::Engine,
+    leptos_options, router, tools,
+};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
         .init();
-    let config = Config::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Bench(args)) => {
+            if let Some(threads) = args.threads {
+                // Read by candle's thread pool when it starts, which is later.
+                std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+            }
+            tools::bench::print(&tools::bench::run(&args)?);
+            Ok(())
+        }
+        Some(Command::Complete(args)) => {
+            println!("{}", serde_json::to_string(&tools::complete::run(&args)?)?);
+            Ok(())
+        }
+        Some(Command::GgufHeader(args)) => {
+            let bytes = tools::synth::write_header(&args)?;
+            println!("wrote {bytes} header bytes to {}", args.out.display());
+            Ok(())
+        }
+        Some(Command::SynthGguf(args)) => {
+            let n = tools::synth::synthesize(&args)?;
+            println!("wrote {n} random tensors to {}", args.out.display());
+            Ok(())
+        }
+    }
+}
 
+fn serve(config: Config) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve_async(config))
+}
+
+async fn serve_async(config: Config) -> anyhow::Result<()> {
     let site_root = config.site_root.to_string_lossy().into_owned();
     if !config.site_root.join("pkg").is_dir() {
         tracing::warn!(site_root = %site_root, "the web app is not built here; run `make run` (or `cargo leptos build --release`)");

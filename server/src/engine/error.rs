@@ -8,6 +8,8 @@ pub enum EngineError {
     ModelFile { path: String, reason: String },
     #[error("model file {path} is not a valid GGUF file: {reason}")]
     CorruptModel { path: String, reason: String },
+    #[error("the model does not fit in the memory of {device}: {reason}")]
+    OutOfMemory { device: String, reason: String },
     #[error("model architecture `{0}` is not supported (supported: llama, qwen2)")]
     UnsupportedArchitecture(String),
     #[error("the model's tokenizer cannot be used: {0}")]

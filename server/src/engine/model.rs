@@ -40,10 +40,7 @@ impl CandleModel {
             content,
             mut reader,
         } = gguf;
-        let corrupt = |e: candle_core::Error| EngineError::CorruptModel {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
+        let corrupt = |e: candle_core::Error| load_error(path, device, e);
         let (weights, context_length) = match arch.as_str() {
             "llama" => {
                 let w = quantized_llama::ModelWeights::from_gguf(content, &mut reader, device)
@@ -63,6 +60,28 @@ impl CandleModel {
             device: device.clone(),
             context_length,
         })
+    }
+}
+
+/// A failed weight load: out of device memory, or a file that is not what
+/// its header promised.
+fn load_error(path: &Path, device: &Device, e: candle_core::Error) -> EngineError {
+    let reason = e.to_string();
+    if reason.contains("OUT_OF_MEMORY") || reason.to_ascii_lowercase().contains("out of memory") {
+        EngineError::OutOfMemory {
+            device: if device.is_cuda() {
+                "the GPU"
+            } else {
+                "system memory"
+            }
+            .to_string(),
+            reason,
+        }
+    } else {
+        EngineError::CorruptModel {
+            path: path.display().to_string(),
+            reason,
+        }
     }
 }
 

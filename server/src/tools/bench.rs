@@ -1,0 +1,161 @@
+//! `candlelight bench`: prompt and decode speed, time to first token and
+//! memory for one model file, printed as text and as one JSON line.
+
+use std::{path::PathBuf, time::Instant};
+
+use serde::Serialize;
+
+use super::{memory, ToolError};
+use crate::engine::{load_model, DeviceSpec, LanguageModel, ModelParts};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// GGUF model file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Prompt length, in tokens.
+    #[arg(long, default_value_t = 512)]
+    pub prompt_tokens: usize,
+    /// Tokens to generate after the prompt.
+    #[arg(long, default_value_t = 128)]
+    pub gen_tokens: usize,
+    /// CPU threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceSpec,
+    /// Measured rounds after one warm-up; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BenchResult {
+    pub model: String,
+    pub device: String,
+    pub threads: usize,
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub load_seconds: f64,
+    pub prompt_tokens_per_second: f64,
+    pub decode_tokens_per_second: f64,
+    pub time_to_first_token_ms: f64,
+    pub peak_rss_mib: Option<f64>,
+    pub gpu_memory_mib: Option<f64>,
+}
+
+/// Text that tokenizes to a realistic mix: prose, code and numbers.
+const FILLER: &str = "The lighthouse keeper wrote in her log every evening, noting the wind, \
+the ships that passed and the colour of the sea. fn fibonacci(n: u64) -> u64 { if n < 2 { n } \
+else { fibonacci(n - 1) + fibonacci(n - 2) } } In 1887 the lamp burned 2,430 litres of oil. ";
+
+pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
+    if args.prompt_tokens == 0 || args.gen_tokens == 0 || args.repeats == 0 {
+        return Err(ToolError::Invalid(
+            "--prompt-tokens, --gen-tokens and --repeats must be at least 1".into(),
+        ));
+    }
+    let gpu_before = memory::gpu_used_mib();
+    let started = Instant::now();
+    let (parts, mut model) = load_model(&args.model, args.device)?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    if args.prompt_tokens + args.gen_tokens > model.context_length() {
+        return Err(ToolError::Invalid(format!(
+            "prompt plus generated tokens ({}) exceed the context ({})",
+            args.prompt_tokens + args.gen_tokens,
+            model.context_length()
+        )));
+    }
+    let prompt = prompt_tokens(&parts, args.prompt_tokens)?;
+
+    round(model.as_mut(), &prompt, args.gen_tokens.min(4))?; // warm-up
+    let mut rounds = Vec::new();
+    for _ in 0..args.repeats {
+        rounds.push(round(model.as_mut(), &prompt, args.gen_tokens)?);
+    }
+    let median = |f: fn(&Round) -> f64| {
+        let mut v: Vec<f64> = rounds.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(BenchResult {
+        model: parts.info.name.clone(),
+        device: parts.info.device.to_string(),
+        threads: candle_core::utils::get_num_threads(),
+        prompt_tokens: args.prompt_tokens,
+        gen_tokens: args.gen_tokens,
+        load_seconds,
+        prompt_tokens_per_second: median(|r| r.prompt_tps),
+        decode_tokens_per_second: median(|r| r.decode_tps),
+        time_to_first_token_ms: median(|r| r.ttft_ms),
+        peak_rss_mib: memory::peak_rss_mib(),
+        gpu_memory_mib: memory::gpu_used_mib().map(|after| after - gpu_before.unwrap_or(0.0)),
+    })
+}
+
+/// Prints the result for people, then as one JSON line for scripts.
+pub fn print(r: &BenchResult) {
+    println!(
+        "model:   {} on {} ({} threads)",
+        r.model, r.device, r.threads
+    );
+    println!(
+        "prompt:  {} tokens at {:.1} tok/s",
+        r.prompt_tokens, r.prompt_tokens_per_second
+    );
+    println!(
+        "decode:  {} tokens at {:.1} tok/s",
+        r.gen_tokens, r.decode_tokens_per_second
+    );
+    println!("ttft:    {:.0} ms", r.time_to_first_token_ms);
+    if let Some(rss) = r.peak_rss_mib {
+        println!("peak rss: {rss:.0} MiB");
+    }
+    if let Some(gpu) = r.gpu_memory_mib {
+        println!("gpu memory: {gpu:.0} MiB");
+    }
+    println!("{}", serde_json::to_string(r).unwrap_or_default());
+}
+
+struct Round {
+    prompt_tps: f64,
+    decode_tps: f64,
+    ttft_ms: f64,
+}
+
+fn round(model: &mut dyn LanguageModel, prompt: &[u32], gen: usize) -> Result<Round, ToolError> {
+    let start = Instant::now();
+    let logits = model.forward(prompt, 0)?;
+    let mut token = argmax(&logits);
+    let prefill = start.elapsed().as_secs_f64();
+    let decode_start = Instant::now();
+    for i in 0..gen.saturating_sub(1) {
+        token = argmax(&model.forward(&[token], prompt.len() + i)?);
+    }
+    let decode = decode_start.elapsed().as_secs_f64();
+    Ok(Round {
+        prompt_tps: prompt.len() as f64 / prefill.max(1e-9),
+        decode_tps: (gen.saturating_sub(1)) as f64 / decode.max(1e-9),
+        ttft_ms: prefill * 1000.0,
+    })
+}
+
+fn argmax(logits: &[f32]) -> u32 {
+    logits
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(i, _)| i as u32)
+}
+
+fn prompt_tokens(parts: &ModelParts, n: usize) -> Result<Vec<u32>, ToolError> {
+    let mut text = String::new();
+    let mut ids = Vec::new();
+    while ids.len() < n {
+        text.push_str(FILLER);
+        ids = parts.tokenizer.encode(&text)?;
+    }
+    ids.truncate(n);
+    Ok(ids)
+}

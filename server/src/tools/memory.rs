@@ -1,0 +1,22 @@
+//! Memory readings for the benchmark: this process's peak resident set, and
+//! GPU memory in use where a GPU is present.
+
+/// Peak resident set size in MiB (Linux `VmHWM`), if it can be read.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// GPU memory in use on the current CUDA device, in MiB.
+#[cfg(feature = "cuda")]
+pub fn gpu_used_mib() -> Option<f64> {
+    let (free, total) = candle_core::cuda::cudarc::driver::result::mem_get_info().ok()?;
+    Some((total - free) as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(not(feature = "cuda"))]
+pub fn gpu_used_mib() -> Option<f64> {
+    None
+}

@@ -1,0 +1,22 @@
+//! Subcommands besides serving: measuring speed, comparing devices, and
+//! making test models. They share the engine's loading code.
+
+pub mod bench;
+pub mod complete;
+mod memory;
+pub mod synth;
+
+use thiserror::Error;
+
+use crate::engine::EngineError;
+
+/// Errors of the command-line tools.
+#[derive(Debug, Error)]
+pub enum ToolError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+}
