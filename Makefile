@@ -24,14 +24,17 @@ endif
 # Installing cargo tools is ~2x faster without LTO; they are build tools only.
 TOOL_INSTALL_ENV := CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 
-.PHONY: run test build toolchain node-tools chromium models test-models cargo-test e2e fmt lint clean-site
+VENV := .venv
+
+.PHONY: run test build toolchain node-tools chromium models test-models cargo-test e2e api-test fmt lint
 
 ## run: build the release app and serve it on the default model at http://127.0.0.1:$(PORT)
 run: build models
 	./target/release/candlelight --model $(MODEL) --listen-port $(PORT)
 
-## test: every test: cargo (unit + integration with real models) and Playwright in Chromium
-test: toolchain node-tools chromium test-models cargo-test build e2e
+## test: every test: cargo (unit + integration with real models), Playwright in
+## Chromium, and the official openai Python client against the API
+test: toolchain node-tools chromium test-models cargo-test build e2e api-test
 
 build: toolchain node-tools
 	cargo leptos build --release
@@ -62,6 +65,15 @@ cargo-test: test-models
 
 e2e: build chromium node-tools test-models
 	npx playwright test --config end2end/playwright.config.ts
+
+# The official openai client (and pytest) in a project-local virtualenv.
+$(VENV)/.installed: end2end/openai/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r end2end/openai/requirements.txt
+	touch $@
+
+api-test: build test-models $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q end2end/openai
 
 fmt:
 	cargo fmt --all

@@ -1,4 +1,4 @@
-//! The UI's [`ChatService`], implemented on the in-process engine.
+//! The UI's [`ChatService`], implemented on the shared chat engine.
 
 use std::sync::Arc;
 
@@ -8,46 +8,34 @@ use app::{
 };
 use futures::StreamExt;
 
-use crate::engine::{Engine, EngineEvent, GenerationJob};
+use crate::{
+    chat::{ChatEngine, ChatRequest},
+    engine::EngineEvent,
+};
 
 pub struct EngineChatService {
-    engine: Arc<Engine>,
+    chat: Arc<ChatEngine>,
 }
 
 impl EngineChatService {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+    pub fn new(chat: Arc<ChatEngine>) -> Self {
+        Self { chat }
     }
 }
 
 impl ChatService for EngineChatService {
     fn start_reply(&self, request: ReplyRequest) -> Result<EventStream, AppError> {
-        request
-            .params
-            .validate()
-            .map_err(|e| AppError::InvalidParameter(e.0))?;
-        let model = self.engine.model()?;
-        let template = model
-            .template
-            .as_ref()
-            .map_err(|e| AppError::Generation(format!("this model cannot chat: {e}")))?;
-        let prompt = template.render(&request.messages, true)?;
-        let job = GenerationJob {
-            prompt_tokens: model.tokenizer.encode(&prompt)?,
-            stop_strings: request.params.custom_stopping_strings.clone(),
-            eos_ids: model.tokenizer.eos_ids().to_vec(),
-            params: request.params,
-        };
-        let events = self.engine.submit(&request.request_id, job)?;
+        let chat = ChatRequest::instruct(request.messages, request.params);
+        let (events, _prompt) = self.chat.start(&request.request_id, &chat)?;
         Ok(Box::pin(events.map(to_stream_event)))
     }
 
     fn stop_reply(&self, request_id: &str) -> bool {
-        self.engine.stop(request_id)
+        self.chat.engine().stop(request_id)
     }
 
     fn model_status(&self) -> ModelStatus {
-        match self.engine.model() {
+        match self.chat.engine().model() {
             Ok(m) => ModelStatus::Ready {
                 name: m.info.name.clone(),
                 architecture: m.info.architecture.clone(),

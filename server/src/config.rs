@@ -65,6 +65,19 @@ pub struct Config {
     #[arg(long, env = "CANDLELIGHT_QUEUE_SIZE", default_value_t = 16)]
     pub queue_size: usize,
 
+    /// Folder for characters, presets, instruction templates and chat logs
+    /// (text-generation-webui's layout: point it at an existing TGW folder).
+    #[arg(long, env = "CANDLELIGHT_USER_DATA_DIR", default_value = "user_data")]
+    pub user_data_dir: PathBuf,
+
+    /// Require this key as `Authorization: Bearer KEY` on every /v1 request.
+    #[arg(long, env = "CANDLELIGHT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Allow this one browser origin to call the API (CORS), e.g. http://localhost:3000.
+    #[arg(long, env = "CANDLELIGHT_API_CORS")]
+    pub api_cors: Option<String>,
+
     /// Folder with the built web app (made by `cargo leptos build`).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,

@@ -1,10 +1,9 @@
-//! The one place where engine and prompt errors become what the UI shows.
-//! Messages name the problem, never internals such as file paths of the
-//! server or backtraces.
+//! The one place where server errors become what the UI shows. Messages
+//! name the problem, never internals such as backtraces.
 
 use app::types::AppError;
 
-use crate::{engine::EngineError, prompt::PromptError};
+use crate::{chat::ChatError, engine::EngineError, prompt::PromptError, store::StoreError};
 
 impl From<EngineError> for AppError {
     fn from(e: EngineError) -> Self {
@@ -20,8 +19,27 @@ impl From<EngineError> for AppError {
     }
 }
 
-impl From<PromptError> for AppError {
-    fn from(e: PromptError) -> Self {
-        AppError::Generation(e.to_string())
+impl From<ChatError> for AppError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::InvalidParameter(m) => AppError::InvalidParameter(m),
+            ChatError::Engine(e) => e.into(),
+            ChatError::Prompt(e @ PromptError::ContextTooLong { .. }) => {
+                AppError::InvalidParameter(e.to_string())
+            }
+            ChatError::Prompt(e) => AppError::Generation(e.to_string()),
+            ChatError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } | StoreError::InvalidName(_) | StoreError::Invalid(_) => {
+                AppError::InvalidParameter(e.to_string())
+            }
+            other => AppError::Storage(other.to_string()),
+        }
     }
 }

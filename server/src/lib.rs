@@ -3,10 +3,13 @@
 //! [`router`]; tests build the same router.
 
 pub mod backend;
+pub mod chat;
 pub mod config;
 pub mod engine;
 mod errors;
+pub mod openai;
 pub mod prompt;
+pub mod store;
 pub mod tools;
 
 use std::sync::Arc;
@@ -16,7 +19,20 @@ use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::{backend::EngineChatService, engine::Engine};
+use crate::{
+    backend::EngineChatService,
+    chat::ChatEngine,
+    openai::{ApiConfig, ApiState},
+    store::UserData,
+};
+
+/// What every request handler shares: the chat engine (and through it the
+/// model and its queue) and the user data folder.
+#[derive(Clone)]
+pub struct AppState {
+    pub chat: Arc<ChatEngine>,
+    pub data: Arc<UserData>,
+}
 
 /// Leptos settings for the built site. They are fixed here rather than read
 /// from Cargo.toml so the binary runs from any directory that has the site.
@@ -29,11 +45,18 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
         .build()
 }
 
-/// The whole HTTP surface: pages, server functions, static files.
-pub fn router(options: LeptosOptions, engine: Arc<Engine>) -> Router {
+/// The whole HTTP surface: pages, server functions, the `/v1` API, static files.
+pub fn router(options: LeptosOptions, state: AppState, api: &ApiConfig) -> Router {
     let services = Services {
-        chat: Arc::new(EngineChatService::new(engine)),
+        chat: Arc::new(EngineChatService::new(state.chat.clone())),
     };
+    let api_routes = openai::routes(
+        ApiState {
+            chat: state.chat.clone(),
+            data: state.data.clone(),
+        },
+        api,
+    );
     let routes = generate_route_list(App);
     Router::new()
         .leptos_routes_with_context(
@@ -47,4 +70,5 @@ pub fn router(options: LeptosOptions, engine: Arc<Engine>) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
+        .merge(api_routes)
 }

@@ -3,9 +3,14 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use clap::Parser;
 use server::{
+    chat::ChatEngine,
     config::{Cli, Command, Config},
     engine::Engine,
-    leptos_options, router, tools,
+    leptos_options,
+    openai::ApiConfig,
+    router,
+    store::UserData,
+    tools, AppState,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -58,13 +63,35 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
         tracing::warn!(site_root = %site_root, "the web app is not built here; run `make run` (or `cargo leptos build --release`)");
     }
 
+    let api = ApiConfig {
+        api_key: config.api_key.clone().filter(|k| !k.is_empty()),
+        cors_origin: match &config.api_cors {
+            Some(origin) => Some(
+                origin
+                    .parse()
+                    .with_context(|| format!("--api-cors: `{origin}` is not a valid origin"))?,
+            ),
+            None => None,
+        },
+    };
+    let data = UserData::open(&config.user_data_dir).with_context(|| {
+        format!(
+            "opening the user data folder {}",
+            config.user_data_dir.display()
+        )
+    })?;
+
     let (model, device, queue) = (config.model.clone(), config.device, config.queue_size);
     let engine = tokio::task::spawn_blocking(move || Engine::load(&model, device, queue))
         .await
         .context("loading the model")?;
 
     let addr = SocketAddr::new(config.listen_host, config.listen_port);
-    let app = router(leptos_options(&site_root), Arc::new(engine));
+    let state = AppState {
+        chat: Arc::new(ChatEngine::new(Arc::new(engine))),
+        data: Arc::new(data),
+    };
+    let app = router(leptos_options(&site_root), state, &api);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

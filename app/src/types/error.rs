@@ -16,6 +16,8 @@ pub enum AppError {
     NoModel(String),
     #[error("generation failed: {0}")]
     Generation(String),
+    #[error("saving or loading failed: {0}")]
+    Storage(String),
     #[error("the server is not set up correctly: {0}")]
     Misconfigured(String),
     /// The request never reached our code, or its answer never came back.

@@ -28,6 +28,9 @@ pub struct GenerationParams {
     pub custom_stopping_strings: Vec<String>,
     /// Keep generating past the end-of-sequence token (until max_new_tokens).
     pub ban_eos_token: bool,
+    /// The prompt is cut (oldest turns first) to this many tokens minus
+    /// `max_new_tokens`; 0 means the model's whole context.
+    pub truncation_length: u32,
 }
 
 impl Default for GenerationParams {
@@ -49,6 +52,7 @@ impl Default for GenerationParams {
             seed: -1,
             custom_stopping_strings: Vec::new(),
             ban_eos_token: false,
+            truncation_length: 0,
         }
     }
 }
@@ -56,13 +60,35 @@ impl Default for GenerationParams {
 /// A sampling parameter outside its valid range; the message names the
 /// parameter and the range.
 #[derive(Clone, Debug, PartialEq, thiserror::Error, Serialize, Deserialize)]
-#[error("{0}")]
-pub struct ParamError(pub String);
+#[error("{message}")]
+pub struct ParamError {
+    /// The parameter's name, as the API and the Parameters tab call it.
+    pub field: String,
+    pub message: String,
+}
 
 /// Upper bound on one reply; the context length bounds it further.
 pub const MAX_NEW_TOKENS_LIMIT: u32 = 32_768;
 
 impl GenerationParams {
+    /// Every sampler switched off (temperature 1): what text-generation-webui
+    /// presets are written against, and what OpenAI clients expect when
+    /// they leave a field out.
+    pub fn neutral() -> Self {
+        Self {
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            min_p: 0.0,
+            typical_p: 1.0,
+            repetition_penalty: 1.0,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
+            do_sample: true,
+            ..Self::default()
+        }
+    }
+
     /// Greedy decoding: the most likely token every time.
     pub fn greedy(max_new_tokens: u32) -> Self {
         Self {
@@ -81,61 +107,74 @@ impl GenerationParams {
     /// Checks every field once, at the edge, so the engine never sees a value
     /// it could choke on.
     pub fn validate(&self) -> Result<(), ParamError> {
-        fn check(ok: bool, msg: &str) -> Result<(), ParamError> {
+        fn check(ok: bool, field: &str, range: &str) -> Result<(), ParamError> {
             if ok {
                 Ok(())
             } else {
-                Err(ParamError(msg.to_string()))
+                Err(ParamError {
+                    field: field.to_string(),
+                    message: format!("{field} must be {range}"),
+                })
             }
         }
-        let finite = [
-            self.temperature,
-            self.top_p,
-            self.min_p,
-            self.typical_p,
-            self.repetition_penalty,
-            self.presence_penalty,
-            self.frequency_penalty,
-        ]
-        .iter()
-        .all(|v| v.is_finite());
-        check(finite, "sampling parameters must be finite numbers")?;
+        let floats = [
+            ("temperature", self.temperature),
+            ("top_p", self.top_p),
+            ("min_p", self.min_p),
+            ("typical_p", self.typical_p),
+            ("repetition_penalty", self.repetition_penalty),
+            ("presence_penalty", self.presence_penalty),
+            ("frequency_penalty", self.frequency_penalty),
+        ];
+        for (field, value) in floats {
+            check(value.is_finite(), field, "a finite number")?;
+        }
         check(
             (1..=MAX_NEW_TOKENS_LIMIT).contains(&self.max_new_tokens),
-            "max_new_tokens must be in [1, 32768]",
+            "max_new_tokens",
+            "in [1, 32768]",
         )?;
         check(
             (0.0..=5.0).contains(&self.temperature),
-            "temperature must be in [0, 5]",
+            "temperature",
+            "in [0, 5]",
         )?;
-        check(
-            self.top_p > 0.0 && self.top_p <= 1.0,
-            "top_p must be in (0, 1]",
-        )?;
-        check((0.0..=1.0).contains(&self.min_p), "min_p must be in [0, 1]")?;
+        check(self.top_p > 0.0 && self.top_p <= 1.0, "top_p", "in (0, 1]")?;
+        check((0.0..=1.0).contains(&self.min_p), "min_p", "in [0, 1]")?;
         check(
             self.typical_p > 0.0 && self.typical_p <= 1.0,
-            "typical_p must be in (0, 1]",
+            "typical_p",
+            "in (0, 1]",
         )?;
         check(
             self.repetition_penalty > 0.0 && self.repetition_penalty <= 10.0,
-            "repetition_penalty must be in (0, 10]",
+            "repetition_penalty",
+            "in (0, 10]",
         )?;
         check(
             (-2.0..=2.0).contains(&self.presence_penalty),
-            "presence_penalty must be in [-2, 2]",
+            "presence_penalty",
+            "in [-2, 2]",
         )?;
         check(
             (-2.0..=2.0).contains(&self.frequency_penalty),
-            "frequency_penalty must be in [-2, 2]",
+            "frequency_penalty",
+            "in [-2, 2]",
+        )?;
+        check(
+            self.truncation_length == 0 || self.truncation_length >= 16,
+            "truncation_length",
+            "0 (the model's context) or at least 16",
         )?;
         check(
             self.seed >= -1,
-            "seed must be -1 (random) or a non-negative integer",
+            "seed",
+            "-1 (random) or a non-negative integer",
         )?;
         check(
             self.custom_stopping_strings.iter().all(|s| !s.is_empty()),
-            "custom_stopping_strings must not contain an empty string",
+            "custom_stopping_strings",
+            "non-empty strings",
         )?;
         Ok(())
     }
@@ -156,7 +195,7 @@ mod tests {
         let bad = |f: fn(&mut GenerationParams)| {
             let mut p = GenerationParams::default();
             f(&mut p);
-            p.validate().unwrap_err().0
+            p.validate().unwrap_err().message
         };
         assert_eq!(bad(|p| p.top_p = 0.0), "top_p must be in (0, 1]");
         assert_eq!(bad(|p| p.top_p = 1.5), "top_p must be in (0, 1]");

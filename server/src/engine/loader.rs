@@ -26,7 +26,7 @@ pub struct ModelParts {
     pub info: ModelInfo,
     pub tokenizer: Arc<TextTokenizer>,
     /// A model without a usable template can still complete raw prompts.
-    pub template: Result<ChatTemplate, String>,
+    pub template: Result<Arc<ChatTemplate>, String>,
 }
 
 /// The tokenizer of a model file, without loading its weights.
@@ -49,6 +49,7 @@ pub fn load_model(
     let tokenizer = TextTokenizer::for_model(path, &gguf)?;
     let template = match gguf.str("tokenizer.chat_template") {
         Some(src) => ChatTemplate::compile(src, tokenizer.bos_text(), tokenizer.eos_text())
+            .map(Arc::new)
             .map_err(|e| e.to_string()),
         None => Err("the model file has no tokenizer.chat_template".to_string()),
     };

@@ -1,7 +1,12 @@
-//! Prompt building: the model's chat template (and, later, the chat modes).
+//! Prompt building: the model's chat template, the three chat modes, and
+//! fitting the conversation into the context.
 
 mod error;
+mod modes;
 mod template;
+mod truncate;
 
 pub use error::PromptError;
+pub use modes::{render_prompt, Continuation, PromptSettings};
 pub use template::ChatTemplate;
+pub use truncate::{build_prompt, BuiltPrompt};

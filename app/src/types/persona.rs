@@ -1,0 +1,64 @@
+use serde::{Deserialize, Serialize};
+
+/// How the conversation is turned into a prompt, as text-generation-webui
+/// users know it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// `Name: text` lines after the character's context; ends with `Char:`.
+    Chat,
+    /// The chat prompt wrapped in a command, sent as one instruction turn.
+    ChatInstruct,
+    /// The turns through the model's instruction template.
+    #[default]
+    Instruct,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Chat => "chat",
+            Mode::ChatInstruct => "chat-instruct",
+            Mode::Instruct => "instruct",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "chat" => Some(Mode::Chat),
+            "chat-instruct" | "chat_instruct" => Some(Mode::ChatInstruct),
+            "instruct" => Some(Mode::Instruct),
+            _ => None,
+        }
+    }
+}
+
+/// A character card: who the model plays in chat modes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Character {
+    pub name: String,
+    /// The scene and personality; `{{char}}` and `{{user}}` are replaced.
+    pub context: String,
+    /// The character's first message in a new chat.
+    pub greeting: String,
+}
+
+/// Who the user is in chat modes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserProfile {
+    pub name: String,
+    pub bio: String,
+}
+
+impl Default for UserProfile {
+    fn default() -> Self {
+        Self {
+            name: "You".into(),
+            bio: String::new(),
+        }
+    }
+}
+
+/// text-generation-webui's default chat-instruct command.
+pub const DEFAULT_CHAT_INSTRUCT_COMMAND: &str =
+    "Continue the chat dialogue below. Write a single reply for the character \"<|character|>\".\n\n<|prompt|>";

@@ -1,0 +1,85 @@
+"""The official openai Python client against candlelight's API (SmolLM2)."""
+
+import openai
+import pytest
+from openai import OpenAI
+
+from conftest import API_KEY
+
+MODEL_ID = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture
+def client(server):
+    return OpenAI(base_url=f"{server}/v1", api_key=API_KEY)
+
+
+def test_lists_models(client):
+    ids = [m.id for m in client.models.list()]
+    assert ids == [MODEL_ID]
+    assert client.models.retrieve(MODEL_ID).id == MODEL_ID
+
+
+def test_chat_completion_with_usage(client):
+    reply = client.chat.completions.create(
+        model=MODEL_ID,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_tokens=40,
+        temperature=0,
+    )
+    choice = reply.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content
+    assert choice.finish_reason in ("stop", "length")
+    usage = reply.usage
+    assert usage.prompt_tokens > 10
+    assert 0 < usage.completion_tokens <= 40
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_streamed_chat_completion_has_chunks_and_final_usage(client):
+    stream = client.chat.completions.create(
+        model=MODEL_ID,
+        messages=[{"role": "user", "content": "Tell me about the Moon."}],
+        max_tokens=24,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) >= 3, pieces
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finish == ["length"] or finish == ["stop"], finish
+    last = chunks[-1]
+    assert last.choices == []
+    assert last.usage.completion_tokens == 24 or finish == ["stop"]
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+
+
+def test_chat_instruct_with_a_character(client, server, post):
+    extra = {"mode": "chat-instruct", "character": "AI助理"}
+    messages = [{"role": "user", "content": "你好，请介绍一下你自己。"}]
+    reply = client.chat.completions.create(
+        model=MODEL_ID, messages=messages, max_tokens=30, temperature=0, extra_body=extra,
+    )
+    assert reply.choices[0].message.content
+    # The same request's prompt is the chat-instruct one, with the character.
+    prompt = post(f"{server}/v1/internal/chat-prompt", {"messages": messages, **extra})["prompt"]
+    assert 'Write a single reply for the character "AI助理"' in prompt
+    assert "AI助理: 你好！我是你的AI助理" in prompt
+    assert reply.usage.prompt_tokens == post(f"{server}/v1/internal/token-count", {"text": prompt})["length"]
+
+
+def test_invalid_parameter_is_a_bad_request(client):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], top_p=3,
+        )
+    assert "top_p" in str(err.value)
+
+
+def test_wrong_key_is_refused(server):
+    bad = OpenAI(base_url=f"{server}/v1", api_key="wrong-key", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as err:
+        bad.models.list()
+    assert err.value.status_code == 401

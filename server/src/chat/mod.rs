@@ -1,0 +1,150 @@
+//! From a chat request to a running generation: choose the template, build
+//! and fit the prompt for the mode, queue the job. The UI and the API share
+//! this, so both send the same prompt for the same request.
+
+mod error;
+mod request;
+mod template_cache;
+
+use std::sync::Arc;
+
+use app::types::GenerationParams;
+
+pub use error::ChatError;
+pub use request::ChatRequest;
+use template_cache::TemplateCache;
+
+use crate::{
+    engine::{Engine, GenerationJob, ReplyStream},
+    prompt::{build_prompt, BuiltPrompt, ChatTemplate, PromptError, PromptSettings},
+};
+
+pub struct ChatEngine {
+    engine: Arc<Engine>,
+    templates: TemplateCache,
+}
+
+/// A prompt ready to run, and the job that runs it.
+pub struct Prepared {
+    pub prompt: BuiltPrompt,
+    pub job: GenerationJob,
+}
+
+impl ChatEngine {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self {
+            engine,
+            templates: TemplateCache::default(),
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Builds the prompt exactly as it will be sent, without running it.
+    pub fn prepare(&self, request: &ChatRequest) -> Result<Prepared, ChatError> {
+        request
+            .params
+            .validate()
+            .map_err(|e| ChatError::InvalidParameter(e.message))?;
+        let model = self.engine.model()?;
+        let template = self.template_for(request)?;
+        let settings = PromptSettings {
+            mode: request.mode,
+            character: &request.character,
+            user: &request.user,
+            system_message: request.system_message.as_deref(),
+            chat_instruct_command: &request.chat_instruct_command,
+        };
+        let context = model.info.context_length;
+        let limit = match request.params.truncation_length as usize {
+            0 => context,
+            n => n.min(context),
+        };
+        let max_new = request.params.max_new_tokens as usize;
+        if max_new >= limit {
+            return Err(ChatError::InvalidParameter(format!(
+                "max_new_tokens ({max_new}) must be smaller than the context ({limit} tokens)"
+            )));
+        }
+        let tokenizer = &model.tokenizer;
+        let prompt = build_prompt(
+            &settings,
+            &template,
+            &request.history,
+            request.continuation,
+            limit - max_new,
+            |text| {
+                tokenizer
+                    .encode(text)
+                    .map_err(|e| PromptError::Tokenize(e.to_string()))
+            },
+        )?;
+        let mut stop_strings = prompt.stop_strings.clone();
+        stop_strings.extend(request.params.custom_stopping_strings.iter().cloned());
+        let job = GenerationJob {
+            prompt_tokens: prompt.tokens.clone(),
+            params: request.params.clone(),
+            stop_strings,
+            eos_ids: tokenizer.eos_ids().to_vec(),
+        };
+        Ok(Prepared { prompt, job })
+    }
+
+    /// Prepares and queues the request. Dropping the stream cancels it.
+    pub fn start(
+        &self,
+        request_id: &str,
+        request: &ChatRequest,
+    ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
+        let Prepared { prompt, job } = self.prepare(request)?;
+        Ok((self.engine.submit(request_id, job)?, prompt))
+    }
+
+    /// Queues a raw prompt (no template), as `/v1/completions` sends it.
+    /// Returns the stream and the prompt's length in tokens.
+    pub fn start_completion(
+        &self,
+        request_id: &str,
+        prompt: &str,
+        params: GenerationParams,
+    ) -> Result<(ReplyStream, usize), ChatError> {
+        params
+            .validate()
+            .map_err(|e| ChatError::InvalidParameter(e.message))?;
+        let model = self.engine.model()?;
+        let tokens = model.tokenizer.encode(prompt)?;
+        let context = model.info.context_length;
+        if tokens.is_empty() || tokens.len() >= context {
+            return Err(ChatError::InvalidParameter(format!(
+                "the prompt has {} tokens; it must have between 1 and {} for this model",
+                tokens.len(),
+                context - 1
+            )));
+        }
+        let prompt_tokens = tokens.len();
+        let job = GenerationJob {
+            prompt_tokens: tokens,
+            stop_strings: params.custom_stopping_strings.clone(),
+            eos_ids: model.tokenizer.eos_ids().to_vec(),
+            params,
+        };
+        Ok((self.engine.submit(request_id, job)?, prompt_tokens))
+    }
+
+    fn template_for(&self, request: &ChatRequest) -> Result<Arc<ChatTemplate>, ChatError> {
+        let model = self.engine.model()?;
+        match &request.instruction_template {
+            Some(source) => Ok(self.templates.get(
+                source,
+                model.tokenizer.bos_text(),
+                model.tokenizer.eos_text(),
+            )?),
+            None => model
+                .template
+                .clone()
+                .map_err(|e| ChatError::Prompt(PromptError::NoTemplate(e))),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+use app::types::{
+    Character, ChatMessage, GenerationParams, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
+};
+
+use crate::prompt::Continuation;
+
+/// A request for the next message of a conversation, from the UI or the API.
+#[derive(Clone, Debug)]
+pub struct ChatRequest {
+    /// The conversation, oldest first (a chat's greeting included).
+    pub history: Vec<ChatMessage>,
+    pub mode: Mode,
+    pub character: Character,
+    pub user: UserProfile,
+    /// Instruct mode's system message; `None` keeps the template's default.
+    pub system_message: Option<String>,
+    pub chat_instruct_command: String,
+    /// Jinja source of the instruction template; `None` means the model's own.
+    pub instruction_template: Option<String>,
+    pub continuation: Continuation,
+    pub params: GenerationParams,
+}
+
+impl ChatRequest {
+    /// An instruct-mode request with the model's own template.
+    pub fn instruct(history: Vec<ChatMessage>, params: GenerationParams) -> Self {
+        Self {
+            history,
+            mode: Mode::Instruct,
+            character: Character::default(),
+            user: UserProfile::default(),
+            system_message: None,
+            chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND.to_string(),
+            instruction_template: None,
+            continuation: Continuation::Reply,
+            params,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `POST /v1/chat/completions`, streamed or not, with the
+//! text-generation-webui extras.
+
+use axum::{
+    extract::State,
+    response::{sse::Sse, IntoResponse, Response},
+    Json,
+};
+
+use super::{
+    body::JsonObject,
+    convert,
+    sse::{
+        collect, done_event, error_events, finish_reason, json_event, new_id, now_secs, sse_stream,
+    },
+    types::{
+        AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
+        ChunkChoice, Delta, Usage,
+    },
+    ApiError, ApiState,
+};
+use crate::engine::EngineEvent;
+
+pub async fn chat_completions(
+    State(state): State<ApiState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let request = ChatCompletionRequest::parse(&body)?;
+    let chat = convert::chat_request(&request, &state.data)?;
+    let model = state.chat.engine().model()?.info.name.clone();
+    let id = new_id("chatcmpl");
+    let (events, prompt) = state.chat.start(&id, &chat)?;
+    let prompt_tokens = prompt.tokens.len() as u32;
+    let created = now_secs();
+
+    if !request.sampling.stream {
+        let reply = collect(events).await?;
+        return Ok(Json(ChatCompletion {
+            id,
+            object: "chat.completion",
+            created,
+            model,
+            choices: vec![ChatChoice {
+                index: 0,
+                message: AssistantMessage {
+                    role: "assistant",
+                    content: reply.text,
+                },
+                finish_reason: finish_reason(reply.reason),
+            }],
+            usage: Usage::new(prompt_tokens, reply.stats.completion_tokens),
+        })
+        .into_response());
+    }
+
+    let include_usage = request
+        .sampling
+        .stream_options
+        .is_some_and(|o| o.include_usage);
+    let chunk = move |delta: Delta, finish: Option<&'static str>| ChatCompletionChunk {
+        id: id.clone(),
+        object: "chat.completion.chunk",
+        created,
+        model: model.clone(),
+        choices: vec![ChunkChoice {
+            index: 0,
+            delta,
+            finish_reason: finish,
+        }],
+        usage: None,
+    };
+    let first = chunk(
+        Delta {
+            role: Some("assistant"),
+            content: Some(String::new()),
+        },
+        None,
+    );
+    let body = sse_stream(events, move |event| match event {
+        EngineEvent::Text(text) => vec![json_event(&chunk(
+            Delta {
+                role: None,
+                content: Some(text),
+            },
+            None,
+        ))],
+        EngineEvent::Finished { reason, stats } => {
+            let mut out = vec![json_event(&chunk(
+                Delta::default(),
+                Some(finish_reason(reason)),
+            ))];
+            if include_usage {
+                let mut usage = chunk(Delta::default(), None);
+                usage.choices.clear();
+                usage.usage = Some(Usage::new(prompt_tokens, stats.completion_tokens));
+                out.push(json_event(&usage));
+            }
+            out.push(done_event());
+            out
+        }
+        EngineEvent::Failed(e) => error_events(e.into()),
+    });
+    let stream = futures::StreamExt::chain(futures::stream::iter(vec![json_event(&first)]), body);
+    Ok(Sse::new(stream).into_response())
+}

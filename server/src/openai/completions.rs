@@ -1,0 +1,82 @@
+//! `POST /v1/completions`: a raw prompt, no template.
+
+use axum::{
+    extract::State,
+    response::{sse::Sse, IntoResponse, Response},
+    Json,
+};
+
+use super::{
+    body::JsonObject,
+    convert,
+    sse::{
+        collect, done_event, error_events, finish_reason, json_event, new_id, now_secs, sse_stream,
+    },
+    types::{Completion, CompletionChoice, CompletionRequest, PromptField, Usage},
+    ApiError, ApiState,
+};
+use crate::engine::EngineEvent;
+
+pub async fn completions(
+    State(state): State<ApiState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let request = CompletionRequest::parse(&body)?;
+    let prompt = match request.prompt {
+        PromptField::One(p) => p,
+        PromptField::Many(mut v) if v.len() == 1 => v.remove(0),
+        PromptField::Many(_) => {
+            return Err(ApiError::invalid(
+                "prompt must be one string",
+                Some("prompt"),
+            ))
+        }
+    };
+    let params = convert::params(&request.sampling, &state.data)?;
+    let model = state.chat.engine().model()?.info.name.clone();
+    let id = new_id("cmpl");
+    let (events, prompt_tokens) = state.chat.start_completion(&id, &prompt, params)?;
+    let prompt_tokens = prompt_tokens as u32;
+    let created = now_secs();
+    let answer =
+        move |text: String, finish: Option<&'static str>, usage: Option<Usage>| Completion {
+            id: id.clone(),
+            object: "text_completion",
+            created,
+            model: model.clone(),
+            choices: vec![CompletionChoice {
+                index: 0,
+                text,
+                finish_reason: finish,
+                logprobs: None,
+            }],
+            usage,
+        };
+
+    if !request.sampling.stream {
+        let reply = collect(events).await?;
+        let usage = Usage::new(prompt_tokens, reply.stats.completion_tokens);
+        return Ok(Json(answer(
+            reply.text,
+            Some(finish_reason(reply.reason)),
+            Some(usage),
+        ))
+        .into_response());
+    }
+    let include_usage = request
+        .sampling
+        .stream_options
+        .is_some_and(|o| o.include_usage);
+    let body = sse_stream(events, move |event| match event {
+        EngineEvent::Text(text) => vec![json_event(&answer(text, None, None))],
+        EngineEvent::Finished { reason, stats } => {
+            let mut last = answer(String::new(), Some(finish_reason(reason)), None);
+            if include_usage {
+                last.usage = Some(Usage::new(prompt_tokens, stats.completion_tokens));
+            }
+            vec![json_event(&last), done_event()]
+        }
+        EngineEvent::Failed(e) => error_events(e.into()),
+    });
+    Ok(Sse::new(body).into_response())
+}

@@ -1,0 +1,211 @@
+//! From API request bodies to the engine's requests: sampling parameters
+//! (preset first, then each field given), messages, and the
+//! text-generation-webui chat extras.
+
+use app::types::{
+    Character, ChatMessage, GenerationParams, Mode, Role, UserProfile,
+    DEFAULT_CHAT_INSTRUCT_COMMAND,
+};
+
+use super::{
+    types::{ChatCompletionRequest, Content, RequestMessage, SamplingFields},
+    ApiError,
+};
+use crate::{chat::ChatRequest, prompt::Continuation, store::UserData};
+
+/// The character chat modes use when the request names none.
+const DEFAULT_CHARACTER: &str = "Assistant";
+
+/// Sampling parameters: neutral (or the named preset), then every field the
+/// request sets. Validated here, at the edge.
+pub fn params(fields: &SamplingFields, data: &UserData) -> Result<GenerationParams, ApiError> {
+    let mut p = match &fields.preset {
+        Some(name) => data.presets.load(name)?.params,
+        None => GenerationParams::neutral(),
+    };
+    macro_rules! set {
+        ($($field:ident),*) => {$(
+            if let Some(v) = fields.$field { p.$field = v; }
+        )*};
+    }
+    set!(
+        temperature,
+        top_p,
+        top_k,
+        min_p,
+        typical_p,
+        repetition_penalty,
+        repetition_penalty_range,
+        presence_penalty,
+        frequency_penalty,
+        do_sample,
+        seed,
+        truncation_length,
+        ban_eos_token
+    );
+    if let Some(n) = fields
+        .max_completion_tokens
+        .or(fields.max_tokens)
+        .or(fields.max_new_tokens)
+    {
+        p.max_new_tokens = n;
+    }
+    let mut stops: Vec<String> = fields
+        .stop
+        .clone()
+        .map(|s| s.into_vec())
+        .unwrap_or_default();
+    stops.extend(
+        fields
+            .custom_stopping_strings
+            .clone()
+            .map(|s| s.into_vec())
+            .unwrap_or_default(),
+    );
+    if !stops.is_empty() {
+        p.custom_stopping_strings = stops;
+    }
+    if fields.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid("only n = 1 is supported", Some("n")));
+    }
+    p.validate()
+        .map_err(|e| ApiError::invalid(e.message, Some(&e.field)))?;
+    Ok(p)
+}
+
+fn message_text(message: &RequestMessage, index: usize) -> Result<String, ApiError> {
+    match &message.content {
+        None => Ok(String::new()),
+        Some(Content::Text(t)) => Ok(t.clone()),
+        Some(Content::Parts(parts)) => parts
+            .iter()
+            .map(|part| match (part.kind.as_str(), &part.text) {
+                ("text", Some(t)) => Ok(t.as_str()),
+                (kind, _) => Err(ApiError::invalid(
+                    format!(
+                        "messages[{index}]: only text content parts are supported, not `{kind}`"
+                    ),
+                    Some("messages"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|texts| texts.join("\n")),
+    }
+}
+
+/// The request's messages as history plus the system message (if any).
+fn split_messages(
+    messages: &[RequestMessage],
+) -> Result<(Option<String>, Vec<ChatMessage>), ApiError> {
+    if messages.is_empty() {
+        return Err(ApiError::invalid(
+            "messages must not be empty",
+            Some("messages"),
+        ));
+    }
+    let mut system: Vec<String> = Vec::new();
+    let mut history = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let text = message_text(m, i)?;
+        match m.role.as_str() {
+            "system" | "developer" => system.push(text),
+            "user" => history.push(ChatMessage::new(Role::User, text)),
+            "assistant" => history.push(ChatMessage::new(Role::Assistant, text)),
+            other => {
+                return Err(ApiError::invalid(
+                    format!("messages[{i}]: role `{other}` is not supported (use system, user or assistant)"),
+                    Some("messages"),
+                ))
+            }
+        }
+    }
+    let system = (!system.is_empty()).then(|| system.join("\n\n"));
+    Ok((system, history))
+}
+
+/// A chat completion request as a chat request for the engine.
+pub fn chat_request(
+    body: &ChatCompletionRequest,
+    data: &UserData,
+) -> Result<ChatRequest, ApiError> {
+    let extras = &body.chat;
+    let params = params(&body.sampling, data)?;
+    let mode = match extras.mode.as_deref() {
+        None => Mode::Instruct,
+        Some(m) => Mode::parse(m).ok_or_else(|| {
+            ApiError::invalid("mode must be instruct, chat or chat-instruct", Some("mode"))
+        })?,
+    };
+    let (system_message, mut history) = split_messages(&body.messages)?;
+
+    let character_name = extras.character.as_deref().unwrap_or(DEFAULT_CHARACTER);
+    let mut character = match data.characters.load(character_name) {
+        Ok(c) => c,
+        Err(_) if extras.character.is_none() => Character {
+            name: DEFAULT_CHARACTER.into(),
+            ..Character::default()
+        },
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(name) = extras.name2.as_ref().or(extras.bot_name.as_ref()) {
+        character.name = name.clone();
+    }
+    if let Some(context) = &extras.context {
+        character.context = context.clone();
+    }
+    if let Some(greeting) = &extras.greeting {
+        character.greeting = greeting.clone();
+    }
+    let mut user = UserProfile::default();
+    if let Some(name) = extras.name1.as_ref().or(extras.user_name.as_ref()) {
+        user.name = name.clone();
+    }
+    if let Some(bio) = &extras.user_bio {
+        user.bio = bio.clone();
+    }
+
+    // A chat that starts now begins with the character's greeting, as in
+    // the UI.
+    if mode != Mode::Instruct && history.len() == 1 && !character.greeting.is_empty() {
+        history.insert(
+            0,
+            ChatMessage::new(Role::Assistant, character.greeting.clone()),
+        );
+    }
+
+    let continuation = if extras.continue_last {
+        if history.last().map(|m| m.role) != Some(Role::Assistant) {
+            return Err(ApiError::invalid(
+                "continue_ needs the last message to be the assistant's",
+                Some("continue_"),
+            ));
+        }
+        Continuation::ContinueLast
+    } else {
+        Continuation::Reply
+    };
+
+    let instruction_template = match (
+        &extras.instruction_template_str,
+        &extras.instruction_template,
+    ) {
+        (Some(source), _) => Some(source.clone()),
+        (None, Some(name)) => Some(data.templates.load(name)?),
+        (None, None) => None,
+    };
+
+    Ok(ChatRequest {
+        history,
+        mode,
+        character,
+        user,
+        system_message,
+        chat_instruct_command: extras
+            .chat_instruct_command
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CHAT_INSTRUCT_COMMAND.to_string()),
+        instruction_template,
+        continuation,
+        params,
+    })
+}

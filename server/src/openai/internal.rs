@@ -1,0 +1,92 @@
+//! text-generation-webui's `/v1/internal/*` endpoints: tokens, the prompt a
+//! request would send, stopping generation, model facts.
+
+use axum::{extract::State, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    body::{part, JsonObject},
+    convert,
+    types::ChatCompletionRequest,
+    ApiError, ApiState,
+};
+
+#[derive(Deserialize)]
+struct TextBody {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct TokensBody {
+    tokens: Vec<u32>,
+}
+
+fn encode(state: &ApiState, body: &Value) -> Result<Vec<u32>, ApiError> {
+    let TextBody { text } = part(body)?;
+    Ok(state.chat.engine().model()?.tokenizer.encode(&text)?)
+}
+
+pub async fn token_count(
+    State(state): State<ApiState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "length": encode(&state, &body)?.len() })))
+}
+
+pub async fn encode_text(
+    State(state): State<ApiState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let tokens = encode(&state, &body)?;
+    Ok(Json(json!({ "length": tokens.len(), "tokens": tokens })))
+}
+
+pub async fn decode_tokens(
+    State(state): State<ApiState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let TokensBody { tokens } = part(&body)?;
+    let model = state.chat.engine().model()?;
+    let vocab = model.tokenizer.vocab_size();
+    if let Some(bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
+        return Err(ApiError::invalid(
+            format!("token {bad} is outside the vocabulary (size {vocab})"),
+            Some("tokens"),
+        ));
+    }
+    Ok(Json(json!({ "text": model.tokenizer.decode(&tokens)? })))
+}
+
+/// The prompt a chat completion request would send, without running it.
+pub async fn chat_prompt(
+    State(state): State<ApiState>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let request = ChatCompletionRequest::parse(&body)?;
+    let chat = convert::chat_request(&request, &state.data)?;
+    let prepared = state.chat.prepare(&chat)?;
+    Ok(Json(json!({
+        "prompt": prepared.prompt.text,
+        "prompt_tokens": prepared.prompt.tokens.len(),
+        "dropped_messages": prepared.prompt.dropped_messages,
+        "stopping_strings": prepared.job.stop_strings,
+    })))
+}
+
+pub async fn stop_generation(State(state): State<ApiState>) -> Json<Value> {
+    let stopped = state.chat.engine().stop_all();
+    Json(json!({ "status": "OK", "stopped": stopped }))
+}
+
+pub async fn model_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let model = state.chat.engine().model()?;
+    Ok(Json(json!({
+        "model_name": model.info.name,
+        "lora_names": [],
+        "loader": "candle",
+        "architecture": model.info.architecture,
+        "context_length": model.info.context_length,
+        "device": model.info.device.to_string(),
+    })))
+}

@@ -1,0 +1,82 @@
+//! The OpenAI-compatible API under `/v1`, on the same engine and queue as the
+//! web UI, plus text-generation-webui's `/v1/internal` endpoints.
+
+mod auth;
+mod body;
+mod chat_completions;
+mod completions;
+mod convert;
+mod error;
+mod internal;
+mod models;
+mod sse;
+pub mod types;
+
+use std::sync::Arc;
+
+use axum::{
+    http::{header, HeaderValue, Method},
+    middleware,
+    routing::{any, get, post},
+    Router,
+};
+pub use error::ApiError;
+use tower_http::cors::CorsLayer;
+
+use crate::{chat::ChatEngine, store::UserData};
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub chat: Arc<ChatEngine>,
+    pub data: Arc<UserData>,
+}
+
+/// How the API is exposed.
+#[derive(Clone, Debug, Default)]
+pub struct ApiConfig {
+    /// Required as `Authorization: Bearer KEY` when set.
+    pub api_key: Option<String>,
+    /// The one browser origin allowed to call the API (CORS); none by default.
+    pub cors_origin: Option<HeaderValue>,
+}
+
+async fn unknown_endpoint(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::UnknownEndpoint(format!("{method} {}", uri.path()))
+}
+
+pub fn routes(state: ApiState, config: &ApiConfig) -> Router {
+    let mut v1 = Router::new()
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{id}", get(models::get))
+        .route(
+            "/v1/chat/completions",
+            post(chat_completions::chat_completions),
+        )
+        .route("/v1/completions", post(completions::completions))
+        .route("/v1/internal/token-count", post(internal::token_count))
+        .route("/v1/internal/encode", post(internal::encode_text))
+        .route("/v1/internal/decode", post(internal::decode_tokens))
+        .route("/v1/internal/chat-prompt", post(internal::chat_prompt))
+        .route(
+            "/v1/internal/stop-generation",
+            post(internal::stop_generation),
+        )
+        .route("/v1/internal/model/info", get(internal::model_info))
+        .route("/v1/{*rest}", any(unknown_endpoint))
+        .with_state(state);
+    if let Some(key) = &config.api_key {
+        v1 = v1.layer(middleware::from_fn_with_state(
+            Arc::new(key.clone()),
+            auth::require_api_key,
+        ));
+    }
+    if let Some(origin) = &config.cors_origin {
+        v1 = v1.layer(
+            CorsLayer::new()
+                .allow_origin(origin.clone())
+                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    v1
+}

@@ -1,0 +1,233 @@
+//! Request and response bodies of the OpenAI-compatible API, with
+//! text-generation-webui's extra fields. Unknown fields are ignored, as
+//! OpenAI clients send fields this server has no use for.
+
+use serde::{Deserialize, Serialize};
+
+/// `stop`: one string or a list.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StopField {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl StopField {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            StopField::One(s) => vec![s],
+            StopField::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+/// Sampling and output fields shared by both completion endpoints, with
+/// OpenAI's names and text-generation-webui's.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SamplingFields {
+    pub model: Option<String>,
+    pub preset: Option<String>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<u32>,
+    pub min_p: Option<f32>,
+    pub typical_p: Option<f32>,
+    pub repetition_penalty: Option<f32>,
+    pub repetition_penalty_range: Option<u32>,
+    pub presence_penalty: Option<f32>,
+    pub frequency_penalty: Option<f32>,
+    pub do_sample: Option<bool>,
+    pub seed: Option<i64>,
+    pub max_tokens: Option<u32>,
+    pub max_completion_tokens: Option<u32>,
+    pub max_new_tokens: Option<u32>,
+    pub truncation_length: Option<u32>,
+    pub ban_eos_token: Option<bool>,
+    pub stop: Option<StopField>,
+    pub custom_stopping_strings: Option<StopField>,
+    pub n: Option<u32>,
+    pub stream: bool,
+    pub stream_options: Option<StreamOptions>,
+}
+
+/// Message content: a string, or a list of parts of which only text is
+/// supported.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ContentPart {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RequestMessage {
+    pub role: String,
+    #[serde(default)]
+    pub content: Option<Content>,
+}
+
+/// A chat completion request: each part is read from the same JSON object
+/// (see `body.rs`), so an error can name the field at fault.
+#[derive(Clone, Debug)]
+pub struct ChatCompletionRequest {
+    pub messages: Vec<RequestMessage>,
+    pub sampling: SamplingFields,
+    pub chat: ChatFields,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MessagesField {
+    pub messages: Vec<RequestMessage>,
+}
+
+/// text-generation-webui's chat extras.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChatFields {
+    pub mode: Option<String>,
+    pub character: Option<String>,
+    pub name1: Option<String>,
+    pub user_name: Option<String>,
+    pub name2: Option<String>,
+    pub bot_name: Option<String>,
+    pub user_bio: Option<String>,
+    pub context: Option<String>,
+    pub greeting: Option<String>,
+    pub instruction_template: Option<String>,
+    pub instruction_template_str: Option<String>,
+    pub chat_instruct_command: Option<String>,
+    #[serde(rename = "continue_")]
+    pub continue_last: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PromptField {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PromptOnly {
+    pub prompt: PromptField,
+}
+
+#[derive(Clone, Debug)]
+pub struct CompletionRequest {
+    pub prompt: PromptField,
+    pub sampling: SamplingFields,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+}
+
+impl Usage {
+    pub fn new(prompt_tokens: u32, completion_tokens: u32) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AssistantMessage {
+    pub role: &'static str,
+    pub content: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatChoice {
+    pub index: u32,
+    pub message: AssistantMessage,
+    pub finish_reason: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatCompletion {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<ChatChoice>,
+    pub usage: Usage,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Delta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChunkChoice {
+    pub index: u32,
+    pub delta: Delta,
+    pub finish_reason: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChatCompletionChunk {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<ChunkChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CompletionChoice {
+    pub index: u32,
+    pub text: String,
+    pub finish_reason: Option<&'static str>,
+    pub logprobs: Option<()>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Completion {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<CompletionChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelObject {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub owned_by: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelList {
+    pub object: &'static str,
+    pub data: Vec<ModelObject>,
+}

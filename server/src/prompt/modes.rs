@@ -1,0 +1,329 @@
+//! The three prompt modes text-generation-webui users know: instruct, chat
+//! and chat-instruct. One function renders a conversation in any of them;
+//! the UI and the API both call it, so what the API sends is what the UI
+//! would send.
+
+use app::types::{Character, ChatMessage, Mode, Role, UserProfile};
+
+use super::{ChatTemplate, PromptError};
+
+/// Everything besides the conversation that shapes the prompt.
+#[derive(Clone, Copy, Debug)]
+pub struct PromptSettings<'a> {
+    pub mode: Mode,
+    pub character: &'a Character,
+    pub user: &'a UserProfile,
+    /// Instruct mode's system message; `None` keeps the template's default.
+    pub system_message: Option<&'a str>,
+    /// Chat-instruct's command, with `<|character|>` and `<|prompt|>`.
+    pub chat_instruct_command: &'a str,
+}
+
+/// What the model is asked to write next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Continuation {
+    /// A new reply from the character / assistant.
+    #[default]
+    Reply,
+    /// More of the last message, which is the assistant's.
+    ContinueLast,
+    /// A message in the user's voice (text-generation-webui's Impersonate).
+    Impersonate,
+}
+
+impl PromptSettings<'_> {
+    /// The character's name as the prompt shows it.
+    pub fn bot_name(&self) -> &str {
+        if self.character.name.is_empty() {
+            "Assistant"
+        } else {
+            &self.character.name
+        }
+    }
+
+    pub fn user_name(&self) -> &str {
+        if self.user.name.is_empty() {
+            "You"
+        } else {
+            &self.user.name
+        }
+    }
+
+    /// `{{char}}`, `{{user}}` (and the older `<BOT>`, `<USER>`) replaced by
+    /// the names, as character cards expect.
+    pub fn substitute(&self, text: &str) -> String {
+        let (bot, user) = (self.bot_name(), self.user_name());
+        text.replace("{{char}}", bot)
+            .replace("{{Char}}", bot)
+            .replace("<BOT>", bot)
+            .replace("{{user}}", user)
+            .replace("{{User}}", user)
+            .replace("<USER>", user)
+    }
+
+    /// Stop strings the mode implies: a new `Name:` line means the model
+    /// started writing someone else's turn.
+    pub fn stop_strings(&self) -> Vec<String> {
+        match self.mode {
+            Mode::Instruct => Vec::new(),
+            Mode::Chat | Mode::ChatInstruct => vec![
+                format!("\n{}:", self.user_name()),
+                format!("\n{}:", self.bot_name()),
+            ],
+        }
+    }
+}
+
+/// Renders `history` (oldest first) as the prompt text for `settings.mode`.
+pub fn render_prompt(
+    settings: &PromptSettings,
+    template: &ChatTemplate,
+    history: &[ChatMessage],
+    continuation: Continuation,
+) -> Result<String, PromptError> {
+    let (done, partial) = split_partial(history, continuation);
+    match settings.mode {
+        Mode::Chat => {
+            let (name, text) = next_speaker(settings, continuation, partial);
+            Ok(format!(
+                "{}{}",
+                chat_transcript(settings, done),
+                speaker_prefix(name, text)
+            ))
+        }
+        Mode::ChatInstruct => {
+            let command = settings
+                .chat_instruct_command
+                .replace("<|character|>", settings.bot_name())
+                .replace("<|prompt|>", &chat_transcript(settings, done));
+            let rendered = template.render(&[ChatMessage::new(Role::User, command)], true)?;
+            Ok(match continuation {
+                Continuation::ContinueLast => rendered + partial,
+                _ => rendered,
+            })
+        }
+        Mode::Instruct => render_instruct(settings, template, done, partial, continuation),
+    }
+}
+
+/// For ContinueLast, the last assistant message is the partial reply and
+/// the rest is finished history.
+fn split_partial(history: &[ChatMessage], continuation: Continuation) -> (&[ChatMessage], &str) {
+    match (continuation, history.split_last()) {
+        (Continuation::ContinueLast, Some((last, rest))) if last.role == Role::Assistant => {
+            (rest, last.content.as_str())
+        }
+        _ => (history, ""),
+    }
+}
+
+fn next_speaker<'a>(
+    settings: &'a PromptSettings,
+    continuation: Continuation,
+    partial: &'a str,
+) -> (&'a str, &'a str) {
+    match continuation {
+        Continuation::Impersonate => (settings.user_name(), ""),
+        _ => (settings.bot_name(), partial),
+    }
+}
+
+/// `Name:` to start a new turn, or `Name: partial` to continue one.
+fn speaker_prefix(name: &str, partial: &str) -> String {
+    if partial.is_empty() {
+        format!("{name}:")
+    } else {
+        format!("{name}: {partial}")
+    }
+}
+
+/// text-generation-webui's chat format: the context and the user's bio,
+/// each followed by a blank line, then one `Name: text` line per message.
+fn chat_transcript(settings: &PromptSettings, history: &[ChatMessage]) -> String {
+    let mut out = String::new();
+    let context = settings.substitute(settings.character.context.trim());
+    if !context.is_empty() {
+        out.push_str(&context);
+        out.push_str("\n\n");
+    }
+    let bio = settings.substitute(settings.user.bio.trim());
+    if !bio.is_empty() {
+        out.push_str(&bio);
+        out.push_str("\n\n");
+    }
+    for message in history {
+        let name = match message.role {
+            Role::User => settings.user_name(),
+            Role::Assistant => settings.bot_name(),
+            Role::System => continue,
+        };
+        out.push_str(&format!("{name}: {}\n", message.content));
+    }
+    out
+}
+
+fn render_instruct(
+    settings: &PromptSettings,
+    template: &ChatTemplate,
+    history: &[ChatMessage],
+    partial: &str,
+    continuation: Continuation,
+) -> Result<String, PromptError> {
+    let mut messages = Vec::with_capacity(history.len() + 2);
+    if let Some(system) = settings.system_message.filter(|s| !s.trim().is_empty()) {
+        messages.push(ChatMessage::new(Role::System, settings.substitute(system)));
+    }
+    messages.extend(history.iter().cloned());
+    match continuation {
+        Continuation::Reply => template.render(&messages, true),
+        Continuation::ContinueLast => {
+            // Render the partial reply as a finished turn, then cut off what
+            // the template puts after it (its end-of-turn marker).
+            const MARK: &str = "\u{E000}continue-here\u{E000}";
+            messages.push(ChatMessage::new(
+                Role::Assistant,
+                format!("{partial}{MARK}"),
+            ));
+            let rendered = template.render(&messages, false)?;
+            let at = rendered.rfind(MARK).ok_or_else(|| {
+                PromptError::TemplateRender("the template dropped the reply being continued".into())
+            })?;
+            Ok(rendered[..at].to_string())
+        }
+        Continuation::Impersonate => {
+            // The user's turn, opened but not closed.
+            const MARK: &str = "\u{E000}user-turn\u{E000}";
+            messages.push(ChatMessage::new(Role::User, MARK));
+            let rendered = template.render(&messages, false)?;
+            let at = rendered.rfind(MARK).ok_or_else(|| {
+                PromptError::TemplateRender("the template dropped the user's turn".into())
+            })?;
+            Ok(rendered[..at].to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    fn fixture() -> (Character, UserProfile, ChatTemplate) {
+        (
+            Character {
+                name: "Aria".into(),
+                context: "{{char}} is a ship's navigator who helps {{user}}. <BOT> likes stars."
+                    .into(),
+                greeting: "Ahoy!".into(),
+            },
+            UserProfile {
+                name: "Sam".into(),
+                bio: "{{user}} is a cartographer.".into(),
+            },
+            ChatTemplate::compile(CHATML, None, None).unwrap(),
+        )
+    }
+
+    fn history() -> Vec<ChatMessage> {
+        vec![
+            ChatMessage::new(Role::Assistant, "Ahoy!"),
+            ChatMessage::new(Role::User, "Where are we?"),
+            ChatMessage::new(Role::Assistant, "Near the reef."),
+            ChatMessage::new(Role::User, "Which way is north?"),
+        ]
+    }
+
+    fn settings<'a>(mode: Mode, c: &'a Character, u: &'a UserProfile) -> PromptSettings<'a> {
+        PromptSettings {
+            mode,
+            character: c,
+            user: u,
+            system_message: None,
+            chat_instruct_command: app::types::DEFAULT_CHAT_INSTRUCT_COMMAND,
+        }
+    }
+
+    const TRANSCRIPT: &str = "Aria is a ship's navigator who helps Sam. Aria likes stars.\n\n\
+Sam is a cartographer.\n\n\
+Aria: Ahoy!\n\
+Sam: Where are we?\n\
+Aria: Near the reef.\n\
+Sam: Which way is north?\n";
+
+    #[test]
+    fn chat_mode_is_the_transcript_ending_with_the_character_name() {
+        let (c, u, t) = fixture();
+        let s = settings(Mode::Chat, &c, &u);
+        let out = render_prompt(&s, &t, &history(), Continuation::Reply).unwrap();
+        assert_eq!(out, format!("{TRANSCRIPT}Aria:"));
+        assert_eq!(
+            s.stop_strings(),
+            vec!["\nSam:".to_string(), "\nAria:".to_string()]
+        );
+    }
+
+    #[test]
+    fn chat_mode_continue_and_impersonate() {
+        let (c, u, t) = fixture();
+        let s = settings(Mode::Chat, &c, &u);
+        let mut h = history();
+        h.push(ChatMessage::new(Role::Assistant, "Follow the"));
+        let out = render_prompt(&s, &t, &h, Continuation::ContinueLast).unwrap();
+        assert_eq!(out, format!("{TRANSCRIPT}Aria: Follow the"));
+        let out = render_prompt(&s, &t, &history()[..3], Continuation::Impersonate).unwrap();
+        assert!(out.ends_with("Aria: Near the reef.\nSam:"), "{out}");
+    }
+
+    #[test]
+    fn chat_instruct_wraps_the_transcript_in_one_user_turn() {
+        let (c, u, t) = fixture();
+        let s = settings(Mode::ChatInstruct, &c, &u);
+        let out = render_prompt(&s, &t, &history(), Continuation::Reply).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "<|im_start|>user\nContinue the chat dialogue below. Write a single reply for the character \"Aria\".\n\n{TRANSCRIPT}<|im_end|>\n<|im_start|>assistant\n"
+            )
+        );
+    }
+
+    #[test]
+    fn instruct_mode_uses_the_template_with_an_optional_system_message() {
+        let (c, u, t) = fixture();
+        let turns = &history()[1..];
+        let mut s = settings(Mode::Instruct, &c, &u);
+        let out = render_prompt(&s, &t, turns, Continuation::Reply).unwrap();
+        assert_eq!(
+            out,
+            "<|im_start|>user\nWhere are we?<|im_end|>\n<|im_start|>assistant\nNear the reef.<|im_end|>\n<|im_start|>user\nWhich way is north?<|im_end|>\n<|im_start|>assistant\n"
+        );
+        assert!(s.stop_strings().is_empty());
+        s.system_message = Some("Answer as {{char}}.");
+        let out = render_prompt(&s, &t, turns, Continuation::Reply).unwrap();
+        assert!(
+            out.starts_with("<|im_start|>system\nAnswer as Aria.<|im_end|>\n<|im_start|>user\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn instruct_continue_cuts_the_end_of_turn_marker() {
+        let (c, u, t) = fixture();
+        let s = settings(Mode::Instruct, &c, &u);
+        let h = vec![
+            ChatMessage::new(Role::User, "Count to five."),
+            ChatMessage::new(Role::Assistant, "1, 2, 3"),
+        ];
+        let out = render_prompt(&s, &t, &h, Continuation::ContinueLast).unwrap();
+        assert_eq!(
+            out,
+            "<|im_start|>user\nCount to five.<|im_end|>\n<|im_start|>assistant\n1, 2, 3"
+        );
+        let out = render_prompt(&s, &t, &h, Continuation::Impersonate).unwrap();
+        assert!(
+            out.ends_with("<|im_start|>assistant\n1, 2, 3<|im_end|>\n<|im_start|>user\n"),
+            "{out}"
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! The user data folder, laid out as text-generation-webui lays it out so an
+//! existing TGW folder works as is. Every write is atomic.
+
+mod atomic;
+pub mod characters;
+mod error;
+mod folder;
+mod names;
+pub mod presets;
+pub mod templates;
+
+use std::path::{Path, PathBuf};
+
+pub use atomic::write_atomic;
+pub use characters::Characters;
+pub use error::StoreError;
+pub use presets::{LoadedPreset, Presets};
+pub use templates::InstructionTemplates;
+
+pub struct UserData {
+    pub root: PathBuf,
+    pub characters: Characters,
+    pub presets: Presets,
+    pub templates: InstructionTemplates,
+}
+
+impl UserData {
+    /// Opens (and on first use, fills with the shipped files) the folder.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        let data = Self {
+            root: root.to_path_buf(),
+            characters: Characters::new(root),
+            presets: Presets::new(root),
+            templates: InstructionTemplates::new(root),
+        };
+        data.characters.seed()?;
+        data.presets.seed()?;
+        data.templates.seed()?;
+        Ok(data)
+    }
+}

@@ -1,0 +1,166 @@
+//! Generation presets in text-generation-webui's format: a YAML mapping with
+//! only the keys that differ from the neutral settings.
+
+use std::path::Path;
+
+use app::types::GenerationParams;
+use serde_json::{Map, Value};
+
+use super::{folder::Folder, StoreError};
+
+pub const DEFAULTS: &[(&str, &str)] = &[
+    (
+        "Top-P.yaml",
+        include_str!("../../defaults/presets/Top-P.yaml"),
+    ),
+    (
+        "Creative.yaml",
+        include_str!("../../defaults/presets/Creative.yaml"),
+    ),
+    (
+        "Deterministic.yaml",
+        include_str!("../../defaults/presets/Deterministic.yaml"),
+    ),
+    (
+        "min_p.yaml",
+        include_str!("../../defaults/presets/min_p.yaml"),
+    ),
+    (
+        "Qwen (recommended).yaml",
+        include_str!("../../defaults/presets/Qwen (recommended).yaml"),
+    ),
+];
+
+/// A loaded preset and the keys it had that this engine does not support
+/// (such as `xtc_probability`), so the UI can say they were ignored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedPreset {
+    pub params: GenerationParams,
+    pub ignored: Vec<String>,
+}
+
+pub struct Presets {
+    folder: Folder,
+}
+
+impl Presets {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            folder: Folder::new(root, "presets", "preset"),
+        }
+    }
+
+    pub fn seed(&self) -> Result<(), StoreError> {
+        self.folder.seed(DEFAULTS)
+    }
+
+    pub fn list(&self) -> Result<Vec<String>, StoreError> {
+        self.folder.list()
+    }
+
+    pub fn load(&self, name: &str) -> Result<LoadedPreset, StoreError> {
+        let (path, map) = self.folder.read_mapping(name)?;
+        apply(&GenerationParams::neutral(), &map).map_err(|e| StoreError::malformed(&path, e))
+    }
+
+    /// Writes only the values that differ from neutral.
+    pub fn save(&self, name: &str, params: &GenerationParams) -> Result<(), StoreError> {
+        params
+            .validate()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let neutral = to_map(&GenerationParams::neutral());
+        let mine = to_map(params);
+        let diff: Map<String, Value> = mine
+            .into_iter()
+            .filter(|(k, v)| neutral.get(k) != Some(v))
+            .collect();
+        self.folder.write_mapping(name, &diff)?;
+        Ok(())
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), StoreError> {
+        self.folder.delete(name)
+    }
+}
+
+fn to_map(params: &GenerationParams) -> Map<String, Value> {
+    match serde_json::to_value(params) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `base` with the preset's known keys set; unknown keys are reported.
+pub fn apply(base: &GenerationParams, preset: &Map<String, Value>) -> Result<LoadedPreset, String> {
+    let mut merged = to_map(base);
+    let mut ignored = Vec::new();
+    for (key, value) in preset {
+        if merged.contains_key(key) {
+            merged.insert(key.clone(), value.clone());
+        } else {
+            ignored.push(key.clone());
+        }
+    }
+    let params: GenerationParams = serde_json::from_value(Value::Object(merged))
+        .map_err(|e| format!("a value has the wrong type: {e}"))?;
+    params.validate().map_err(|e| e.to_string())?;
+    Ok(LoadedPreset { params, ignored })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Presets) {
+        let dir = tempfile::tempdir().unwrap();
+        let presets = Presets::new(dir.path());
+        presets.seed().unwrap();
+        (dir, presets)
+    }
+
+    #[test]
+    fn shipped_presets_load_on_top_of_neutral() {
+        let (_d, presets) = store();
+        let names = presets.list().unwrap();
+        for n in ["Creative", "Deterministic", "Top-P", "min_p"] {
+            assert!(names.contains(&n.to_string()), "{names:?}");
+        }
+        let top_p = presets.load("Top-P").unwrap();
+        assert_eq!(top_p.params.top_p, 0.95);
+        assert_eq!(top_p.params.temperature, 1.0);
+        assert!(!presets.load("Deterministic").unwrap().params.do_sample);
+    }
+
+    #[test]
+    fn save_writes_only_differences_and_round_trips() {
+        let (_d, presets) = store();
+        let params = GenerationParams {
+            temperature: 0.6,
+            top_k: 40,
+            ..GenerationParams::neutral()
+        };
+        presets.save("Mine", &params).unwrap();
+        let text = std::fs::read_to_string(presets.folder.dir.join("Mine.yaml")).unwrap();
+        let mut keys: Vec<&str> = text.lines().map(|l| l.split(':').next().unwrap()).collect();
+        keys.sort();
+        assert_eq!(keys, ["temperature", "top_k"], "{text}");
+        assert_eq!(presets.load("Mine").unwrap().params, params);
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_and_bad_values_refused() {
+        let (_d, presets) = store();
+        std::fs::write(
+            presets.folder.dir.join("X.yaml"),
+            "min_p: 0.1\nxtc_probability: 0.5\n",
+        )
+        .unwrap();
+        let x = presets.load("X").unwrap();
+        assert_eq!(x.ignored, vec!["xtc_probability".to_string()]);
+        std::fs::write(presets.folder.dir.join("Bad.yaml"), "top_p: 7\n").unwrap();
+        let err = presets.load("Bad").unwrap_err().to_string();
+        assert!(err.contains("top_p must be in (0, 1]"), "{err}");
+        std::fs::write(presets.folder.dir.join("Typo.yaml"), "top_p: high\n").unwrap();
+        assert!(presets.load("Typo").is_err());
+    }
+}
