@@ -21,23 +21,32 @@ export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS ?= -C target-cpu=native
 endif
 endif
 
+# `make run CUDA=1` builds with the `cuda` feature (a CUDA toolkit must be
+# installed; candle reads the GPU's compute capability from nvidia-smi) and
+# runs the model on the GPU.
+ifeq ($(CUDA),1)
+LEPTOS_FLAGS := --bin-features cuda
+DEVICE ?= cuda
+endif
+DEVICE ?= cpu
+
 # Installing cargo tools is ~2x faster without LTO; they are build tools only.
 TOOL_INSTALL_ENV := CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 
 VENV := .venv
 
-.PHONY: run test build toolchain node-tools chromium models test-models cargo-test e2e api-test fmt lint
+.PHONY: run test build toolchain node-tools chromium models test-models cargo-test e2e api-test fmt lint cuda-build
 
 ## run: build the release app and serve it on the default model at http://127.0.0.1:$(PORT)
 run: build models
-	./target/release/candlelight --model $(MODEL) --listen-port $(PORT)
+	./target/release/candlelight --model $(MODEL) --listen-port $(PORT) --device $(DEVICE)
 
 ## test: every test: cargo (unit + integration with real models), Playwright in
 ## Chromium, and the official openai Python client against the API
 test: toolchain node-tools chromium test-models cargo-test build e2e api-test
 
 build: toolchain node-tools
-	cargo leptos build --release
+	cargo leptos build --release $(LEPTOS_FLAGS)
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -74,6 +83,17 @@ $(VENV)/.installed: end2end/openai/requirements.txt
 
 api-test: build test-models $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q end2end/openai
+
+# Cross-builds the server with CUDA for Hopper (sm_90: H100/H200) on a machine
+# without CUDA: the toolkit comes from NVIDIA's PyPI wheels (.tools/cuda13).
+# The binary is target/cuda/release/candlelight; see README "On a rented GPU".
+CUDA_TOOLKIT := $(CURDIR)/.tools/cuda13
+cuda-build:
+	scripts/cuda-toolkit.sh
+	CUDA_HOME=$(CUDA_TOOLKIT) CUDA_PATH=$(CUDA_TOOLKIT) PATH=$(CUDA_TOOLKIT)/bin:$$PATH \
+	LIBRARY_PATH=$(CUDA_TOOLKIT)/lib CUDA_COMPUTE_CAP=$${CUDA_COMPUTE_CAP:-90} \
+	CARGO_TARGET_DIR=target/cuda CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-cpu=x86-64-v3" \
+	cargo build --release -p server --bin candlelight --features cuda
 
 fmt:
 	cargo fmt --all

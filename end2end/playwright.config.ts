@@ -1,10 +1,16 @@
 import { defineConfig } from '@playwright/test';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 // The release server on the small test model, started and stopped by
 // Playwright. Chromium is Debian's (never downloaded by Playwright).
 const PORT = Number(process.env.E2E_PORT ?? 7870);
 const ROOT = path.join(__dirname, '..');
+// A fresh user data folder per run: the shipped characters, no old chats.
+// Tests that restart the server find it through this variable.
+const DATA = process.env.E2E_USER_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), 'candlelight-e2e-'));
+process.env.E2E_USER_DATA = DATA;
 
 export default defineConfig({
   testDir: './tests',
@@ -32,7 +38,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `./target/release/candlelight --model models/SmolLM2-135M-Instruct.Q4_1.gguf --listen-port ${PORT}`,
+    command: `./target/release/candlelight --model models/SmolLM2-135M-Instruct.Q4_1.gguf --listen-port ${PORT} --user-data-dir ${DATA}`,
     cwd: ROOT,
     url: `http://127.0.0.1:${PORT}/`,
     reuseExistingServer: false,

@@ -1,114 +1,206 @@
-//! Browser side of a reply: sends the conversation, applies the streamed
-//! events to the state, and stops on request.
+//! Browser side of a reply: asks the server to apply an action to the saved
+//! chat and generate, shows the streamed text where it will be saved, and
+//! reloads the chat from the server when the reply ends.
 
 use futures::StreamExt;
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::api::{generate_reply, stop_reply};
-use crate::state::ChatState;
-use crate::types::{ChatMessage, EventLineDecoder, ReplyRequest, Role, StreamEvent};
+use crate::chat_ops::reload_chat;
+use crate::state::{ChatState, PromptInfo, StreamTarget, Streaming};
+use crate::types::{ChatAction, EventLineDecoder, LoggedMessage, ReplyRequest, Role, StreamEvent};
 
-/// Appends the user's message and starts the assistant's reply.
-/// Returns false (and changes nothing) when the text is blank or a reply is
-/// already running.
+/// Sends the user's message and asks for a reply. Returns false (and changes
+/// nothing) when a reply is already running or no chat is open.
 pub fn send_message(state: ChatState, text: String) -> bool {
-    if text.trim().is_empty() || state.generating.get_untracked().is_some() {
+    if text.trim().is_empty()
+        && state
+            .chat
+            .with_untracked(|c| c.as_ref().is_none_or(|c| c.messages.is_empty()))
+    {
         return false;
     }
-    state
-        .messages
-        .update(|m| m.push(ChatMessage::new(Role::User, text)));
-    start_reply(state);
-    true
+    run(state, ChatAction::Send { text })
 }
 
-/// Ends the running reply now: the browser stops reading at once and the
-/// server ends generation before its next token.
-pub fn stop_generation(state: ChatState) {
-    if let Some(request_id) = state.generating.get_untracked() {
-        state.generating.set(None);
-        spawn_local(async move {
-            let _ = stop_reply(request_id).await;
-        });
+/// Regenerate, Continue or Impersonate.
+pub fn run(state: ChatState, action: ChatAction) -> bool {
+    if state.busy() {
+        return false;
     }
-}
-
-fn start_reply(state: ChatState) {
+    let Some((key, base_revision, last_role)) = state.chat.with_untracked(|c| {
+        c.as_ref()
+            .map(|c| (c.key.clone(), c.revision, c.messages.last().map(|m| m.role)))
+    }) else {
+        return false;
+    };
     let params = state.params.get_untracked();
     if let Err(e) = params.validate() {
         state.error.set(Some(format!("Parameters: {e}")));
-        return;
+        return false;
     }
-    let messages = state.messages.get_untracked();
+    let target = match (&action, last_role) {
+        (ChatAction::Send { .. }, _) => StreamTarget::NewReply,
+        (ChatAction::Regenerate, Some(Role::Assistant)) => StreamTarget::NewVersion,
+        (ChatAction::Regenerate, _) => StreamTarget::NewReply,
+        (ChatAction::Continue, Some(Role::Assistant)) => StreamTarget::Extend,
+        (ChatAction::Continue, _) => return false,
+        (ChatAction::Impersonate, _) => StreamTarget::Composer,
+    };
+    // The user's message is shown at once; the server saves it before
+    // generating. If the server refuses, it goes back into the box.
+    let optimistic = match &action {
+        ChatAction::Send { text } if !text.trim().is_empty() => Some(text.clone()),
+        _ => None,
+    };
+    if let Some(text) = &optimistic {
+        state.chat.update(|c| {
+            if let Some(c) = c {
+                c.messages
+                    .push(LoggedMessage::new(Role::User, text.clone()));
+            }
+        });
+    }
     let request_id = new_request_id();
-    state.error.set(None);
+    state.clear_messages();
     state.last_stats.set(None);
-    state.generating.set(Some(request_id.clone()));
-    state
-        .messages
-        .update(|m| m.push(ChatMessage::new(Role::Assistant, "")));
-
+    state.streaming.set(Some(Streaming {
+        request_id: request_id.clone(),
+        target,
+        text: String::new(),
+    }));
+    let request = ReplyRequest {
+        request_id: request_id.clone(),
+        key,
+        base_revision,
+        action,
+        settings: state.settings.get_untracked(),
+        params,
+    };
     spawn_local(async move {
-        let request = ReplyRequest {
-            request_id: request_id.clone(),
-            messages,
-            params,
-        };
         let still_running = {
-            let request_id = request_id.clone();
-            move || state.generating.get_untracked().as_deref() == Some(request_id.as_str())
+            let id = request_id.clone();
+            move || {
+                state
+                    .streaming
+                    .with_untracked(|s| s.as_ref().is_some_and(|s| s.request_id == id))
+            }
         };
         match generate_reply(request).await {
-            Err(e) => state.error.set(Some(e.to_string())),
+            Err(e) => {
+                // Nothing was saved: undo the optimistic message and keep
+                // the chat as it was (a stale tab offers a reload instead).
+                if let Some(text) = optimistic {
+                    state.chat.update(|c| {
+                        if let Some(c) = c {
+                            c.messages.pop();
+                        }
+                    });
+                    state.draft.set(Some(text));
+                }
+                if still_running() {
+                    state.streaming.set(None);
+                }
+                state.fail(e);
+                return;
+            }
             Ok(stream) => {
                 let mut stream = stream.into_inner();
                 let mut decoder = EventLineDecoder::default();
+                // Read to the end even after Stop: the stream ends once the
+                // server has saved the reply, and then the reload shows it.
                 while let Some(chunk) = stream.next().await {
-                    if !still_running() {
-                        break;
-                    }
                     match chunk {
-                        Ok(bytes) => decoder
-                            .push(&bytes)
-                            .into_iter()
-                            .for_each(|e| apply(state, e)),
+                        Ok(bytes) => {
+                            for event in decoder.push(&bytes) {
+                                if still_running() {
+                                    apply(state, event);
+                                }
+                            }
+                        }
                         Err(e) => {
-                            state.error.set(Some(e.to_string()));
+                            state.fail(e);
                             break;
                         }
                     }
                 }
             }
         }
-        drop_empty_reply(state);
         if still_running() {
-            state.generating.set(None);
+            state.streaming.set(None);
+        }
+        // The server saved whatever was generated: show its version.
+        reload_chat(state);
+    });
+    true
+}
+
+/// Ends the running reply now: the text so far stays where it is, the box
+/// is free at once, and the server ends generation before its next token
+/// (saving what it has; the reload when its stream ends shows that).
+pub fn stop_generation(state: ChatState) {
+    let Some(streaming) = state.streaming.get_untracked() else {
+        return;
+    };
+    keep_locally(state, &streaming);
+    state.streaming.set(None);
+    spawn_local(async move {
+        let _ = stop_reply(streaming.request_id).await;
+    });
+}
+
+/// Puts the streamed text into the local copy of the chat, where the server
+/// will save it.
+fn keep_locally(state: ChatState, streaming: &Streaming) {
+    if streaming.text.is_empty() {
+        return;
+    }
+    state.chat.update(|c| {
+        let Some(c) = c else { return };
+        let last = c.messages.last_mut().filter(|m| m.role == Role::Assistant);
+        match (streaming.target, last) {
+            (StreamTarget::NewVersion, Some(last)) => {
+                last.versions.push(streaming.text.clone());
+                last.current = last.versions.len() - 1;
+            }
+            (StreamTarget::Extend, Some(last)) => last.text_mut().push_str(&streaming.text),
+            (StreamTarget::Composer, _) => {}
+            _ => c
+                .messages
+                .push(LoggedMessage::new(Role::Assistant, streaming.text.clone())),
         }
     });
 }
 
 fn apply(state: ChatState, event: StreamEvent) {
     match event {
-        StreamEvent::Text { text } => state.messages.update(|m| {
-            if let Some(last) = m.last_mut() {
-                last.content.push_str(&text);
+        StreamEvent::Prompt {
+            text,
+            tokens,
+            dropped_messages,
+        } => state.last_prompt.set(Some(PromptInfo {
+            text,
+            tokens,
+            dropped_messages,
+        })),
+        StreamEvent::Saved { .. } => {}
+        StreamEvent::Text { text } => {
+            let mut to_box = None;
+            state.streaming.update(|s| {
+                if let Some(s) = s {
+                    s.text.push_str(&text);
+                    if s.target == StreamTarget::Composer {
+                        to_box = Some(s.text.clone());
+                    }
+                }
+            });
+            if to_box.is_some() {
+                state.draft.set(to_box);
             }
-        }),
+        }
         StreamEvent::Done { stats, .. } => state.last_stats.set(Some(stats)),
         StreamEvent::Error { message } => state.error.set(Some(message)),
     }
-}
-
-/// An assistant message that never got text (an error before the first
-/// token) is removed so the next turn is not sent an empty reply.
-fn drop_empty_reply(state: ChatState) {
-    state.messages.update(|m| {
-        if m.last()
-            .is_some_and(|last| last.role == Role::Assistant && last.content.is_empty())
-        {
-            m.pop();
-        }
-    });
 }
 
 fn new_request_id() -> String {

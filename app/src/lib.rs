@@ -3,18 +3,25 @@
 //! the server binary, with `hydrate` into the wasm bundle.
 
 pub mod api;
+mod chat_ops;
+mod clipboard;
 mod components;
+mod files;
 mod generation;
+pub mod markdown;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod services;
+mod shortcuts;
 mod state;
+mod storage;
 pub mod types;
 
 use leptos::prelude::*;
 
 use crate::pages::{ChatPage, ParametersPage};
 use crate::state::{ChatState, Tab};
+use crate::types::{ChatSettings, GenerationParams};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -42,17 +49,49 @@ pub fn App() -> impl IntoView {
     let state = ChatState::new();
     provide_context(state);
 
-    // Lets end-to-end tests (and people) know the page is interactive.
+    // In the browser: restore what was remembered, then mark the page ready
+    // (end-to-end tests wait for `body[data-hydrated]`).
     Effect::new(move |_| {
+        if let Some(settings) = storage::load::<ChatSettings>(storage::SETTINGS) {
+            state.settings.set(settings);
+        }
+        if let Some(params) =
+            storage::load::<GenerationParams>(storage::PARAMS).filter(|p| p.validate().is_ok())
+        {
+            state.params.set(params);
+        }
+        state.ready.set(true);
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+    Effect::new(move |_| {
+        let settings = state.settings.get();
+        if state.ready.get() {
+            storage::save(storage::SETTINGS, &settings);
+        }
+    });
+    Effect::new(move |_| {
+        let params = state.params.get();
+        if state.ready.get() {
+            storage::save(storage::PARAMS, &params);
+        }
+    });
+    // The mode and character choose the chat folder; open its last chat.
+    let folder = Memo::new(move |_| state.settings.with(|s| s.folder()));
+    Effect::new(move |_| {
+        let _ = folder.get();
+        if state.ready.get() {
+            chat_ops::open_folder(state);
+        }
+    });
+    shortcuts::install(state);
 
     let tab_button = move |tab: Tab| {
         view! {
             <button
                 class="tab"
+                id=format!("tab-{}", tab.label().to_lowercase())
                 class:active=move || state.tab.get() == tab
                 on:click=move |_| state.tab.set(tab)
             >

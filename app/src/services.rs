@@ -1,4 +1,4 @@
-//! What the server functions need from the server, as a trait the server
+//! What the server functions need from the server, as traits the server
 //! crate implements and puts into the Leptos context. The UI crate never
 //! names a server type, so it keeps compiling to wasm and every server piece
 //! stays testable without a browser.
@@ -7,28 +7,75 @@ use std::{pin::Pin, sync::Arc};
 
 use futures::Stream;
 
-use crate::types::{AppError, ModelStatus, ReplyRequest, StreamEvent};
+use crate::types::{
+    AppError, CardImport, Character, CharacterInfo, ChatEdit, ChatFolder, ChatKey, ChatLog,
+    ChatSummary, GenerationParams, ModelStatus, PresetInfo, ReplyRequest, StreamEvent,
+};
 
-/// A reply as it is generated; dropping it cancels the generation.
+/// A reply as it is generated; dropping it cancels the generation (what was
+/// generated so far is still saved).
 pub type EventStream = Pin<Box<dyn Stream<Item = StreamEvent> + Send>>;
 
+/// Generation and the model.
 pub trait ChatService: Send + Sync + 'static {
-    /// Starts generating the assistant's next message for this conversation.
+    /// Applies the action to the saved chat and streams the reply.
     fn start_reply(&self, request: ReplyRequest) -> Result<EventStream, AppError>;
     /// Ends the named generation at its next token; false if it was not running.
     fn stop_reply(&self, request_id: &str) -> bool;
     fn model_status(&self) -> ModelStatus;
+    /// The loaded model's own chat template, for display.
+    fn model_template(&self) -> Option<String>;
+}
+
+/// Saved chats.
+pub trait ChatLogService: Send + Sync + 'static {
+    /// Chats of a folder, newest first; with a query, those containing it.
+    fn list(&self, folder: &ChatFolder, query: Option<&str>) -> Result<Vec<ChatSummary>, AppError>;
+    fn load(&self, key: &ChatKey) -> Result<ChatLog, AppError>;
+    /// A new chat; a character's starts with its greeting.
+    fn create(&self, folder: &ChatFolder) -> Result<ChatLog, AppError>;
+    fn edit(&self, key: &ChatKey, base_revision: u64, edit: ChatEdit) -> Result<ChatLog, AppError>;
+    fn rename(&self, key: &ChatKey, new_id: &str) -> Result<ChatKey, AppError>;
+    fn delete(&self, key: &ChatKey) -> Result<(), AppError>;
+    /// A new chat with the messages up to and including `upto`.
+    fn branch(&self, key: &ChatKey, upto: usize) -> Result<ChatLog, AppError>;
+}
+
+/// Characters, presets and instruction templates.
+pub trait LibraryService: Send + Sync + 'static {
+    fn characters(&self) -> Result<Vec<String>, AppError>;
+    fn character(&self, name: &str) -> Result<CharacterInfo, AppError>;
+    /// Saves; with `copy_from` (Save as) the other character's extra fields
+    /// and picture come along.
+    fn save_character(
+        &self,
+        character: Character,
+        copy_from: Option<String>,
+    ) -> Result<(), AppError>;
+    fn delete_character(&self, name: &str) -> Result<(), AppError>;
+    fn set_picture(&self, name: &str, image: &[u8]) -> Result<(), AppError>;
+    fn import_card(&self, png: &[u8]) -> Result<CardImport, AppError>;
+    fn presets(&self) -> Result<Vec<String>, AppError>;
+    fn preset(&self, name: &str) -> Result<PresetInfo, AppError>;
+    fn save_preset(&self, name: &str, params: &GenerationParams) -> Result<(), AppError>;
+    fn delete_preset(&self, name: &str) -> Result<(), AppError>;
+    fn templates(&self) -> Result<Vec<String>, AppError>;
+    fn template(&self, name: &str) -> Result<String, AppError>;
+    fn save_template(&self, name: &str, source: &str) -> Result<(), AppError>;
+    fn delete_template(&self, name: &str) -> Result<(), AppError>;
 }
 
 /// The services server functions find in their context.
 #[derive(Clone)]
 pub struct Services {
     pub chat: Arc<dyn ChatService>,
+    pub logs: Arc<dyn ChatLogService>,
+    pub library: Arc<dyn LibraryService>,
 }
 
 /// The services of the current request, or a clear error if the server forgot
 /// to provide them.
 pub fn services() -> Result<Services, AppError> {
     leptos::prelude::use_context::<Services>()
-        .ok_or_else(|| AppError::Misconfigured("chat services are not in the context".into()))
+        .ok_or_else(|| AppError::Misconfigured("the services are not in the context".into()))
 }

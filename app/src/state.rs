@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::types::{ChatMessage, GenerationParams, GenerationStats};
+use crate::types::{ChatLog, ChatSettings, ChatSummary, GenerationParams, GenerationStats, Role};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
@@ -19,15 +19,67 @@ impl Tab {
     }
 }
 
+/// Where streamed text is shown while a reply is generated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamTarget {
+    /// A new assistant message after the last one.
+    NewReply,
+    /// A new version of the last assistant message.
+    NewVersion,
+    /// Appended to the last assistant message.
+    Extend,
+    /// The message box (Impersonate).
+    Composer,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Streaming {
+    pub request_id: String,
+    pub target: StreamTarget,
+    pub text: String,
+}
+
+/// The exact prompt of the last reply (prompt transparency).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromptInfo {
+    pub text: String,
+    pub tokens: u32,
+    pub dropped_messages: u32,
+}
+
+/// A message as the Chat tab shows it: the saved chat plus the reply being
+/// streamed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shown {
+    pub role: Role,
+    pub text: String,
+    /// (shown version, number of versions)
+    pub version: (usize, usize),
+    pub streaming: bool,
+}
+
 #[derive(Clone, Copy)]
 pub struct ChatState {
     pub tab: RwSignal<Tab>,
     pub params: RwSignal<GenerationParams>,
-    pub messages: RwSignal<Vec<ChatMessage>>,
-    /// The id of the generation in flight, if any.
-    pub generating: RwSignal<Option<String>>,
+    pub settings: RwSignal<ChatSettings>,
+    /// True once the saved settings were read (browser only).
+    pub ready: RwSignal<bool>,
+    pub chat: RwSignal<Option<ChatLog>>,
+    pub chats: RwSignal<Vec<ChatSummary>>,
+    pub chat_query: RwSignal<String>,
+    pub streaming: RwSignal<Option<Streaming>>,
     pub error: RwSignal<Option<String>>,
+    /// True when the error was a stale chat: the UI offers a reload.
+    pub stale: RwSignal<bool>,
+    pub notice: RwSignal<Option<String>>,
     pub last_stats: RwSignal<Option<GenerationStats>>,
+    pub last_prompt: RwSignal<Option<PromptInfo>>,
+    /// Text to put into the message box (Remove last, Impersonate).
+    pub draft: RwSignal<Option<String>>,
+    pub characters: RwSignal<Vec<String>>,
+    /// Bumped when a character's picture changes, to reload it.
+    pub picture_version: RwSignal<u32>,
 }
 
 impl ChatState {
@@ -35,14 +87,87 @@ impl ChatState {
         Self {
             tab: RwSignal::new(Tab::Chat),
             params: RwSignal::new(GenerationParams::default()),
-            messages: RwSignal::new(Vec::new()),
-            generating: RwSignal::new(None),
+            settings: RwSignal::new(ChatSettings::default()),
+            ready: RwSignal::new(false),
+            chat: RwSignal::new(None),
+            chats: RwSignal::new(Vec::new()),
+            chat_query: RwSignal::new(String::new()),
+            streaming: RwSignal::new(None),
             error: RwSignal::new(None),
+            stale: RwSignal::new(false),
+            notice: RwSignal::new(None),
             last_stats: RwSignal::new(None),
+            last_prompt: RwSignal::new(None),
+            draft: RwSignal::new(None),
+            characters: RwSignal::new(Vec::new()),
+            picture_version: RwSignal::new(0),
         }
     }
 
     pub fn expect() -> Self {
         expect_context::<Self>()
+    }
+
+    pub fn busy(&self) -> bool {
+        self.streaming.with(Option::is_some)
+    }
+
+    /// Shows an error; a stale-chat error also offers a reload.
+    pub fn fail(&self, error: crate::types::AppError) {
+        self.stale
+            .set(matches!(error, crate::types::AppError::StaleChat));
+        self.error.set(Some(error.to_string()));
+    }
+
+    pub fn clear_messages(&self) {
+        self.error.set(None);
+        self.stale.set(false);
+        self.notice.set(None);
+    }
+
+    /// The conversation as shown: the saved messages with the streaming
+    /// reply placed where it will be saved.
+    pub fn shown(&self) -> Vec<Shown> {
+        let mut shown: Vec<Shown> = self.chat.with(|c| {
+            c.as_ref()
+                .map(|c| {
+                    c.messages
+                        .iter()
+                        .map(|m| Shown {
+                            role: m.role,
+                            text: m.text().to_string(),
+                            version: (m.current, m.versions.len()),
+                            streaming: false,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        self.streaming.with(|s| {
+            let Some(s) = s else { return };
+            let streaming_reply = |text: String, version| Shown {
+                role: Role::Assistant,
+                text,
+                version,
+                streaming: true,
+            };
+            match s.target {
+                StreamTarget::NewReply => shown.push(streaming_reply(s.text.clone(), (0, 1))),
+                StreamTarget::NewVersion => {
+                    if let Some(last) = shown.last_mut() {
+                        let total = last.version.1 + 1;
+                        *last = streaming_reply(s.text.clone(), (total - 1, total));
+                    }
+                }
+                StreamTarget::Extend => {
+                    if let Some(last) = shown.last_mut() {
+                        last.text.push_str(&s.text);
+                        last.streaming = true;
+                    }
+                }
+                StreamTarget::Composer => {}
+            }
+        });
+        shown
     }
 }

@@ -1,8 +1,9 @@
 import { test, expect } from '@playwright/test';
-import { assistantMessages, lastStats, openApp, send, setParam, userMessages, waitIdle } from './helpers';
+import { assistantMessages, lastStats, newChat, openApp, send, setParam, userMessages, waitIdle } from './helpers';
 
 test('a reply streams in token by token and a second turn carries the context', async ({ page }) => {
   await openApp(page);
+  await newChat(page);
   await send(page, 'Tell me about the planet Mars.');
   await expect(userMessages(page)).toHaveCount(1);
   await expect(userMessages(page).first()).toContainText('Mars');
@@ -33,13 +34,18 @@ test('a reply streams in token by token and a second turn carries the context', 
 
 test('Stop ends generation at once', async ({ page }) => {
   await openApp(page);
+  await newChat(page);
   await setParam(page, 'max_new_tokens', '2000');
   await send(page, 'Write a very long story about a dragon and a knight, with many chapters.');
   const reply = assistantMessages(page).last().locator('.content');
   await expect.poll(async () => (await reply.innerText()).length).toBeGreaterThan(30);
   await page.locator('#stop').click();
   await expect(page.locator('#send')).toBeVisible({ timeout: 2_000 });
+  // The server stops within a token and saves the reply; once the page shows
+  // the saved version, nothing more arrives.
+  await page.waitForTimeout(1000);
   const stopped = await reply.innerText();
+  expect(stopped.length).toBeGreaterThan(30);
   await page.waitForTimeout(1500);
   expect(await reply.innerText()).toBe(stopped);
   // The engine is free again: the next message gets an answer.
@@ -51,6 +57,7 @@ test('Stop ends generation at once', async ({ page }) => {
 
 test('parameters take effect: max_new_tokens bounds the reply', async ({ page }) => {
   await openApp(page);
+  await newChat(page);
   await setParam(page, 'max_new_tokens', '5');
   await send(page, 'Write a long poem about the sea.');
   await waitIdle(page);
@@ -59,6 +66,7 @@ test('parameters take effect: max_new_tokens bounds the reply', async ({ page })
 
 test('an invalid parameter is named and nothing is sent', async ({ page }) => {
   await openApp(page);
+  await newChat(page);
   await setParam(page, 'top_p', '0');
   await send(page, 'Hello?');
   await expect(page.locator('.chat .error')).toContainText('top_p must be in (0, 1]');
@@ -67,6 +75,7 @@ test('an invalid parameter is named and nothing is sent', async ({ page }) => {
 
 test('Enter during IME composition does not send; Shift+Enter adds a line', async ({ page }) => {
   await openApp(page);
+  await newChat(page);
   const box = page.locator('#chat-input');
   await box.click();
 

@@ -1,10 +1,20 @@
 import { expect, Page } from '@playwright/test';
 
-/** Opens the app and waits until it is hydrated (clicks before that are lost). */
+/** Opens the app and waits until it is hydrated (clicks before that are
+ * lost) and a chat is open. */
 export async function openApp(page: Page) {
   await page.goto('/');
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   await expect(page.locator('.model-badge.ready')).toBeVisible();
+  await waitForFolder(page);
+}
+
+/** Starts a new chat in the current folder and waits until it is open. */
+export async function newChat(page: Page) {
+  const before = await page.locator('.chat-entries li').count();
+  await page.locator('#new-chat').click();
+  await expect(page.locator('.chat-entries li')).toHaveCount(before + 1);
+  await expect(page.locator('.chat-entries li.active')).toHaveCount(1);
 }
 
 export const assistantMessages = (page: Page) => page.locator('.message.assistant');
@@ -37,4 +47,36 @@ export async function lastStats(page: Page): Promise<{ prompt: number; completio
   const m = text.match(/(\d+) prompt \+ (\d+) new tokens/);
   expect(m, `stats line: ${text}`).not.toBeNull();
   return { prompt: Number(m![1]), completion: Number(m![2]) };
+}
+
+export const lastAssistant = (page: Page) => page.locator('.message.assistant').last();
+
+/** Waits until the open chat belongs to the folder the current mode and
+ * character select (`instruct` or `chat/<character>`). */
+export async function waitForFolder(page: Page) {
+  const mode = await page.locator('input[name="mode"]:checked').getAttribute('value');
+  const character = await page.locator('.mode-switch').getAttribute('data-character');
+  const folder = mode === 'instruct' ? 'instruct' : `chat/${character}`;
+  await expect(page.locator(`.chat-list[data-folder="${folder}"]`)).toHaveCount(1);
+  await expect(page.locator('.chat-entries li.active')).toHaveCount(1);
+}
+
+/** Picks a character on the Parameters tab and goes back to Chat. */
+export async function chooseCharacter(page: Page, name: string) {
+  await page.locator('#tab-parameters').click();
+  await page.locator('#character-select').selectOption(name);
+  await expect(page.locator('#character-name')).toHaveValue(name);
+  await page.locator('#tab-chat').click();
+  await waitForFolder(page);
+}
+
+/** Switches the Chat tab's mode (chat, chat-instruct, instruct). */
+export async function setMode(page: Page, mode: 'chat' | 'chat-instruct' | 'instruct') {
+  await page.locator(`input[name="mode"][value="${mode}"]`).check();
+  await waitForFolder(page);
+}
+
+/** Accepts every confirm() and answers prompt() with `answer`. */
+export function acceptDialogs(page: Page, answer = '') {
+  page.on('dialog', (d) => d.accept(answer));
 }

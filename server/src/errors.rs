@@ -36,7 +36,10 @@ impl From<ChatError> for AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { .. } | StoreError::InvalidName(_) | StoreError::Invalid(_) => {
+            StoreError::Stale => AppError::StaleChat,
+            StoreError::Busy => AppError::ChatBusy,
+            StoreError::NotFound { .. } => AppError::NotFound(e.to_string()),
+            StoreError::InvalidName(_) | StoreError::Invalid(_) => {
                 AppError::InvalidParameter(e.to_string())
             }
             other => AppError::Storage(other.to_string()),

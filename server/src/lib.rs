@@ -2,15 +2,16 @@
 //! in-process engine behind them. `main.rs` only parses flags and serves
 //! [`router`]; tests build the same router.
 
-pub mod backend;
 pub mod chat;
 pub mod config;
 pub mod engine;
 mod errors;
 pub mod openai;
+mod pictures;
 pub mod prompt;
 pub mod store;
 pub mod tools;
+mod ui;
 
 use std::sync::Arc;
 
@@ -20,7 +21,6 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::{
-    backend::EngineChatService,
     chat::ChatEngine,
     openai::{ApiConfig, ApiState},
     store::UserData,
@@ -47,9 +47,7 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
 
 /// The whole HTTP surface: pages, server functions, the `/v1` API, static files.
 pub fn router(options: LeptosOptions, state: AppState, api: &ApiConfig) -> Router {
-    let services = Services {
-        chat: Arc::new(EngineChatService::new(state.chat.clone())),
-    };
+    let services: Services = ui::services(&state);
     let api_routes = openai::routes(
         ApiState {
             chat: state.chat.clone(),
@@ -70,5 +68,6 @@ pub fn router(options: LeptosOptions, state: AppState, api: &ApiConfig) -> Route
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
+        .merge(pictures::routes(state.data.clone()))
         .merge(api_routes)
 }

@@ -3,9 +3,10 @@ use leptos::server_fn::codec::{ByteStream, Json, Streaming};
 
 use crate::types::{AppError, ModelStatus, ReplyRequest};
 
-/// Streams the assistant's reply as newline-delimited JSON events
+/// Streams the reply as newline-delimited JSON events
 /// ([`crate::types::StreamEvent`]). Dropping the response (Stop, or a closed
-/// tab) drops the server's stream, which cancels the generation.
+/// tab) drops the server's stream, which cancels the generation; the server
+/// saves what was generated either way.
 #[server(input = Json, output = Streaming)]
 pub async fn generate_reply(request: ReplyRequest) -> Result<ByteStream<AppError>, AppError> {
     use futures::StreamExt;
@@ -24,4 +25,9 @@ pub async fn stop_reply(request_id: String) -> Result<bool, AppError> {
 #[server]
 pub async fn load_model_status() -> Result<ModelStatus, AppError> {
     Ok(crate::services::services()?.chat.model_status())
+}
+
+#[server]
+pub async fn load_model_template() -> Result<Option<String>, AppError> {
+    Ok(crate::services::services()?.chat.model_template())
 }

@@ -1,5 +1,9 @@
 //! Server functions: one-line adapters from the browser onto [`crate::services`].
 
 mod chat;
+mod library;
+mod logs;
 
-pub use chat::{generate_reply, load_model_status, stop_reply};
+pub use chat::{generate_reply, load_model_status, load_model_template, stop_reply};
+pub use library::*;
+pub use logs::*;

@@ -17,7 +17,16 @@ pub fn Composer() -> impl IntoView {
     let state = ChatState::expect();
     let input = NodeRef::<Textarea>::new();
     let composing = RwSignal::new(false);
-    let busy = move || state.generating.with(Option::is_some);
+    let busy = move || state.busy();
+
+    // Text put into the box by Remove last or Impersonate.
+    Effect::new(move |_| {
+        if let Some(text) = state.draft.get() {
+            if let Some(el) = input.get() {
+                el.set_value(&text);
+            }
+        }
+    });
 
     let send = move || {
         let Some(el) = input.get_untracked() else {
@@ -25,17 +34,22 @@ pub fn Composer() -> impl IntoView {
         };
         if send_message(state, el.value()) {
             el.set_value("");
+            state.draft.set(None);
         }
     };
     let on_keydown = move |ev: KeyboardEvent| {
-        if ev.key() == "Enter" && !ev.shift_key() {
+        // Ctrl+Enter and Alt+Enter are shortcuts (regenerate, continue).
+        if ev.key() == "Enter"
+            && !ev.shift_key()
+            && !ev.ctrl_key()
+            && !ev.alt_key()
+            && !ev.meta_key()
+        {
             if is_ime_enter(&ev, composing.get_untracked()) {
                 return;
             }
             ev.prevent_default();
             send();
-        } else if ev.key() == "Escape" {
-            stop_generation(state);
         }
     };
 
@@ -45,7 +59,7 @@ pub fn Composer() -> impl IntoView {
                 node_ref=input
                 id="chat-input"
                 rows="3"
-                placeholder="Send a message"
+                placeholder="Send a message (Enter sends, Shift+Enter for a new line)"
                 on:keydown=on_keydown
                 on:compositionstart=move |_| composing.set(true)
                 on:compositionend=move |_| composing.set(false)
@@ -67,5 +81,21 @@ pub fn Composer() -> impl IntoView {
                 </Show>
             </div>
         </div>
+    }
+}
+
+/// The message box's current text (for Dummy message / reply).
+pub fn take_composer_text() -> String {
+    let Some(el) = leptos::prelude::document().get_element_by_id("chat-input") else {
+        return String::new();
+    };
+    use wasm_bindgen::JsCast;
+    match el.dyn_into::<web_sys::HtmlTextAreaElement>() {
+        Ok(area) => {
+            let text = area.value();
+            area.set_value("");
+            text
+        }
+        Err(_) => String::new(),
     }
 }

@@ -1,38 +1,138 @@
-use leptos::prelude::*;
+use leptos::{html::Textarea, prelude::*};
 
-use crate::state::ChatState;
-use crate::types::Role;
+use crate::chat_ops::{apply_edit, branch_at};
+use crate::state::{ChatState, Shown};
+use crate::types::{ChatEdit, Mode, Role};
+use crate::{clipboard, markdown};
 
-/// One message of the conversation, read from the shared state by index so a
-/// streaming reply re-renders only its own text.
+/// One message: Markdown content, its versions (`<` `>`), and the per-message
+/// actions (copy, edit in place, branch from here).
 #[component]
-pub fn MessageView(index: usize) -> impl IntoView {
+pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
     let state = ChatState::expect();
-    let role = move || state.messages.with(|m| m.get(index).map(|m| m.role));
-    let content = move || {
-        state
-            .messages
-            .with(|m| m.get(index).map(|m| m.content.clone()).unwrap_or_default())
-    };
-    let is_streaming = move || {
-        state.generating.with(Option::is_some) && state.messages.with(|m| m.len() == index + 1)
+    let shown = Memo::new(move |_| all.with(|v| v.get(index).cloned()));
+    let editing = RwSignal::new(false);
+    let editor = NodeRef::<Textarea>::new();
+
+    let role = move || shown.with(|s| s.as_ref().map_or(Role::Assistant, |s| s.role));
+    let text = move || shown.with(|s| s.as_ref().map(|s| s.text.clone()).unwrap_or_default());
+    let streaming = move || shown.with(|s| s.as_ref().is_some_and(|s| s.streaming));
+    let version = move || shown.with(|s| s.as_ref().map_or((0, 1), |s| s.version));
+    let in_chat_mode = move || state.settings.with(|s| s.mode != Mode::Instruct);
+    let author = move || match role() {
+        Role::User => state.settings.with(|s| s.user.name.clone()),
+        Role::System => "System".to_string(),
+        Role::Assistant if in_chat_mode() => state.settings.with(|s| s.character.clone()),
+        Role::Assistant => "Assistant".to_string(),
     };
     let class = move || match role() {
-        Some(Role::User) => "message user",
-        Some(Role::System) => "message system",
-        _ => "message assistant",
+        Role::User => "message user",
+        Role::System => "message system",
+        Role::Assistant => "message assistant",
     };
-    let author = move || match role() {
-        Some(Role::User) => "You",
-        Some(Role::System) => "System",
-        _ => "Assistant",
+    let picture = move || {
+        (role() == Role::Assistant && in_chat_mode()).then(|| {
+            let name = state.settings.with(|s| s.character.clone());
+            let v = state.picture_version.get();
+            format!("/character-picture/{}?v={v}", encode(&name))
+        })
+    };
+    let locked = move || state.busy();
+    let select_version = move |delta: isize| {
+        let (current, total) = version();
+        let next = current as isize + delta;
+        if next >= 0 && (next as usize) < total {
+            apply_edit(
+                state,
+                ChatEdit::SelectVersion {
+                    index,
+                    version: next as usize,
+                },
+                || {},
+            );
+        }
+    };
+    let save_edit = move || {
+        if let Some(el) = editor.get_untracked() {
+            let text = el.value();
+            apply_edit(state, ChatEdit::EditMessage { index, text }, move || {
+                editing.set(false)
+            });
+        }
     };
 
     view! {
-        <div class=class class:streaming=is_streaming data-index=index>
-            <div class="author">{author}</div>
-            // Model output is plain text: rendered as a text node, never as HTML.
-            <div class="content">{content}</div>
+        <div class=class class:streaming=streaming data-index=index>
+            {move || {
+                picture()
+                    .map(|src| {
+                        view! {
+                            <img
+                                class="avatar"
+                                src=src
+                                alt=""
+                                on:error=|ev| {
+                                    use wasm_bindgen::JsCast;
+                                    if let Some(img) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+                                        let _ = img.style().set_property("display", "none");
+                                    }
+                                }
+                            />
+                        }
+                    })
+            }}
+            <div class="message-body">
+                <div class="meta">
+                    <span class="author">{author}</span>
+                    <Show when=move || { version().1 > 1 }>
+                        <span class="versions">
+                            <button class="version-prev" title="Previous version" disabled=locked on:click=move |_| select_version(-1)>
+                                "<"
+                            </button>
+                            <span class="version-label">{move || format!("{}/{}", version().0 + 1, version().1)}</span>
+                            <button class="version-next" title="Next version" disabled=locked on:click=move |_| select_version(1)>
+                                ">"
+                            </button>
+                        </span>
+                    </Show>
+                </div>
+                <Show
+                    when=move || editing.get()
+                    fallback=move || {
+                        // Model output is rendered as sanitized Markdown: HTML in
+                        // it is shown as text, never executed.
+                        view! { <div class="content" inner_html=move || markdown::render(&text())></div> }
+                    }
+                >
+                    <textarea class="edit-box" node_ref=editor rows="6" prop:value=text></textarea>
+                    <div class="edit-buttons">
+                        <button class="save-edit primary" on:click=move |_| save_edit()>"Save"</button>
+                        <button class="cancel-edit" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    </div>
+                </Show>
+                <div class="msg-actions">
+                    <button class="copy-message" title="Copy" on:click=move |_| clipboard::copy(&text())>"Copy"</button>
+                    <button class="edit-message" title="Edit" disabled=move || locked() || streaming() on:click=move |_| editing.set(true)>
+                        "Edit"
+                    </button>
+                    <button class="branch-message" title="Branch here: a new chat up to this message" disabled=move || locked() || streaming() on:click=move |_| branch_at(state, index)>
+                        "Branch"
+                    </button>
+                </div>
+            </div>
         </div>
     }
+}
+
+/// Percent-encodes a path segment (character names may be Chinese).
+pub fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

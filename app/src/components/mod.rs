@@ -1,9 +1,27 @@
+mod action_bar;
+mod character_panel;
+mod chat_list;
 mod composer;
 mod message;
+mod mode_switch;
 mod model_badge;
 mod number_field;
+mod preset_bar;
+mod prompt_panel;
+mod status_line;
+mod template_panel;
+mod user_panel;
 
+pub use action_bar::{remove_last, ActionBar};
+pub use character_panel::CharacterPanel;
+pub use chat_list::ChatList;
 pub use composer::Composer;
 pub use message::MessageView;
+pub use mode_switch::ModeSwitch;
 pub use model_badge::ModelBadge;
 pub use number_field::NumberField;
+pub use preset_bar::PresetBar;
+pub use prompt_panel::PromptPanel;
+pub use status_line::StatusLine;
+pub use template_panel::TemplatePanel;
+pub use user_panel::UserPanel;

@@ -30,7 +30,7 @@ pub fn NumberField(
                 min=min
                 max=max
                 step=step
-                prop:value=move || value.get().to_string()
+                prop:value=move || show(value.get())
                 on:input=move |ev| commit(event_target_value(&ev))
             />
             <input
@@ -40,9 +40,15 @@ pub fn NumberField(
                 min=min
                 max=max
                 step=step
-                prop:value=move || value.get().to_string()
+                prop:value=move || show(value.get())
                 on:change=move |ev| commit(event_target_value(&ev))
             />
         </div>
     }
+}
+
+/// Sampler values are f32: shown rounded, so 0.7 is not "0.699999988".
+fn show(value: f64) -> String {
+    let rounded = (value * 1e6).round() / 1e6;
+    format!("{rounded}")
 }

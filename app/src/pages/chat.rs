@@ -1,51 +1,73 @@
 use leptos::prelude::*;
 
-use crate::components::{Composer, MessageView};
+use crate::clipboard;
+use crate::components::{
+    ActionBar, ChatList, Composer, MessageView, ModeSwitch, PromptPanel, StatusLine,
+};
 use crate::state::ChatState;
 
-/// The Chat tab: the conversation, the reply's numbers, and the composer.
+/// The Chat tab: past chats, the conversation, the prompt that was sent,
+/// the chat actions and the message box.
 #[component]
 pub fn ChatPage() -> impl IntoView {
     let state = ChatState::expect();
-    let count = move || state.messages.with(Vec::len);
+    let all = Memo::new(move |_| state.shown());
+    let count = move || all.with(Vec::len);
+
+    // Copy buttons inside rendered code blocks (their HTML is generated, so
+    // one listener on the list handles them all).
+    let on_click = move |ev: web_sys::MouseEvent| {
+        use wasm_bindgen::JsCast;
+        let Some(target) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        if !target.class_list().contains("copy-code") {
+            return;
+        }
+        if let Some(code) = target
+            .parent_element()
+            .and_then(|block| block.query_selector("code").ok().flatten())
+        {
+            clipboard::copy(&code.text_content().unwrap_or_default());
+            target.set_text_content(Some("Copied"));
+        }
+    };
+
+    // Follow a growing reply, unless the user scrolled up to read.
+    let list = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        all.with(|_| ());
+        if let Some(el) = list.get() {
+            let near_bottom = el.scroll_height() - el.scroll_top() - el.client_height() < 120;
+            if near_bottom || !state.busy() {
+                el.set_scroll_top(el.scroll_height());
+            }
+        }
+    });
 
     view! {
-        <div class="chat">
-            <div class="messages" id="messages">
-                <Show when=move || count() == 0>
-                    <p class="empty-hint">"Type a message below. Enter sends, Shift+Enter adds a line."</p>
-                </Show>
-                <For each=move || 0..count() key=|i| *i let:index>
-                    <MessageView index />
-                </For>
+        <div class="chat-layout">
+            <aside class="chat-sidebar">
+                <ChatList />
+            </aside>
+            <div class="chat">
+                <ModeSwitch />
+                <div class="messages" id="messages" node_ref=list on:click=on_click>
+                    <Show when=move || count() == 0>
+                        <p class="empty-hint">"Type a message below. Enter sends, Shift+Enter adds a line."</p>
+                    </Show>
+                    <For each=move || 0..count() key=|i| *i let:index>
+                        <MessageView index all />
+                    </For>
+                </div>
+                <PromptPanel />
+                <StatusLine />
+                <ActionBar />
+                <Composer />
             </div>
-            <div class="status-line">
-                {move || {
-                    state
-                        .error
-                        .get()
-                        .map(|e| view! { <p class="error" role="alert">{e}</p> })
-                }}
-                {move || {
-                    state
-                        .last_stats
-                        .get()
-                        .map(|s| {
-                            view! {
-                                <p class="stats">
-                                    {format!(
-                                        "{} prompt + {} new tokens · {:.1} tok/s · first token after {:.0} ms",
-                                        s.prompt_tokens,
-                                        s.completion_tokens,
-                                        s.decode_tokens_per_second,
-                                        s.time_to_first_token_ms,
-                                    )}
-                                </p>
-                            }
-                        })
-                }}
-            </div>
-            <Composer />
         </div>
     }
 }

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::GenerationParams;
+use super::{ChatAction, ChatKey, ChatSettings, GenerationParams};
 
 /// Who wrote a message, with the role names chat templates expect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,12 +37,17 @@ impl ChatMessage {
     }
 }
 
-/// What the Chat tab asks the server for: the conversation so far (ending
-/// with the user's newest message) and the sampling parameters.
+/// What the Chat tab asks the server for: an action on a saved chat. The
+/// server reads the chat, applies the action, generates and saves, so a
+/// closed tab or a crash loses no finished turn.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplyRequest {
     /// Chosen by the browser so that Stop can name the generation it ends.
     pub request_id: String,
-    pub messages: Vec<ChatMessage>,
+    pub key: ChatKey,
+    /// The revision the browser's copy of the chat has; a stale copy is refused.
+    pub base_revision: u64,
+    pub action: ChatAction,
+    pub settings: ChatSettings,
     pub params: GenerationParams,
 }

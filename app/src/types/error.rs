@@ -16,6 +16,12 @@ pub enum AppError {
     NoModel(String),
     #[error("generation failed: {0}")]
     Generation(String),
+    #[error("this chat was changed elsewhere (another tab?); reload it to see the latest version. Nothing was overwritten.")]
+    StaleChat,
+    #[error("a reply is being generated in this chat; wait for it or stop it first")]
+    ChatBusy,
+    #[error("{0} not found")]
+    NotFound(String),
     #[error("saving or loading failed: {0}")]
     Storage(String),
     #[error("the server is not set up correctly: {0}")]

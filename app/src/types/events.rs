@@ -39,6 +39,16 @@ pub struct GenerationStats {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
+    /// The exact prompt sent to the model (prompt transparency).
+    Prompt {
+        text: String,
+        tokens: u32,
+        /// How many of the oldest messages were left out to fit the context.
+        dropped_messages: u32,
+    },
+    /// The chat was saved with this revision (the user's message before
+    /// generating, the reply after).
+    Saved { revision: u64 },
     /// More reply text, never splitting a UTF-8 character.
     Text { text: String },
     /// The reply ended; always the last event unless an error came first.

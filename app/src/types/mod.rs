@@ -2,15 +2,23 @@
 //! boundary as JSON, so they stay plain serde structs that compile to wasm.
 
 mod chat;
+mod chat_log;
 mod error;
 mod events;
+mod library;
 mod model;
 mod params;
 mod persona;
+mod settings;
 
 pub use chat::{ChatMessage, ReplyRequest, Role};
+pub use chat_log::{
+    ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage,
+};
 pub use error::AppError;
 pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};
+pub use library::{CardImport, CharacterInfo, PresetInfo};
 pub use model::ModelStatus;
 pub use params::{GenerationParams, ParamError};
 pub use persona::{Character, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
+pub use settings::ChatSettings;

@@ -207,10 +207,7 @@ mod tests {
             bad(|p| p.max_new_tokens = 0),
             "max_new_tokens must be in [1, 32768]"
         );
-        assert_eq!(
-            bad(|p| p.min_p = f32::NAN),
-            "sampling parameters must be finite numbers"
-        );
+        assert_eq!(bad(|p| p.min_p = f32::NAN), "min_p must be a finite number");
         assert_eq!(
             bad(|p| p.seed = -7),
             "seed must be -1 (random) or a non-negative integer"

@@ -35,12 +35,19 @@ impl Mode {
 
 /// A character card: who the model plays in chat modes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Character {
     pub name: String,
     /// The scene and personality; `{{char}}` and `{{user}}` are replaced.
     pub context: String,
     /// The character's first message in a new chat.
     pub greeting: String,
+    /// Other first messages (from character cards); a new chat offers them
+    /// as versions of the greeting.
+    pub alternate_greetings: Vec<String>,
+    /// Instructions placed after the conversation, just before the
+    /// character's turn (character cards' `post_history_instructions`).
+    pub post_history_instructions: String,
 }
 
 /// Who the user is in chat modes.

@@ -48,8 +48,18 @@ impl DeviceSpec {
                         "this build has no CUDA support; rebuild with the `cuda` cargo feature (make run CUDA=1)".into(),
                     ));
                 }
-                Device::new_cuda(n)
-                    .map_err(|e| EngineError::Device(self.to_string(), e.to_string()))
+                Device::new_cuda(n).map_err(|e| {
+                    let reason = e.to_string();
+                    if reason.contains("OUT_OF_MEMORY") {
+                        // Even the CUDA context does not fit: the card is full.
+                        EngineError::OutOfMemory {
+                            device: format!("GPU {n}"),
+                            reason: "no memory is left on it (is another process using it?)".into(),
+                        }
+                    } else {
+                        EngineError::Device(self.to_string(), reason)
+                    }
+                })
             }
         }
     }

@@ -27,6 +27,8 @@ pub struct ModelParts {
     pub tokenizer: Arc<TextTokenizer>,
     /// A model without a usable template can still complete raw prompts.
     pub template: Result<Arc<ChatTemplate>, String>,
+    /// The template's Jinja source, shown on the Parameters tab.
+    pub template_source: Option<String>,
 }
 
 /// The tokenizer of a model file, without loading its weights.
@@ -47,7 +49,8 @@ pub fn load_model(
     }
     let candle_device = device.open()?;
     let tokenizer = TextTokenizer::for_model(path, &gguf)?;
-    let template = match gguf.str("tokenizer.chat_template") {
+    let template_source = gguf.str("tokenizer.chat_template").map(str::to_string);
+    let template = match template_source.as_deref() {
         Some(src) => ChatTemplate::compile(src, tokenizer.bos_text(), tokenizer.eos_text())
             .map(Arc::new)
             .map_err(|e| e.to_string()),
@@ -80,6 +83,7 @@ pub fn load_model(
         info,
         tokenizer: Arc::new(tokenizer),
         template,
+        template_source,
     };
     Ok((parts, Box::new(model)))
 }

@@ -140,9 +140,11 @@ impl From<StoreError> for ApiError {
                 };
                 ApiError::invalid(e.to_string(), Some(param))
             }
-            StoreError::InvalidName(_) | StoreError::Invalid(_) | StoreError::Malformed { .. } => {
-                ApiError::invalid(e.to_string(), None)
-            }
+            StoreError::InvalidName(_)
+            | StoreError::Invalid(_)
+            | StoreError::Malformed { .. }
+            | StoreError::Stale
+            | StoreError::Busy => ApiError::invalid(e.to_string(), None),
             StoreError::Io { .. } => ApiError::Internal(e.to_string()),
         }
     }

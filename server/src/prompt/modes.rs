@@ -86,8 +86,9 @@ pub fn render_prompt(
         Mode::Chat => {
             let (name, text) = next_speaker(settings, continuation, partial);
             Ok(format!(
-                "{}{}",
+                "{}{}{}",
                 chat_transcript(settings, done),
+                post_history(settings),
                 speaker_prefix(name, text)
             ))
         }
@@ -95,7 +96,14 @@ pub fn render_prompt(
             let command = settings
                 .chat_instruct_command
                 .replace("<|character|>", settings.bot_name())
-                .replace("<|prompt|>", &chat_transcript(settings, done));
+                .replace(
+                    "<|prompt|>",
+                    &format!(
+                        "{}{}",
+                        chat_transcript(settings, done),
+                        post_history(settings)
+                    ),
+                );
             let rendered = template.render(&[ChatMessage::new(Role::User, command)], true)?;
             Ok(match continuation {
                 Continuation::ContinueLast => rendered + partial,
@@ -134,6 +142,17 @@ fn speaker_prefix(name: &str, partial: &str) -> String {
         format!("{name}:")
     } else {
         format!("{name}: {partial}")
+    }
+}
+
+/// A character card's post-history instructions, as their own line just
+/// before the character's turn.
+fn post_history(settings: &PromptSettings) -> String {
+    let text = settings.substitute(settings.character.post_history_instructions.trim());
+    if text.is_empty() {
+        text
+    } else {
+        format!("{text}\n")
     }
 }
 
@@ -216,6 +235,7 @@ mod tests {
                 context: "{{char}} is a ship's navigator who helps {{user}}. <BOT> likes stars."
                     .into(),
                 greeting: "Ahoy!".into(),
+                ..Default::default()
             },
             UserProfile {
                 name: "Sam".into(),
@@ -273,6 +293,18 @@ Sam: Which way is north?\n";
         assert_eq!(out, format!("{TRANSCRIPT}Aria: Follow the"));
         let out = render_prompt(&s, &t, &history()[..3], Continuation::Impersonate).unwrap();
         assert!(out.ends_with("Aria: Near the reef.\nSam:"), "{out}");
+    }
+
+    #[test]
+    fn post_history_instructions_come_right_before_the_reply() {
+        let (mut c, u, t) = fixture();
+        c.post_history_instructions = "[Keep {{char}}'s answers short.]".into();
+        let s = settings(Mode::Chat, &c, &u);
+        let out = render_prompt(&s, &t, &history(), Continuation::Reply).unwrap();
+        assert_eq!(
+            out,
+            format!("{TRANSCRIPT}[Keep Aria's answers short.]\nAria:")
+        );
     }
 
     #[test]

@@ -111,6 +111,7 @@ mod tests {
             name: "Bot".into(),
             context: "Context words stay here always.".into(), // 5 words
             greeting: String::new(),
+            ..Default::default()
         };
         let history = vec![
             ChatMessage::new(Role::User, "one one one"),

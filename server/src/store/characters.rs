@@ -3,12 +3,31 @@
 //! Pygmalion-style keys TGW still reads. Keys we do not know are kept when a
 //! character is saved again.
 
-use std::path::Path;
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use app::types::Character;
 use serde_json::{Map, Value};
 
-use super::{folder::Folder, StoreError};
+use super::{atomic::write_atomic, card, folder::Folder, names::check_name, StoreError};
+
+/// Picture file types, as text-generation-webui looks for them.
+const PICTURE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg"];
+/// Larger uploads are refused rather than stored.
+pub const MAX_PICTURE_BYTES: usize = 8 << 20;
+
+/// What an imported card became.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportReport {
+    /// The character's name (a suffix is added if the name was taken).
+    pub name: String,
+    /// Card fields mapped into the prompt.
+    pub used: Vec<String>,
+    /// Card fields kept in the file but not used in prompts.
+    pub kept: Vec<String>,
+}
 
 pub const DEFAULTS: &[(&str, &str)] = &[
     (
@@ -50,27 +69,156 @@ impl Characters {
     }
 
     /// Saves under `character.name`, keeping keys of an existing file that we
-    /// do not edit (card fields, for example).
-    pub fn save(&self, character: &Character) -> Result<(), StoreError> {
-        let mut map = match self.folder.read_mapping(&character.name) {
+    /// do not edit (card fields, for example). With `copy_from` (Save as), the
+    /// other character's extra keys and picture come along.
+    pub fn save(&self, character: &Character, copy_from: Option<&str>) -> Result<(), StoreError> {
+        check_name(&character.name)?;
+        let source = copy_from.unwrap_or(&character.name);
+        let mut map = match self.folder.read_mapping(source) {
             Ok((_, map)) => map,
             Err(StoreError::NotFound { .. }) => Map::new(),
             Err(e) => return Err(e),
         };
-        map.insert("name".into(), Value::String(character.name.clone()));
-        map.insert("greeting".into(), Value::String(character.greeting.clone()));
-        map.insert("context".into(), Value::String(character.context.clone()));
+        write_fields(&mut map, character);
         self.folder.write_mapping(&character.name, &map)?;
+        if let (Some(from), None) = (copy_from, self.picture(&character.name)) {
+            if let Some(picture) = self.picture(from) {
+                let bytes = fs::read(&picture).map_err(|e| StoreError::io(&picture, e))?;
+                self.save_picture(&character.name, &bytes)?;
+            }
+        }
         Ok(())
     }
 
+    /// Deletes the character and its picture.
     pub fn delete(&self, name: &str) -> Result<(), StoreError> {
-        self.folder.delete(name)
+        self.folder.delete(name)?;
+        if let Some(picture) = self.picture(name) {
+            fs::remove_file(&picture).map_err(|e| StoreError::io(&picture, e))?;
+        }
+        Ok(())
+    }
+
+    /// The character's picture file, if it has one.
+    pub fn picture(&self, name: &str) -> Option<PathBuf> {
+        check_name(name).ok()?;
+        PICTURE_EXTENSIONS
+            .iter()
+            .map(|ext| self.folder.dir.join(format!("{name}.{ext}")))
+            .find(|p| p.is_file())
+    }
+
+    /// Stores a PNG or JPEG as the character's picture, replacing any other.
+    pub fn save_picture(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        check_name(name)?;
+        if bytes.len() > MAX_PICTURE_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "the picture is {} MB; the limit is {} MB",
+                bytes.len() >> 20,
+                MAX_PICTURE_BYTES >> 20
+            )));
+        }
+        let ext = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            "png"
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            "jpg"
+        } else {
+            return Err(StoreError::Invalid(
+                "the picture must be a PNG or JPEG image".into(),
+            ));
+        };
+        if let Some(old) = self.picture(name) {
+            fs::remove_file(&old).map_err(|e| StoreError::io(&old, e))?;
+        }
+        let path = self.folder.dir.join(format!("{name}.{ext}"));
+        write_atomic(&path, bytes).map_err(|e| StoreError::io(&path, e))
+    }
+
+    /// Imports a TavernAI / SillyTavern card PNG. Nothing is written unless
+    /// the whole card parses.
+    pub fn import_card(&self, png: &[u8]) -> Result<ImportReport, StoreError> {
+        let mut imported = card::from_card_json(&card::card_json(png)?)?;
+        let base = sanitize(&imported.character.name);
+        let taken = self.list()?;
+        let name = (1..)
+            .map(|n| {
+                if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base} ({n})")
+                }
+            })
+            .find(|n| !taken.contains(n))
+            .unwrap_or(base);
+        imported.character.name = name.clone();
+        let mut map = Map::new();
+        write_fields(&mut map, &imported.character);
+        map.insert("card".into(), Value::Object(imported.card));
+        self.save_picture(&name, png)?;
+        if let Err(e) = self.folder.write_mapping(&name, &map) {
+            if let Some(picture) = self.picture(&name) {
+                let _ = fs::remove_file(picture);
+            }
+            return Err(e);
+        }
+        Ok(ImportReport {
+            name,
+            used: imported.used,
+            kept: imported.kept,
+        })
     }
 
     /// The folder, for pictures and imports that sit beside the YAML files.
     pub fn dir(&self) -> &Path {
         &self.folder.dir
+    }
+}
+
+/// Sets the keys we edit; optional ones are removed when empty.
+fn write_fields(map: &mut Map<String, Value>, c: &Character) {
+    map.insert("name".into(), Value::String(c.name.clone()));
+    map.insert("greeting".into(), Value::String(c.greeting.clone()));
+    map.insert("context".into(), Value::String(c.context.clone()));
+    if c.alternate_greetings.is_empty() {
+        map.remove("alternate_greetings");
+    } else {
+        let list = c
+            .alternate_greetings
+            .iter()
+            .cloned()
+            .map(Value::String)
+            .collect();
+        map.insert("alternate_greetings".into(), Value::Array(list));
+    }
+    if c.post_history_instructions.is_empty() {
+        map.remove("post_history_instructions");
+    } else {
+        map.insert(
+            "post_history_instructions".into(),
+            Value::String(c.post_history_instructions.clone()),
+        );
+    }
+}
+
+/// A file-safe version of a card's name.
+fn sanitize(name: &str) -> String {
+    let cleaned: String = name
+        .trim()
+        .trim_start_matches('.')
+        .chars()
+        .map(|c| {
+            if check_name(&c.to_string()).is_ok() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim().to_string();
+    if check_name(&cleaned).is_ok() {
+        cleaned
+    } else {
+        "Imported character".into()
     }
 }
 
@@ -91,10 +239,22 @@ pub fn from_mapping(file_name: &str, map: &Map<String, Value>) -> Character {
         .or_else(|| text(map, "char_greeting"))
         .unwrap_or_default();
     let context = text(map, "context").unwrap_or_else(|| pygmalion_context(&name, map));
+    let alternate_greetings = map
+        .get("alternate_greetings")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     Character {
         name,
         context,
         greeting,
+        alternate_greetings,
+        post_history_instructions: text(map, "post_history_instructions").unwrap_or_default(),
     }
 }
 
@@ -149,7 +309,7 @@ mod tests {
         let mut zed = chars.load("Zed").unwrap();
         assert_eq!(zed.context, "Line one\nLine two");
         zed.greeting = "Hello there".into();
-        chars.save(&zed).unwrap();
+        chars.save(&zed, None).unwrap();
         assert_eq!(chars.load("Zed").unwrap(), zed);
         let text = std::fs::read_to_string(chars.dir().join("Zed.yaml")).unwrap();
         assert!(text.contains("creator_notes: keep me"), "{text}");
@@ -182,6 +342,53 @@ mod tests {
         );
         std::fs::write(chars.dir().join("List.yaml"), "- a\n- b\n").unwrap();
         assert!(chars.load("List").is_err());
+    }
+
+    #[test]
+    fn a_card_imports_with_its_picture_and_all_fields() {
+        let (_d, chars) = store();
+        let png = card::tests::card_png(&card::tests::v2_card());
+        let report = chars.import_card(&png).unwrap();
+        assert_eq!(report.name, "Seraphina");
+        assert!(report.kept.contains(&"creator_notes".to_string()));
+        let c = chars.load("Seraphina").unwrap();
+        assert_eq!(c.alternate_greetings, vec!["*She hums.* Hello there."]);
+        assert_eq!(c.post_history_instructions, "Stay in character.");
+        assert_eq!(
+            std::fs::read(chars.picture("Seraphina").unwrap()).unwrap(),
+            png
+        );
+        let text = std::fs::read_to_string(chars.dir().join("Seraphina.yaml")).unwrap();
+        assert!(text.contains("creator_notes: Be kind to her."), "{text}");
+        // Importing again keeps both.
+        assert_eq!(chars.import_card(&png).unwrap().name, "Seraphina (2)");
+    }
+
+    #[test]
+    fn a_malformed_card_writes_nothing() {
+        let (_d, chars) = store();
+        let before = chars.list().unwrap();
+        assert!(chars.import_card(b"\x89PNG\r\n\x1a\nbroken").is_err());
+        assert!(chars.import_card(b"not even a png").is_err());
+        assert_eq!(chars.list().unwrap(), before);
+        assert_eq!(
+            std::fs::read_dir(chars.dir()).unwrap().count(),
+            before.len()
+        );
+    }
+
+    #[test]
+    fn save_as_copies_the_picture_and_delete_removes_it() {
+        let (_d, chars) = store();
+        let png = card::tests::card_png(&serde_json::json!({"name": "Pic"}));
+        chars.save_picture("Assistant", &png).unwrap();
+        let mut copy = chars.load("Assistant").unwrap();
+        copy.name = "Assistant 2".into();
+        chars.save(&copy, Some("Assistant")).unwrap();
+        assert!(chars.picture("Assistant 2").is_some());
+        chars.delete("Assistant 2").unwrap();
+        assert!(chars.picture("Assistant 2").is_none());
+        assert!(chars.save_picture("Assistant", b"GIF89a").is_err());
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub enum StoreError {
     Io { path: String, reason: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("the chat was changed elsewhere since it was loaded")]
+    Stale,
+    #[error("a reply is being generated in this chat")]
+    Busy,
 }
 
 impl StoreError {

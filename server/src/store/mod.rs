@@ -2,7 +2,10 @@
 //! existing TGW folder works as is. Every write is atomic.
 
 mod atomic;
+mod card;
 pub mod characters;
+mod chat_file;
+pub mod chats;
 mod error;
 mod folder;
 mod names;
@@ -12,7 +15,8 @@ pub mod templates;
 use std::path::{Path, PathBuf};
 
 pub use atomic::write_atomic;
-pub use characters::Characters;
+pub use characters::{Characters, ImportReport};
+pub use chats::{Chats, GenerationLock};
 pub use error::StoreError;
 pub use presets::{LoadedPreset, Presets};
 pub use templates::InstructionTemplates;
@@ -22,6 +26,7 @@ pub struct UserData {
     pub characters: Characters,
     pub presets: Presets,
     pub templates: InstructionTemplates,
+    pub chats: Chats,
 }
 
 impl UserData {
@@ -32,6 +37,7 @@ impl UserData {
             characters: Characters::new(root),
             presets: Presets::new(root),
             templates: InstructionTemplates::new(root),
+            chats: Chats::new(root),
         };
         data.characters.seed()?;
         data.presets.seed()?;

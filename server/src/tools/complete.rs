@@ -32,6 +32,9 @@ pub struct Completion {
     /// The margin between the best and second-best logit at each step: a
     /// small margin explains a device difference as float noise.
     pub margins: Vec<f32>,
+    /// The ten largest logits after the prompt, as (token, logit): the same
+    /// input on every device, so these compare the numerics directly.
+    pub first_top_logits: Vec<(u32, f32)>,
 }
 
 pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
@@ -46,6 +49,7 @@ pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
     let mut ids = parts.tokenizer.encode(&prompt)?;
     let prompt_len = ids.len();
     let mut logits = model.forward(&ids, 0)?;
+    let first_top_logits = top_logits(&logits, 10);
     let (mut tokens, mut margins) = (Vec::new(), Vec::new());
     for _ in 0..args.max_tokens {
         let (best, margin) = top_with_margin(&logits);
@@ -63,7 +67,19 @@ pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
         text: parts.tokenizer.decode(&tokens)?,
         tokens,
         margins,
+        first_top_logits,
     })
+}
+
+fn top_logits(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut indexed: Vec<(u32, f32)> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (i as u32, l))
+        .collect();
+    indexed.sort_by(|a, b| b.1.total_cmp(&a.1));
+    indexed.truncate(k);
+    indexed
 }
 
 fn top_with_margin(logits: &[f32]) -> (u32, f32) {

@@ -1,0 +1,69 @@
+use leptos::prelude::*;
+
+use super::composer::take_composer_text;
+use crate::chat_ops::apply_edit;
+use crate::generation::run;
+use crate::state::ChatState;
+use crate::types::{ChatAction, ChatEdit, Role};
+
+/// Puts the last user message back into the box and removes the last
+/// exchange (text-generation-webui's Remove last).
+pub fn remove_last(state: ChatState) {
+    if state.busy() {
+        return;
+    }
+    let last_user = state.chat.with_untracked(|c| {
+        c.as_ref()
+            .and_then(|c| c.messages.iter().rev().find(|m| m.role == Role::User))
+            .map(|m| m.text().to_string())
+    });
+    apply_edit(state, ChatEdit::RemoveLast, move || {
+        if let Some(text) = last_user {
+            state.draft.set(Some(text));
+        }
+    });
+}
+
+/// The chat actions text-generation-webui users know, under the messages.
+#[component]
+pub fn ActionBar() -> impl IntoView {
+    let state = ChatState::expect();
+    let busy = move || state.busy() || state.chat.with(Option::is_none);
+    let dummy = move |reply: bool| {
+        let text = take_composer_text();
+        if text.trim().is_empty() {
+            state
+                .error
+                .set(Some("Type the message in the box first.".into()));
+            return;
+        }
+        let edit = if reply {
+            ChatEdit::DummyReply { text }
+        } else {
+            ChatEdit::DummyMessage { text }
+        };
+        apply_edit(state, edit, || {});
+    };
+    view! {
+        <div class="action-bar">
+            <button id="regenerate" title="Regenerate (Ctrl+Enter): a new version of the last reply" disabled=busy on:click=move |_| { run(state, ChatAction::Regenerate); }>
+                "Regenerate"
+            </button>
+            <button id="continue" title="Continue (Alt+Enter): more of the last reply" disabled=busy on:click=move |_| { run(state, ChatAction::Continue); }>
+                "Continue"
+            </button>
+            <button id="remove-last" title="Remove last (Ctrl+Shift+Backspace): the last exchange; your message goes back into the box" disabled=busy on:click=move |_| remove_last(state)>
+                "Remove last"
+            </button>
+            <button id="impersonate" title="Impersonate (Ctrl+Shift+M): the model writes your next message" disabled=busy on:click=move |_| { run(state, ChatAction::Impersonate); }>
+                "Impersonate"
+            </button>
+            <button id="dummy-message" title="Send dummy message: add the box's text as your message, without a reply" disabled=busy on:click=move |_| dummy(false)>
+                "Send dummy message"
+            </button>
+            <button id="dummy-reply" title="Send dummy reply: add the box's text as the character's reply" disabled=busy on:click=move |_| dummy(true)>
+                "Send dummy reply"
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,114 @@
+use leptos::{html::Input, prelude::*};
+
+use crate::chat_ops::{
+    create_chat, delete_saved_chat, folder_key, open_chat, refresh_list, rename_open_chat,
+};
+use crate::state::ChatState;
+
+/// Past chats of the current character (or the instruct list): new, open,
+/// search, rename, delete.
+#[component]
+pub fn ChatList() -> impl IntoView {
+    let state = ChatState::expect();
+    let rename_box = NodeRef::<Input>::new();
+    let renaming = RwSignal::new(false);
+    let open_id = move || {
+        state
+            .chat
+            .with(|c| c.as_ref().map(|c| c.key.id.clone()).unwrap_or_default())
+    };
+    let busy = move || state.busy();
+
+    let confirm_delete = move || {
+        let Some(key) = state
+            .chat
+            .with_untracked(|c| c.as_ref().map(|c| c.key.clone()))
+        else {
+            return;
+        };
+        let question = format!("Delete the chat \"{}\"? This cannot be undone.", key.id);
+        if window().confirm_with_message(&question).unwrap_or(false) {
+            delete_saved_chat(state, key);
+        }
+    };
+    let finish_rename = move || {
+        if let Some(el) = rename_box.get_untracked() {
+            let name = el.value();
+            if !name.trim().is_empty() {
+                rename_open_chat(state, name.trim().to_string());
+            }
+        }
+        renaming.set(false);
+    };
+
+    view! {
+        // `data-folder` names the folder of the open chat (tests wait on it
+        // after switching mode or character).
+        <div class="chat-list" data-folder=move || state.chat.with(|c| c.as_ref().map(|c| folder_key(&c.key.folder)))>
+            <div class="chat-list-head">
+                <h3>"Past chats"</h3>
+                <button id="new-chat" class="primary" disabled=busy on:click=move |_| create_chat(state)>
+                    "New chat"
+                </button>
+            </div>
+            <input
+                id="chat-search"
+                type="search"
+                placeholder="Search chats"
+                prop:value=move || state.chat_query.get()
+                on:input=move |ev| {
+                    state.chat_query.set(event_target_value(&ev));
+                    refresh_list(state);
+                }
+            />
+            <ul class="chat-entries">
+                <For
+                    each=move || state.chats.get()
+                    key=|s| (s.key.id.clone(), s.title.clone(), s.messages)
+                    let:summary
+                >
+                    {
+                        let key = summary.key.clone();
+                        let id = summary.key.id.clone();
+                        let is_open = move || open_id() == id;
+                        view! {
+                            <li class:active=is_open>
+                                <button
+                                    class="chat-entry"
+                                    data-chat-id=summary.key.id.clone()
+                                    disabled=busy
+                                    on:click=move |_| open_chat(state, key.clone())
+                                >
+                                    <span class="chat-title">{summary.title.clone()}</span>
+                                    <span class="chat-id">{format!("{} · {} messages", summary.key.id, summary.messages)}</span>
+                                </button>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+            <div class="chat-manage">
+                <Show
+                    when=move || renaming.get()
+                    fallback=move || {
+                        view! {
+                            <button id="rename-chat" disabled=busy on:click=move |_| renaming.set(true)>
+                                "Rename"
+                            </button>
+                            <button id="delete-chat" class="danger" disabled=busy on:click=move |_| confirm_delete()>
+                                "Delete"
+                            </button>
+                        }
+                    }
+                >
+                    <input id="rename-input" node_ref=rename_box prop:value=open_id on:keydown=move |ev| {
+                        if ev.key() == "Enter" {
+                            finish_rename();
+                        }
+                    } />
+                    <button id="rename-save" on:click=move |_| finish_rename()>"Save"</button>
+                </Show>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,51 @@
+use leptos::prelude::*;
+
+use crate::chat_ops::reload_chat;
+use crate::state::ChatState;
+
+/// Errors (with a reload for a stale chat), notices and the last reply's numbers.
+#[component]
+pub fn StatusLine() -> impl IntoView {
+    let state = ChatState::expect();
+    view! {
+        <div class="status-line">
+            {move || {
+                state
+                    .error
+                    .get()
+                    .map(|e| {
+                        view! {
+                            <p class="error" role="alert">
+                                {e}
+                                <Show when=move || state.stale.get()>
+                                    " "
+                                    <button id="reload-chat" on:click=move |_| reload_chat(state)>
+                                        "Reload chat"
+                                    </button>
+                                </Show>
+                            </p>
+                        }
+                    })
+            }}
+            {move || state.notice.get().map(|n| view! { <p class="notice">{n}</p> })}
+            {move || {
+                state
+                    .last_stats
+                    .get()
+                    .map(|s| {
+                        view! {
+                            <p class="stats">
+                                {format!(
+                                    "{} prompt + {} new tokens · {:.1} tok/s · first token after {:.0} ms",
+                                    s.prompt_tokens,
+                                    s.completion_tokens,
+                                    s.decode_tokens_per_second,
+                                    s.time_to_first_token_ms,
+                                )}
+                            </p>
+                        }
+                    })
+            }}
+        </div>
+    }
+}

@@ -1,0 +1,106 @@
+use serde::{Deserialize, Serialize};
+
+use super::{ChatMessage, Role};
+
+/// Where a chat is kept: text-generation-webui keeps instruct chats in one
+/// list and chat-mode chats per character.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChatFolder {
+    Instruct,
+    Character(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChatKey {
+    pub folder: ChatFolder,
+    /// The file name without `.json`, e.g. `20261127-14-03-09`.
+    pub id: String,
+}
+
+/// One message with every version the user kept (Regenerate adds one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedMessage {
+    pub role: Role,
+    pub versions: Vec<String>,
+    /// Which version is shown and sent to the model.
+    pub current: usize,
+}
+
+impl LoggedMessage {
+    pub fn new(role: Role, text: impl Into<String>) -> Self {
+        Self {
+            role,
+            versions: vec![text.into()],
+            current: 0,
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        self.versions.get(self.current).map_or("", String::as_str)
+    }
+
+    /// The shown version, for editing in place.
+    pub fn text_mut(&mut self) -> &mut String {
+        if self.versions.is_empty() {
+            self.versions.push(String::new());
+        }
+        self.current = self.current.min(self.versions.len() - 1);
+        &mut self.versions[self.current]
+    }
+}
+
+/// A saved conversation. `revision` grows with every save; a save based on
+/// an older revision (a stale tab) is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLog {
+    pub key: ChatKey,
+    pub revision: u64,
+    pub messages: Vec<LoggedMessage>,
+}
+
+impl ChatLog {
+    /// The conversation as the model sees it: the shown version of each message.
+    pub fn history(&self) -> Vec<ChatMessage> {
+        self.messages
+            .iter()
+            .map(|m| ChatMessage::new(m.role, m.text()))
+            .collect()
+    }
+}
+
+/// A line of the past-chats list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSummary {
+    pub key: ChatKey,
+    /// The first user message, shortened.
+    pub title: String,
+    pub messages: usize,
+}
+
+/// Changes to a chat that need no generation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatEdit {
+    /// Replace the shown version of message `index`.
+    EditMessage { index: usize, text: String },
+    /// Show another version of message `index`.
+    SelectVersion { index: usize, version: usize },
+    /// Drop the last exchange (the last user message and what follows it).
+    RemoveLast,
+    /// Add a user message without asking for a reply.
+    DummyMessage { text: String },
+    /// Add an assistant message written by the user.
+    DummyReply { text: String },
+}
+
+/// What the model is asked to write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatAction {
+    /// Add the user's message (if not empty) and reply to it.
+    Send { text: String },
+    /// A new version of the last reply.
+    Regenerate,
+    /// More of the last reply.
+    Continue,
+    /// A message in the user's voice, returned for the message box.
+    Impersonate,
+}

@@ -1,0 +1,191 @@
+import { test, expect } from '@playwright/test';
+import {
+  acceptDialogs, assistantMessages, chooseCharacter, lastAssistant, lastStats, newChat, openApp, send, setMode,
+  setParam, userMessages, waitIdle,
+} from './helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+test('AI助理 in chat-instruct: greeting, reply, the prompt that was sent, versions, continue', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '16');
+  await chooseCharacter(page, 'AI助理');
+  await setMode(page, 'chat-instruct');
+  await newChat(page);
+  await expect(assistantMessages(page)).toHaveCount(1);
+  await expect(assistantMessages(page).first()).toContainText('你好！我是你的AI助理');
+  await expect(assistantMessages(page).first().locator('.author')).toHaveText('AI助理');
+
+  await send(page, '你好，请介绍一下北京。');
+  await waitIdle(page);
+  await expect(assistantMessages(page)).toHaveCount(2);
+
+  // Prompt transparency: the exact chat-instruct prompt, and its size.
+  await page.locator('.prompt-panel summary').click();
+  const prompt = await page.locator('.prompt-text').innerText();
+  expect(prompt).toContain('Write a single reply for the character "AI助理"');
+  expect(prompt).toContain('AI助理: 你好！我是你的AI助理');
+  expect(prompt).toContain('You: 你好，请介绍一下北京。');
+  const summary = await page.locator('.prompt-panel summary').innerText();
+  expect(summary).toContain(`${(await lastStats(page)).prompt} tokens`);
+
+  // Regenerate keeps the old reply as a version.
+  const first = await lastAssistant(page).locator('.content').innerText();
+  await page.locator('#regenerate').click();
+  await waitIdle(page);
+  await expect(lastAssistant(page).locator('.version-label')).toHaveText('2/2');
+  await lastAssistant(page).locator('.version-prev').click();
+  await expect(lastAssistant(page).locator('.version-label')).toHaveText('1/2');
+  await expect(lastAssistant(page).locator('.content')).toHaveText(first);
+  await lastAssistant(page).locator('.version-next').click();
+  await expect(lastAssistant(page).locator('.version-label')).toHaveText('2/2');
+
+  // Continue extends the shown version (16 tokens leave the reply unfinished).
+  const before = await lastAssistant(page).locator('.content').innerText();
+  await page.locator('#continue').click();
+  await waitIdle(page);
+  await expect.poll(async () => (await lastAssistant(page).locator('.content').innerText()).length).toBeGreaterThan(before.length);
+  expect(await lastAssistant(page).locator('.content').innerText()).toContain(before.slice(0, 5));
+});
+
+test('edit in place, remove last, dummy messages, branch, rename, reload, delete', async ({ page }) => {
+  acceptDialogs(page);
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '8');
+  await setMode(page, 'instruct');
+  await newChat(page);
+
+  // Dummy message and dummy reply: no model involved.
+  await page.locator('#chat-input').fill('What is 2+2?');
+  await page.locator('#dummy-message').click();
+  await expect(userMessages(page)).toHaveCount(1);
+  await page.locator('#chat-input').fill('It is **4**.');
+  await page.locator('#dummy-reply').click();
+  await expect(assistantMessages(page)).toHaveCount(1);
+  await expect(lastAssistant(page).locator('.content strong')).toHaveText('4');
+
+  // Edit a message in place.
+  await lastAssistant(page).locator('.edit-message').click();
+  await lastAssistant(page).locator('.edit-box').fill('Four, of course.');
+  await lastAssistant(page).locator('.save-edit').click();
+  await expect(lastAssistant(page).locator('.content')).toHaveText('Four, of course.');
+
+  // A real exchange, then Remove last puts the user's text back in the box.
+  await send(page, 'And 3+3?');
+  await waitIdle(page);
+  await expect(userMessages(page)).toHaveCount(2);
+  await page.locator('#remove-last').click();
+  await expect(userMessages(page)).toHaveCount(1);
+  await expect(page.locator('#chat-input')).toHaveValue('And 3+3?');
+  await page.locator('#chat-input').fill('');
+
+  // Branch from the first message into a new chat.
+  const chatsBefore = await page.locator('.chat-entries li').count();
+  await userMessages(page).first().locator('.branch-message').click();
+  await expect(page.locator('.chat-entries li')).toHaveCount(chatsBefore + 1);
+  await expect(page.locator('.message')).toHaveCount(1);
+  await expect(page.locator('.chat-entries li.active .chat-id')).toContainText('-branch');
+
+  // Rename it, reload the page: the same chat reopens with its history.
+  await page.locator('#rename-chat').click();
+  await page.locator('#rename-input').fill('math-notes');
+  await page.locator('#rename-save').click();
+  await expect(page.locator('.chat-entries li.active .chat-id')).toContainText('math-notes');
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(page.locator('.chat-entries li.active .chat-id')).toContainText('math-notes');
+  await expect(userMessages(page).first()).toContainText('What is 2+2?');
+
+  // Search finds the original chat by content.
+  await page.locator('#chat-search').fill('of course');
+  await expect(page.locator('.chat-entries li')).toHaveCount(1);
+  await page.locator('#chat-search').fill('');
+  await expect.poll(() => page.locator('.chat-entries li').count()).toBeGreaterThan(1);
+
+  // Delete (after confirming): gone from the list.
+  const count = await page.locator('.chat-entries li').count();
+  await page.locator('#delete-chat').click();
+  await expect(page.locator('.chat-entries li')).toHaveCount(count - 1);
+  await expect(page.locator('.chat-entries .chat-id', { hasText: 'math-notes' })).toHaveCount(0);
+});
+
+test('keyboard shortcuts: Ctrl+Enter regenerates, Esc stops', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '6');
+  await setMode(page, 'instruct');
+  await newChat(page);
+  await send(page, 'Name a color.');
+  await waitIdle(page);
+  await page.locator('body').press('Control+Enter');
+  await waitIdle(page);
+  await expect(lastAssistant(page).locator('.version-label')).toHaveText('2/2');
+  await setParam(page, 'max_new_tokens', '2000');
+  await send(page, 'Write a very long story about the sea.');
+  await expect.poll(async () => (await lastAssistant(page).locator('.content').innerText()).length).toBeGreaterThan(20);
+  await page.locator('body').press('Escape');
+  await expect(page.locator('#send')).toBeVisible({ timeout: 2_000 });
+});
+
+test('a stale tab cannot overwrite newer history', async ({ browser }) => {
+  const context = await browser.newContext();
+  const a = await context.newPage();
+  await openApp(a);
+  await setMode(a, 'instruct');
+  await newChat(a);
+  const id = await a.locator('.chat-entries li.active .chat-id').innerText();
+  // Same browser storage: the second tab opens the same chat.
+  const b = await context.newPage();
+  await openApp(b);
+  await expect(b.locator('.chat-entries li.active .chat-id')).toHaveText(id);
+
+  await a.locator('#chat-input').fill('written in tab A');
+  await a.locator('#dummy-message').click();
+  await expect(userMessages(a)).toHaveCount(1);
+
+  await b.locator('#chat-input').fill('written in the stale tab B');
+  await b.locator('#dummy-message').click();
+  await expect(b.locator('.error')).toContainText('changed elsewhere');
+  await expect(userMessages(b)).toHaveCount(0);
+  // A generation from the stale tab is refused too.
+  await b.locator('#chat-input').fill('also from B');
+  await b.locator('#chat-input').press('Enter');
+  await expect(b.locator('.error')).toContainText('changed elsewhere');
+  await expect(b.locator('#chat-input')).toHaveValue('also from B'); // nothing typed is lost
+  await expect(userMessages(b)).toHaveCount(0);
+
+  await b.locator('#reload-chat').click();
+  await expect(userMessages(b)).toHaveCount(1);
+  await expect(userMessages(b).first()).toContainText('written in tab A');
+  await a.reload();
+  await expect(a.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(userMessages(a)).toHaveCount(1);
+  await context.close();
+});
+
+test('model output with HTML or script is shown as text, Markdown renders', async ({ page }) => {
+  await openApp(page);
+  await setMode(page, 'instruct');
+  await newChat(page);
+  const hostile = [
+    'Look: <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2">',
+    '',
+    '| fruit | colour |',
+    '|---|---|',
+    '| apple | red |',
+    '',
+    '```python',
+    'print("hi")',
+    '```',
+    '[link](javascript:window.__pwned=3)',
+  ].join('\n');
+  await page.locator('#chat-input').fill(hostile);
+  await page.locator('#dummy-reply').click();
+  const reply = lastAssistant(page).locator('.content');
+  await expect(reply.locator('table td').first()).toHaveText('apple');
+  await expect(reply).toContainText('<script>window.__pwned = 1</script>');
+  await expect(page.locator('#messages script')).toHaveCount(0);
+  await expect(page.locator('#messages img[src="x"]')).toHaveCount(0);
+  await expect(reply.locator('.code-block .copy-code')).toHaveCount(1);
+  await reply.locator('a').click();
+  expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+});

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The GPU check, run ON the GPU machine from the repository root, with the
+# CUDA build and the test files prepared by scripts/gpu-prepare.sh:
+#   .gpu/call1/{candlelight.xz, smollm2.part-aa}   (first call: copied to /tmp/cl)
+#   .gpu/call2/{smollm2.part-ab, qwen-header.gguf, expected-*.json}
+# It checks that the CUDA build loads SmolLM2 (real weights) and a
+# random-weight model of Qwen2.5-0.5B's exact shape on the GPU, that greedy
+# tokens match the CPU's, measures speed and GPU memory, streams a reply
+# over HTTP from the server on the GPU, and checks that a model which does
+# not fit gives a clear error. Results go to $OUT (or /tmp/gpu-out).
+set -uo pipefail
+
+OUT=${OUT:-/tmp/gpu-out}
+W=/tmp/cl
+mkdir -p "$OUT" "$W"
+exec > >(tee "$OUT/gpu-check.log") 2>&1
+
+section() { printf '\n=== %s ===\n' "$*"; }
+
+section "machine"
+nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv
+nproc
+
+section "files"
+for d in .gpu/call1 .gpu/call2; do [ -d "$d" ] && cp -n "$d"/* "$W"/ 2>/dev/null; done
+ls -la "$W"
+if [ ! -x "$W/candlelight" ]; then
+    { xz -dc "$W/candlelight.xz" 2>/dev/null ||
+        python3 -c 'import lzma,sys;sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' "$W/candlelight.xz"; } >"$W/candlelight" &&
+        chmod +x "$W/candlelight" || { echo "no binary"; exit 1; }
+fi
+if [ ! -f "$W/smollm2.gguf" ]; then
+    if compgen -G "$W/smollm2.part-a?" >/dev/null && [ "$(ls "$W"/smollm2.part-a? | wc -l)" = 2 ]; then
+        cat "$W"/smollm2.part-a? >"$W/smollm2.gguf"
+    fi
+fi
+SMOL_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+HAVE_SMOL=0
+if [ -f "$W/smollm2.gguf" ] && [ "$(sha256sum "$W/smollm2.gguf" | cut -d' ' -f1)" = "$SMOL_SHA" ]; then
+    HAVE_SMOL=1
+    echo "smollm2: sha256 ok"
+else
+    echo "smollm2: missing or damaged (the machine was not the same for both calls?)"
+fi
+
+# CUDA user-space libraries come from PyTorch's wheels; the driver gives libcuda.
+LIBS=$(python3 -c 'import glob,site,os;print(":".join(d for sp in site.getsitepackages() for d in glob.glob(os.path.join(sp,"nvidia","cu13","lib"))))')
+export LD_LIBRARY_PATH="$LIBS:/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+B="$W/candlelight"
+ldd "$B" | grep -E "not found|libcu|nvrtc" || true
+
+compare() { # compare A.json B.json label
+    python3 - "$1" "$2" "$3" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+label = sys.argv[3]
+ta, tb = a["tokens"], b["tokens"]
+la, lb = dict(a["first_top_logits"]), dict(b["first_top_logits"])
+shared = sorted(set(la) & set(lb), key=lambda t: -la[t])
+diffs = [abs(la[t] - lb[t]) for t in shared]
+print(f"{label}: first-step logits: {len(shared)} of the top 10 shared, max |diff| {max(diffs):.4f}, "
+      f"mean {sum(diffs)/len(diffs):.4f} (logit range {min(la.values()):.2f}..{max(la.values()):.2f})")
+n = next((i for i, (x, y) in enumerate(zip(ta, tb)) if x != y), None)
+if n is None and len(ta) == len(tb):
+    print(f"{label}: IDENTICAL {len(ta)} tokens: {a['text']!r}")
+else:
+    n = n if n is not None else min(len(ta), len(tb))
+    ma = a["margins"][n] if n < len(a["margins"]) else None
+    mb = b["margins"][n] if n < len(b["margins"]) else None
+    print(f"{label}: first {n} of {len(ta)}/{len(tb)} tokens equal; at token {n} the top-2 logit margin was {ma} ({a['device']}) / {mb} ({b['device']})")
+    print(f"   {a['device']}: {a['text']!r}\n   {b['device']}: {b['text']!r}")
+EOF
+}
+
+if [ "$HAVE_SMOL" = 1 ]; then
+    section "SmolLM2: greedy tokens, cuda vs cpu"
+    for prompt in "What is the capital of France?" "Write a haiku about the sea."; do
+        tag=$(echo "$prompt" | tr -cd 'a-z' | head -c 12)
+        "$B" complete --model "$W/smollm2.gguf" --prompt "$prompt" --max-tokens 32 --device cuda >"$OUT/smol-$tag-cuda.json"
+        "$B" complete --model "$W/smollm2.gguf" --prompt "$prompt" --max-tokens 32 --device cpu >"$OUT/smol-$tag-cpu.json"
+        compare "$OUT/smol-$tag-cuda.json" "$OUT/smol-$tag-cpu.json" "smollm2 '$prompt' (gpu machine's cpu)"
+        [ -f "$W/expected-smol-$tag.json" ] && compare "$OUT/smol-$tag-cuda.json" "$W/expected-smol-$tag.json" "smollm2 '$prompt' (build machine's cpu)"
+    done
+    section "SmolLM2: bench on cuda"
+    "$B" bench --model "$W/smollm2.gguf" --prompt-tokens 512 --gen-tokens 128 --device cuda | tee "$OUT/bench-smol-cuda.txt"
+fi
+
+section "Qwen2.5-0.5B shape (random weights from the real header)"
+"$B" synth-gguf --from "$W/qwen-header.gguf" --out "$W/qwen-synth.gguf" && ls -la "$W/qwen-synth.gguf"
+"$B" complete --model "$W/qwen-synth.gguf" --prompt "Hello" --max-tokens 16 --device cuda >"$OUT/qwen-cuda.json"
+"$B" complete --model "$W/qwen-synth.gguf" --prompt "Hello" --max-tokens 16 --device cpu >"$OUT/qwen-cpu.json"
+compare "$OUT/qwen-cuda.json" "$OUT/qwen-cpu.json" "qwen-shape random weights"
+"$B" bench --model "$W/qwen-synth.gguf" --prompt-tokens 512 --gen-tokens 128 --device cuda | tee "$OUT/bench-qwen-cuda.txt"
+"$B" bench --model "$W/qwen-synth.gguf" --prompt-tokens 512 --gen-tokens 64 --device cpu --repeats 1 | tee "$OUT/bench-qwen-cpu.txt"
+
+if [ "$HAVE_SMOL" = 1 ]; then
+    section "server on cuda: one streamed reply over HTTP"
+    "$B" --model "$W/smollm2.gguf" --device cuda --listen-port 7999 --user-data-dir "$W/ud" >"$OUT/server.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 60); do curl -sf localhost:7999/v1/models >/dev/null && break; sleep 0.5; done
+    nvidia-smi --query-gpu=memory.used --format=csv
+    curl -sN localhost:7999/v1/chat/completions -H 'Content-Type: application/json' \
+        -d '{"messages":[{"role":"user","content":"Tell me about the Moon."}],"max_tokens":40,"stream":true,"stream_options":{"include_usage":true}}' \
+        >"$OUT/stream.txt"
+    echo "content chunks: $(grep -c '"content":"[^"]' "$OUT/stream.txt"), done: $(grep -c '\[DONE\]' "$OUT/stream.txt")"
+    tail -n 3 "$OUT/stream.txt"
+    kill "$SERVER"; wait "$SERVER" 2>/dev/null
+    grep -E "model loaded|reply finished" "$OUT/server.log"
+fi
+
+section "a model that does not fit: clear error, no crash"
+python3 - <<'EOF' &
+import time, torch
+free, total = torch.cuda.mem_get_info()
+hog = torch.empty(free - (200 << 20), dtype=torch.uint8, device="cuda")
+print(f"holding {hog.numel() >> 20} MiB of {total >> 20} MiB", flush=True)
+time.sleep(40)
+EOF
+HOG=$!
+sleep 12
+"$B" complete --model "$W/qwen-synth.gguf" --prompt "Hello" --max-tokens 4 --device cuda
+echo "exit code: $? (expected non-zero, with a message naming GPU memory)"
+kill "$HOG" 2>/dev/null
+echo "gpu-check done"

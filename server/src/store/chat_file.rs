@@ -1,0 +1,229 @@
+//! A chat log in text-generation-webui's JSON format:
+//! `{"internal": [[user, bot], ...], "visible": [[user, bot], ...],
+//! "metadata": {"assistant_N": {"versions": [...], "current_version_index": i}}}`
+//! plus our revision number. TGW's older `{"data", "data_visible"}` files are
+//! read too. Metadata we do not manage is kept as it was.
+
+use app::types::{LoggedMessage, Role};
+use serde_json::{json, Map, Value};
+
+/// TGW marks a greeting (a reply with no user message) this way.
+const BEGIN_VISIBLE: &str = "<|BEGIN-VISIBLE-CHAT|>";
+
+/// The parsed file: messages, revision, and whatever else it held.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChatFile {
+    pub messages: Vec<LoggedMessage>,
+    pub revision: u64,
+    /// Metadata entries we keep but do not interpret.
+    pub other_metadata: Map<String, Value>,
+}
+
+fn pairs(value: Option<&Value>) -> Option<Vec<(String, String)>> {
+    value?
+        .as_array()?
+        .iter()
+        .map(|pair| {
+            let pair = pair.as_array()?;
+            let text = |i: usize| {
+                pair.get(i)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            Some((text(0), text(1)))
+        })
+        .collect()
+}
+
+/// Parses a chat file; `None` when it is not a chat in either TGW format.
+pub fn parse(value: &Value) -> Option<ChatFile> {
+    let obj = value.as_object()?;
+    let internal = pairs(obj.get("internal")).or_else(|| pairs(obj.get("data")))?;
+    let mut metadata = obj
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let revision = obj
+        .get("candlelight_revision")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+
+    let mut messages = Vec::new();
+    for (row, (user, bot)) in internal.into_iter().enumerate() {
+        metadata.remove(&format!("user_{row}"));
+        if !user.is_empty() && user != BEGIN_VISIBLE {
+            messages.push(LoggedMessage::new(Role::User, user));
+        }
+        let entry = metadata.remove(&format!("assistant_{row}"));
+        if !bot.is_empty() || entry.is_some() {
+            messages.push(assistant_message(bot, entry.as_ref()));
+        }
+    }
+    Some(ChatFile {
+        messages,
+        revision,
+        other_metadata: metadata,
+    })
+}
+
+/// The reply with its versions, if the metadata lists them.
+fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
+    let versions: Vec<String> = entry
+        .and_then(|e| e.get("versions"))
+        .and_then(Value::as_array)
+        .map(|vs| {
+            vs.iter()
+                .filter_map(|v| v.get("content").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if versions.is_empty() {
+        return LoggedMessage::new(Role::Assistant, text);
+    }
+    let current = entry
+        .and_then(|e| e.get("current_version_index"))
+        .and_then(Value::as_u64)
+        .map_or(0, |i| i as usize)
+        .min(versions.len() - 1);
+    let mut message = LoggedMessage {
+        role: Role::Assistant,
+        versions,
+        current,
+    };
+    // The row's text is what TGW shows; trust it over a stale index.
+    if message.text() != text && !text.is_empty() {
+        *message.text_mut() = text;
+    }
+    message
+}
+
+/// TGW's `visible` text: the shown text with HTML escaped.
+fn visible(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+}
+
+/// The file as TGW writes it (pairs of user and bot text).
+pub fn render(file: &ChatFile) -> Value {
+    let mut internal: Vec<Value> = Vec::new();
+    let mut shown: Vec<Value> = Vec::new();
+    let mut metadata = file.other_metadata.clone();
+    let mut pending_user: Option<&str> = None;
+    let mut push_row =
+        |user: &str, bot: &LoggedMessage, internal: &mut Vec<Value>, shown: &mut Vec<Value>| {
+            let row = internal.len();
+            let user_internal = if user.is_empty() && row == 0 {
+                BEGIN_VISIBLE
+            } else {
+                user
+            };
+            internal.push(json!([user_internal, bot.text()]));
+            shown.push(json!([visible(user), visible(bot.text())]));
+            if bot.versions.len() > 1 {
+                let versions: Vec<Value> = bot
+                    .versions
+                    .iter()
+                    .map(|v| json!({"content": v, "visible_content": visible(v)}))
+                    .collect();
+                metadata.insert(
+                    format!("assistant_{row}"),
+                    json!({"versions": versions, "current_version_index": bot.current}),
+                );
+            }
+        };
+    let empty_reply = LoggedMessage::new(Role::Assistant, "");
+    for message in &file.messages {
+        match message.role {
+            Role::User | Role::System => {
+                if let Some(user) = pending_user.take() {
+                    push_row(user, &empty_reply, &mut internal, &mut shown);
+                }
+                pending_user = Some(message.text());
+            }
+            Role::Assistant => {
+                let user = pending_user.take().unwrap_or("");
+                push_row(user, message, &mut internal, &mut shown);
+            }
+        }
+    }
+    if let Some(user) = pending_user {
+        push_row(user, &empty_reply, &mut internal, &mut shown);
+    }
+    json!({
+        "internal": internal,
+        "visible": shown,
+        "metadata": metadata,
+        "candlelight_revision": file.revision,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: Role, text: &str) -> LoggedMessage {
+        LoggedMessage::new(role, text)
+    }
+
+    #[test]
+    fn round_trips_greeting_versions_and_a_pending_user_message() {
+        let mut reply = msg(Role::Assistant, "Fine.");
+        reply.versions.push("Great, thanks!".into());
+        reply.current = 1;
+        let file = ChatFile {
+            messages: vec![
+                msg(Role::Assistant, "Hello! <b>Welcome</b>"),
+                msg(Role::User, "How are you?"),
+                reply,
+                msg(Role::User, "Tell me more."),
+            ],
+            revision: 7,
+            other_metadata: Map::from_iter([("note".to_string(), json!("kept"))]),
+        };
+        let value = render(&file);
+        assert_eq!(value["internal"][0][0], BEGIN_VISIBLE);
+        assert_eq!(value["visible"][0][1], "Hello! &lt;b&gt;Welcome&lt;/b&gt;");
+        assert_eq!(
+            value["internal"][1],
+            json!(["How are you?", "Great, thanks!"])
+        );
+        assert_eq!(value["internal"][2], json!(["Tell me more.", ""]));
+        assert_eq!(value["metadata"]["assistant_1"]["current_version_index"], 1);
+        assert_eq!(parse(&value).unwrap(), file);
+    }
+
+    #[test]
+    fn reads_tgw_files_old_and_new() {
+        let new = json!({
+            "internal": [["<|BEGIN-VISIBLE-CHAT|>", "Hi!"], ["Q", "A"]],
+            "visible": [["", "Hi!"], ["Q", "A"]],
+            "metadata": {"user_1": {"timestamp": "x"}}
+        });
+        let parsed = parse(&new).unwrap();
+        assert_eq!(parsed.revision, 0);
+        let texts: Vec<&str> = parsed.messages.iter().map(|m| m.text()).collect();
+        assert_eq!(texts, ["Hi!", "Q", "A"]);
+        let old = json!({"data": [["Q", "A"]], "data_visible": [["Q", "A"]]});
+        assert_eq!(parse(&old).unwrap().messages.len(), 2);
+        assert!(parse(&json!({"something": 1})).is_none());
+        assert!(parse(&json!([1, 2])).is_none());
+    }
+
+    #[test]
+    fn two_user_messages_in_a_row_survive() {
+        let file = ChatFile {
+            messages: vec![
+                msg(Role::User, "a"),
+                msg(Role::User, "b"),
+                msg(Role::Assistant, "c"),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(parse(&render(&file)).unwrap().messages, file.messages);
+    }
+}

@@ -1,0 +1,484 @@
+//! Chat logs where text-generation-webui keeps them:
+//! `logs/chat/<character>/<id>.json` and `logs/instruct/<id>.json`.
+//!
+//! Every change is checked against the revision the caller last saw (a stale
+//! tab is refused, never allowed to overwrite newer history) and written
+//! atomically. While a reply is being generated into a chat, only that
+//! generation may save it.
+
+use std::{
+    collections::HashSet,
+    fs,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use app::types::{ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage, Role};
+
+use super::{
+    atomic::write_atomic,
+    chat_file::{self, ChatFile},
+    names::check_name,
+    StoreError,
+};
+
+pub struct Chats {
+    logs: PathBuf,
+    /// Serialises read-check-write of chat files.
+    write_lock: Mutex<()>,
+    busy: Arc<Mutex<HashSet<ChatKey>>>,
+}
+
+/// Held while a reply is generated into a chat; saves through it bypass the
+/// busy check, everyone else's are refused until it is dropped.
+pub struct GenerationLock {
+    key: ChatKey,
+    busy: Arc<Mutex<HashSet<ChatKey>>>,
+}
+
+impl Drop for GenerationLock {
+    fn drop(&mut self) {
+        lock(&self.busy).remove(&self.key);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Chats {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            logs: root.join("logs"),
+            write_lock: Mutex::new(()),
+            busy: Arc::default(),
+        }
+    }
+
+    fn dir(&self, folder: &ChatFolder) -> Result<PathBuf, StoreError> {
+        Ok(match folder {
+            ChatFolder::Instruct => self.logs.join("instruct"),
+            ChatFolder::Character(name) => self.logs.join("chat").join(check_name(name)?),
+        })
+    }
+
+    fn path(&self, key: &ChatKey) -> Result<PathBuf, StoreError> {
+        Ok(self
+            .dir(&key.folder)?
+            .join(format!("{}.json", check_name(&key.id)?)))
+    }
+
+    fn read(&self, key: &ChatKey) -> Result<ChatFile, StoreError> {
+        let path = self.path(key)?;
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound {
+                    kind: "chat",
+                    name: key.id.clone(),
+                })
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        let value = serde_json::from_str(&text).map_err(|e| StoreError::malformed(&path, e))?;
+        chat_file::parse(&value).ok_or_else(|| StoreError::malformed(&path, "not a chat log"))
+    }
+
+    fn write(&self, key: &ChatKey, file: &ChatFile) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        let text = serde_json::to_string_pretty(&chat_file::render(file))
+            .map_err(|e| StoreError::malformed(&path, e))?;
+        write_atomic(&path, text.as_bytes()).map_err(|e| StoreError::io(&path, e))
+    }
+
+    pub fn load(&self, key: &ChatKey) -> Result<ChatLog, StoreError> {
+        let file = self.read(key)?;
+        Ok(ChatLog {
+            key: key.clone(),
+            revision: file.revision,
+            messages: file.messages,
+        })
+    }
+
+    /// Chats of a folder, newest first.
+    pub fn list(&self, folder: &ChatFolder) -> Result<Vec<ChatSummary>, StoreError> {
+        self.summaries(folder, |_| true)
+    }
+
+    /// Chats of a folder with a message containing `query` (any case).
+    pub fn search(&self, folder: &ChatFolder, query: &str) -> Result<Vec<ChatSummary>, StoreError> {
+        let needle = query.to_lowercase();
+        self.summaries(folder, |messages| {
+            messages.iter().any(|m| {
+                m.versions
+                    .iter()
+                    .any(|v| v.to_lowercase().contains(&needle))
+            })
+        })
+    }
+
+    fn summaries(
+        &self,
+        folder: &ChatFolder,
+        keep: impl Fn(&[LoggedMessage]) -> bool,
+    ) -> Result<Vec<ChatSummary>, StoreError> {
+        let dir = self.dir(folder)?;
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(&dir, e)),
+        };
+        let mut found: Vec<(SystemTime, ChatSummary)> = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let Some(id) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let key = ChatKey {
+                folder: folder.clone(),
+                id,
+            };
+            // A file that is not a chat is skipped, not fatal to the list.
+            let Ok(file) = self.read(&key) else { continue };
+            if !keep(&file.messages) {
+                continue;
+            }
+            let modified = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(UNIX_EPOCH);
+            found.push((modified, summary(key, &file.messages)));
+        }
+        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.key.id.cmp(&a.1.key.id)));
+        Ok(found.into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// A new chat, starting with `greeting` (and its alternatives) if any.
+    pub fn create(&self, folder: &ChatFolder, greeting: &[String]) -> Result<ChatLog, StoreError> {
+        let messages = match greeting.first() {
+            Some(first) if !first.is_empty() => vec![LoggedMessage {
+                role: Role::Assistant,
+                versions: greeting.iter().filter(|g| !g.is_empty()).cloned().collect(),
+                current: 0,
+            }],
+            _ => Vec::new(),
+        };
+        let _guard = lock(&self.write_lock);
+        let key = self.fresh_key(folder, &timestamp_id())?;
+        let file = ChatFile {
+            messages,
+            revision: 1,
+            ..Default::default()
+        };
+        self.write(&key, &file)?;
+        Ok(ChatLog {
+            key,
+            revision: file.revision,
+            messages: file.messages,
+        })
+    }
+
+    /// `base` or `base-2`, `base-3`... whichever is free.
+    fn fresh_key(&self, folder: &ChatFolder, base: &str) -> Result<ChatKey, StoreError> {
+        for n in 1.. {
+            let id = if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}-{n}")
+            };
+            let key = ChatKey {
+                folder: folder.clone(),
+                id,
+            };
+            if !self.path(&key)?.exists() {
+                return Ok(key);
+            }
+        }
+        unreachable!("an unbounded range always yields a free name")
+    }
+
+    /// Applies `change` to the messages if `base_revision` is current and no
+    /// reply is being generated into the chat, then saves.
+    pub fn update<T>(
+        &self,
+        key: &ChatKey,
+        base_revision: u64,
+        change: impl FnOnce(&mut Vec<LoggedMessage>) -> Result<T, StoreError>,
+    ) -> Result<(ChatLog, T), StoreError> {
+        if lock(&self.busy).contains(key) {
+            return Err(StoreError::Busy);
+        }
+        self.update_unchecked(key, Some(base_revision), change)
+    }
+
+    fn update_unchecked<T>(
+        &self,
+        key: &ChatKey,
+        base_revision: Option<u64>,
+        change: impl FnOnce(&mut Vec<LoggedMessage>) -> Result<T, StoreError>,
+    ) -> Result<(ChatLog, T), StoreError> {
+        let _guard = lock(&self.write_lock);
+        let mut file = self.read(key)?;
+        if base_revision.is_some_and(|base| base != file.revision) {
+            return Err(StoreError::Stale);
+        }
+        let out = change(&mut file.messages)?;
+        file.revision += 1;
+        self.write(key, &file)?;
+        Ok((
+            ChatLog {
+                key: key.clone(),
+                revision: file.revision,
+                messages: file.messages,
+            },
+            out,
+        ))
+    }
+
+    /// Marks the chat as being generated into, after checking the caller's
+    /// copy is current.
+    pub fn begin_generation(
+        &self,
+        key: &ChatKey,
+        base_revision: u64,
+    ) -> Result<GenerationLock, StoreError> {
+        let current = self.read(key)?.revision;
+        if current != base_revision {
+            return Err(StoreError::Stale);
+        }
+        if !lock(&self.busy).insert(key.clone()) {
+            return Err(StoreError::Busy);
+        }
+        Ok(GenerationLock {
+            key: key.clone(),
+            busy: self.busy.clone(),
+        })
+    }
+
+    /// A save by the generation holding the lock.
+    pub fn update_generating<T>(
+        &self,
+        generation: &GenerationLock,
+        change: impl FnOnce(&mut Vec<LoggedMessage>) -> Result<T, StoreError>,
+    ) -> Result<(ChatLog, T), StoreError> {
+        self.update_unchecked(&generation.key, None, change)
+    }
+
+    pub fn rename(&self, key: &ChatKey, new_id: &str) -> Result<ChatKey, StoreError> {
+        check_name(new_id)?;
+        if lock(&self.busy).contains(key) {
+            return Err(StoreError::Busy);
+        }
+        let _guard = lock(&self.write_lock);
+        let target = ChatKey {
+            folder: key.folder.clone(),
+            id: new_id.to_string(),
+        };
+        let (from, to) = (self.path(key)?, self.path(&target)?);
+        if to.exists() {
+            return Err(StoreError::Invalid(format!(
+                "a chat named `{new_id}` already exists"
+            )));
+        }
+        fs::rename(&from, &to).map_err(|e| StoreError::io(&from, e))?;
+        Ok(target)
+    }
+
+    pub fn delete(&self, key: &ChatKey) -> Result<(), StoreError> {
+        if lock(&self.busy).contains(key) {
+            return Err(StoreError::Busy);
+        }
+        let _guard = lock(&self.write_lock);
+        let path = self.path(key)?;
+        fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))
+    }
+
+    /// A new chat holding messages `..=upto` of `key`.
+    pub fn branch(&self, key: &ChatKey, upto: usize) -> Result<ChatLog, StoreError> {
+        let source = self.read(key)?;
+        if upto >= source.messages.len() {
+            return Err(StoreError::Invalid(format!(
+                "message {upto} does not exist"
+            )));
+        }
+        let _guard = lock(&self.write_lock);
+        let new_key = self.fresh_key(&key.folder, &format!("{}-branch", key.id))?;
+        let file = ChatFile {
+            messages: source.messages[..=upto].to_vec(),
+            revision: 1,
+            other_metadata: Default::default(),
+        };
+        self.write(&new_key, &file)?;
+        Ok(ChatLog {
+            key: new_key,
+            revision: 1,
+            messages: file.messages,
+        })
+    }
+}
+
+fn summary(key: ChatKey, messages: &[LoggedMessage]) -> ChatSummary {
+    let first_user = messages
+        .iter()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.text().trim().to_string())
+        .unwrap_or_default();
+    let mut title: String = first_user.chars().take(60).collect();
+    if first_user.chars().count() > 60 {
+        title.push('…');
+    }
+    ChatSummary {
+        title: if title.is_empty() {
+            "(new chat)".into()
+        } else {
+            title
+        },
+        messages: messages.len(),
+        key,
+    }
+}
+
+/// text-generation-webui's chat id: the UTC time as `YYYYMMDD-HH-MM-SS`.
+fn timestamp_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}-{:02}-{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Chats) {
+        let dir = tempfile::tempdir().unwrap();
+        let chats = Chats::new(dir.path());
+        (dir, chats)
+    }
+
+    fn folder() -> ChatFolder {
+        ChatFolder::Character("AI助理".into())
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_419), (2025, 11, 27));
+        assert_eq!(timestamp_id().len(), "20261127-14-03-09".len());
+    }
+
+    #[test]
+    fn create_starts_with_the_greeting_and_its_alternatives() {
+        let (_d, chats) = store();
+        let chat = chats
+            .create(&folder(), &["你好！".into(), "Hi!".into()])
+            .unwrap();
+        assert_eq!(chat.messages.len(), 1);
+        assert_eq!(chat.messages[0].versions, vec!["你好！", "Hi!"]);
+        assert_eq!(chats.load(&chat.key).unwrap(), chat);
+        let second = chats.create(&folder(), &[]).unwrap();
+        assert_ne!(second.key, chat.key, "same-second chats get distinct ids");
+        assert!(second.messages.is_empty());
+        assert_eq!(chats.list(&folder()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_stale_revision_is_refused_and_nothing_is_overwritten() {
+        let (_d, chats) = store();
+        let chat = chats.create(&ChatFolder::Instruct, &[]).unwrap();
+        let add = |text: &'static str| {
+            move |m: &mut Vec<LoggedMessage>| {
+                m.push(LoggedMessage::new(Role::User, text));
+                Ok(())
+            }
+        };
+        let (tab1, _) = chats
+            .update(&chat.key, chat.revision, add("from tab 1"))
+            .unwrap();
+        let stale = chats.update(&chat.key, chat.revision, add("from tab 2"));
+        assert!(matches!(stale, Err(StoreError::Stale)));
+        assert_eq!(chats.load(&chat.key).unwrap(), tab1);
+    }
+
+    #[test]
+    fn a_generating_chat_accepts_only_the_generation_s_saves() {
+        let (_d, chats) = store();
+        let chat = chats.create(&ChatFolder::Instruct, &[]).unwrap();
+        let generation = chats.begin_generation(&chat.key, chat.revision).unwrap();
+        assert!(matches!(
+            chats.begin_generation(&chat.key, chat.revision),
+            Err(StoreError::Busy)
+        ));
+        assert!(matches!(
+            chats.update(&chat.key, chat.revision, |_| Ok(())),
+            Err(StoreError::Busy)
+        ));
+        assert!(matches!(chats.delete(&chat.key), Err(StoreError::Busy)));
+        let (saved, _) = chats
+            .update_generating(&generation, |m| {
+                m.push(LoggedMessage::new(Role::Assistant, "reply"));
+                Ok(())
+            })
+            .unwrap();
+        drop(generation);
+        chats.update(&chat.key, saved.revision, |_| Ok(())).unwrap();
+    }
+
+    #[test]
+    fn rename_branch_delete_and_search() {
+        let (_d, chats) = store();
+        let chat = chats.create(&folder(), &["Greetings".into()]).unwrap();
+        let (chat, _) = chats
+            .update(&chat.key, chat.revision, |m| {
+                m.push(LoggedMessage::new(Role::User, "Tell me about otters"));
+                m.push(LoggedMessage::new(Role::Assistant, "Otters hold hands."));
+                Ok(())
+            })
+            .unwrap();
+        let renamed = chats.rename(&chat.key, "otters").unwrap();
+        assert_eq!(renamed.id, "otters");
+        assert!(chats.load(&chat.key).is_err());
+        let branch = chats.branch(&renamed, 1).unwrap();
+        assert_eq!(branch.messages.len(), 2);
+        assert_eq!(branch.key.id, "otters-branch");
+        let found = chats.search(&folder(), "OTTERS HOLD").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, renamed);
+        assert_eq!(found[0].title, "Tell me about otters");
+        chats.delete(&renamed).unwrap();
+        assert_eq!(chats.list(&folder()).unwrap().len(), 1);
+        assert!(matches!(
+            chats.rename(&branch.key, "../escape"),
+            Err(StoreError::InvalidName(_))
+        ));
+    }
+}

@@ -1,0 +1,263 @@
+//! Generation into a saved chat. The server owns the chat while it
+//! generates: the user's message is saved before the model starts, the reply
+//! when it ends (finished, stopped, or abandoned by a closed tab), so a crash
+//! or a lost tab loses no finished turn and a stale tab cannot overwrite it.
+
+use app::{
+    services::{ChatService, EventStream},
+    types::{
+        AppError, Character, ChatAction, ChatLog, ChatSettings, FinishReason, GenerationStats,
+        LoggedMessage, Mode, ModelStatus, ReplyRequest, Role, StreamEvent,
+    },
+};
+use futures::StreamExt;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::{
+    chat::ChatRequest,
+    engine::{EngineEvent, ReplyStream},
+    prompt::Continuation,
+    store::{GenerationLock, StoreError},
+    AppState,
+};
+
+pub struct UiChat {
+    state: AppState,
+}
+
+impl UiChat {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+/// Where the generated text goes when the reply ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Target {
+    NewReply,
+    NewVersion,
+    Extend,
+    /// Impersonate: the text goes back to the message box, not the chat.
+    Nowhere,
+}
+
+impl ChatService for UiChat {
+    fn start_reply(&self, request: ReplyRequest) -> Result<EventStream, AppError> {
+        request
+            .params
+            .validate()
+            .map_err(|e| AppError::InvalidParameter(e.message))?;
+        let chats = &self.state.data.chats;
+        let generation = chats.begin_generation(&request.key, request.base_revision)?;
+        let (log, saved, target, continuation) = self.prepare_chat(&request, &generation)?;
+        let history = match target {
+            Target::NewVersion => log.history()[..log.messages.len() - 1].to_vec(),
+            _ => log.history(),
+        };
+        let chat_request = self.chat_request(
+            &request.settings,
+            history,
+            continuation,
+            request.params.clone(),
+        )?;
+        let (events, prompt) = self.state.chat.start(&request.request_id, &chat_request)?;
+
+        let (tx, rx) = unbounded_channel();
+        let _ = tx.send(StreamEvent::Prompt {
+            text: prompt.text,
+            tokens: prompt.tokens.len() as u32,
+            dropped_messages: prompt.dropped_messages as u32,
+        });
+        if let Some(revision) = saved {
+            let _ = tx.send(StreamEvent::Saved { revision });
+        }
+        tokio::spawn(drive(self.state.clone(), events, tx, generation, target));
+        Ok(Box::pin(tokio_stream_from(rx)))
+    }
+
+    fn stop_reply(&self, request_id: &str) -> bool {
+        self.state.chat.engine().stop(request_id)
+    }
+
+    fn model_status(&self) -> ModelStatus {
+        match self.state.chat.engine().model() {
+            Ok(m) => ModelStatus::Ready {
+                name: m.info.name.clone(),
+                architecture: m.info.architecture.clone(),
+                context_length: m.info.context_length,
+                device: m.info.device.to_string(),
+            },
+            Err(e) => ModelStatus::Failed {
+                reason: AppError::from(e).to_string(),
+            },
+        }
+    }
+
+    fn model_template(&self) -> Option<String> {
+        self.state
+            .chat
+            .engine()
+            .model()
+            .ok()?
+            .template_source
+            .clone()
+    }
+}
+
+impl UiChat {
+    /// Applies the part of the action that happens before generating.
+    /// Returns the chat, the revision saved (if any), and where the reply goes.
+    fn prepare_chat(
+        &self,
+        request: &ReplyRequest,
+        generation: &GenerationLock,
+    ) -> Result<(ChatLog, Option<u64>, Target, Continuation), AppError> {
+        let chats = &self.state.data.chats;
+        let log = chats.load(&request.key)?;
+        let last_is_reply = log
+            .messages
+            .last()
+            .is_some_and(|m| m.role == Role::Assistant);
+        Ok(match &request.action {
+            ChatAction::Send { text } if !text.trim().is_empty() => {
+                let (log, ()) = chats.update_generating(generation, |m| {
+                    m.push(LoggedMessage::new(Role::User, text.clone()));
+                    Ok(())
+                })?;
+                let revision = log.revision;
+                (log, Some(revision), Target::NewReply, Continuation::Reply)
+            }
+            ChatAction::Send { .. } => (log, None, Target::NewReply, Continuation::Reply),
+            ChatAction::Regenerate if last_is_reply => {
+                (log, None, Target::NewVersion, Continuation::Reply)
+            }
+            ChatAction::Regenerate => (log, None, Target::NewReply, Continuation::Reply),
+            ChatAction::Continue if last_is_reply => {
+                (log, None, Target::Extend, Continuation::ContinueLast)
+            }
+            ChatAction::Continue => {
+                return Err(AppError::InvalidParameter(
+                    "there is no reply to continue".into(),
+                ));
+            }
+            ChatAction::Impersonate => (log, None, Target::Nowhere, Continuation::Impersonate),
+        })
+    }
+
+    fn chat_request(
+        &self,
+        settings: &ChatSettings,
+        history: Vec<app::types::ChatMessage>,
+        continuation: Continuation,
+        params: app::types::GenerationParams,
+    ) -> Result<ChatRequest, AppError> {
+        let data = &self.state.data;
+        let character = match (settings.mode, data.characters.load(&settings.character)) {
+            (_, Ok(c)) => c,
+            (Mode::Instruct, Err(_)) => Character::default(),
+            (_, Err(e)) => return Err(e.into()),
+        };
+        let instruction_template = match &settings.instruction_template {
+            Some(name) => Some(data.templates.load(name)?),
+            None => None,
+        };
+        Ok(ChatRequest {
+            history,
+            mode: settings.mode,
+            character,
+            user: settings.user.clone(),
+            system_message: Some(settings.system_message.clone()).filter(|s| !s.trim().is_empty()),
+            chat_instruct_command: settings.chat_instruct_command.clone(),
+            instruction_template,
+            continuation,
+            params,
+        })
+    }
+}
+
+/// Forwards the engine's events to the browser and saves the reply when it
+/// ends. If the browser goes away, generation is cancelled (by dropping the
+/// engine's stream) and what was generated is still saved.
+async fn drive(
+    state: AppState,
+    mut events: ReplyStream,
+    tx: UnboundedSender<StreamEvent>,
+    generation: GenerationLock,
+    target: Target,
+) {
+    let mut text = String::new();
+    let mut end: Option<StreamEvent> = None;
+    while let Some(event) = events.next().await {
+        match event {
+            EngineEvent::Text(piece) => {
+                text.push_str(&piece);
+                if tx.send(StreamEvent::Text { text: piece }).is_err() {
+                    break; // the browser went away
+                }
+            }
+            EngineEvent::Finished { reason, stats } => {
+                end = Some(StreamEvent::Done {
+                    finish_reason: reason,
+                    stats,
+                });
+                break;
+            }
+            EngineEvent::Failed(e) => {
+                end = Some(StreamEvent::Error {
+                    message: AppError::from(e).to_string(),
+                });
+                break;
+            }
+        }
+    }
+    drop(events);
+    match save_reply(&state, &generation, target, text) {
+        Ok(Some(revision)) => {
+            let _ = tx.send(StreamEvent::Saved { revision });
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "saving a reply failed");
+            let _ = tx.send(StreamEvent::Error {
+                message: AppError::from(e).to_string(),
+            });
+        }
+    }
+    drop(generation);
+    let _ = tx.send(end.unwrap_or(StreamEvent::Done {
+        finish_reason: FinishReason::Cancelled,
+        stats: GenerationStats::default(),
+    }));
+}
+
+fn save_reply(
+    state: &AppState,
+    generation: &GenerationLock,
+    target: Target,
+    text: String,
+) -> Result<Option<u64>, StoreError> {
+    if text.is_empty() || target == Target::Nowhere {
+        return Ok(None);
+    }
+    let (log, ()) = state.data.chats.update_generating(generation, |messages| {
+        match (target, messages.last_mut()) {
+            (Target::NewVersion, Some(last)) if last.role == Role::Assistant => {
+                last.versions.push(text);
+                last.current = last.versions.len() - 1;
+            }
+            (Target::Extend, Some(last)) if last.role == Role::Assistant => {
+                last.text_mut().push_str(&text)
+            }
+            _ => messages.push(LoggedMessage::new(Role::Assistant, text)),
+        }
+        Ok(())
+    })?;
+    Ok(Some(log.revision))
+}
+
+/// A tokio receiver as a `Stream`.
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<StreamEvent>,
+) -> impl futures::Stream<Item = StreamEvent> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

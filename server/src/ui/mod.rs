@@ -1,0 +1,22 @@
+//! The web UI's services (see `app::services`), implemented on the shared
+//! application state: generation into saved chats, the chat logs, and the
+//! library of characters, presets and templates.
+
+mod chat;
+mod edits;
+mod library;
+mod logs;
+
+use std::sync::Arc;
+
+use app::services::Services;
+
+use crate::AppState;
+
+pub fn services(state: &AppState) -> Services {
+    Services {
+        chat: Arc::new(chat::UiChat::new(state.clone())),
+        logs: Arc::new(logs::UiLogs::new(state.clone())),
+        library: Arc::new(library::UiLibrary::new(state.clone())),
+    }
+}
