@@ -19,7 +19,7 @@ pub mod types;
 
 use leptos::prelude::*;
 
-use crate::pages::{ChatPage, ParametersPage};
+use crate::pages::{ChatPage, ModelsPage, ParametersPage};
 use crate::state::{ChatState, Tab};
 use crate::types::{ChatSettings, GenerationParams};
 
@@ -103,7 +103,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="topbar">
             <span class="brand">"candlelight"</span>
-            <nav class="tabs">{tab_button(Tab::Chat)} {tab_button(Tab::Parameters)}</nav>
+            <nav class="tabs">{tab_button(Tab::Chat)} {tab_button(Tab::Parameters)} {tab_button(Tab::Model)}</nav>
             <components::ModelBadge />
         </header>
         <main>
@@ -114,6 +114,9 @@ pub fn App() -> impl IntoView {
             </section>
             <section class="tab-page" class:hidden=move || state.tab.get() != Tab::Parameters>
                 <ParametersPage />
+            </section>
+            <section class="tab-page" class:hidden=move || state.tab.get() != Tab::Model>
+                <ModelsPage />
             </section>
         </main>
     }

@@ -3,13 +3,14 @@
 //! names a server type, so it keeps compiling to wasm and every server piece
 //! stays testable without a browser.
 
-use std::{pin::Pin, sync::Arc};
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use futures::Stream;
 
 use crate::types::{
     AppError, CardImport, Character, CharacterInfo, ChatEdit, ChatFolder, ChatKey, ChatLog,
-    ChatSummary, GenerationParams, ModelStatus, PresetInfo, ReplyRequest, StreamEvent,
+    ChatSummary, DownloadStatus, GenerationParams, ModelFile, ModelPanel, ModelStatus, PresetInfo,
+    RemoteModelFile, ReplyRequest, StreamEvent,
 };
 
 /// A reply as it is generated; dropping it cancels the generation (what was
@@ -65,12 +66,30 @@ pub trait LibraryService: Send + Sync + 'static {
     fn delete_template(&self, name: &str) -> Result<(), AppError>;
 }
 
+/// The Model tab: the model folder, loading, downloads.
+pub trait ModelService: Send + Sync + 'static {
+    fn files(&self) -> Vec<ModelFile>;
+    fn panel(&self) -> ModelPanel;
+    /// Starts loading a model from the folder; [`ModelService::panel`] shows progress.
+    fn load(&self, name: &str) -> Result<(), AppError>;
+    fn unload(&self) -> Result<(), AppError>;
+    /// The GGUF files of a Hugging Face repository.
+    fn remote_files(
+        &self,
+        repo: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<RemoteModelFile>, AppError>> + Send>>;
+    /// Starts a download into the model folder.
+    fn download(&self, repo: &str, file: &str) -> Result<u64, AppError>;
+    fn downloads(&self) -> Vec<DownloadStatus>;
+}
+
 /// The services server functions find in their context.
 #[derive(Clone)]
 pub struct Services {
     pub chat: Arc<dyn ChatService>,
     pub logs: Arc<dyn ChatLogService>,
     pub library: Arc<dyn LibraryService>,
+    pub models: Arc<dyn ModelService>,
 }
 
 /// The services of the current request, or a clear error if the server forgot

@@ -8,6 +8,7 @@ use crate::types::{ChatLog, ChatSettings, ChatSummary, GenerationParams, Generat
 pub enum Tab {
     Chat,
     Parameters,
+    Model,
 }
 
 impl Tab {
@@ -15,6 +16,7 @@ impl Tab {
         match self {
             Tab::Chat => "Chat",
             Tab::Parameters => "Parameters",
+            Tab::Model => "Model",
         }
     }
 }
@@ -80,6 +82,8 @@ pub struct ChatState {
     pub characters: RwSignal<Vec<String>>,
     /// Bumped when a character's picture changes, to reload it.
     pub picture_version: RwSignal<u32>,
+    /// Bumped when the model changes, to refresh what shows it.
+    pub model_version: RwSignal<u32>,
 }
 
 impl ChatState {
@@ -101,6 +105,7 @@ impl ChatState {
             draft: RwSignal::new(None),
             characters: RwSignal::new(Vec::new()),
             picture_version: RwSignal::new(0),
+            model_version: RwSignal::new(0),
         }
     }
 

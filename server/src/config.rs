@@ -38,20 +38,39 @@ pub enum Command {
     SynthGguf(SynthArgs),
 }
 
+/// Where replies are generated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    /// The in-process candle engine.
+    Local,
+    /// Any OpenAI-compatible server (vLLM, TGI, llama-server, candlelight).
+    Openai,
+}
+
 /// Flags for serving (the default command).
 #[derive(Debug, clap::Args)]
 pub struct Config {
-    /// GGUF model file to load (architectures: llama, qwen2).
+    /// GGUF model to load: a path, or a file name in --model-dir
+    /// (architectures: llama, qwen2).
     #[arg(
         long,
         env = "CANDLELIGHT_MODEL",
-        default_value = "models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+        default_value = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
     )]
     pub model: PathBuf,
 
-    /// Address to listen on. Loopback by default: only this machine can connect.
-    #[arg(long, env = "CANDLELIGHT_LISTEN_HOST", default_value = "127.0.0.1")]
-    pub listen_host: IpAddr,
+    /// Folder of GGUF files, listed on the Model tab.
+    #[arg(long, env = "CANDLELIGHT_MODEL_DIR", default_value = "models")]
+    pub model_dir: PathBuf,
+
+    /// Listen on every network interface (0.0.0.0). Without --auth, a random
+    /// access token is then required; the link printed at start carries it.
+    #[arg(long, env = "CANDLELIGHT_LISTEN")]
+    pub listen: bool,
+
+    /// Address to listen on (default 127.0.0.1, or 0.0.0.0 with --listen).
+    #[arg(long, env = "CANDLELIGHT_LISTEN_HOST")]
+    pub listen_host: Option<IpAddr>,
 
     /// Port to listen on (text-generation-webui's default).
     #[arg(long, env = "CANDLELIGHT_LISTEN_PORT", default_value_t = 7860)]
@@ -60,6 +79,10 @@ pub struct Config {
     /// Where the model runs: cpu, cuda or cuda:N.
     #[arg(long, env = "CANDLELIGHT_DEVICE", default_value = "cpu")]
     pub device: DeviceSpec,
+
+    /// Caps the context length (and the memory its cache takes), in tokens.
+    #[arg(long, env = "CANDLELIGHT_CTX_SIZE")]
+    pub ctx_size: Option<usize>,
 
     /// How many requests may wait for the model; more are refused as busy.
     #[arg(long, env = "CANDLELIGHT_QUEUE_SIZE", default_value_t = 16)]
@@ -77,6 +100,40 @@ pub struct Config {
     /// Allow this one browser origin to call the API (CORS), e.g. http://localhost:3000.
     #[arg(long, env = "CANDLELIGHT_API_CORS")]
     pub api_cors: Option<String>,
+
+    /// Require a login: user:password (repeatable).
+    #[arg(
+        long,
+        env = "CANDLELIGHT_AUTH",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub auth: Vec<String>,
+
+    /// A file of user:password lines for the login.
+    #[arg(long, env = "CANDLELIGHT_AUTH_FILE")]
+    pub auth_file: Option<PathBuf>,
+
+    /// Release the model's weights after this many idle minutes; the next
+    /// request loads them again.
+    #[arg(long, env = "CANDLELIGHT_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+
+    /// Hugging Face (or a mirror with the same layout) for downloads.
+    #[arg(long, env = "HF_ENDPOINT", default_value = "https://huggingface.co")]
+    pub hf_endpoint: String,
+
+    /// Where replies are generated.
+    #[arg(long, env = "CANDLELIGHT_BACKEND", value_enum, default_value_t = BackendKind::Local)]
+    pub backend: BackendKind,
+
+    /// The OpenAI-compatible server for --backend openai, e.g. http://10.0.0.5:8000.
+    #[arg(long, env = "CANDLELIGHT_BACKEND_URL")]
+    pub backend_url: Option<String>,
+
+    /// Its API key, if it needs one.
+    #[arg(long, env = "CANDLELIGHT_BACKEND_KEY", hide_env_values = true)]
+    pub backend_key: Option<String>,
 
     /// Folder with the built web app (made by `cargo leptos build`).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]

@@ -1,14 +1,21 @@
-//! candlelight's server: the web app, its server functions, and the
-//! in-process engine behind them. `main.rs` only parses flags and serves
-//! [`router`]; tests build the same router.
+//! candlelight's server: the web app, its server functions, the OpenAI API,
+//! and the in-process engine behind them. `main.rs` only parses flags and
+//! serves [`router`]; tests build the same router.
 
+pub mod access;
 pub mod chat;
 pub mod config;
 pub mod engine;
 mod errors;
+pub mod memory;
+pub mod metrics;
+pub mod models;
 pub mod openai;
 mod pictures;
 pub mod prompt;
+pub mod remote;
+pub mod secrets;
+mod status;
 pub mod store;
 pub mod tools;
 mod ui;
@@ -16,22 +23,41 @@ mod ui;
 use std::sync::Arc;
 
 use app::{services::Services, shell, App};
-use axum::Router;
+use axum::{middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::{
+    access::{Access, AccessPolicy},
     chat::ChatEngine,
+    models::ModelLibrary,
     openai::{ApiConfig, ApiState},
     store::UserData,
 };
 
 /// What every request handler shares: the chat engine (and through it the
-/// model and its queue) and the user data folder.
+/// model and its queue), the user data folder, and the model folder.
 #[derive(Clone)]
 pub struct AppState {
     pub chat: Arc<ChatEngine>,
     pub data: Arc<UserData>,
+    pub models: Arc<ModelLibrary>,
+}
+
+/// How the server is exposed: the API's key and CORS, and who may use it.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub api: ApiConfig,
+    pub access: AccessPolicy,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            api: ApiConfig::default(),
+            access: AccessPolicy::Open,
+        }
+    }
 }
 
 /// Leptos settings for the built site. They are fixed here rather than read
@@ -45,16 +71,18 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
         .build()
 }
 
-/// The whole HTTP surface: pages, server functions, the `/v1` API, static files.
-pub fn router(options: LeptosOptions, state: AppState, api: &ApiConfig) -> Router {
+/// The whole HTTP surface: pages, server functions, the `/v1` API, static
+/// files, health and metrics; all behind the access guard.
+pub fn router(options: LeptosOptions, state: AppState, config: &ServerConfig) -> Router {
     let services: Services = ui::services(&state);
     let api_routes = openai::routes(
         ApiState {
             chat: state.chat.clone(),
             data: state.data.clone(),
         },
-        api,
+        &config.api,
     );
+    let access = Access::new(config.access.clone(), config.api.api_key.is_some());
     let routes = generate_route_list(App);
     Router::new()
         .leptos_routes_with_context(
@@ -69,5 +97,7 @@ pub fn router(options: LeptosOptions, state: AppState, api: &ApiConfig) -> Route
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         .merge(pictures::routes(state.data.clone()))
+        .merge(status::routes(state.chat.clone()))
         .merge(api_routes)
+        .layer(middleware::from_fn_with_state(access, access::guard))
 }

@@ -1,16 +1,24 @@
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::Context;
 use clap::Parser;
 use server::{
+    access::{parse_users, AccessPolicy},
     chat::ChatEngine,
-    config::{Cli, Command, Config},
-    engine::Engine,
+    config::{BackendKind, Cli, Command, Config},
+    engine::{Engine, EngineOptions},
     leptos_options,
+    models::ModelLibrary,
     openai::ApiConfig,
+    remote::RemoteBackend,
     router,
+    secrets::new_token,
     store::UserData,
-    tools, AppState,
+    tools, AppState, ServerConfig,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -68,61 +76,161 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .block_on(serve_async(config))
 }
 
+/// Who may connect: a login with --auth, nobody asked on loopback, a
+/// random token otherwise.
+fn access_policy(config: &Config, host: IpAddr) -> anyhow::Result<AccessPolicy> {
+    let file = match &config.auth_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading --auth-file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let users = parse_users(&config.auth, file.as_deref()).map_err(anyhow::Error::msg)?;
+    Ok(if !users.is_empty() {
+        AccessPolicy::Login(users)
+    } else if host.is_loopback() {
+        AccessPolicy::Open
+    } else {
+        AccessPolicy::Token(new_token())
+    })
+}
+
+/// The addresses people can open: every non-loopback interface when
+/// listening on all of them.
+fn reachable_addresses(host: IpAddr) -> Vec<IpAddr> {
+    if !host.is_unspecified() {
+        return vec![host];
+    }
+    let mut found: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .map(|ifs| {
+            ifs.into_iter()
+                .map(|i| i.ip())
+                .filter(|ip| !ip.is_loopback() && ip.is_ipv4())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.push(IpAddr::from([127, 0, 0, 1]));
+    found
+}
+
+fn print_links(policy: &AccessPolicy, host: IpAddr, port: u16) {
+    let suffix = match policy {
+        AccessPolicy::Token(token) => format!("/?token={token}"),
+        _ => "/".to_string(),
+    };
+    println!("candlelight is ready. Open:");
+    for ip in reachable_addresses(host) {
+        println!("  http://{}{suffix}", SocketAddr::new(ip, port));
+    }
+    match policy {
+        AccessPolicy::Token(_) => println!("The link carries this server's access token: share it only with people who may use it."),
+        AccessPolicy::Login(_) => println!("Log in with a user from --auth."),
+        AccessPolicy::Open => {}
+    }
+}
+
 async fn serve_async(config: Config) -> anyhow::Result<()> {
     let site_root = config.site_root.to_string_lossy().into_owned();
     if !config.site_root.join("pkg").is_dir() {
         tracing::warn!(site_root = %site_root, "the web app is not built here; run `make run` (or `cargo leptos build --release`)");
     }
-
-    let api = ApiConfig {
-        api_key: config.api_key.clone().filter(|k| !k.is_empty()),
-        cors_origin: match &config.api_cors {
-            Some(origin) => Some(
-                origin
-                    .parse()
-                    .with_context(|| format!("--api-cors: `{origin}` is not a valid origin"))?,
-            ),
-            None => None,
-        },
-    };
+    let host = config.listen_host.unwrap_or(if config.listen {
+        IpAddr::from([0, 0, 0, 0])
+    } else {
+        IpAddr::from([127, 0, 0, 1])
+    });
+    let server_config =
+        ServerConfig {
+            api: ApiConfig {
+                api_key: config.api_key.clone().filter(|k| !k.is_empty()),
+                cors_origin: match &config.api_cors {
+                    Some(origin) => Some(origin.parse().with_context(|| {
+                        format!("--api-cors: `{origin}` is not a valid origin")
+                    })?),
+                    None => None,
+                },
+            },
+            access: access_policy(&config, host)?,
+        };
     let data = UserData::open(&config.user_data_dir).with_context(|| {
         format!(
             "opening the user data folder {}",
             config.user_data_dir.display()
         )
     })?;
+    let models = Arc::new(ModelLibrary::new(&config.model_dir, &config.hf_endpoint));
 
-    let (model, device, queue) = (config.model.clone(), config.device, config.queue_size);
-    let engine = tokio::task::spawn_blocking(move || Engine::load(&model, device, queue))
-        .await
-        .context("loading the model")?;
-
-    let addr = SocketAddr::new(config.listen_host, config.listen_port);
-    let state = AppState {
-        chat: Arc::new(ChatEngine::new(Arc::new(engine))),
-        data: Arc::new(data),
+    let options = EngineOptions {
+        device: config.device,
+        queue_capacity: config.queue_size,
+        ctx_size: config.ctx_size,
     };
-    let app = router(leptos_options(&site_root), state, &api);
+    let chat = match config.backend {
+        BackendKind::Openai => {
+            let url = config
+                .backend_url
+                .clone()
+                .context("--backend openai needs --backend-url")?;
+            let remote = Arc::new(RemoteBackend::new(&url, config.backend_key.clone()));
+            match remote.model_id().await {
+                Ok(model) => {
+                    tracing::info!(backend = %remote.url(), model, "generating with a remote server")
+                }
+                Err(e) => tracing::warn!(error = %e, "the remote backend does not answer yet"),
+            }
+            let engine = Engine::new(options, format!("replies come from {}", remote.url()));
+            ChatEngine::with_remote(Arc::new(engine), remote)
+        }
+        BackendKind::Local => {
+            let engine = Arc::new(Engine::new(options, "no model loaded"));
+            let path = models.resolve(&config.model);
+            let loading = engine.clone();
+            // A model that fails to load leaves the server running, saying why.
+            let _ = tokio::task::spawn_blocking(move || loading.switch_to(&path)).await;
+            ChatEngine::new(engine)
+        }
+    };
+    let state = AppState {
+        chat: Arc::new(chat),
+        data: Arc::new(data),
+        models,
+    };
+    if let Some(minutes) = config.idle_timeout {
+        let engine = state.chat.engine().clone();
+        tokio::spawn(async move {
+            let idle = Duration::from_secs(minutes * 60);
+            let mut tick = tokio::time::interval(Duration::from_secs(15));
+            loop {
+                tick.tick().await;
+                engine.release_if_idle(idle);
+            }
+        });
+    }
+
+    let addr = SocketAddr::new(host, config.listen_port);
+    let app = router(leptos_options(&site_root), state.clone(), &server_config);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let shown = if addr.ip().is_unspecified() {
-        SocketAddr::new([127, 0, 0, 1].into(), addr.port())
-    } else {
-        addr
-    };
-    tracing::info!("candlelight is ready: open http://{shown}/");
-    println!("candlelight is ready: open http://{shown}/");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    print_links(&server_config.access, host, config.listen_port);
+    tracing::info!(%addr, "listening");
+    let engine = state.chat.engine().clone();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal(engine))
+    .await
+    .context("serving")?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on ctrl-c or SIGTERM. Running replies get a few seconds to
+/// finish, then are stopped (and saved); a second signal or a hung client
+/// cannot keep the process alive for long.
+async fn shutdown_signal(engine: Arc<Engine>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -141,5 +249,18 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: no new requests; running replies get 5 s to finish");
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let stopped = engine.stop_all();
+        if stopped > 0 {
+            tracing::info!(
+                stopped,
+                "stopped the remaining replies; their text is saved"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        tracing::warn!("clients did not close their connections; exiting");
+        std::process::exit(0);
+    });
 }

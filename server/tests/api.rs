@@ -17,10 +17,11 @@ use server::{
     chat::ChatEngine,
     engine::{DeviceSpec, Engine},
     leptos_options,
+    models::ModelLibrary,
     openai::ApiConfig,
     router,
     store::UserData,
-    AppState,
+    AppState, ServerConfig,
 };
 use tower::ServiceExt;
 
@@ -36,6 +37,14 @@ fn app_with(engine: Engine, config: ApiConfig) -> TestApp {
     let state = AppState {
         chat: Arc::new(ChatEngine::new(Arc::new(engine))),
         data: Arc::new(UserData::open(dir.path()).unwrap()),
+        models: Arc::new(ModelLibrary::new(
+            &common::repo_path("models"),
+            "http://127.0.0.1:9",
+        )),
+    };
+    let config = ServerConfig {
+        api: config,
+        ..ServerConfig::default()
     };
     TestApp {
         router: router(leptos_options("target/site"), state, &config),
@@ -560,4 +569,32 @@ async fn cors_is_off_unless_an_origin_is_allowed() {
         response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "http://localhost:3000"
     );
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let app = app(4);
+    let (status, body) = call(&app, request(Method::GET, "/health", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    let (status, _) = post(&app, "/v1/chat/completions", hello(3)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, text) = call(&app, request(Method::GET, "/metrics", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap().to_string();
+    assert!(text.contains("candlelight_requests_total 1\n"), "{text}");
+    assert!(
+        text.contains("candlelight_generated_tokens_total 3\n"),
+        "{text}"
+    );
+    assert!(text.contains("candlelight_model_loaded 1\n"), "{text}");
+    assert!(
+        text.contains("candlelight_time_to_first_token_seconds_count 1\n"),
+        "{text}"
+    );
+
+    let empty = app_with(Engine::without_model("gone".into()), ApiConfig::default());
+    let (status, body) = call(&empty, request(Method::GET, "/health", None)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body["reason"].as_str().unwrap().contains("gone"));
 }

@@ -3,7 +3,11 @@
 mod chat;
 mod library;
 mod logs;
+mod models;
 
-pub use chat::{generate_reply, load_model_status, load_model_template, stop_reply};
+pub use chat::{
+    generate_reply, load_model_status, load_model_template, stop_reply, LoadModelStatus,
+};
 pub use library::*;
 pub use logs::*;
+pub use models::*;

@@ -6,7 +6,8 @@ use crate::types::ModelStatus;
 /// Shows which model answers, or why none does.
 #[component]
 pub fn ModelBadge() -> impl IntoView {
-    let status = Resource::new(|| (), |_| load_model_status());
+    let state = crate::state::ChatState::expect();
+    let status = Resource::new(move || state.model_version.get(), |_| load_model_status());
     view! {
         <Suspense fallback=|| view! { <span class="model-badge">"…"</span> }>
             {move || {

@@ -18,7 +18,9 @@ pub use chat_log::{
 pub use error::AppError;
 pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};
 pub use library::{CardImport, CharacterInfo, PresetInfo};
-pub use model::ModelStatus;
+pub use model::{
+    DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
+};
 pub use params::{GenerationParams, ParamError};
 pub use persona::{Character, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
 pub use settings::ChatSettings;

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ModelStatus {
     Ready {
-        /// File name of the model, e.g. `qwen2.5-coder-0.5b-instruct-q4_k_m.gguf`.
+        /// File name of the model, e.g. `qwen2.5-coder-0.5b-instruct-q4_k_m.gguf`
+        /// (or the remote model's id).
         name: String,
         architecture: String,
         context_length: usize,
@@ -12,4 +13,58 @@ pub enum ModelStatus {
     },
     /// The model could not be loaded; the server keeps serving and says why.
     Failed { reason: String },
+}
+
+/// A GGUF file in the model folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub name: String,
+    pub size_bytes: u64,
+    pub architecture: Option<String>,
+    /// Why the header could not be read, if it could not.
+    pub problem: Option<String>,
+}
+
+/// The Model tab's view of the engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelPanel {
+    pub status: ModelStatus,
+    /// The loaded file's name in the model folder, if any.
+    pub loaded_file: Option<String>,
+    /// A model being loaded right now.
+    pub loading: Option<String>,
+    /// The last load's error, if it failed.
+    pub load_error: Option<String>,
+    /// Resident memory of the server process, MiB.
+    pub rss_mib: Option<f64>,
+    /// GPU memory in use, MiB (CUDA builds).
+    pub gpu_mib: Option<f64>,
+    /// True while the weights are released after the idle timeout.
+    pub idle_released: bool,
+    /// Set when generation goes to a remote OpenAI-compatible server.
+    pub remote: Option<String>,
+}
+
+/// A GGUF file offered by a Hugging Face repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteModelFile {
+    pub name: String,
+    pub size_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DownloadState {
+    Running,
+    Done,
+    Failed(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadStatus {
+    pub id: u64,
+    pub repo: String,
+    pub file: String,
+    pub bytes: u64,
+    pub total: Option<u64>,
+    pub state: DownloadState,
 }

@@ -17,11 +17,14 @@ use template_cache::TemplateCache;
 use crate::{
     engine::{Engine, GenerationJob, ReplyStream},
     prompt::{build_prompt, BuiltPrompt, ChatTemplate, PromptError, PromptSettings},
+    remote::Remote,
 };
 
 pub struct ChatEngine {
     engine: Arc<Engine>,
     templates: TemplateCache,
+    /// When set, generation goes to this OpenAI-compatible server.
+    remote: Option<Remote>,
 }
 
 /// A prompt ready to run, and the job that runs it.
@@ -35,11 +38,25 @@ impl ChatEngine {
         Self {
             engine,
             templates: TemplateCache::default(),
+            remote: None,
+        }
+    }
+
+    /// Generation by a remote server; `engine` only keeps the registry of
+    /// running replies and the metrics.
+    pub fn with_remote(engine: Arc<Engine>, remote: Remote) -> Self {
+        Self {
+            remote: Some(remote),
+            ..Self::new(engine)
         }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref()
     }
 
     /// Builds the prompt exactly as it will be sent, without running it.
@@ -98,6 +115,9 @@ impl ChatEngine {
         request_id: &str,
         request: &ChatRequest,
     ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
+        if let Some(remote) = &self.remote {
+            return remote.start(&self.engine, request_id, request);
+        }
         let Prepared { prompt, job } = self.prepare(request)?;
         Ok((self.engine.submit(request_id, job)?, prompt))
     }
@@ -113,6 +133,10 @@ impl ChatEngine {
         params
             .validate()
             .map_err(|e| ChatError::InvalidParameter(e.message))?;
+        if let Some(remote) = &self.remote {
+            let stream = remote.start_completion(&self.engine, request_id, prompt, &params);
+            return Ok((stream, 0));
+        }
         let model = self.engine.model()?;
         let tokens = model.tokenizer.encode(prompt)?;
         let context = model.info.context_length;

@@ -31,6 +31,8 @@ pub enum EngineError {
     Compute(String),
     #[error("the engine worker has stopped")]
     WorkerGone,
+    #[error("the remote backend failed: {0}")]
+    Remote(String),
 }
 
 impl From<candle_core::Error> for EngineError {

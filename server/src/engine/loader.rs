@@ -36,10 +36,23 @@ pub fn load_tokenizer(path: &Path) -> Result<TextTokenizer, EngineError> {
     TextTokenizer::for_model(path, &GgufFile::open(path)?)
 }
 
-/// Reads and checks the file, then loads it. Nothing here panics on a bad file.
+/// Only the weights (after an idle release), on the same terms.
+pub fn load_weights(
+    path: &Path,
+    device: DeviceSpec,
+    ctx_size: Option<usize>,
+) -> Result<Box<dyn LanguageModel>, EngineError> {
+    let gguf = GgufFile::open(path)?;
+    let model = CandleModel::load(path, gguf, &device.open()?, ctx_size)?;
+    Ok(Box::new(model))
+}
+
+/// Reads and checks the file, then loads it. Nothing here panics on a bad
+/// file. `ctx_size` caps the context length.
 pub fn load_model(
     path: &Path,
     device: DeviceSpec,
+    ctx_size: Option<usize>,
 ) -> Result<(ModelParts, Box<dyn LanguageModel>), EngineError> {
     let started = Instant::now();
     let gguf = GgufFile::open(path)?;
@@ -59,7 +72,7 @@ pub fn load_model(
     if let Err(e) = &template {
         tracing::warn!(error = %e, "chat template unavailable; only raw completions will work");
     }
-    let model = CandleModel::load(path, gguf, &candle_device)?;
+    let model = CandleModel::load(path, gguf, &candle_device, ctx_size)?;
     let info = ModelInfo {
         name: path
             .file_name()

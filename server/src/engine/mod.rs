@@ -1,5 +1,6 @@
 //! The in-process inference engine: one worker thread owns the model; the
 //! [`Engine`] handle queues jobs onto it and hands back a stream of events.
+//! The model can be switched or unloaded while the server runs.
 
 mod detokenize;
 mod device;
@@ -17,101 +18,245 @@ mod worker;
 
 use std::{
     collections::HashMap,
-    path::Path,
+    path::{Path, PathBuf},
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex, RwLock,
     },
     task::{Context, Poll},
-    time::Instant,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use futures::Stream;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 pub use detokenize::{IncrementalDecoder, TokenDecoder};
 pub use device::DeviceSpec;
 pub use error::EngineError;
 pub use generate::{EngineEvent, GenerationJob};
-pub use loader::{load_model, load_tokenizer, ModelInfo, ModelParts};
+pub use gguf::GgufFile;
+pub use loader::{load_model, load_tokenizer, load_weights, ModelInfo, ModelParts};
 pub use model::LanguageModel;
 pub use tokenizer::TextTokenizer;
 
-use worker::{spawn_worker, QueuedJob, WorkerQueue};
+use worker::{spawn_worker, QueuedJob, WorkerQueue, WorkerSetup};
+
+use crate::metrics::Metrics;
 
 /// Cancellation flags of the generations in flight, by request id.
 type ActiveMap = Arc<Mutex<HashMap<String, Arc<AtomicBool>>>>;
 
+/// How models are loaded.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    pub device: DeviceSpec,
+    /// Requests that may wait behind the running one.
+    pub queue_capacity: usize,
+    /// Caps the context (and so the KV cache); `None` keeps the model's.
+    pub ctx_size: Option<usize>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            device: DeviceSpec::Cpu,
+            queue_capacity: 16,
+            ctx_size: None,
+        }
+    }
+}
+
+enum Slot {
+    Loaded {
+        parts: Arc<ModelParts>,
+        queue: WorkerQueue,
+        path: Option<PathBuf>,
+    },
+    Empty(String),
+}
+
 pub struct Engine {
-    state: Result<(Arc<ModelParts>, WorkerQueue), String>,
+    slot: RwLock<Slot>,
     active: ActiveMap,
+    metrics: Arc<Metrics>,
+    options: EngineOptions,
+    /// Unix seconds of the last request, for the idle timeout.
+    last_used: AtomicU64,
+    released: AtomicBool,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Engine {
+    /// An engine with no model yet; `reason` says why.
+    pub fn new(options: EngineOptions, reason: impl Into<String>) -> Self {
+        Self {
+            slot: RwLock::new(Slot::Empty(reason.into())),
+            active: ActiveMap::default(),
+            metrics: Arc::default(),
+            options,
+            last_used: AtomicU64::new(now_secs()),
+            released: AtomicBool::new(false),
+        }
+    }
+
     /// Loads the model and starts its worker. A model that fails to load
     /// leaves an engine that explains why on every request, so the server
     /// keeps serving.
     pub fn load(path: &Path, device: DeviceSpec, queue_capacity: usize) -> Self {
-        match load_model(path, device) {
-            Ok((parts, model)) => {
-                let decoder = parts.tokenizer.clone();
-                Self::with_model(parts, model, decoder, queue_capacity)
-            }
-            Err(e) => {
-                tracing::error!(model = %path.display(), error = %e, "model not loaded");
-                Self::without_model(e.to_string())
-            }
-        }
+        let engine = Self::new(
+            EngineOptions {
+                device,
+                queue_capacity,
+                ctx_size: None,
+            },
+            "no model loaded",
+        );
+        let _ = engine.switch_to(path);
+        engine
     }
 
+    /// An engine around an already loaded model (tests use fakes).
     pub fn with_model(
         parts: ModelParts,
         model: Box<dyn LanguageModel>,
         decoder: Arc<dyn TokenDecoder + Send + Sync>,
         queue_capacity: usize,
     ) -> Self {
-        let queue = spawn_worker(model, decoder, queue_capacity);
-        Self {
-            state: Ok((Arc::new(parts), queue)),
-            active: ActiveMap::default(),
-        }
+        let engine = Self::new(
+            EngineOptions {
+                queue_capacity,
+                ..EngineOptions::default()
+            },
+            "",
+        );
+        let queue = engine.start_worker(model, decoder, None);
+        *engine.write_slot() = Slot::Loaded {
+            parts: Arc::new(parts),
+            queue,
+            path: None,
+        };
+        engine
     }
 
     pub fn without_model(reason: String) -> Self {
-        Self {
-            state: Err(reason),
-            active: ActiveMap::default(),
-        }
+        Self::new(EngineOptions::default(), reason)
+    }
+
+    fn write_slot(&self) -> std::sync::RwLockWriteGuard<'_, Slot> {
+        self.slot.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read_slot(&self) -> std::sync::RwLockReadGuard<'_, Slot> {
+        self.slot.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start_worker(
+        &self,
+        model: Box<dyn LanguageModel>,
+        decoder: Arc<dyn TokenDecoder + Send + Sync>,
+        reload: Option<worker::Reload>,
+    ) -> WorkerQueue {
+        spawn_worker(WorkerSetup {
+            model,
+            decoder,
+            capacity: self.options.queue_capacity,
+            metrics: self.metrics.clone(),
+            reload,
+        })
+    }
+
+    /// Loads `path` (blocking: seconds) and makes it the model, ending the
+    /// old model's replies. If loading fails, the old model stays.
+    pub fn switch_to(&self, path: &Path) -> Result<(), EngineError> {
+        let (device, ctx) = (self.options.device, self.options.ctx_size);
+        let (parts, model) = match load_model(path, device, ctx) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(model = %path.display(), error = %e, "model not loaded");
+                if let Slot::Empty(reason) = &mut *self.write_slot() {
+                    *reason = e.to_string();
+                }
+                return Err(e);
+            }
+        };
+        let reload_path = path.to_path_buf();
+        let reload: worker::Reload = Box::new(move || load_weights(&reload_path, device, ctx));
+        let queue = self.start_worker(model, parts.tokenizer.clone(), Some(reload));
+        self.stop_all();
+        *self.write_slot() = Slot::Loaded {
+            parts: Arc::new(parts),
+            queue,
+            path: Some(path.to_path_buf()),
+        };
+        self.released.store(false, Ordering::SeqCst);
+        self.touch();
+        Ok(())
+    }
+
+    /// Ends all replies and frees the model.
+    pub fn unload(&self) {
+        self.stop_all();
+        *self.write_slot() =
+            Slot::Empty("the model was unloaded; load one on the Model tab".into());
     }
 
     /// The loaded model's tokenizer, template and facts.
-    pub fn model(&self) -> Result<&Arc<ModelParts>, EngineError> {
-        self.state
-            .as_ref()
-            .map(|(parts, _)| parts)
-            .map_err(|reason| EngineError::NoModel(reason.clone()))
+    pub fn model(&self) -> Result<Arc<ModelParts>, EngineError> {
+        match &*self.read_slot() {
+            Slot::Loaded { parts, .. } => Ok(parts.clone()),
+            Slot::Empty(reason) => Err(EngineError::NoModel(reason.clone())),
+        }
+    }
+
+    /// The file the model came from.
+    pub fn model_path(&self) -> Option<PathBuf> {
+        match &*self.read_slot() {
+            Slot::Loaded { path, .. } => path.clone(),
+            Slot::Empty(_) => None,
+        }
+    }
+
+    pub fn options(&self) -> EngineOptions {
+        self.options
     }
 
     /// Queues a job. Dropping the returned stream cancels it.
     pub fn submit(&self, request_id: &str, job: GenerationJob) -> Result<ReplyStream, EngineError> {
-        let (_, queue) = self
-            .state
-            .as_ref()
-            .map_err(|reason| EngineError::NoModel(reason.clone()))?;
-        let (events, receiver) = unbounded_channel();
-        let cancel = Arc::new(AtomicBool::new(false));
-        let registration = Registration::new(&self.active, request_id, cancel.clone());
+        let queue = match &*self.read_slot() {
+            Slot::Loaded { queue, .. } => queue.clone(),
+            Slot::Empty(reason) => return Err(EngineError::NoModel(reason.clone())),
+        };
+        self.touch();
+        let (events, cancel, stream) = self.open_reply(request_id);
         queue.submit(QueuedJob {
             job,
             events,
             cancel,
             received: Instant::now(),
         })?;
-        Ok(ReplyStream {
+        Ok(stream)
+    }
+
+    /// A reply stream fed by someone other than the worker (a remote
+    /// backend), registered so that Stop finds it.
+    pub fn open_reply(
+        &self,
+        request_id: &str,
+    ) -> (UnboundedSender<EngineEvent>, Arc<AtomicBool>, ReplyStream) {
+        let (events, receiver) = unbounded_channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let registration = Registration::new(&self.active, request_id, cancel.clone());
+        let stream = ReplyStream {
             receiver,
             _registration: registration,
-        })
+        };
+        (events, cancel, stream)
     }
 
     /// Ends the named generation before its next token.
@@ -137,7 +282,49 @@ impl Engine {
 
     /// Jobs waiting or running.
     pub fn queue_depth(&self) -> usize {
-        self.state.as_ref().map_or(0, |(_, q)| q.depth())
+        match &*self.read_slot() {
+            Slot::Loaded { queue, .. } => queue.depth(),
+            Slot::Empty(_) => 0,
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The metrics, for a task that outlives this borrow.
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    fn touch(&self) {
+        self.last_used.store(now_secs(), Ordering::Relaxed);
+        self.released.store(false, Ordering::Relaxed);
+    }
+
+    /// Frees the weights if nothing used the model for `idle`; the next
+    /// request loads them again. Returns true when it released them.
+    pub fn release_if_idle(&self, idle: Duration) -> bool {
+        let idle_for = now_secs().saturating_sub(self.last_used.load(Ordering::Relaxed));
+        if idle_for < idle.as_secs()
+            || self.released.load(Ordering::Relaxed)
+            || self.queue_depth() > 0
+        {
+            return false;
+        }
+        match &*self.read_slot() {
+            Slot::Loaded { queue, .. } => {
+                queue.release();
+                self.released.store(true, Ordering::Relaxed);
+                true
+            }
+            Slot::Empty(_) => false,
+        }
+    }
+
+    /// True while the weights are released for being idle.
+    pub fn is_released(&self) -> bool {
+        self.released.load(Ordering::Relaxed)
     }
 }
 

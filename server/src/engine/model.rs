@@ -33,7 +33,12 @@ pub struct CandleModel {
 pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "qwen2"];
 
 impl CandleModel {
-    pub fn load(path: &Path, gguf: GgufFile, device: &Device) -> Result<Self, EngineError> {
+    pub fn load(
+        path: &Path,
+        gguf: GgufFile,
+        device: &Device,
+        ctx_size: Option<usize>,
+    ) -> Result<Self, EngineError> {
         let arch = gguf.architecture()?.to_string();
         let trained = gguf.u32(&format!("{arch}.context_length")).unwrap_or(4096) as usize;
         let GgufFile {
@@ -58,7 +63,7 @@ impl CandleModel {
         Ok(Self {
             weights,
             device: device.clone(),
-            context_length,
+            context_length: ctx_size.map_or(context_length, |c| c.clamp(16, context_length)),
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The one thread that owns the model. Requests wait on a bounded queue; a
-//! full queue is refused at once rather than left to hang.
+//! full queue is refused at once rather than left to hang. After an idle
+//! timeout the weights can be released; the next request loads them again.
 
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
@@ -20,6 +21,7 @@ use super::{
     generate::{generate, Control, EngineEvent, GenerationJob},
     EngineError, LanguageModel,
 };
+use crate::metrics::Metrics;
 
 /// A job with the means to report on it and to cancel it.
 pub struct QueuedJob {
@@ -29,17 +31,26 @@ pub struct QueuedJob {
     pub received: Instant,
 }
 
+enum Message {
+    Job(QueuedJob),
+    /// Drop the weights until the next job (idle timeout).
+    Release,
+}
+
+/// Loads the weights again after a release.
+pub type Reload = Box<dyn Fn() -> Result<Box<dyn LanguageModel>, EngineError> + Send>;
+
 /// The sending side of the queue; cheap to clone.
 #[derive(Clone)]
 pub struct WorkerQueue {
-    sender: SyncSender<QueuedJob>,
+    sender: SyncSender<Message>,
     depth: Arc<AtomicUsize>,
 }
 
 impl WorkerQueue {
     pub fn submit(&self, job: QueuedJob) -> Result<(), EngineError> {
         self.depth.fetch_add(1, Ordering::SeqCst);
-        self.sender.try_send(job).map_err(|e| {
+        self.sender.try_send(Message::Job(job)).map_err(|e| {
             self.depth.fetch_sub(1, Ordering::SeqCst);
             match e {
                 TrySendError::Full(_) => EngineError::QueueFull,
@@ -48,53 +59,63 @@ impl WorkerQueue {
         })
     }
 
+    /// Asks the worker to drop its weights once it is idle.
+    pub fn release(&self) {
+        let _ = self.sender.try_send(Message::Release);
+    }
+
     /// Jobs waiting or running.
     pub fn depth(&self) -> usize {
         self.depth.load(Ordering::SeqCst)
     }
 }
 
-/// Starts the worker thread. `capacity` is how many jobs may wait behind the
-/// running one.
-pub fn spawn_worker(
-    model: Box<dyn LanguageModel>,
-    decoder: Arc<dyn TokenDecoder + Send + Sync>,
-    capacity: usize,
-) -> WorkerQueue {
-    let (sender, receiver) = sync_channel(capacity);
+pub struct WorkerSetup {
+    pub model: Box<dyn LanguageModel>,
+    pub decoder: Arc<dyn TokenDecoder + Send + Sync>,
+    /// How many jobs may wait behind the running one.
+    pub capacity: usize,
+    pub metrics: Arc<Metrics>,
+    pub reload: Option<Reload>,
+}
+
+/// Starts the worker thread; it ends when every queue handle is dropped.
+pub fn spawn_worker(setup: WorkerSetup) -> WorkerQueue {
+    let (sender, receiver) = sync_channel(setup.capacity);
     let depth = Arc::new(AtomicUsize::new(0));
     let worker_depth = depth.clone();
     thread::Builder::new()
         .name("candlelight-engine".into())
-        .spawn(move || run(model, decoder, receiver, worker_depth))
+        .spawn(move || run(setup, receiver, worker_depth))
         .expect("spawning the engine thread");
     WorkerQueue { sender, depth }
 }
 
-fn run(
-    mut model: Box<dyn LanguageModel>,
-    decoder: Arc<dyn TokenDecoder + Send + Sync>,
-    receiver: Receiver<QueuedJob>,
-    depth: Arc<AtomicUsize>,
-) {
-    for queued in receiver {
-        let control = Control {
-            events: &queued.events,
-            cancel: &queued.cancel,
-            received: queued.received,
+fn run(setup: WorkerSetup, receiver: Receiver<Message>, depth: Arc<AtomicUsize>) {
+    let WorkerSetup {
+        model,
+        decoder,
+        metrics,
+        reload,
+        ..
+    } = setup;
+    let mut model = Some(model);
+    for message in receiver {
+        let queued = match message {
+            Message::Job(q) => q,
+            Message::Release => {
+                if model.take().is_some() {
+                    tracing::info!(
+                        "idle: released the model's weights; the next request loads them again"
+                    );
+                }
+                continue;
+            }
         };
         let outcome = if queued.cancel.load(Ordering::Relaxed) || queued.events.is_closed() {
             Ok((FinishReason::Cancelled, GenerationStats::default()))
         } else {
-            // A panic inside candle must not take the engine down with it.
-            catch_unwind(AssertUnwindSafe(|| {
-                generate(model.as_mut(), decoder.as_ref(), &queued.job, &control)
-            }))
-            .unwrap_or_else(|_| {
-                Err(EngineError::Compute(
-                    "the model computation panicked".into(),
-                ))
-            })
+            run_job(&mut model, reload.as_ref(), decoder.as_ref(), &queued)
         };
         let event = match outcome {
             Ok((reason, stats)) => {
@@ -107,16 +128,48 @@ fn run(
                     finish = reason.as_str(),
                     "reply finished"
                 );
+                metrics.record(reason, &stats);
                 EngineEvent::Finished { reason, stats }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "generation failed");
+                metrics.record_failure();
                 EngineEvent::Failed(e)
             }
         };
         let _ = queued.events.send(event);
         depth.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+fn run_job(
+    model: &mut Option<Box<dyn LanguageModel>>,
+    reload: Option<&Reload>,
+    decoder: &dyn TokenDecoder,
+    queued: &QueuedJob,
+) -> Result<(FinishReason, GenerationStats), EngineError> {
+    if model.is_none() {
+        let reload = reload.ok_or_else(|| EngineError::NoModel("the model was released".into()))?;
+        tracing::info!("loading the model's weights again");
+        *model = Some(reload()?);
+    }
+    let Some(m) = model.as_mut() else {
+        return Err(EngineError::NoModel("the model was released".into()));
+    };
+    let control = Control {
+        events: &queued.events,
+        cancel: &queued.cancel,
+        received: queued.received,
+    };
+    // A panic inside candle must not take the engine down with it.
+    catch_unwind(AssertUnwindSafe(|| {
+        generate(m.as_mut(), decoder, &queued.job, &control)
+    }))
+    .unwrap_or_else(|_| {
+        Err(EngineError::Compute(
+            "the model computation panicked".into(),
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -135,7 +188,13 @@ mod tests {
             delay: Duration::from_millis(delay_ms),
             prompt_len: 0,
         };
-        spawn_worker(Box::new(model), Arc::new(FakeDecoder), capacity)
+        spawn_worker(WorkerSetup {
+            model: Box::new(model),
+            decoder: Arc::new(FakeDecoder),
+            capacity,
+            metrics: Arc::default(),
+            reload: None,
+        })
     }
 
     fn job(max_new_tokens: u32) -> GenerationJob {
@@ -253,5 +312,35 @@ mod tests {
             })) => {}
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn released_weights_are_loaded_again_for_the_next_job() {
+        let reloads = Arc::new(AtomicUsize::new(0));
+        let counter = reloads.clone();
+        let q = spawn_worker(WorkerSetup {
+            model: Box::new(FakeModel {
+                script: vec![1, 2],
+                delay: Duration::ZERO,
+                prompt_len: 0,
+            }),
+            decoder: Arc::new(FakeDecoder),
+            capacity: 2,
+            metrics: Arc::default(),
+            reload: Some(Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok(Box::new(FakeModel {
+                    script: vec![3],
+                    delay: Duration::ZERO,
+                    prompt_len: 0,
+                }) as Box<dyn LanguageModel>)
+            })),
+        });
+        let (mut rx, _) = submit(&q, job(5));
+        assert_eq!(drain(&mut rx).0, "ab");
+        q.release();
+        let (mut rx, _) = submit(&q, job(5));
+        assert_eq!(drain(&mut rx).0, "c");
+        assert_eq!(reloads.load(Ordering::SeqCst), 1);
     }
 }

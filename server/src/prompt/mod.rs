@@ -7,6 +7,8 @@ mod template;
 mod truncate;
 
 pub use error::PromptError;
-pub use modes::{render_prompt, Continuation, PromptSettings};
+pub use modes::{
+    chat_instruct_message, chat_mode_prompt, render_prompt, Continuation, PromptSettings,
+};
 pub use template::ChatTemplate;
 pub use truncate::{build_prompt, BuiltPrompt};

@@ -74,6 +74,44 @@ impl PromptSettings<'_> {
     }
 }
 
+/// The chat-mode prompt: the transcript, then `Name:` for the next speaker
+/// (or `Name: partial` to continue). Needs no template.
+pub fn chat_mode_prompt(
+    settings: &PromptSettings,
+    history: &[ChatMessage],
+    continuation: Continuation,
+) -> String {
+    let (done, partial) = split_partial(history, continuation);
+    let (name, text) = next_speaker(settings, continuation, partial);
+    format!(
+        "{}{}{}",
+        chat_transcript(settings, done),
+        post_history(settings),
+        speaker_prefix(name, text)
+    )
+}
+
+/// Chat-instruct's one user turn: the command with the transcript of
+/// `history` (without the partial reply being continued).
+pub fn chat_instruct_message(
+    settings: &PromptSettings,
+    history: &[ChatMessage],
+    continuation: Continuation,
+) -> String {
+    let (done, _) = split_partial(history, continuation);
+    settings
+        .chat_instruct_command
+        .replace("<|character|>", settings.bot_name())
+        .replace(
+            "<|prompt|>",
+            &format!(
+                "{}{}",
+                chat_transcript(settings, done),
+                post_history(settings)
+            ),
+        )
+}
+
 /// Renders `history` (oldest first) as the prompt text for `settings.mode`.
 pub fn render_prompt(
     settings: &PromptSettings,
@@ -83,27 +121,9 @@ pub fn render_prompt(
 ) -> Result<String, PromptError> {
     let (done, partial) = split_partial(history, continuation);
     match settings.mode {
-        Mode::Chat => {
-            let (name, text) = next_speaker(settings, continuation, partial);
-            Ok(format!(
-                "{}{}{}",
-                chat_transcript(settings, done),
-                post_history(settings),
-                speaker_prefix(name, text)
-            ))
-        }
+        Mode::Chat => Ok(chat_mode_prompt(settings, history, continuation)),
         Mode::ChatInstruct => {
-            let command = settings
-                .chat_instruct_command
-                .replace("<|character|>", settings.bot_name())
-                .replace(
-                    "<|prompt|>",
-                    &format!(
-                        "{}{}",
-                        chat_transcript(settings, done),
-                        post_history(settings)
-                    ),
-                );
+            let command = chat_instruct_message(settings, history, continuation);
             let rendered = template.render(&[ChatMessage::new(Role::User, command)], true)?;
             Ok(match continuation {
                 Continuation::ContinueLast => rendered + partial,

@@ -5,8 +5,9 @@ use std::{path::PathBuf, time::Instant};
 
 use serde::Serialize;
 
-use super::{memory, ToolError};
+use super::ToolError;
 use crate::engine::{load_model, DeviceSpec, LanguageModel, ModelParts};
+use crate::memory;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -58,7 +59,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
     }
     let gpu_before = memory::gpu_used_mib();
     let started = Instant::now();
-    let (parts, mut model) = load_model(&args.model, args.device)?;
+    let (parts, mut model) = load_model(&args.model, args.device, None)?;
     let load_seconds = started.elapsed().as_secs_f64();
     if args.prompt_tokens + args.gen_tokens > model.context_length() {
         return Err(ToolError::Invalid(format!(

@@ -38,7 +38,7 @@ pub struct Completion {
 }
 
 pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
-    let (parts, mut model) = load_model(&args.model, args.device)?;
+    let (parts, mut model) = load_model(&args.model, args.device, None)?;
     let template = parts
         .template
         .as_ref()

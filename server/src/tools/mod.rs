@@ -3,7 +3,7 @@
 
 pub mod bench;
 pub mod complete;
-mod memory;
+
 pub mod synth;
 
 use thiserror::Error;

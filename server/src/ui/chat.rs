@@ -80,6 +80,16 @@ impl ChatService for UiChat {
     }
 
     fn model_status(&self) -> ModelStatus {
+        if let Some(remote) = self.state.chat.remote() {
+            return ModelStatus::Ready {
+                name: remote
+                    .known_model()
+                    .unwrap_or_else(|| "remote model".into()),
+                architecture: "remote".into(),
+                context_length: 0,
+                device: remote.url().to_string(),
+            };
+        }
         match self.state.chat.engine().model() {
             Ok(m) => ModelStatus::Ready {
                 name: m.info.name.clone(),

@@ -6,6 +6,7 @@ mod chat;
 mod edits;
 mod library;
 mod logs;
+mod models;
 
 use std::sync::Arc;
 
@@ -18,5 +19,6 @@ pub fn services(state: &AppState) -> Services {
         chat: Arc::new(chat::UiChat::new(state.clone())),
         logs: Arc::new(logs::UiLogs::new(state.clone())),
         library: Arc::new(library::UiLibrary::new(state.clone())),
+        models: Arc::new(models::UiModels::new(state.clone())),
     }
 }

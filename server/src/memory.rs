@@ -1,12 +1,21 @@
 //! Memory readings for the benchmark: this process's peak resident set, and
 //! GPU memory in use where a GPU is present.
 
-/// Peak resident set size in MiB (Linux `VmHWM`), if it can be read.
-pub fn peak_rss_mib() -> Option<f64> {
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Peak resident set size in MiB (Linux `VmHWM`), if it can be read.
+pub fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// Resident set size now, in MiB (Linux `VmRSS`).
+pub fn rss_mib() -> Option<f64> {
+    status_mib("VmRSS:")
 }
 
 /// GPU memory in use on the current CUDA device, in MiB.

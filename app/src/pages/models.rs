@@ -1,0 +1,219 @@
+use std::time::Duration;
+
+use leptos::{html::Input, prelude::*, task::spawn_local};
+
+use crate::api::{
+    list_downloads, list_model_files, list_repo_files, load_model_file, load_model_panel,
+    start_download, unload_model,
+};
+use crate::state::{ChatState, Tab};
+use crate::types::{
+    DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
+};
+
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MB", bytes as f64 / 1_000_000.0)
+}
+
+/// The Model tab: what is loaded (device, context, memory), the GGUF files in
+/// the model folder to load or unload, and downloads from Hugging Face.
+#[component]
+pub fn ModelsPage() -> impl IntoView {
+    let state = ChatState::expect();
+    let panel = RwSignal::new(None::<ModelPanel>);
+    let files = RwSignal::new(Vec::<ModelFile>::new());
+    let repo_files = RwSignal::new(Vec::<RemoteModelFile>::new());
+    let downloads = RwSignal::new(Vec::<DownloadStatus>::new());
+    let repo_box = NodeRef::<Input>::new();
+    let active = move || state.tab.get() == Tab::Model;
+
+    let refresh = move || {
+        spawn_local(async move {
+            match load_model_panel().await {
+                Ok(p) => {
+                    let was_loading = panel
+                        .with_untracked(|old| old.as_ref().is_some_and(|o| o.loading.is_some()));
+                    if was_loading && p.loading.is_none() {
+                        state.model_version.update(|v| *v += 1);
+                    }
+                    panel.set(Some(p));
+                }
+                Err(e) => state.fail(e),
+            }
+            if let Ok(list) = list_model_files().await {
+                files.set(list);
+            }
+            if let Ok(list) = list_downloads().await {
+                downloads.set(list);
+            }
+        });
+    };
+    // Poll while the tab is open: loading and downloads move on their own.
+    Effect::new(move |_| {
+        if active() {
+            refresh();
+        }
+    });
+    // The timer exists only in the browser (effects do not run on the
+    // server), and lives as long as the page.
+    Effect::new(move |started: Option<()>| {
+        if started.is_none() {
+            let _ = set_interval_with_handle(
+                move || {
+                    if state.tab.get_untracked() == Tab::Model {
+                        refresh();
+                    }
+                },
+                Duration::from_millis(700),
+            );
+        }
+    });
+
+    let load = move |name: String| {
+        spawn_local(async move {
+            if let Err(e) = load_model_file(name).await {
+                state.fail(e);
+            }
+            refresh();
+        });
+    };
+    let unload = move || {
+        spawn_local(async move {
+            if let Err(e) = unload_model().await {
+                state.fail(e);
+            }
+            state.model_version.update(|v| *v += 1);
+            refresh();
+        });
+    };
+    let list_repo = move || {
+        let Some(input) = repo_box.get_untracked() else {
+            return;
+        };
+        let repo = input.value().trim().to_string();
+        spawn_local(async move {
+            match list_repo_files(repo).await {
+                Ok(list) => repo_files.set(list),
+                Err(e) => state.fail(e),
+            }
+        });
+    };
+    let download = move |file: String| {
+        let Some(input) = repo_box.get_untracked() else {
+            return;
+        };
+        let repo = input.value().trim().to_string();
+        spawn_local(async move {
+            if let Err(e) = start_download(repo, file).await {
+                state.fail(e);
+            }
+            refresh();
+        });
+    };
+    let loaded_file = move || panel.with(|p| p.as_ref().and_then(|p| p.loaded_file.clone()));
+    let loading = move || panel.with(|p| p.as_ref().and_then(|p| p.loading.clone()));
+
+    view! {
+        <div class="models">
+            <div class="panel" id="model-status">
+                <h2>"Loaded model"</h2>
+                {move || {
+                    panel
+                        .get()
+                        .map(|p| {
+                            let summary = match &p.status {
+                                ModelStatus::Ready { name, architecture, context_length, device } => {
+                                    format!("{name} · {architecture} · {device} · context {context_length} tokens")
+                                }
+                                ModelStatus::Failed { reason } => format!("No model: {reason}"),
+                            };
+                            let memory = match (p.rss_mib, p.gpu_mib) {
+                                (Some(r), Some(g)) => format!("Memory: {r:.0} MiB RAM, {g:.0} MiB GPU"),
+                                (Some(r), None) => format!("Memory: {r:.0} MiB RAM"),
+                                _ => String::new(),
+                            };
+                            view! {
+                                <p class="model-summary">{summary}</p>
+                                <p class="model-memory">{memory}</p>
+                                {p.remote.map(|url| view! { <p class="notice">{format!("Generation goes to the remote server {url}.")}</p> })}
+                                {p.idle_released.then(|| view! { <p class="notice">"Idle: the weights are released; the next request loads them again."</p> })}
+                                {p.loading.map(|name| view! { <p class="notice loading">{format!("Loading {name}…")}</p> })}
+                                {p.load_error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                            }
+                        })
+                }}
+                <button id="unload-model" disabled=move || loaded_file().is_none() || loading().is_some() on:click=move |_| unload()>
+                    "Unload"
+                </button>
+            </div>
+            <div class="panel">
+                <h2>"Models in the folder"</h2>
+                <table class="model-files">
+                    <thead><tr><th>"File"</th><th>"Size"</th><th>"Architecture"</th><th></th></tr></thead>
+                    <tbody>
+                        <For each=move || files.get() key=|f| (f.name.clone(), f.size_bytes) let:file>
+                            {
+                                let name = file.name.clone();
+                                let for_button = name.clone();
+                                let is_loaded = {
+                                    let name = name.clone();
+                                    Memo::new(move |_| loaded_file().as_deref() == Some(name.as_str()))
+                                };
+                                view! {
+                                    <tr data-model=name.clone() class:loaded=move || is_loaded.get()>
+                                        <td>{name.clone()}</td>
+                                        <td>{mib(file.size_bytes)}</td>
+                                        <td>{file.architecture.clone().unwrap_or_else(|| file.problem.clone().unwrap_or_default())}</td>
+                                        <td>
+                                            <button
+                                                class="load-model"
+                                                disabled=move || is_loaded.get() || loading().is_some()
+                                                on:click=move |_| load(for_button.clone())
+                                            >
+                                                "Load"
+                                            </button>
+                                        </td>
+                                    </tr>
+                                }
+                            }
+                        </For>
+                    </tbody>
+                </table>
+            </div>
+            <div class="panel">
+                <h2>"Download from Hugging Face"</h2>
+                <div class="row">
+                    <input id="hf-repo" node_ref=repo_box placeholder="owner/repository, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF" size="50" />
+                    <button id="hf-list" on:click=move |_| list_repo()>"List GGUF files"</button>
+                </div>
+                <ul class="repo-files">
+                    <For each=move || repo_files.get() key=|f| f.name.clone() let:file>
+                        {
+                            let name = file.name.clone();
+                            view! {
+                                <li>
+                                    {format!("{} ({})", file.name, mib(file.size_bytes))}
+                                    " "
+                                    <button class="download-file" on:click=move |_| download(name.clone())>"Download"</button>
+                                </li>
+                            }
+                        }
+                    </For>
+                </ul>
+                <ul class="downloads">
+                    <For each=move || downloads.get() key=|d| (d.id, d.bytes, format!("{:?}", d.state)) let:d>
+                        <li class="download" data-state=match &d.state { DownloadState::Running => "running", DownloadState::Done => "done", DownloadState::Failed(_) => "failed" }>
+                            {format!("{} / {}: ", d.repo, d.file)}
+                            <progress max=d.total.unwrap_or(0) as f64 value=d.bytes as f64></progress>
+                            {match &d.state {
+                                DownloadState::Running => format!(" {} of {}", mib(d.bytes), d.total.map(mib).unwrap_or_else(|| "?".into())),
+                                DownloadState::Done => " done, checksum verified".to_string(),
+                                DownloadState::Failed(e) => format!(" failed: {e}"),
+                            }}
+                        </li>
+                    </For>
+                </ul>
+            </div>
+        </div>
+    }
+}

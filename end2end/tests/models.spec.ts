@@ -1,0 +1,58 @@
+import { test, expect, Page } from '@playwright/test';
+import { lastAssistant, newChat, openApp, send, setMode, setParam, waitIdle } from './helpers';
+
+const SMOL = 'SmolLM2-135M-Instruct.Q4_1.gguf';
+const QWEN = 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf';
+
+async function loadModel(page: Page, file: string) {
+  await page.locator('#tab-model').click();
+  await page.locator(`tr[data-model="${file}"] .load-model`).click();
+  await expect(page.locator('.model-summary')).toContainText(file, { timeout: 60_000 });
+  await expect(page.locator('.loading')).toHaveCount(0);
+  await expect(page.locator(`tr[data-model="${file}"].loaded`)).toHaveCount(1);
+  await expect(page.locator('.model-badge')).toContainText(file);
+}
+
+test('Model tab: list the folder, switch between SmolLM2 and Qwen, chat with each', async ({ page }) => {
+  await openApp(page);
+  await page.locator('#tab-model').click();
+  await expect(page.locator(`tr[data-model="${SMOL}"]`)).toContainText('llama');
+  await expect(page.locator(`tr[data-model="${QWEN}"]`)).toContainText('qwen2');
+  await expect(page.locator('.model-summary')).toContainText(SMOL);
+  await expect(page.locator('.model-summary')).toContainText('context 4096 tokens');
+  await expect(page.locator('.model-memory')).toContainText('MiB RAM');
+
+  try {
+    await loadModel(page, QWEN);
+    await expect(page.locator('.model-summary')).toContainText('qwen2');
+    await page.locator('#tab-chat').click();
+    await setParam(page, 'max_new_tokens', '8');
+    await setMode(page, 'instruct');
+    await newChat(page);
+    await send(page, 'Say hello.');
+    await waitIdle(page);
+    expect((await lastAssistant(page).locator('.content').innerText()).length).toBeGreaterThan(0);
+  } finally {
+    // The other tests run on SmolLM2.
+    await loadModel(page, SMOL);
+  }
+  await page.locator('#tab-chat').click();
+  await send(page, 'And hello again.');
+  await waitIdle(page);
+  expect((await lastAssistant(page).locator('.content').innerText()).length).toBeGreaterThan(0);
+});
+
+test('unload frees the model and the chat says why', async ({ page }) => {
+  await openApp(page);
+  await page.locator('#tab-model').click();
+  await page.locator('#unload-model').click();
+  await expect(page.locator('.model-summary')).toContainText('No model');
+  try {
+    await page.locator('#tab-chat').click();
+    await setMode(page, 'instruct');
+    await send(page, 'Anyone there?');
+    await expect(page.locator('.chat .error')).toContainText('no model is loaded');
+  } finally {
+    await loadModel(page, SMOL);
+  }
+});

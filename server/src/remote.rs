@@ -1,0 +1,354 @@
+//! `--backend openai --backend-url URL`: generation by any OpenAI-compatible
+//! server (vLLM, TGI, llama-server, another candlelight) instead of the
+//! in-process engine, behind the same UI, characters, modes and history.
+//!
+//! The modes map onto what such servers offer: instruct mode sends the turns
+//! as chat messages (the server applies its model's template), chat-instruct
+//! sends its command as one user message, and chat mode sends the raw
+//! transcript to `/v1/completions`.
+
+use std::{
+    sync::{atomic::Ordering, Arc, Mutex},
+    time::Instant,
+};
+
+use app::types::{ChatMessage, FinishReason, GenerationParams, GenerationStats, Mode, Role};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use crate::{
+    chat::{ChatError, ChatRequest},
+    engine::{Engine, EngineError, EngineEvent, ReplyStream},
+    prompt::{chat_instruct_message, chat_mode_prompt, BuiltPrompt, Continuation, PromptSettings},
+};
+
+pub struct RemoteBackend {
+    client: reqwest::Client,
+    /// Base URL ending in `/v1`.
+    base: String,
+    key: Option<String>,
+    model: Mutex<Option<String>>,
+}
+
+/// What to send: the endpoint path and its body (without sampling fields).
+struct Outgoing {
+    path: &'static str,
+    body: Value,
+    /// The prompt as shown in the prompt panel.
+    shown: String,
+}
+
+impl RemoteBackend {
+    pub fn new(url: &str, key: Option<String>) -> Self {
+        let url = url.trim_end_matches('/');
+        let base = if url.ends_with("/v1") {
+            url.to_string()
+        } else {
+            format!("{url}/v1")
+        };
+        Self {
+            client: reqwest::Client::new(),
+            base,
+            key,
+            model: Mutex::default(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        let request = self.client.post(format!("{}{path}", self.base));
+        match &self.key {
+            Some(k) => request.bearer_auth(k),
+            None => request,
+        }
+    }
+
+    /// The remote server's (first) model id, asked once.
+    pub async fn model_id(&self) -> Result<String, EngineError> {
+        if let Some(id) = self.model.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(id);
+        }
+        let mut request = self.client.get(format!("{}/models", self.base));
+        if let Some(k) = &self.key {
+            request = request.bearer_auth(k);
+        }
+        let remote =
+            |reason: String| EngineError::Remote(format!("{}/models: {reason}", self.base));
+        let response = request.send().await.map_err(|e| remote(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(remote(format!("HTTP {}", response.status())));
+        }
+        let list: Value = response.json().await.map_err(|e| remote(e.to_string()))?;
+        let id = list["data"][0]["id"]
+            .as_str()
+            .ok_or_else(|| remote("the server lists no model".into()))?
+            .to_string();
+        *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
+        Ok(id)
+    }
+
+    /// The last known model id, without asking.
+    pub fn known_model(&self) -> Option<String> {
+        self.model.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn outgoing(&self, request: &ChatRequest) -> Result<Outgoing, ChatError> {
+        let settings = PromptSettings {
+            mode: request.mode,
+            character: &request.character,
+            user: &request.user,
+            system_message: request.system_message.as_deref(),
+            chat_instruct_command: &request.chat_instruct_command,
+        };
+        let messages_body = |messages: Vec<ChatMessage>| {
+            let shown = messages
+                .iter()
+                .map(|m| format!("[{}]\n{}", m.role.as_str(), m.content))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            let list: Vec<Value> = messages
+                .iter()
+                .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+                .collect();
+            (json!({ "messages": list }), shown)
+        };
+        let (path, (body, shown)) = match (request.mode, request.continuation) {
+            (Mode::Chat, continuation) => {
+                let prompt = chat_mode_prompt(&settings, &request.history, continuation);
+                ("/completions", (json!({ "prompt": prompt }), prompt))
+            }
+            (_, Continuation::Impersonate) => {
+                return Err(ChatError::InvalidParameter(
+                    "Impersonate works in chat mode with a remote backend".into(),
+                ))
+            }
+            (Mode::ChatInstruct, continuation) => {
+                let mut messages = vec![ChatMessage::new(
+                    Role::User,
+                    chat_instruct_message(&settings, &request.history, continuation),
+                )];
+                if continuation == Continuation::ContinueLast {
+                    if let Some(last) = request.history.last() {
+                        messages.push(last.clone());
+                    }
+                }
+                ("/chat/completions", messages_body(messages))
+            }
+            (Mode::Instruct, _) => {
+                let mut messages = Vec::new();
+                if let Some(system) = settings.system_message.filter(|s| !s.trim().is_empty()) {
+                    messages.push(ChatMessage::new(Role::System, settings.substitute(system)));
+                }
+                // A trailing assistant message (Continue) is the reply's
+                // prefix for servers that support prefill.
+                messages.extend(request.history.iter().cloned());
+                ("/chat/completions", messages_body(messages))
+            }
+        };
+        Ok(Outgoing { path, body, shown })
+    }
+
+    /// Sends the request and streams the reply through `engine`'s registry
+    /// (so Stop and the metrics work as for the local engine).
+    pub fn start(
+        &self,
+        engine: &Engine,
+        request_id: &str,
+        request: &ChatRequest,
+    ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
+        request
+            .params
+            .validate()
+            .map_err(|e| ChatError::InvalidParameter(e.message))?;
+        let settings_stops = PromptSettings {
+            mode: request.mode,
+            character: &request.character,
+            user: &request.user,
+            system_message: None,
+            chat_instruct_command: "",
+        }
+        .stop_strings();
+        let mut stops = settings_stops.clone();
+        stops.extend(request.params.custom_stopping_strings.iter().cloned());
+        let outgoing = self.outgoing(request)?;
+        let stream = self.send(
+            engine,
+            request_id,
+            outgoing.path,
+            outgoing.body,
+            &request.params,
+            stops,
+        );
+        Ok((
+            stream,
+            BuiltPrompt {
+                text: outgoing.shown,
+                tokens: Vec::new(),
+                dropped_messages: 0,
+                stop_strings: settings_stops,
+            },
+        ))
+    }
+
+    /// A raw prompt to `/v1/completions`.
+    pub fn start_completion(
+        &self,
+        engine: &Engine,
+        request_id: &str,
+        prompt: &str,
+        params: &GenerationParams,
+    ) -> ReplyStream {
+        let stops = params.custom_stopping_strings.clone();
+        self.send(
+            engine,
+            request_id,
+            "/completions",
+            json!({ "prompt": prompt }),
+            params,
+            stops,
+        )
+    }
+
+    fn send(
+        &self,
+        engine: &Engine,
+        request_id: &str,
+        path: &'static str,
+        mut body: Value,
+        params: &GenerationParams,
+        stops: Vec<String>,
+    ) -> ReplyStream {
+        let p = params;
+        let sampling = json!({
+            "max_tokens": p.max_new_tokens,
+            "temperature": if p.is_greedy() { 0.0 } else { p.temperature },
+            "top_p": p.top_p,
+            "top_k": p.top_k,
+            "min_p": p.min_p,
+            "typical_p": p.typical_p,
+            "repetition_penalty": p.repetition_penalty,
+            "presence_penalty": p.presence_penalty,
+            "frequency_penalty": p.frequency_penalty,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        if let (Value::Object(b), Value::Object(s)) = (&mut body, sampling) {
+            b.extend(s);
+            if p.seed >= 0 {
+                b.insert("seed".into(), json!(p.seed));
+            }
+            if !stops.is_empty() {
+                b.insert("stop".into(), json!(stops));
+            }
+            if let Some(model) = self.known_model() {
+                b.insert("model".into(), json!(model));
+            }
+        }
+        let (events, cancel, stream) = engine.open_reply(request_id);
+        let request = self.post(path).json(&body);
+        let metrics = engine.metrics_handle();
+        let url = format!("{}{path}", self.base);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = relay(request, &events, &cancel, started).await;
+            let event = match outcome {
+                Ok((reason, stats)) => {
+                    metrics.record(reason, &stats);
+                    EngineEvent::Finished { reason, stats }
+                }
+                Err(reason) => {
+                    metrics.record_failure();
+                    EngineEvent::Failed(EngineError::Remote(format!("{url}: {reason}")))
+                }
+            };
+            let _ = events.send(event);
+        });
+        stream
+    }
+}
+
+/// Forwards the remote SSE stream as engine events until it ends, the user
+/// stops it, or the requester goes away (which drops the connection, so the
+/// remote server stops too).
+async fn relay(
+    request: reqwest::RequestBuilder,
+    events: &tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+    cancel: &std::sync::atomic::AtomicBool,
+    started: Instant,
+) -> Result<(FinishReason, GenerationStats), String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        return Err(format!(
+            "HTTP {status}: {}",
+            text.chars().take(300).collect::<String>()
+        ));
+    }
+    let mut body = response.bytes_stream();
+    let mut buffer = Vec::new();
+    let mut stats = GenerationStats::default();
+    let mut first_token: Option<Instant> = None;
+    let mut pieces = 0u32;
+    let mut reason = FinishReason::Stop;
+    'read: while let Some(chunk) = body.next().await {
+        if cancel.load(Ordering::Relaxed) || events.is_closed() {
+            reason = FinishReason::Cancelled;
+            break;
+        }
+        buffer.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+        while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else {
+                continue;
+            };
+            if data == "[DONE]" {
+                break 'read;
+            }
+            let Ok(value) = serde_json::from_str::<Value>(data) else {
+                continue;
+            };
+            if let Some(error) = value.get("error") {
+                return Err(error["message"]
+                    .as_str()
+                    .unwrap_or("the server reported an error")
+                    .to_string());
+            }
+            let choice = &value["choices"][0];
+            let text = choice["delta"]["content"]
+                .as_str()
+                .or_else(|| choice["text"].as_str())
+                .unwrap_or("");
+            if !text.is_empty() {
+                first_token.get_or_insert_with(Instant::now);
+                pieces += 1;
+                let _ = events.send(EngineEvent::Text(text.to_string()));
+            }
+            if choice["finish_reason"].as_str() == Some("length") {
+                reason = FinishReason::Length;
+            }
+            if let Some(usage) = value.get("usage").filter(|u| !u.is_null()) {
+                stats.prompt_tokens = usage["prompt_tokens"].as_u64().unwrap_or(0) as u32;
+                stats.completion_tokens = usage["completion_tokens"].as_u64().unwrap_or(0) as u32;
+            }
+        }
+    }
+    if stats.completion_tokens == 0 {
+        stats.completion_tokens = pieces;
+    }
+    if let Some(first) = first_token {
+        stats.time_to_first_token_ms = first.duration_since(started).as_secs_f64() * 1000.0;
+        let decode = first.elapsed().as_secs_f64();
+        if decode > 0.0 && stats.completion_tokens > 1 {
+            stats.decode_tokens_per_second = (stats.completion_tokens - 1) as f64 / decode;
+        }
+    }
+    Ok((reason, stats))
+}
+
+/// The remote backend as shared state.
+pub type Remote = Arc<RemoteBackend>;

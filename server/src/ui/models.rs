@@ -1,0 +1,87 @@
+//! The Model tab's service: the folder's GGUF files, loading and unloading,
+//! memory use, downloads.
+
+use std::{future::Future, pin::Pin};
+
+use app::{
+    services::{ChatService, ModelService},
+    types::{AppError, DownloadStatus, ModelFile, ModelPanel, RemoteModelFile},
+};
+
+use super::chat::UiChat;
+use crate::{memory, AppState};
+
+pub struct UiModels {
+    state: AppState,
+}
+
+impl UiModels {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+impl ModelService for UiModels {
+    fn files(&self) -> Vec<ModelFile> {
+        self.state.models.catalog.list()
+    }
+
+    fn panel(&self) -> ModelPanel {
+        let engine = self.state.chat.engine();
+        let loaded_file = engine
+            .model_path()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+        ModelPanel {
+            status: UiChat::new(self.state.clone()).model_status(),
+            loaded_file,
+            loading: self.state.models.loading(),
+            load_error: self.state.models.load_error(),
+            rss_mib: memory::rss_mib(),
+            gpu_mib: memory::gpu_used_mib(),
+            idle_released: engine.is_released(),
+            remote: self.state.chat.remote().map(|r| r.url().to_string()),
+        }
+    }
+
+    fn load(&self, name: &str) -> Result<(), AppError> {
+        if self.state.chat.remote().is_some() {
+            return Err(AppError::InvalidParameter(
+                "models run on the remote server (--backend openai)".into(),
+            ));
+        }
+        self.state
+            .models
+            .load_in_background(self.state.chat.engine().clone(), name)
+            .map_err(AppError::InvalidParameter)
+    }
+
+    fn unload(&self) -> Result<(), AppError> {
+        self.state.chat.engine().unload();
+        Ok(())
+    }
+
+    fn remote_files(
+        &self,
+        repo: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<RemoteModelFile>, AppError>> + Send>> {
+        let downloads = self.state.models.downloads.clone();
+        Box::pin(async move {
+            downloads
+                .files(&repo)
+                .await
+                .map_err(|e| AppError::InvalidParameter(e.to_string()))
+        })
+    }
+
+    fn download(&self, repo: &str, file: &str) -> Result<u64, AppError> {
+        self.state
+            .models
+            .downloads
+            .start(repo, file)
+            .map_err(|e| AppError::InvalidParameter(e.to_string()))
+    }
+
+    fn downloads(&self) -> Vec<DownloadStatus> {
+        self.state.models.downloads.list()
+    }
+}
