@@ -11,6 +11,8 @@ use crate::{
     tools::{
         bench::BenchArgs,
         complete::CompleteArgs,
+        prefix_bench::PrefixBenchArgs,
+        quantize::QuantizeArgs,
         synth::{HeaderArgs, SynthArgs},
     },
 };
@@ -36,6 +38,10 @@ pub enum Command {
     GgufHeader(HeaderArgs),
     /// Write a model with a GGUF's tensors and metadata but random weights.
     SynthGguf(SynthArgs),
+    /// Rewrite a GGUF with every weight matrix in one format (e.g. q8-0).
+    Quantize(QuantizeArgs),
+    /// Time to first token of a chat's first and second turn (the prefix cache).
+    BenchPrefix(PrefixBenchArgs),
 }
 
 /// Where replies are generated.

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod chat;
 pub mod config;
+pub mod cpu;
 pub mod engine;
 mod errors;
 pub mod memory;

@@ -60,6 +60,24 @@ fn run() -> anyhow::Result<()> {
             println!("wrote {bytes} header bytes to {}", args.out.display());
             Ok(())
         }
+        Some(Command::BenchPrefix(args)) => {
+            let r = tools::prefix_bench::run(&args)?;
+            println!(
+                "{}: turn 1 TTFT {:.0} ms ({} prompt tokens); turn 2 TTFT {:.0} ms ({} prompt tokens, {} reused)",
+                r.model, r.first.ttft_ms, r.first.prompt_tokens, r.second.ttft_ms, r.second.prompt_tokens, r.second.cached_tokens
+            );
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }
+        Some(Command::Quantize(args)) => {
+            let n = tools::quantize::run(&args)?;
+            println!(
+                "wrote {} with {n} weight matrices as {:?}",
+                args.out.display(),
+                args.to
+            );
+            Ok(())
+        }
         Some(Command::SynthGguf(args)) => {
             let n = tools::synth::synthesize(&args)?;
             println!("wrote {n} random tensors to {}", args.out.display());
@@ -165,6 +183,7 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
         device: config.device,
         queue_capacity: config.queue_size,
         ctx_size: config.ctx_size,
+        ..EngineOptions::default()
     };
     let chat = match config.backend {
         BackendKind::Openai => {

@@ -134,6 +134,7 @@ mod tests {
         let m = Metrics::default();
         let stats = GenerationStats {
             prompt_tokens: 10,
+            cached_tokens: 0,
             completion_tokens: 20,
             time_to_first_token_ms: 500.0,
             prompt_tokens_per_second: 100.0,

@@ -36,11 +36,12 @@ pub fn StatusLine() -> impl IntoView {
                         view! {
                             <p class="stats">
                                 {format!(
-                                    "{} prompt + {} new tokens · {:.1} tok/s · first token after {:.0} ms",
+                                    "{} prompt + {} new tokens · {:.1} tok/s · first token after {:.0} ms{}",
                                     s.prompt_tokens,
                                     s.completion_tokens,
                                     s.decode_tokens_per_second,
                                     s.time_to_first_token_ms,
+                                    if s.cached_tokens > 0 { format!(" ({} prompt tokens reused)", s.cached_tokens) } else { String::new() },
                                 )}
                             </p>
                         }

@@ -26,6 +26,9 @@ impl FinishReason {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GenerationStats {
     pub prompt_tokens: u32,
+    /// Prompt tokens whose KV cache was reused from the previous request.
+    #[serde(default)]
+    pub cached_tokens: u32,
     pub completion_tokens: u32,
     /// Milliseconds from the request reaching the engine to the first token.
     pub time_to_first_token_ms: f64,

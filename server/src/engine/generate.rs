@@ -31,6 +31,7 @@ pub enum EngineEvent {
 }
 
 /// One reply to generate.
+#[derive(Clone, Debug)]
 pub struct GenerationJob {
     pub prompt_tokens: Vec<u32>,
     pub params: GenerationParams,
@@ -92,10 +93,14 @@ pub fn generate(
         ..Default::default()
     };
 
+    // Reuse the KV cache for the prefix this prompt shares with the last
+    // one (a chat's next turn); at least one token is computed for logits.
+    let reuse = model.cached_prefix(&job.prompt_tokens).min(prompt_len - 1);
+    stats.cached_tokens = reuse as u32;
     let prefill_start = Instant::now();
-    let mut logits = model.forward(&job.prompt_tokens, 0)?;
+    let mut logits = model.forward(&job.prompt_tokens[reuse..], reuse)?;
     let prefill_secs = prefill_start.elapsed().as_secs_f64();
-    stats.prompt_tokens_per_second = prompt_len as f64 / prefill_secs.max(1e-9);
+    stats.prompt_tokens_per_second = (prompt_len - reuse) as f64 / prefill_secs.max(1e-9);
     let decode_start = Instant::now();
 
     let mut hit_stop_string = false;

@@ -7,7 +7,7 @@ use super::{
     device::DeviceSpec, gguf::GgufFile, model::CandleModel, EngineError, LanguageModel,
     TextTokenizer,
 };
-use crate::prompt::ChatTemplate;
+use crate::{cpu::CpuModel, prompt::ChatTemplate};
 
 /// Facts about the loaded model, for the UI, the API and the log.
 #[derive(Clone, Debug)]
@@ -36,15 +36,60 @@ pub fn load_tokenizer(path: &Path) -> Result<TextTokenizer, EngineError> {
     TextTokenizer::for_model(path, &GgufFile::open(path)?)
 }
 
+/// Which CPU implementation runs the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kernels {
+    /// candlelight's own path where the CPU and the file allow it, else candle.
+    #[default]
+    Auto,
+    /// candle's quantized models (the reference).
+    Candle,
+}
+
 /// Only the weights (after an idle release), on the same terms.
 pub fn load_weights(
     path: &Path,
     device: DeviceSpec,
     ctx_size: Option<usize>,
+    kernels: Kernels,
 ) -> Result<Box<dyn LanguageModel>, EngineError> {
-    let gguf = GgufFile::open(path)?;
-    let model = CandleModel::load(path, gguf, &device.open()?, ctx_size)?;
-    Ok(Box::new(model))
+    weights(path, GgufFile::open(path)?, device, ctx_size, kernels)
+}
+
+/// The weights on `device`: our own CPU path when possible, candle otherwise.
+fn weights(
+    path: &Path,
+    gguf: GgufFile,
+    device: DeviceSpec,
+    ctx_size: Option<usize>,
+    kernels: Kernels,
+) -> Result<Box<dyn LanguageModel>, EngineError> {
+    let own = device == DeviceSpec::Cpu
+        && kernels == Kernels::Auto
+        && crate::cpu::quant::has_fast_kernels();
+    if own {
+        match CpuModel::load(path, gguf.content, ctx_size) {
+            Ok(model) => {
+                tracing::info!("running on candlelight's CPU kernels");
+                return Ok(Box::new(model));
+            }
+            Err(e) => {
+                tracing::info!(reason = %e, "using candle's kernels for this model");
+                return Ok(Box::new(CandleModel::load(
+                    path,
+                    GgufFile::open(path)?,
+                    &device.open()?,
+                    ctx_size,
+                )?));
+            }
+        }
+    }
+    Ok(Box::new(CandleModel::load(
+        path,
+        gguf,
+        &device.open()?,
+        ctx_size,
+    )?))
 }
 
 /// Reads and checks the file, then loads it. Nothing here panics on a bad
@@ -53,6 +98,7 @@ pub fn load_model(
     path: &Path,
     device: DeviceSpec,
     ctx_size: Option<usize>,
+    kernels: Kernels,
 ) -> Result<(ModelParts, Box<dyn LanguageModel>), EngineError> {
     let started = Instant::now();
     let gguf = GgufFile::open(path)?;
@@ -60,7 +106,7 @@ pub fn load_model(
     if !super::model::SUPPORTED_ARCHITECTURES.contains(&architecture.as_str()) {
         return Err(EngineError::UnsupportedArchitecture(architecture));
     }
-    let candle_device = device.open()?;
+    device.open()?;
     let tokenizer = TextTokenizer::for_model(path, &gguf)?;
     let template_source = gguf.str("tokenizer.chat_template").map(str::to_string);
     let template = match template_source.as_deref() {
@@ -72,7 +118,7 @@ pub fn load_model(
     if let Err(e) = &template {
         tracing::warn!(error = %e, "chat template unavailable; only raw completions will work");
     }
-    let model = CandleModel::load(path, gguf, &candle_device, ctx_size)?;
+    let model = weights(path, gguf, device, ctx_size, kernels)?;
     let info = ModelInfo {
         name: path
             .file_name()
@@ -98,5 +144,5 @@ pub fn load_model(
         template,
         template_source,
     };
-    Ok((parts, Box::new(model)))
+    Ok((parts, model))
 }

@@ -36,7 +36,7 @@ pub use device::DeviceSpec;
 pub use error::EngineError;
 pub use generate::{EngineEvent, GenerationJob};
 pub use gguf::GgufFile;
-pub use loader::{load_model, load_tokenizer, load_weights, ModelInfo, ModelParts};
+pub use loader::{load_model, load_tokenizer, load_weights, Kernels, ModelInfo, ModelParts};
 pub use model::LanguageModel;
 pub use tokenizer::TextTokenizer;
 
@@ -55,6 +55,7 @@ pub struct EngineOptions {
     pub queue_capacity: usize,
     /// Caps the context (and so the KV cache); `None` keeps the model's.
     pub ctx_size: Option<usize>,
+    pub kernels: Kernels,
 }
 
 impl Default for EngineOptions {
@@ -63,6 +64,7 @@ impl Default for EngineOptions {
             device: DeviceSpec::Cpu,
             queue_capacity: 16,
             ctx_size: None,
+            kernels: Kernels::Auto,
         }
     }
 }
@@ -113,7 +115,7 @@ impl Engine {
             EngineOptions {
                 device,
                 queue_capacity,
-                ctx_size: None,
+                ..EngineOptions::default()
             },
             "no model loaded",
         );
@@ -174,8 +176,12 @@ impl Engine {
     /// Loads `path` (blocking: seconds) and makes it the model, ending the
     /// old model's replies. If loading fails, the old model stays.
     pub fn switch_to(&self, path: &Path) -> Result<(), EngineError> {
-        let (device, ctx) = (self.options.device, self.options.ctx_size);
-        let (parts, model) = match load_model(path, device, ctx) {
+        let (device, ctx, kernels) = (
+            self.options.device,
+            self.options.ctx_size,
+            self.options.kernels,
+        );
+        let (parts, model) = match load_model(path, device, ctx, kernels) {
             Ok(loaded) => loaded,
             Err(e) => {
                 tracing::error!(model = %path.display(), error = %e, "model not loaded");
@@ -186,7 +192,8 @@ impl Engine {
             }
         };
         let reload_path = path.to_path_buf();
-        let reload: worker::Reload = Box::new(move || load_weights(&reload_path, device, ctx));
+        let reload: worker::Reload =
+            Box::new(move || load_weights(&reload_path, device, ctx, kernels));
         let queue = self.start_worker(model, parts.tokenizer.clone(), Some(reload));
         self.stop_all();
         *self.write_slot() = Slot::Loaded {

@@ -16,6 +16,11 @@ pub trait LanguageModel: Send {
     fn forward(&mut self, tokens: &[u32], start_pos: usize) -> Result<Vec<f32>, EngineError>;
     /// Longest sequence (prompt plus reply) the model can process.
     fn context_length(&self) -> usize;
+    /// How many leading `tokens` the model's KV cache already holds (from
+    /// the previous request), so only the rest needs computing.
+    fn cached_prefix(&self, _tokens: &[u32]) -> usize {
+        0
+    }
 }
 
 enum Weights {

@@ -121,6 +121,7 @@ fn run(setup: WorkerSetup, receiver: Receiver<Message>, depth: Arc<AtomicUsize>)
             Ok((reason, stats)) => {
                 tracing::info!(
                     prompt_tokens = stats.prompt_tokens,
+                    cached_tokens = stats.cached_tokens,
                     completion_tokens = stats.completion_tokens,
                     prompt_tps = format!("{:.1}", stats.prompt_tokens_per_second),
                     decode_tps = format!("{:.1}", stats.decode_tokens_per_second),

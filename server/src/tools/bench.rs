@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Instant};
 use serde::Serialize;
 
 use super::ToolError;
-use crate::engine::{load_model, DeviceSpec, LanguageModel, ModelParts};
+use crate::engine::{load_model, DeviceSpec, Kernels, LanguageModel, ModelParts};
 use crate::memory;
 
 #[derive(clap::Args, Debug)]
@@ -26,6 +26,9 @@ pub struct BenchArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceSpec,
+    /// Run candle's kernels (the reference) instead of candlelight's own.
+    #[arg(long)]
+    pub reference: bool,
     /// Measured rounds after one warm-up; medians are reported.
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
@@ -59,7 +62,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
     }
     let gpu_before = memory::gpu_used_mib();
     let started = Instant::now();
-    let (parts, mut model) = load_model(&args.model, args.device, None)?;
+    let (parts, mut model) = load_model(&args.model, args.device, None, kernels(args.reference))?;
     let load_seconds = started.elapsed().as_secs_f64();
     if args.prompt_tokens + args.gen_tokens > model.context_length() {
         return Err(ToolError::Invalid(format!(
@@ -125,19 +128,24 @@ struct Round {
     ttft_ms: f64,
 }
 
+/// One measurement, as llama-bench makes them: the prompt processed in one
+/// go from an empty cache, and separately `gen` tokens generated one at a
+/// time from the start of the context.
 fn round(model: &mut dyn LanguageModel, prompt: &[u32], gen: usize) -> Result<Round, ToolError> {
     let start = Instant::now();
     let logits = model.forward(prompt, 0)?;
-    let mut token = argmax(&logits);
+    let _first = argmax(&logits);
     let prefill = start.elapsed().as_secs_f64();
+
     let decode_start = Instant::now();
-    for i in 0..gen.saturating_sub(1) {
-        token = argmax(&model.forward(&[token], prompt.len() + i)?);
+    let mut token = prompt[0];
+    for pos in 0..gen {
+        token = argmax(&model.forward(&[token], pos)?);
     }
     let decode = decode_start.elapsed().as_secs_f64();
     Ok(Round {
         prompt_tps: prompt.len() as f64 / prefill.max(1e-9),
-        decode_tps: (gen.saturating_sub(1)) as f64 / decode.max(1e-9),
+        decode_tps: gen as f64 / decode.max(1e-9),
         ttft_ms: prefill * 1000.0,
     })
 }
@@ -159,4 +167,12 @@ fn prompt_tokens(parts: &ModelParts, n: usize) -> Result<Vec<u32>, ToolError> {
     }
     ids.truncate(n);
     Ok(ids)
+}
+
+fn kernels(reference: bool) -> Kernels {
+    if reference {
+        Kernels::Candle
+    } else {
+        Kernels::Auto
+    }
 }

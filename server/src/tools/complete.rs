@@ -7,7 +7,7 @@ use app::types::{ChatMessage, Role};
 use serde::Serialize;
 
 use super::ToolError;
-use crate::engine::{load_model, DeviceSpec};
+use crate::engine::{load_model, DeviceSpec, Kernels};
 
 #[derive(clap::Args, Debug)]
 pub struct CompleteArgs {
@@ -22,6 +22,9 @@ pub struct CompleteArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceSpec,
+    /// Run candle's kernels (the reference) instead of candlelight's own.
+    #[arg(long)]
+    pub reference: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,7 +41,7 @@ pub struct Completion {
 }
 
 pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
-    let (parts, mut model) = load_model(&args.model, args.device, None)?;
+    let (parts, mut model) = load_model(&args.model, args.device, None, kernels(args.reference))?;
     let template = parts
         .template
         .as_ref()
@@ -94,4 +97,12 @@ fn top_with_margin(logits: &[f32]) -> (u32, f32) {
         }
     }
     (best, first - second)
+}
+
+fn kernels(reference: bool) -> Kernels {
+    if reference {
+        Kernels::Candle
+    } else {
+        Kernels::Auto
+    }
 }

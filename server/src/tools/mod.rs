@@ -3,6 +3,8 @@
 
 pub mod bench;
 pub mod complete;
+pub mod prefix_bench;
+pub mod quantize;
 
 pub mod synth;
 

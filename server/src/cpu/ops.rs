@@ -1,0 +1,182 @@
+//! The small per-token operations of a transformer block, written so the
+//! compiler vectorizes them.
+
+/// Σ a·b with 16 independent accumulators (vectorizable despite f32
+/// addition not being associative).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `y += a · x`
+#[inline]
+pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+/// RMSNorm of each `dim`-sized row of `x` into `out`, times `weight`.
+pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let dim = weight.len();
+    for (row, out) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
+        let mean_square = dot(row, row) / dim as f32;
+        let scale = 1.0 / (mean_square + eps).sqrt();
+        for ((o, v), w) in out.iter_mut().zip(row).zip(weight) {
+            *o = v * scale * w;
+        }
+    }
+}
+
+/// `x[t] += b` for each `b.len()`-sized row.
+pub fn add_bias(x: &mut [f32], b: &[f32]) {
+    for row in x.chunks_exact_mut(b.len()) {
+        for (v, bi) in row.iter_mut().zip(b) {
+            *v += bi;
+        }
+    }
+}
+
+pub fn add(x: &mut [f32], y: &[f32]) {
+    for (a, b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// `gate = silu(gate) * up`, SwiGLU's product.
+pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+/// Softmax in place.
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// How a model pairs the dimensions it rotates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RopeStyle {
+    /// Adjacent pairs (x[2i], x[2i+1]): llama GGUFs (llama.cpp's "norm").
+    Interleaved,
+    /// Halves (x[i], x[i + d/2]): qwen2 (llama.cpp's "neox").
+    Halves,
+}
+
+/// cos and sin of every position's angles, grown as positions are needed.
+pub struct RopeTable {
+    inv_freq: Vec<f32>,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl RopeTable {
+    pub fn new(rope_dim: usize, base: f32) -> Self {
+        let inv_freq = (0..rope_dim / 2)
+            .map(|i| 1.0 / base.powf(2.0 * i as f32 / rope_dim as f32))
+            .collect();
+        Self {
+            inv_freq,
+            cos: Vec::new(),
+            sin: Vec::new(),
+        }
+    }
+
+    fn ensure(&mut self, positions: usize) {
+        let half = self.inv_freq.len();
+        for p in self.cos.len() / half..positions {
+            for f in &self.inv_freq {
+                let angle = p as f32 * f;
+                self.cos.push(angle.cos());
+                self.sin.push(angle.sin());
+            }
+        }
+    }
+
+    /// Rotates every head of `x` (`heads × head_dim` per token) for tokens at
+    /// positions `start..`.
+    pub fn apply(
+        &mut self,
+        x: &mut [f32],
+        start: usize,
+        heads: usize,
+        head_dim: usize,
+        style: RopeStyle,
+    ) {
+        let tokens = x.len() / (heads * head_dim);
+        self.ensure(start + tokens);
+        let half = self.inv_freq.len();
+        for (t, token) in x.chunks_exact_mut(heads * head_dim).enumerate() {
+            let (cos, sin) = (
+                &self.cos[(start + t) * half..][..half],
+                &self.sin[(start + t) * half..][..half],
+            );
+            for head in token.chunks_exact_mut(head_dim) {
+                for i in 0..half {
+                    let (a, b) = match style {
+                        RopeStyle::Interleaved => (2 * i, 2 * i + 1),
+                        RopeStyle::Halves => (i, i + half),
+                    };
+                    let (x0, x1) = (head[a], head[b]);
+                    head[a] = x0 * cos[i] - x1 * sin[i];
+                    head[b] = x0 * sin[i] + x1 * cos[i];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_and_norm() {
+        let a: Vec<f32> = (0..37).map(|i| i as f32).collect();
+        assert_eq!(dot(&a, &a), (0..37).map(|i| (i * i) as f32).sum::<f32>());
+        let mut out = vec![0.0; 4];
+        rms_norm(&[2.0, 2.0, 2.0, 2.0], &[1.0, 2.0, 3.0, 4.0], 0.0, &mut out);
+        assert_eq!(out, vec![1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn rope_rotates_by_position() {
+        let mut t = RopeTable::new(4, 10_000.0);
+        let mut x = vec![1.0, 0.0, 1.0, 0.0];
+        t.apply(&mut x, 0, 1, 4, RopeStyle::Interleaved);
+        assert_eq!(x, vec![1.0, 0.0, 1.0, 0.0], "position 0 is the identity");
+        let mut y = vec![1.0, 0.0, 0.0, 0.0];
+        t.apply(&mut y, 1, 1, 4, RopeStyle::Halves);
+        assert!(
+            (y[0] - 1f32.cos()).abs() < 1e-6 && (y[2] - 1f32.sin()).abs() < 1e-6,
+            "{y:?}"
+        );
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let mut x = vec![1.0, 2.0, 3.0];
+        softmax(&mut x);
+        assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(x[2] > x[1] && x[1] > x[0]);
+    }
+}

@@ -1,0 +1,51 @@
+//! A chat's next turn reuses the KV cache of the prefix it shares with the
+//! previous turn, and gives exactly the reply a cold cache would.
+
+mod common;
+
+use app::types::{ChatMessage, GenerationParams, Role};
+use common::collect;
+use server::engine::{DeviceSpec, Engine, GenerationJob};
+
+fn job(engine: &Engine, messages: &[ChatMessage]) -> GenerationJob {
+    let model = engine.model().unwrap();
+    let prompt = model
+        .template
+        .as_ref()
+        .unwrap()
+        .render(messages, true)
+        .unwrap();
+    GenerationJob {
+        prompt_tokens: model.tokenizer.encode(&prompt).unwrap(),
+        params: GenerationParams::greedy(24),
+        stop_strings: vec![],
+        eos_ids: model.tokenizer.eos_ids().to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn the_second_turn_reuses_the_first_turns_cache() {
+    let path = common::smollm2_path();
+    let engine = Engine::load(&path, DeviceSpec::Cpu, 2);
+    let mut messages = vec![ChatMessage::new(Role::User, "Tell me about cats.")];
+    let first_job = job(&engine, &messages);
+    let first_len = first_job.prompt_tokens.len();
+    let first = collect(&engine, first_job).await;
+    assert_eq!(first.stats.cached_tokens, 0, "a cold cache");
+
+    messages.push(ChatMessage::new(Role::Assistant, first.text()));
+    messages.push(ChatMessage::new(Role::User, "And dogs?"));
+    let second_job = job(&engine, &messages);
+    let second = collect(&engine, second_job.clone()).await;
+    assert!(
+        second.stats.cached_tokens as usize >= first_len,
+        "reused {} of a {first_len}-token first prompt",
+        second.stats.cached_tokens
+    );
+
+    // The same prompt on a fresh engine (nothing cached) gives the same reply.
+    let cold = Engine::load(&path, DeviceSpec::Cpu, 2);
+    let reference = collect(&cold, second_job).await;
+    assert_eq!(reference.stats.cached_tokens, 0);
+    assert_eq!(second.text(), reference.text());
+}
