@@ -67,9 +67,10 @@ fn compare(
     (ref_tokens, fast_tokens, worst, margins)
 }
 
-/// Same greedy tokens wherever the reference is not near a tie, and logits
-/// within `tolerance` at every step.
-fn check(path: std::path::PathBuf, prompts: &[&str], tolerance: f32, every_token: bool) {
+/// Same greedy tokens wherever the reference's top-2 margin exceeds
+/// `agree_above` (below it, a different summation order may flip a near
+/// tie), and logits within `tolerance` at every step.
+fn check(path: std::path::PathBuf, prompts: &[&str], tolerance: f32, agree_above: f32) {
     let (parts, mut fast) = load_model(&path, DeviceSpec::Cpu, None, Kernels::Auto).unwrap();
     let (_, mut reference) = load_model(&path, DeviceSpec::Cpu, None, Kernels::Candle).unwrap();
     for text in prompts {
@@ -81,16 +82,13 @@ fn check(path: std::path::PathBuf, prompts: &[&str], tolerance: f32, every_token
             parts.tokenizer.decode(&ref_tokens).unwrap()
         );
         assert!(worst <= tolerance, "{text:?}: logits differ by {worst}");
-        if every_token {
-            assert_eq!(ref_tokens, fast_tokens, "{text:?}");
-        }
         for (i, ((r, f), m)) in ref_tokens
             .iter()
             .zip(&fast_tokens)
             .zip(&margins)
             .enumerate()
         {
-            if *m > 2.0 * tolerance {
+            if *m > agree_above {
                 assert_eq!(r, f, "{text:?} step {i}: reference margin {m}");
             }
         }
@@ -107,7 +105,7 @@ fn smollm2_matches_candle() {
             "List three colors.",
         ],
         SMOLLM2_TOLERANCE,
-        false,
+        2.0 * SMOLLM2_TOLERANCE,
     );
 }
 
@@ -121,7 +119,7 @@ fn qwen_matches_candle() {
             "def fib(n):",
         ],
         QWEN_TOLERANCE,
-        true,
+        QWEN_TOLERANCE,
     );
 }
 
@@ -155,5 +153,40 @@ fn smollm2_is_as_close_to_exact_f32_as_candle() {
             fast_err <= candle_err * 1.25 + 0.1,
             "ours {fast_err} vs candle {candle_err}"
         );
+    }
+}
+
+/// On f32 weights a prompt (long enough for the f32 matrix products) is
+/// computed without any quantization on either path, so ours and candle's
+/// must give the same logits up to f32 summation order. (Single tokens run
+/// on 8-bit activations and are covered by the tests above.)
+#[test]
+fn f32_weights_give_candles_prompt_logits() {
+    use server::tools::quantize::{run, QuantizeArgs, Target};
+    let dir = tempfile::tempdir().unwrap();
+    let exact_path = dir.path().join("smollm2-f32.gguf");
+    run(&QuantizeArgs {
+        model: common::smollm2_path(),
+        out: exact_path.clone(),
+        to: Target::F32,
+    })
+    .unwrap();
+    let (parts, mut ours) = load_model(&exact_path, DeviceSpec::Cpu, None, Kernels::Auto).unwrap();
+    let (_, mut candle) = load_model(&exact_path, DeviceSpec::Cpu, None, Kernels::Candle).unwrap();
+    for text in [
+        "What is the capital of France?",
+        "Write a haiku about the sea.",
+    ] {
+        let ids = prompt_ids(&parts, text);
+        assert!(ids.len() >= 16, "the prompt must take the f32 path");
+        let a = ours.forward(&ids, 0).unwrap();
+        let b = candle.forward(&ids, 0).unwrap();
+        let err = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        println!("{text:?}: max |Δlogit| = {err:.5}");
+        assert!(err < 0.01, "ours and candle differ by {err} on f32 weights");
     }
 }

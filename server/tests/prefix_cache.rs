@@ -49,3 +49,22 @@ async fn the_second_turn_reuses_the_first_turns_cache() {
     assert_eq!(reference.stats.cached_tokens, 0);
     assert_eq!(second.text(), reference.text());
 }
+
+/// Regenerating (the identical prompt again) hits the cache for all but the
+/// tail the model recomputes, and still gives the cold reply: the prompt's
+/// last logits do not depend on how much of it was cached.
+#[tokio::test]
+async fn regenerating_gives_the_cold_reply() {
+    let engine = Engine::load(&common::smollm2_path(), DeviceSpec::Cpu, 2);
+    let messages = [ChatMessage::new(
+        Role::User,
+        "What is the capital of France?",
+    )];
+    let cold = collect(&engine, job(&engine, &messages)).await;
+    let again = collect(&engine, job(&engine, &messages)).await;
+    assert!(
+        again.stats.cached_tokens > 0,
+        "the second run reuses the cache"
+    );
+    assert_eq!(cold.text(), again.text());
+}

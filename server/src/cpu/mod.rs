@@ -5,10 +5,12 @@
 //! the reference it is tested against (and the path on other CPUs).
 
 mod attention;
+mod gemm;
 mod matmul;
 mod model;
 mod ops;
 pub mod quant;
+mod team;
 mod weights;
 
 pub use model::CpuModel;

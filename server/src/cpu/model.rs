@@ -9,9 +9,11 @@ use candle_core::quantized::gguf_file::Content;
 
 use super::{
     attention::{attend, LayerCache, Shape},
-    matmul::matmul,
+    gemm,
+    matmul::{matmul, Product},
     ops::{add, add_bias, rms_norm, silu_mul, RopeStyle, RopeTable},
     quant::{dequantize_row, QuantizedActs},
+    team::Team,
     weights::{Matrix, WeightFile},
 };
 use crate::engine::{EngineError, LanguageModel};
@@ -62,6 +64,8 @@ pub struct CpuModel {
     /// The tokens whose keys and values are in `cache`, in order.
     cached: Vec<u32>,
     scratch: Scratch,
+    /// The threads every step runs on.
+    team: Team,
 }
 
 fn meta_u32(content: &Content, key: &str) -> Result<usize, EngineError> {
@@ -162,6 +166,7 @@ impl CpuModel {
             cache: (0..blocks).map(|_| LayerCache::default()).collect(),
             cached: Vec::new(),
             scratch: Scratch::default(),
+            team: Team::new(rayon::current_num_threads()),
             file,
         })
     }
@@ -183,8 +188,7 @@ impl CpuModel {
             ));
         }
         for layer in &mut self.cache {
-            layer.k.truncate(start * kv_dim);
-            layer.v.truncate(start * kv_dim);
+            layer.truncate(start, kv_dim);
         }
         self.cached.truncate(start);
         self.cached.extend_from_slice(tokens);
@@ -204,20 +208,30 @@ impl CpuModel {
         ] {
             buf.resize(len, 0.0);
         }
+        let file = &self.file;
+        let team = &self.team;
         for (t, &token) in tokens.iter().enumerate() {
             dequantize_row(
                 self.embed.format,
-                self.file.row(&self.embed, token as usize),
+                file.row(&self.embed, token as usize),
                 &mut s.x[t * dim..(t + 1) * dim],
             );
         }
 
         for (layer, cache) in self.layers.iter().zip(self.cache.iter_mut()) {
             rms_norm(&s.x, &layer.attn_norm, self.eps, &mut s.h);
-            s.acts.quantize(&s.h, dim);
-            matmul(&layer.wq, self.file.bytes(&layer.wq), &s.acts, n, &mut s.q);
-            matmul(&layer.wk, self.file.bytes(&layer.wk), &s.acts, n, &mut s.k);
-            matmul(&layer.wv, self.file.bytes(&layer.wv), &s.acts, n, &mut s.v);
+            project(
+                team,
+                file,
+                &s.h,
+                n,
+                &mut s.acts,
+                &mut [
+                    (&layer.wq, &mut s.q),
+                    (&layer.wk, &mut s.k),
+                    (&layer.wv, &mut s.v),
+                ],
+            );
             for (buf, bias) in [
                 (&mut s.q, &layer.bq),
                 (&mut s.k, &layer.bk),
@@ -230,38 +244,36 @@ impl CpuModel {
             self.rope.apply(&mut s.q, start, heads, hd, self.rope_style);
             self.rope
                 .apply(&mut s.k, start, kv_heads, hd, self.rope_style);
-            cache.k.extend_from_slice(&s.k);
-            cache.v.extend_from_slice(&s.v);
-            attend(&s.q, cache, start, &self.shape, &mut s.attn);
+            cache.append(&s.k, &s.v, kv_heads, hd);
+            attend(team, &s.q, cache, start, &self.shape, &mut s.attn);
 
-            s.acts.quantize(&s.attn, q_dim);
-            matmul(
-                &layer.wo,
-                self.file.bytes(&layer.wo),
-                &s.acts,
+            project(
+                team,
+                file,
+                &s.attn,
                 n,
-                &mut s.out,
+                &mut s.acts,
+                &mut [(&layer.wo, &mut s.out)],
             );
             add(&mut s.x, &s.out[..n * dim]);
 
             rms_norm(&s.x, &layer.ffn_norm, self.eps, &mut s.h);
-            s.acts.quantize(&s.h, dim);
-            matmul(
-                &layer.gate,
-                self.file.bytes(&layer.gate),
-                &s.acts,
+            project(
+                team,
+                file,
+                &s.h,
                 n,
-                &mut s.gate,
+                &mut s.acts,
+                &mut [(&layer.gate, &mut s.gate), (&layer.up, &mut s.up)],
             );
-            matmul(&layer.up, self.file.bytes(&layer.up), &s.acts, n, &mut s.up);
             silu_mul(&mut s.gate, &s.up);
-            s.acts.quantize(&s.gate, ff);
-            matmul(
-                &layer.down,
-                self.file.bytes(&layer.down),
-                &s.acts,
+            project(
+                team,
+                file,
+                &s.gate,
                 n,
-                &mut s.out,
+                &mut s.acts,
+                &mut [(&layer.down, &mut s.out)],
             );
             add(&mut s.x, &s.out[..n * dim]);
         }
@@ -270,22 +282,72 @@ impl CpuModel {
         let last = &s.x[(n - 1) * dim..n * dim];
         let mut normed = vec![0f32; dim];
         rms_norm(last, &self.output_norm, self.eps, &mut normed);
-        s.acts.quantize(&normed, dim);
         let mut logits = vec![0f32; self.output.rows];
-        matmul(
-            &self.output,
-            self.file.bytes(&self.output),
-            &s.acts,
-            1,
-            &mut logits,
-        );
+        if n >= GEMM_MIN_TOKENS && gemm::suits(&self.output) {
+            // A prompt's logits pick the reply's first token, which is often
+            // a near tie on small models: keep them as exact as the prompt
+            // itself (8-bit activations here moved SmolLM2's by up to 0.27).
+            gemm::gemm(
+                team,
+                &self.output,
+                file.bytes(&self.output),
+                &normed,
+                1,
+                &mut logits,
+            );
+        } else {
+            project(
+                team,
+                file,
+                &normed,
+                1,
+                &mut s.acts,
+                &mut [(&self.output, &mut logits)],
+            );
+        }
         Ok(logits)
     }
 }
 
 /// Prompts are processed in chunks of this many tokens, which bounds the
-/// scratch memory whatever the prompt length.
-const CHUNK: usize = 256;
+/// scratch memory whatever the prompt length (and dequantizes each weight
+/// once per chunk).
+const CHUNK: usize = 512;
+
+/// From this many tokens on, a projection dequantizes its weights and runs
+/// as an f32 matrix product; below, it runs on the integer kernels.
+const GEMM_MIN_TOKENS: usize = 16;
+
+/// `out = x · Wᵀ` for `n` tokens of `x` and every `(W, out)` in
+/// `products` (matrices that read the same input), by whichever method
+/// suits `n`: f32 matrix products for prompts, else one team step on the
+/// integer kernels.
+fn project(
+    team: &Team,
+    file: &WeightFile,
+    x: &[f32],
+    n: usize,
+    acts: &mut QuantizedActs,
+    products: &mut [(&Matrix, &mut [f32])],
+) {
+    let cols = products[0].0.cols;
+    if n >= GEMM_MIN_TOKENS && products.iter().all(|(w, _)| gemm::suits(w)) {
+        for (w, out) in products.iter_mut() {
+            gemm::gemm(team, w, file.bytes(w), &x[..n * cols], n, out);
+        }
+    } else {
+        acts.quantize(&x[..n * cols], cols);
+        let mut fused: Vec<Product> = products
+            .iter_mut()
+            .map(|(w, out)| Product {
+                w,
+                bytes: file.bytes(w),
+                out,
+            })
+            .collect();
+        matmul(team, &mut fused, acts, n);
+    }
+}
 
 impl LanguageModel for CpuModel {
     fn forward(&mut self, tokens: &[u32], start_pos: usize) -> Result<Vec<f32>, EngineError> {
@@ -307,11 +369,20 @@ impl LanguageModel for CpuModel {
         self.context_length
     }
 
+    /// The shared prefix, less enough tail that the rest of the prompt
+    /// still runs as one f32 matrix product: its logits (and so a greedy
+    /// reply) are then the same whether or not the cache was hit.
     fn cached_prefix(&self, tokens: &[u32]) -> usize {
-        self.cached
+        let shared = self
+            .cached
             .iter()
             .zip(tokens)
             .take_while(|(a, b)| a == b)
-            .count()
+            .count();
+        if gemm::suits(&self.output) {
+            shared.min(tokens.len().saturating_sub(GEMM_MIN_TOKENS))
+        } else {
+            shared
+        }
     }
 }

@@ -135,4 +135,16 @@ impl Matrix {
     pub fn row_bytes(&self) -> usize {
         self.row_bytes
     }
+
+    /// A matrix whose bytes the caller holds (kernel tests).
+    #[cfg(test)]
+    pub fn in_memory(format: Format, rows: usize, cols: usize) -> Self {
+        Self {
+            format,
+            rows,
+            cols,
+            offset: 0,
+            row_bytes: format.row_bytes(cols),
+        }
+    }
 }
