@@ -19,7 +19,9 @@ test('Model tab: list the folder, switch between SmolLM2 and Qwen, chat with eac
   await expect(page.locator(`tr[data-model="${SMOL}"]`)).toContainText('llama');
   await expect(page.locator(`tr[data-model="${QWEN}"]`)).toContainText('qwen2');
   await expect(page.locator('.model-summary')).toContainText(SMOL);
-  await expect(page.locator('.model-summary')).toContainText('context 4096 tokens');
+  // SmolLM2 is trained for 8192 positions; candle's llama (the path on CPUs
+  // without AVX-512 VNNI) stops at 4096.
+  await expect(page.locator('.model-summary')).toContainText(/context (8192|4096) tokens/);
   await expect(page.locator('.model-memory')).toContainText('MiB RAM');
 
   try {
