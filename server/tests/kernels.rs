@@ -123,20 +123,26 @@ fn qwen_matches_candle() {
     );
 }
 
+/// SmolLM2 with every weight matrix dequantized to f32, written in `dir`.
+fn smollm2_as_f32(dir: &std::path::Path) -> std::path::PathBuf {
+    use server::tools::quantize::{run, QuantizeArgs, Target};
+    let path = dir.join("smollm2-f32.gguf");
+    run(&QuantizeArgs {
+        model: common::smollm2_path(),
+        out: path.clone(),
+        to: Target::F32,
+    })
+    .unwrap();
+    path
+}
+
 /// Both quantized paths against the exact computation (the same weights
 /// dequantized to f32, run by candle in f32): ours must be as close as
 /// candle's own quantized kernels.
 #[test]
 fn smollm2_is_as_close_to_exact_f32_as_candle() {
-    use server::tools::quantize::{run, QuantizeArgs, Target};
     let dir = tempfile::tempdir().unwrap();
-    let exact_path = dir.path().join("smollm2-f32.gguf");
-    run(&QuantizeArgs {
-        model: common::smollm2_path(),
-        out: exact_path.clone(),
-        to: Target::F32,
-    })
-    .unwrap();
+    let exact_path = smollm2_as_f32(dir.path());
     let path = common::smollm2_path();
     let (parts, mut fast) = load_model(&path, DeviceSpec::Cpu, None, Kernels::Auto).unwrap();
     let (_, mut candle) = load_model(&path, DeviceSpec::Cpu, None, Kernels::Candle).unwrap();
@@ -162,15 +168,8 @@ fn smollm2_is_as_close_to_exact_f32_as_candle() {
 /// on 8-bit activations and are covered by the tests above.)
 #[test]
 fn f32_weights_give_candles_prompt_logits() {
-    use server::tools::quantize::{run, QuantizeArgs, Target};
     let dir = tempfile::tempdir().unwrap();
-    let exact_path = dir.path().join("smollm2-f32.gguf");
-    run(&QuantizeArgs {
-        model: common::smollm2_path(),
-        out: exact_path.clone(),
-        to: Target::F32,
-    })
-    .unwrap();
+    let exact_path = smollm2_as_f32(dir.path());
     let (parts, mut ours) = load_model(&exact_path, DeviceSpec::Cpu, None, Kernels::Auto).unwrap();
     let (_, mut candle) = load_model(&exact_path, DeviceSpec::Cpu, None, Kernels::Candle).unwrap();
     for text in [

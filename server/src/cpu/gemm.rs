@@ -172,13 +172,10 @@ unsafe fn micro<const R: usize, const T: usize>(
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{
-        quantized::{GgmlDType, QTensor},
-        Device, Tensor,
-    };
+    use candle_core::quantized::GgmlDType;
 
     use super::*;
-    use crate::cpu::quant::Format;
+    use crate::cpu::quant::{tests::quantized, Format};
 
     /// Every tile shape (rows and tokens not multiples of 4, more rows than
     /// one block, more columns than one slice) against an f64 product of
@@ -195,21 +192,7 @@ mod tests {
             (GgmlDType::Q8_0, Format::Q8_0),
             (GgmlDType::Q4K, Format::Q4K),
         ] {
-            let t = Tensor::from_vec(
-                (0..rows * cols).map(value).collect::<Vec<_>>(),
-                (rows, cols),
-                &Device::Cpu,
-            )
-            .unwrap();
-            let q = QTensor::quantize(&t, dtype).unwrap();
-            let bytes = q.data().unwrap().to_vec();
-            let weights = q
-                .dequantize(&Device::Cpu)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap();
+            let (bytes, weights) = quantized(dtype, rows, cols, 7);
             let w = Matrix::in_memory(format, rows, cols);
             for tokens in [1, 3, 6, 17] {
                 let x: Vec<f32> = (0..tokens * cols).map(|i| value(i + 31)).collect();

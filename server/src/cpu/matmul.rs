@@ -108,13 +108,10 @@ fn rows(
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{
-        quantized::{GgmlDType, QTensor},
-        Device, Tensor,
-    };
+    use candle_core::quantized::GgmlDType;
 
     use super::*;
-    use crate::cpu::quant::Format;
+    use crate::cpu::quant::{tests::quantized, Format};
 
     /// Two fused matrices of odd sizes give what each gives alone, row for
     /// row, as the single-row kernel computes it.
@@ -123,21 +120,7 @@ mod tests {
         let team = Team::new(2);
         let cols = 256;
         let value = |i: usize| ((i * 7919) % 1009) as f32 / 500.0 - 1.0;
-        let make = |rows: usize, seed: usize| {
-            let t = Tensor::from_vec(
-                (0..rows * cols)
-                    .map(|i| value(i + seed))
-                    .collect::<Vec<_>>(),
-                (rows, cols),
-                &Device::Cpu,
-            )
-            .unwrap();
-            QTensor::quantize(&t, GgmlDType::Q8_0)
-                .unwrap()
-                .data()
-                .unwrap()
-                .to_vec()
-        };
+        let make = |rows: usize, seed: u64| quantized(GgmlDType::Q8_0, rows, cols, seed).0;
         let (rows_a, rows_b) = (301, 45);
         let (bytes_a, bytes_b) = (make(rows_a, 1), make(rows_b, 2));
         let (wa, wb) = (

@@ -23,7 +23,12 @@ fn random(n: usize, seed: u64) -> Vec<f32> {
 }
 
 /// `rows × cols` random weights quantized by candle: (raw blocks, candle's dequantization).
-fn quantized(dtype: GgmlDType, rows: usize, cols: usize, seed: u64) -> (Vec<u8>, Vec<f32>) {
+pub(crate) fn quantized(
+    dtype: GgmlDType,
+    rows: usize,
+    cols: usize,
+    seed: u64,
+) -> (Vec<u8>, Vec<f32>) {
     let t = Tensor::from_vec(random(rows * cols, seed), (rows, cols), &Device::Cpu).unwrap();
     let q = QTensor::quantize(&t, dtype).unwrap();
     let raw = q.data().unwrap().to_vec();
