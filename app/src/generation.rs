@@ -2,6 +2,9 @@
 //! chat and generate, shows the streamed text where it will be saved, and
 //! reloads the chat from the server when the reply ends.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use futures::StreamExt;
 use leptos::{prelude::*, task::spawn_local};
 
@@ -45,7 +48,7 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
         (ChatAction::Regenerate, _) => StreamTarget::NewReply,
         (ChatAction::Continue, Some(Role::Assistant)) => StreamTarget::Extend,
         (ChatAction::Continue, _) => return false,
-        (ChatAction::Impersonate, _) => StreamTarget::Composer,
+        (ChatAction::Impersonate { .. }, _) => StreamTarget::Composer,
     };
     // The user's message is shown at once; the server saves it before
     // generating. If the server refuses, it goes back into the box.
@@ -61,13 +64,18 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
             }
         });
     }
+    // Impersonate's reply grows from what the box held.
+    let start = match &action {
+        ChatAction::Impersonate { text } => text.clone(),
+        _ => String::new(),
+    };
     let request_id = new_request_id();
     state.clear_messages();
     state.last_stats.set(None);
     state.streaming.set(Some(Streaming {
         request_id: request_id.clone(),
         target,
-        text: String::new(),
+        text: start,
     }));
     let request = ReplyRequest {
         request_id: request_id.clone(),
@@ -80,12 +88,9 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
     spawn_local(async move {
         let still_running = {
             let id = request_id.clone();
-            move || {
-                state
-                    .streaming
-                    .with_untracked(|s| s.as_ref().is_some_and(|s| s.request_id == id))
-            }
+            move || is_current(state, &id)
         };
+        let frames = FrameBuffer::default();
         match generate_reply(request).await {
             Err(e) => {
                 // Nothing was saved: undo the optimistic message and keep
@@ -113,8 +118,17 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
                     match chunk {
                         Ok(bytes) => {
                             for event in decoder.push(&bytes) {
-                                if still_running() {
-                                    apply(state, event);
+                                if !still_running() {
+                                    continue;
+                                }
+                                match event {
+                                    StreamEvent::Text { text } => {
+                                        frames.push(state, &request_id, &text)
+                                    }
+                                    other => {
+                                        frames.flush(state);
+                                        apply(state, other);
+                                    }
                                 }
                             }
                         }
@@ -127,6 +141,7 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
             }
         }
         if still_running() {
+            frames.flush(state);
             state.streaming.set(None);
         }
         // The server saved whatever was generated: show its version.
@@ -170,6 +185,53 @@ fn keep_locally(state: ChatState, streaming: &Streaming) {
                 .push(LoggedMessage::new(Role::Assistant, streaming.text.clone())),
         }
     });
+}
+
+fn is_current(state: ChatState, request_id: &str) -> bool {
+    state
+        .streaming
+        .with_untracked(|s| s.as_ref().is_some_and(|s| s.request_id == request_id))
+}
+
+/// How often the growing reply is redrawn.
+const UPDATE_EVERY: std::time::Duration = std::time::Duration::from_millis(66);
+
+/// Streamed text waits here for the next update (`UPDATE_EVERY`), so the
+/// browser renders and lays out the growing reply ~15 times a second, not
+/// once per token: on a two-core laptop, redrawing per token took a core
+/// from the engine (text-generation-webui caps UI updates per second for
+/// the same reason).
+#[derive(Clone, Default)]
+struct FrameBuffer {
+    text: Rc<RefCell<String>>,
+    scheduled: Rc<Cell<bool>>,
+}
+
+impl FrameBuffer {
+    fn push(&self, state: ChatState, request_id: &str, text: &str) {
+        self.text.borrow_mut().push_str(text);
+        if self.scheduled.replace(true) {
+            return;
+        }
+        let (frames, id) = (self.clone(), request_id.to_string());
+        set_timeout(
+            move || {
+                frames.scheduled.set(false);
+                if is_current(state, &id) {
+                    frames.flush(state);
+                }
+            },
+            UPDATE_EVERY,
+        );
+    }
+
+    /// Shows the waiting text now (before any other event, and at the end).
+    fn flush(&self, state: ChatState) {
+        let text = std::mem::take(&mut *self.text.borrow_mut());
+        if !text.is_empty() {
+            apply(state, StreamEvent::Text { text });
+        }
+    }
 }
 
 fn apply(state: ChatState, event: StreamEvent) {
