@@ -3,7 +3,7 @@
 use leptos::{ev, prelude::*};
 
 use crate::clipboard;
-use crate::components::remove_last;
+use crate::components::{composer_text, remove_last};
 use crate::generation::{run, stop_generation};
 use crate::state::{ChatState, Tab};
 use crate::types::{ChatAction, Role};
@@ -36,7 +36,12 @@ pub fn install(state: ChatState) {
                 true
             }
             ("M" | "m", true, true, _) => {
-                run(state, ChatAction::Impersonate);
+                run(
+                    state,
+                    ChatAction::Impersonate {
+                        text: composer_text(),
+                    },
+                );
                 true
             }
             ("K" | "k", true, true, _) => {

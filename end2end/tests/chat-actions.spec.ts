@@ -189,3 +189,23 @@ test('model output with HTML or script is shown as text, Markdown renders', asyn
   await reply.locator('a').click();
   expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
 });
+
+test('Impersonate writes your next message on from what the box holds', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '8');
+  await setMode(page, 'chat');
+  await newChat(page);
+  const shown = await page.locator('.message').count();
+  const start = 'Tell me a story about';
+  await page.locator('#chat-input').fill(start);
+  await page.locator('#impersonate').click();
+  await waitIdle(page);
+  // The reply lands in the box, after the text that was there; the chat
+  // itself is unchanged.
+  await expect.poll(async () => (await page.locator('#chat-input').inputValue()).length).toBeGreaterThan(start.length);
+  expect(await page.locator('#chat-input').inputValue()).toMatch(/^Tell me a story about/);
+  await expect(page.locator('.message')).toHaveCount(shown);
+  // The prompt ended inside the user's turn, with the box's text.
+  await page.locator('.prompt-panel summary').click();
+  expect((await page.locator('.prompt-text').innerText()).trimEnd()).toMatch(/You: Tell me a story about$/);
+});

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use super::composer::take_composer_text;
+use super::composer::{composer_text, take_composer_text};
 use crate::chat_ops::apply_edit;
 use crate::generation::run;
 use crate::state::ChatState;
@@ -55,7 +55,7 @@ pub fn ActionBar() -> impl IntoView {
             <button id="remove-last" title="Remove last (Ctrl+Shift+Backspace): the last exchange; your message goes back into the box" disabled=busy on:click=move |_| remove_last(state)>
                 "Remove last"
             </button>
-            <button id="impersonate" title="Impersonate (Ctrl+Shift+M): the model writes your next message" disabled=busy on:click=move |_| { run(state, ChatAction::Impersonate); }>
+            <button id="impersonate" title="Impersonate (Ctrl+Shift+M): the model writes your next message, starting from the box's text" disabled=busy on:click=move |_| { run(state, ChatAction::Impersonate { text: composer_text() }); }>
                 "Impersonate"
             </button>
             <button id="dummy-message" title="Send dummy message: add the box's text as your message, without a reply" disabled=busy on:click=move |_| dummy(false)>

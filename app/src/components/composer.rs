@@ -86,16 +86,23 @@ pub fn Composer() -> impl IntoView {
 
 /// The message box's current text (for Dummy message / reply).
 pub fn take_composer_text() -> String {
-    let Some(el) = leptos::prelude::document().get_element_by_id("chat-input") else {
+    let Some(area) = composer() else {
         return String::new();
     };
+    let text = area.value();
+    area.set_value("");
+    text
+}
+
+/// The message box's text, left in the box (Impersonate starts from it).
+pub fn composer_text() -> String {
+    composer().map(|area| area.value()).unwrap_or_default()
+}
+
+fn composer() -> Option<web_sys::HtmlTextAreaElement> {
     use wasm_bindgen::JsCast;
-    match el.dyn_into::<web_sys::HtmlTextAreaElement>() {
-        Ok(area) => {
-            let text = area.value();
-            area.set_value("");
-            text
-        }
-        Err(_) => String::new(),
-    }
+    leptos::prelude::document()
+        .get_element_by_id("chat-input")?
+        .dyn_into()
+        .ok()
 }

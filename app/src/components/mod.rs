@@ -15,7 +15,7 @@ mod user_panel;
 pub use action_bar::{remove_last, ActionBar};
 pub use character_panel::CharacterPanel;
 pub use chat_list::ChatList;
-pub use composer::Composer;
+pub use composer::{composer_text, Composer};
 pub use message::MessageView;
 pub use mode_switch::ModeSwitch;
 pub use model_badge::ModelBadge;

@@ -101,6 +101,8 @@ pub enum ChatAction {
     Regenerate,
     /// More of the last reply.
     Continue,
-    /// A message in the user's voice, returned for the message box.
-    Impersonate,
+    /// A message in the user's voice, returned for the message box. It
+    /// starts with `text` (what the box held), as text-generation-webui's
+    /// Impersonate does.
+    Impersonate { text: String },
 }

@@ -28,6 +28,8 @@ pub enum Continuation {
     /// More of the last message, which is the assistant's.
     ContinueLast,
     /// A message in the user's voice (text-generation-webui's Impersonate).
+    /// A last message of the user's is its start (what the message box
+    /// held), which the model goes on from.
     Impersonate,
 }
 
@@ -98,10 +100,11 @@ pub fn chat_instruct_message(
     history: &[ChatMessage],
     continuation: Continuation,
 ) -> String {
-    let (done, _) = split_partial(history, continuation);
+    let (done, partial) = split_partial(history, continuation);
+    let (speaker, _) = next_speaker(settings, continuation, partial);
     settings
         .chat_instruct_command
-        .replace("<|character|>", settings.bot_name())
+        .replace("<|character|>", speaker)
         .replace(
             "<|prompt|>",
             &format!(
@@ -125,10 +128,7 @@ pub fn render_prompt(
         Mode::ChatInstruct => {
             let command = chat_instruct_message(settings, history, continuation);
             let rendered = template.render(&[ChatMessage::new(Role::User, command)], true)?;
-            Ok(match continuation {
-                Continuation::ContinueLast => rendered + partial,
-                _ => rendered,
-            })
+            Ok(rendered + partial)
         }
         Mode::Instruct => render_instruct(settings, template, done, partial, continuation),
     }
@@ -141,6 +141,9 @@ fn split_partial(history: &[ChatMessage], continuation: Continuation) -> (&[Chat
         (Continuation::ContinueLast, Some((last, rest))) if last.role == Role::Assistant => {
             (rest, last.content.as_str())
         }
+        (Continuation::Impersonate, Some((last, rest))) if last.role == Role::User => {
+            (rest, last.content.as_str())
+        }
         _ => (history, ""),
     }
 }
@@ -151,7 +154,7 @@ fn next_speaker<'a>(
     partial: &'a str,
 ) -> (&'a str, &'a str) {
     match continuation {
-        Continuation::Impersonate => (settings.user_name(), ""),
+        Continuation::Impersonate => (settings.user_name(), partial),
         _ => (settings.bot_name(), partial),
     }
 }
@@ -232,7 +235,7 @@ fn render_instruct(
         Continuation::Impersonate => {
             // The user's turn, opened but not closed.
             const MARK: &str = "\u{E000}user-turn\u{E000}";
-            messages.push(ChatMessage::new(Role::User, MARK));
+            messages.push(ChatMessage::new(Role::User, format!("{partial}{MARK}")));
             let rendered = template.render(&messages, false)?;
             let at = rendered.rfind(MARK).ok_or_else(|| {
                 PromptError::TemplateRender("the template dropped the user's turn".into())
@@ -313,6 +316,41 @@ Sam: Which way is north?\n";
         assert_eq!(out, format!("{TRANSCRIPT}Aria: Follow the"));
         let out = render_prompt(&s, &t, &history()[..3], Continuation::Impersonate).unwrap();
         assert!(out.ends_with("Aria: Near the reef.\nSam:"), "{out}");
+    }
+
+    /// Impersonate goes on from what the message box held, in every mode.
+    #[test]
+    fn impersonate_starts_from_the_users_unfinished_message() {
+        let (c, u, t) = fixture();
+        let mut h = history()[..3].to_vec();
+        h.push(ChatMessage::new(Role::User, "Let us sail"));
+
+        let s = settings(Mode::Chat, &c, &u);
+        let out = render_prompt(&s, &t, &h, Continuation::Impersonate).unwrap();
+        assert!(
+            out.ends_with("Aria: Near the reef.\nSam: Let us sail"),
+            "{out}"
+        );
+
+        let s = settings(Mode::ChatInstruct, &c, &u);
+        let out = render_prompt(&s, &t, &h, Continuation::Impersonate).unwrap();
+        assert!(
+            out.starts_with(
+                "<|im_start|>user\nContinue the chat dialogue below. Write a single reply for the character \"Sam\"."
+            ),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("Aria: Near the reef.\n<|im_end|>\n<|im_start|>assistant\nLet us sail"),
+            "{out}"
+        );
+
+        let s = settings(Mode::Instruct, &c, &u);
+        let out = render_prompt(&s, &t, &h[1..], Continuation::Impersonate).unwrap();
+        assert!(
+            out.ends_with("Near the reef.<|im_end|>\n<|im_start|>user\nLet us sail"),
+            "{out}"
+        );
     }
 
     #[test]

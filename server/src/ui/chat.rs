@@ -50,10 +50,14 @@ impl ChatService for UiChat {
         let chats = &self.state.data.chats;
         let generation = chats.begin_generation(&request.key, request.base_revision)?;
         let (log, saved, target, continuation) = self.prepare_chat(&request, &generation)?;
-        let history = match target {
+        let mut history = match target {
             Target::NewVersion => log.history()[..log.messages.len() - 1].to_vec(),
             _ => log.history(),
         };
+        if let ChatAction::Impersonate { text } = &request.action {
+            // The user's message being written: the prompt ends inside it.
+            history.push(app::types::ChatMessage::new(Role::User, text.clone()));
+        }
         let chat_request = self.chat_request(
             &request.settings,
             history,
@@ -150,7 +154,9 @@ impl UiChat {
                     "there is no reply to continue".into(),
                 ));
             }
-            ChatAction::Impersonate => (log, None, Target::Nowhere, Continuation::Impersonate),
+            ChatAction::Impersonate { .. } => {
+                (log, None, Target::Nowhere, Continuation::Impersonate)
+            }
         })
     }
 
