@@ -22,5 +22,5 @@ pub use model::{
     DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
 };
 pub use params::{GenerationParams, ParamError};
-pub use persona::{Character, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
+pub use persona::{Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
 pub use settings::ChatSettings;

@@ -48,6 +48,26 @@ pub struct Character {
     /// Instructions placed after the conversation, just before the
     /// character's turn (character cards' `post_history_instructions`).
     pub post_history_instructions: String,
+    /// Keyword-triggered lorebook entries (character cards'
+    /// `character_book`), in insertion order. Read from the card kept in
+    /// the character file, so editing the character never loses them.
+    pub lore: Vec<LoreEntry>,
+    /// How many of the latest messages are searched for lore keys
+    /// (the card book's `scan_depth`); `None` uses the default.
+    pub lore_scan_depth: Option<usize>,
+}
+
+/// A lorebook entry that joins the context while one of its keys appears
+/// in the latest messages (SillyTavern's world info).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoreEntry {
+    pub keys: Vec<String>,
+    /// With `selective`, one of these must appear as well.
+    pub secondary_keys: Vec<String>,
+    pub selective: bool,
+    pub case_sensitive: bool,
+    pub content: String,
 }
 
 /// Who the user is in chat modes.

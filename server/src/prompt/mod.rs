@@ -2,6 +2,7 @@
 //! fitting the conversation into the context.
 
 mod error;
+mod lore;
 mod modes;
 mod template;
 mod truncate;

@@ -5,7 +5,7 @@
 
 use app::types::{Character, ChatMessage, Mode, Role, UserProfile};
 
-use super::{ChatTemplate, PromptError};
+use super::{lore, ChatTemplate, PromptError};
 
 /// Everything besides the conversation that shapes the prompt.
 #[derive(Clone, Copy, Debug)]
@@ -179,13 +179,23 @@ fn post_history(settings: &PromptSettings) -> String {
     }
 }
 
-/// text-generation-webui's chat format: the context and the user's bio,
-/// each followed by a blank line, then one `Name: text` line per message.
+/// text-generation-webui's chat format: the context, the lore entries the
+/// latest messages trigger, and the user's bio, each followed by a blank
+/// line, then one `Name: text` line per message.
 fn chat_transcript(settings: &PromptSettings, history: &[ChatMessage]) -> String {
     let mut out = String::new();
     let context = settings.substitute(settings.character.context.trim());
     if !context.is_empty() {
         out.push_str(&context);
+        out.push_str("\n\n");
+    }
+    let character = settings.character;
+    let depth = character
+        .lore_scan_depth
+        .unwrap_or(lore::DEFAULT_SCAN_DEPTH);
+    let lore = lore::triggered(&character.lore, history, depth);
+    if !lore.is_empty() {
+        out.push_str(&settings.substitute(&lore.join("\n")));
         out.push_str("\n\n");
     }
     let bio = settings.substitute(settings.user.bio.trim());
@@ -351,6 +361,24 @@ Sam: Which way is north?\n";
             out.ends_with("Near the reef.<|im_end|>\n<|im_start|>user\nLet us sail"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn triggered_lore_follows_the_context() {
+        let (mut c, u, t) = fixture();
+        c.lore = vec![app::types::LoreEntry {
+            keys: vec!["north".into()],
+            content: "{{char}} keeps a compass.".into(),
+            ..Default::default()
+        }];
+        let s = settings(Mode::Chat, &c, &u);
+        let out = render_prompt(&s, &t, &history(), Continuation::Reply).unwrap();
+        assert!(
+            out.starts_with("Aria is a ship's navigator who helps Sam. Aria likes stars.\n\nAria keeps a compass.\n\nSam is a cartographer.\n\n"),
+            "{out}"
+        );
+        let out = render_prompt(&s, &t, &history()[..3], Continuation::Reply).unwrap();
+        assert!(!out.contains("compass"), "{out}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! file under `card`; the ones that shape a conversation are mapped into the
 //! prompt, and the import report names the ones that are kept but unused.
 
-use app::types::Character;
+use app::types::{Character, LoreEntry};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -146,10 +146,16 @@ pub fn from_card_json(value: &Value) -> Result<ImportedCard, StoreError> {
     if !scenario.is_empty() {
         sections.push(format!("Scenario: {scenario}"));
     }
-    let (lore, lore_kept) = constant_lore(data);
-    if !lore.is_empty() {
+    let lore = read_lore(data);
+    if !lore.constant.is_empty() {
         used.push("character_book (constant entries)".into());
-        sections.push(lore);
+        sections.push(lore.constant);
+    }
+    if !lore.keyword.is_empty() {
+        used.push(format!(
+            "character_book ({} keyword-triggered entries)",
+            lore.keyword.len()
+        ));
     }
     if !mes_example.is_empty() {
         sections.push(format!("Example dialogue:\n{mes_example}"));
@@ -187,11 +193,6 @@ pub fn from_card_json(value: &Value) -> Result<ImportedCard, StoreError> {
         .filter(|(k, v)| !mapped.contains(&k.as_str()) && !is_empty(v))
         .map(|(k, _)| k.clone())
         .collect();
-    if lore_kept > 0 {
-        kept.push(format!(
-            "character_book ({lore_kept} keyword-triggered entries)"
-        ));
-    }
     kept.sort();
 
     Ok(ImportedCard {
@@ -201,6 +202,8 @@ pub fn from_card_json(value: &Value) -> Result<ImportedCard, StoreError> {
             greeting,
             alternate_greetings,
             post_history_instructions: post_history,
+            lore: lore.keyword,
+            lore_scan_depth: lore.scan_depth,
         },
         card: data.clone(),
         used,
@@ -218,41 +221,79 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// Lorebook entries marked `constant` (always active) go into the context;
-/// returns them and how many keyword-triggered entries are only kept.
-fn constant_lore(data: &Map<String, Value>) -> (String, usize) {
-    let entries = data
-        .get("character_book")
+/// A card's lorebook: the always-active (`constant`) entries as one text
+/// for the context, and the keyword-triggered ones.
+pub struct Lore {
+    pub constant: String,
+    pub keyword: Vec<LoreEntry>,
+    pub scan_depth: Option<usize>,
+}
+
+/// Reads `character_book` from a card's fields (disabled and empty entries
+/// are skipped; the rest in `insertion_order`).
+pub fn read_lore(data: &Map<String, Value>) -> Lore {
+    let book = data.get("character_book");
+    let mut entries: Vec<&Value> = book
         .and_then(|b| b.get("entries"))
         .and_then(Value::as_array)
-        .cloned()
+        .map(|a| a.iter().collect())
         .unwrap_or_default();
+    entries.sort_by_key(|e| {
+        e.get("insertion_order")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    });
+    let flag = |e: &Value, key: &str, default: bool| {
+        e.get(key).and_then(Value::as_bool).unwrap_or(default)
+    };
+    let strings = |e: &Value, key: &str| -> Vec<String> {
+        e.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let mut constant = Vec::new();
-    let mut triggered = 0;
-    for entry in &entries {
-        let enabled = entry
-            .get("enabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
+    let mut keyword = Vec::new();
+    for entry in entries {
         let content = entry
             .get("content")
             .and_then(Value::as_str)
             .unwrap_or("")
             .trim();
-        if !enabled || content.is_empty() {
+        if !flag(entry, "enabled", true) || content.is_empty() {
             continue;
         }
-        if entry
-            .get("constant")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-        {
+        if flag(entry, "constant", false) {
             constant.push(content.to_string());
-        } else {
-            triggered += 1;
+            continue;
         }
+        let keys = strings(entry, "keys");
+        if keys.is_empty() {
+            continue;
+        }
+        keyword.push(LoreEntry {
+            keys,
+            secondary_keys: strings(entry, "secondary_keys"),
+            selective: flag(entry, "selective", false),
+            case_sensitive: flag(entry, "case_sensitive", false),
+            content: content.to_string(),
+        });
     }
-    (constant.join("\n"), triggered)
+    Lore {
+        constant: constant.join("\n"),
+        keyword,
+        scan_depth: book
+            .and_then(|b| b.get("scan_depth"))
+            .and_then(Value::as_u64)
+            .map(|d| d as usize),
+    }
 }
 
 #[cfg(test)]
@@ -323,9 +364,19 @@ Scenario: {{user}} wakes up in her glade.\n\nThe glade is hidden.\n\n\
 Example dialogue:\n<START>\n{{user}}: Who are you?\n{{char}}: A guardian."
         );
         assert_eq!(
+            c.lore,
+            vec![LoreEntry {
+                keys: vec!["river".into()],
+                content: "The river is cold.".into(),
+                ..Default::default()
+            }]
+        );
+        assert!(card
+            .used
+            .contains(&"character_book (1 keyword-triggered entries)".to_string()));
+        assert_eq!(
             card.kept,
             vec![
-                "character_book (1 keyword-triggered entries)",
                 "character_version",
                 "creator",
                 "creator_notes",

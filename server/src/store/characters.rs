@@ -11,7 +11,13 @@ use std::{
 use app::types::Character;
 use serde_json::{Map, Value};
 
-use super::{atomic::write_atomic, card, folder::Folder, names::check_name, StoreError};
+use super::{
+    atomic::write_atomic,
+    card::{self, read_lore},
+    folder::Folder,
+    names::check_name,
+    StoreError,
+};
 
 /// Picture file types, as text-generation-webui looks for them.
 const PICTURE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg"];
@@ -249,12 +255,19 @@ pub fn from_mapping(file_name: &str, map: &Map<String, Value>) -> Character {
                 .collect()
         })
         .unwrap_or_default();
+    // Keyword lore comes from the imported card kept in the file.
+    let lore = match map.get("card") {
+        Some(Value::Object(card)) => Some(read_lore(card)),
+        _ => None,
+    };
     Character {
         name,
         context,
         greeting,
         alternate_greetings,
         post_history_instructions: text(map, "post_history_instructions").unwrap_or_default(),
+        lore_scan_depth: lore.as_ref().and_then(|l| l.scan_depth),
+        lore: lore.map(|l| l.keyword).unwrap_or_default(),
     }
 }
 
@@ -354,6 +367,19 @@ mod tests {
         let c = chars.load("Seraphina").unwrap();
         assert_eq!(c.alternate_greetings, vec!["*She hums.* Hello there."]);
         assert_eq!(c.post_history_instructions, "Stay in character.");
+        assert_eq!(c.lore[0].content, "The river is cold.");
+        // Saving the edited character keeps the card, and so its lore.
+        chars
+            .save(
+                &Character {
+                    greeting: "Hello.".into(),
+                    lore: Vec::new(),
+                    ..c
+                },
+                None,
+            )
+            .unwrap();
+        assert_eq!(chars.load("Seraphina").unwrap().lore.len(), 1);
         assert_eq!(
             std::fs::read(chars.picture("Seraphina").unwrap()).unwrap(),
             png
