@@ -9,9 +9,8 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench_vs_llamacpp import BUSY_SECTION as SECTION
 from bench_vs_llamacpp import GEN, PROMPT, THREADS, candlelight, llama_cpp
-
-SECTION = "## With a busy core"
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 PROMPT, GEN, THREADS = 512, 128, 2
+BUSY_SECTION = "## With a busy core"
 
 
 def run(cmd):
@@ -116,7 +117,11 @@ its new tokens. `candlelight bench-prefix --model FILE --context-tokens 1000`:
 
 {prefix_table}
 """
-    Path("BENCHMARKS.md").write_text(text)
+    # Sections other scripts add (bench_busy_core.py's) stay.
+    path = Path("BENCHMARKS.md")
+    old = path.read_text() if path.exists() else ""
+    kept = old[old.index(BUSY_SECTION):] if BUSY_SECTION in old else ""
+    path.write_text(text + ("\n" + kept if kept else ""))
     print(text)
 
 
