@@ -3,14 +3,13 @@ the cores (as a browser on the same laptop does), interleaved rounds; prints
 a table and puts it in BENCHMARKS.md under "With a busy core".
 Called by scripts/bench-busy-core.sh, which builds both programs."""
 
-import argparse
 import statistics
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
 from bench_vs_llamacpp import BUSY_SECTION as SECTION
-from bench_vs_llamacpp import GEN, PROMPT, THREADS, candlelight, llama_cpp
+from bench_vs_llamacpp import GEN, PROMPT, THREADS, bench_args, candlelight, llama_cpp
 
 
 @contextmanager
@@ -26,12 +25,7 @@ def busy(on):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--llama-bench", required=True)
-    p.add_argument("--candlelight", required=True)
-    p.add_argument("models", nargs="+")
-    args = p.parse_args()
+    args = bench_args().parse_args()
 
     programs = {"candlelight": lambda m: candlelight(args.candlelight, m),
                 "llama.cpp": lambda m: llama_cpp(args.llama_bench, m)}

@@ -47,13 +47,19 @@ def cpu_name():
     return platform.processor()
 
 
-def main():
+def bench_args():
+    """The arguments every benchmark script here takes."""
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--llama-bench", required=True)
     p.add_argument("--candlelight", required=True)
-    p.add_argument("--llama-version", default="")
     p.add_argument("models", nargs="+")
+    return p
+
+
+def main():
+    p = bench_args()
+    p.add_argument("--llama-version", default="")
     args = p.parse_args()
 
     samples = {m: {"ours": [], "llama": []} for m in args.models}
