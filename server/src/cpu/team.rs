@@ -119,9 +119,11 @@ impl Team {
         *s.job.lock().unwrap() = Some(SendJob(job));
         s.done.store(0, Ordering::SeqCst);
         // Only this thread changes the epoch, so load-then-store is safe;
-        // the new step starts open with nobody joined.
+        // the new step starts open with nobody joined. (Members compare
+        // epochs for inequality only, so wrapping around is harmless.)
         let epoch = s.step.load(Ordering::SeqCst) & !(CLOSED | JOINED);
-        s.step.store(epoch + EPOCH_ONE, Ordering::SeqCst);
+        s.step
+            .store(epoch.wrapping_add(EPOCH_ONE), Ordering::SeqCst);
         if s.sleepers.load(Ordering::SeqCst) > 0 {
             let _guard = s.job.lock().unwrap();
             s.wake.notify_all();
