@@ -86,18 +86,20 @@ impl ChatEngine {
             )));
         }
         let tokenizer = &model.tokenizer;
-        let prompt = build_prompt(
-            &settings,
-            &template,
-            &request.history,
-            request.continuation,
-            limit - max_new,
-            |text| {
-                tokenizer
-                    .encode(text)
-                    .map_err(|e| PromptError::Tokenize(e.to_string()))
-            },
-        )?;
+        let prompt = blocking(|| {
+            build_prompt(
+                &settings,
+                &template,
+                &request.history,
+                request.continuation,
+                limit - max_new,
+                |text| {
+                    tokenizer
+                        .encode(text)
+                        .map_err(|e| PromptError::Tokenize(e.to_string()))
+                },
+            )
+        })?;
         let mut stop_strings = prompt.stop_strings.clone();
         stop_strings.extend(request.params.custom_stopping_strings.iter().cloned());
         let job = GenerationJob {
@@ -138,7 +140,7 @@ impl ChatEngine {
             return Ok((stream, 0));
         }
         let model = self.engine.model()?;
-        let tokens = model.tokenizer.encode(prompt)?;
+        let tokens = blocking(|| model.tokenizer.encode(prompt))?;
         let context = model.info.context_length;
         if tokens.is_empty() || tokens.len() >= context {
             return Err(ChatError::InvalidParameter(format!(
@@ -170,5 +172,17 @@ impl ChatEngine {
                 .clone()
                 .map_err(|e| ChatError::Prompt(PromptError::NoTemplate(e))),
         }
+    }
+}
+
+/// Runs `f` (rendering and tokenizing a long chat: tens of milliseconds)
+/// without holding up the async tasks that share this worker thread, such
+/// as other replies' streams. Plain call where the runtime cannot hand the
+/// worker's tasks over (a current-thread runtime, as in tests).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
