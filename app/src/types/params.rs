@@ -67,6 +67,10 @@ pub struct ParamError {
     pub message: String,
 }
 
+/// Below this a temperature is greedy decoding in all but name (and far
+/// below it, logits / temperature overflow); 0 asks for greedy outright.
+pub const MIN_TEMPERATURE: f32 = 1e-4;
+
 /// Upper bound on one reply; the context length bounds it further.
 pub const MAX_NEW_TOKENS_LIMIT: u32 = 32_768;
 
@@ -128,6 +132,11 @@ impl GenerationParams {
         ];
         for (field, value) in floats {
             check(value.is_finite(), field, "a finite number")?;
+            check(
+                !value.is_subnormal(),
+                field,
+                "0 or a normal number, not a subnormal one",
+            )?;
         }
         check(
             (1..=MAX_NEW_TOKENS_LIMIT).contains(&self.max_new_tokens),
@@ -135,9 +144,9 @@ impl GenerationParams {
             "in [1, 32768]",
         )?;
         check(
-            (0.0..=5.0).contains(&self.temperature),
+            self.temperature == 0.0 || (MIN_TEMPERATURE..=5.0).contains(&self.temperature),
             "temperature",
-            "in [0, 5]",
+            "0 (greedy) or in [0.0001, 5]",
         )?;
         check(self.top_p > 0.0 && self.top_p <= 1.0, "top_p", "in (0, 1]")?;
         check((0.0..=1.0).contains(&self.min_p), "min_p", "in [0, 1]")?;
@@ -201,7 +210,15 @@ mod tests {
         assert_eq!(bad(|p| p.top_p = 1.5), "top_p must be in (0, 1]");
         assert_eq!(
             bad(|p| p.temperature = -1.0),
-            "temperature must be in [0, 5]"
+            "temperature must be 0 (greedy) or in [0.0001, 5]"
+        );
+        assert_eq!(
+            bad(|p| p.temperature = 1e-40),
+            "temperature must be 0 or a normal number, not a subnormal one"
+        );
+        assert_eq!(
+            bad(|p| p.temperature = 1e-9),
+            "temperature must be 0 (greedy) or in [0.0001, 5]"
         );
         assert_eq!(
             bad(|p| p.max_new_tokens = 0),

@@ -45,20 +45,28 @@ impl Sampler {
             .iter()
             .enumerate()
             .filter(|(_, l)| l.is_finite())
-            .map(|(i, &l)| (i as u32, l / self.params.temperature))
+            .map(|(i, &l)| (i as u32, l))
             .collect();
         if candidates.is_empty() {
             return argmax(logits);
         }
-        candidates.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+        let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1);
         let k = self.params.top_k as usize;
         if k > 0 && k < candidates.len() {
+            // Only the k best need sorting.
+            candidates.select_nth_unstable_by(k - 1, by_logit);
             candidates.truncate(k);
         }
-        let mut probs = softmax(&candidates);
+        candidates.sort_unstable_by(by_logit);
+        let mut probs = softmax(&candidates, self.params.temperature);
         truncate_top_p(&mut candidates, &mut probs, self.params.top_p);
         truncate_typical(&mut candidates, &mut probs, self.params.typical_p);
         truncate_min_p(&mut candidates, &mut probs, self.params.min_p);
+        if candidates.is_empty() {
+            // Filters never remove the most likely token, but should one
+            // ever remove everything, that token is the answer.
+            return argmax(logits);
+        }
         self.draw(&candidates, &probs)
     }
 
@@ -103,21 +111,30 @@ impl Sampler {
     }
 }
 
+/// The most likely token among those with a finite logit (0 if none is).
 fn argmax(logits: &[f32]) -> u32 {
     logits
         .iter()
         .enumerate()
+        .filter(|(_, l)| !l.is_nan())
         .max_by(|a, b| a.1.total_cmp(b.1))
         .map(|(i, _)| i as u32)
         .unwrap_or(0)
 }
 
-/// Probabilities of candidates sorted by descending logit.
-fn softmax(candidates: &[(u32, f32)]) -> Vec<f32> {
-    let max = candidates[0].1;
-    let exps: Vec<f32> = candidates.iter().map(|c| (c.1 - max).exp()).collect();
-    let sum: f32 = exps.iter().sum();
-    exps.into_iter().map(|e| e / sum).collect()
+/// Probabilities at `temperature` of candidates sorted by descending
+/// logit. The best logit is subtracted before dividing, so however small
+/// the temperature the best token keeps probability 1 and the others
+/// round to 0 (never inf / inf = NaN).
+fn softmax(candidates: &[(u32, f32)], temperature: f32) -> Vec<f32> {
+    let max = candidates[0].1 as f64;
+    let t = (temperature as f64).max(f64::MIN_POSITIVE);
+    let exps: Vec<f64> = candidates
+        .iter()
+        .map(|c| ((c.1 as f64 - max) / t).exp())
+        .collect();
+    let sum: f64 = exps.iter().sum();
+    exps.into_iter().map(|e| (e / sum) as f32).collect()
 }
 
 fn keep(candidates: &mut Vec<(u32, f32)>, probs: &mut Vec<f32>, n: usize) {
@@ -269,6 +286,37 @@ mod tests {
         );
         // Token 0 wins without the penalty; having been seen, 2.0/2 < 1.5.
         assert_eq!(s.sample(&mut [2.0, 1.5], &[0]), 1);
+    }
+
+    /// Temperatures so small that logits / t overflow, with and without
+    /// filters that then keep nothing: always the most likely token.
+    #[test]
+    fn degenerate_temperatures_pick_the_most_likely_token() {
+        let logits = [1.0, 3.0, -2.0, 2.9];
+        for temperature in [1e-40_f32, f32::MIN_POSITIVE, 1e-30, 1e-8] {
+            for filters in [
+                (0.0, 1.0, 1.0, 0),
+                (0.1, 1.0, 1.0, 0),
+                (1.0, 1.0, 1.0, 0),
+                (0.5, 0.01, 0.01, 2),
+            ] {
+                let p = params(|p| {
+                    p.temperature = temperature;
+                    (p.min_p, p.top_p, p.typical_p, p.top_k) = filters;
+                });
+                let h = histogram(&p, &logits, 20);
+                assert_eq!(h, vec![0, 20, 0, 0], "t={temperature} {filters:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn nan_and_infinite_logits_are_never_chosen() {
+        let p = params(|p| p.temperature = 0.7);
+        let h = histogram(&p, &[f32::NAN, 1.0, f32::INFINITY, 0.5], 50);
+        assert_eq!(h[0] + h[2], 0, "{h:?}");
+        let mut s = Sampler::new(&GenerationParams::greedy(1), vec![]);
+        assert_eq!(s.sample(&mut [f32::NAN, 1.0, 0.5], &[]), 1);
     }
 
     #[test]

@@ -23,23 +23,35 @@ use super::{
     StoreError,
 };
 
+/// The chat logs of one folder tree: everyone's on an open server, one
+/// user's under `--auth` (see [`Chats::of_user`]).
+#[derive(Clone)]
 pub struct Chats {
+    root: PathBuf,
     logs: PathBuf,
+    shared: Arc<Shared>,
+}
+
+/// What every user's view shares: one writer at a time, and which chat
+/// files a reply is being generated into.
+#[derive(Default)]
+struct Shared {
     /// Serialises read-check-write of chat files.
     write_lock: Mutex<()>,
-    busy: Arc<Mutex<HashSet<ChatKey>>>,
+    busy: Mutex<HashSet<PathBuf>>,
 }
 
 /// Held while a reply is generated into a chat; saves through it bypass the
 /// busy check, everyone else's are refused until it is dropped.
 pub struct GenerationLock {
     key: ChatKey,
-    busy: Arc<Mutex<HashSet<ChatKey>>>,
+    path: PathBuf,
+    shared: Arc<Shared>,
 }
 
 impl Drop for GenerationLock {
     fn drop(&mut self) {
-        lock(&self.busy).remove(&self.key);
+        lock(&self.shared.busy).remove(&self.path);
     }
 }
 
@@ -50,10 +62,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Chats {
     pub fn new(root: &Path) -> Self {
         Self {
+            root: root.to_path_buf(),
             logs: root.join("logs"),
-            write_lock: Mutex::new(()),
-            busy: Arc::default(),
+            shared: Arc::default(),
         }
+    }
+
+    /// The chats `user` sees: their own folder `users/<user>/logs/` under
+    /// `--auth`, the shared `logs/` when nobody logs in (`None`).
+    pub fn of_user(&self, user: Option<&str>) -> Result<Chats, StoreError> {
+        Ok(match user {
+            None => self.clone(),
+            Some(name) => Chats {
+                logs: self.root.join("users").join(check_name(name)?).join("logs"),
+                ..self.clone()
+            },
+        })
     }
 
     fn dir(&self, folder: &ChatFolder) -> Result<PathBuf, StoreError> {
@@ -70,26 +94,11 @@ impl Chats {
     }
 
     fn read(&self, key: &ChatKey) -> Result<ChatFile, StoreError> {
-        let path = self.path(key)?;
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::NotFound {
-                    kind: "chat",
-                    name: key.id.clone(),
-                })
-            }
-            Err(e) => return Err(StoreError::io(&path, e)),
-        };
-        let value = serde_json::from_str(&text).map_err(|e| StoreError::malformed(&path, e))?;
-        chat_file::parse(&value).ok_or_else(|| StoreError::malformed(&path, "not a chat log"))
+        read_file(&self.path(key)?, key)
     }
 
     fn write(&self, key: &ChatKey, file: &ChatFile) -> Result<(), StoreError> {
-        let path = self.path(key)?;
-        let text = serde_json::to_string_pretty(&chat_file::render(file))
-            .map_err(|e| StoreError::malformed(&path, e))?;
-        write_atomic(&path, text.as_bytes()).map_err(|e| StoreError::io(&path, e))
+        write_file(&self.path(key)?, file)
     }
 
     pub fn load(&self, key: &ChatKey) -> Result<ChatLog, StoreError> {
@@ -171,7 +180,7 @@ impl Chats {
             }],
             _ => Vec::new(),
         };
-        let _guard = lock(&self.write_lock);
+        let _guard = lock(&self.shared.write_lock);
         let key = self.fresh_key(folder, &timestamp_id())?;
         let file = ChatFile {
             messages,
@@ -213,26 +222,32 @@ impl Chats {
         base_revision: u64,
         change: impl FnOnce(&mut Vec<LoggedMessage>) -> Result<T, StoreError>,
     ) -> Result<(ChatLog, T), StoreError> {
-        if lock(&self.busy).contains(key) {
+        let path = self.path(key)?;
+        if self.is_busy(&path) {
             return Err(StoreError::Busy);
         }
-        self.update_unchecked(key, Some(base_revision), change)
+        self.update_unchecked(key, &path, Some(base_revision), change)
+    }
+
+    fn is_busy(&self, path: &Path) -> bool {
+        lock(&self.shared.busy).contains(path)
     }
 
     fn update_unchecked<T>(
         &self,
         key: &ChatKey,
+        path: &Path,
         base_revision: Option<u64>,
         change: impl FnOnce(&mut Vec<LoggedMessage>) -> Result<T, StoreError>,
     ) -> Result<(ChatLog, T), StoreError> {
-        let _guard = lock(&self.write_lock);
-        let mut file = self.read(key)?;
+        let _guard = lock(&self.shared.write_lock);
+        let mut file = read_file(path, key)?;
         if base_revision.is_some_and(|base| base != file.revision) {
             return Err(StoreError::Stale);
         }
         let out = change(&mut file.messages)?;
         file.revision += 1;
-        self.write(key, &file)?;
+        write_file(path, &file)?;
         Ok((
             ChatLog {
                 key: key.clone(),
@@ -250,16 +265,18 @@ impl Chats {
         key: &ChatKey,
         base_revision: u64,
     ) -> Result<GenerationLock, StoreError> {
-        let current = self.read(key)?.revision;
+        let path = self.path(key)?;
+        let current = read_file(&path, key)?.revision;
         if current != base_revision {
             return Err(StoreError::Stale);
         }
-        if !lock(&self.busy).insert(key.clone()) {
+        if !lock(&self.shared.busy).insert(path.clone()) {
             return Err(StoreError::Busy);
         }
         Ok(GenerationLock {
             key: key.clone(),
-            busy: self.busy.clone(),
+            path,
+            shared: self.shared.clone(),
         })
     }
 
@@ -269,15 +286,23 @@ impl Chats {
         generation: &GenerationLock,
         change: impl FnOnce(&mut Vec<LoggedMessage>) -> Result<T, StoreError>,
     ) -> Result<(ChatLog, T), StoreError> {
-        self.update_unchecked(&generation.key, None, change)
+        self.update_unchecked(&generation.key, &generation.path, None, change)
     }
 
-    pub fn rename(&self, key: &ChatKey, new_id: &str) -> Result<ChatKey, StoreError> {
+    /// Renames the chat if `base_revision` is current (a stale tab cannot
+    /// rename a chat it has not seen).
+    pub fn rename(
+        &self,
+        key: &ChatKey,
+        base_revision: u64,
+        new_id: &str,
+    ) -> Result<ChatKey, StoreError> {
         check_name(new_id)?;
-        if lock(&self.busy).contains(key) {
+        if self.is_busy(&self.path(key)?) {
             return Err(StoreError::Busy);
         }
-        let _guard = lock(&self.write_lock);
+        let _guard = lock(&self.shared.write_lock);
+        self.check_revision(key, base_revision)?;
         let target = ChatKey {
             folder: key.folder.clone(),
             id: new_id.to_string(),
@@ -292,13 +317,24 @@ impl Chats {
         Ok(target)
     }
 
-    pub fn delete(&self, key: &ChatKey) -> Result<(), StoreError> {
-        if lock(&self.busy).contains(key) {
+    /// Deletes the chat if `base_revision` is current: history the caller
+    /// has not seen is never deleted unseen.
+    pub fn delete(&self, key: &ChatKey, base_revision: u64) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        if self.is_busy(&path) {
             return Err(StoreError::Busy);
         }
-        let _guard = lock(&self.write_lock);
-        let path = self.path(key)?;
+        let _guard = lock(&self.shared.write_lock);
+        self.check_revision(key, base_revision)?;
         fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))
+    }
+
+    fn check_revision(&self, key: &ChatKey, base_revision: u64) -> Result<(), StoreError> {
+        if self.read(key)?.revision == base_revision {
+            Ok(())
+        } else {
+            Err(StoreError::Stale)
+        }
     }
 
     /// A new chat holding messages `..=upto` of `key`.
@@ -309,7 +345,7 @@ impl Chats {
                 "message {upto} does not exist"
             )));
         }
-        let _guard = lock(&self.write_lock);
+        let _guard = lock(&self.shared.write_lock);
         let new_key = self.fresh_key(&key.folder, &format!("{}-branch", key.id))?;
         let file = ChatFile {
             messages: source.messages[..=upto].to_vec(),
@@ -323,6 +359,27 @@ impl Chats {
             messages: file.messages,
         })
     }
+}
+
+fn read_file(path: &Path, key: &ChatKey) -> Result<ChatFile, StoreError> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StoreError::NotFound {
+                kind: "chat",
+                name: key.id.clone(),
+            })
+        }
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    let value = serde_json::from_str(&text).map_err(|e| StoreError::malformed(path, e))?;
+    chat_file::parse(&value).ok_or_else(|| StoreError::malformed(path, "not a chat log"))
+}
+
+fn write_file(path: &Path, file: &ChatFile) -> Result<(), StoreError> {
+    let text = serde_json::to_string_pretty(&chat_file::render(file))
+        .map_err(|e| StoreError::malformed(path, e))?;
+    write_atomic(path, text.as_bytes()).map_err(|e| StoreError::io(path, e))
 }
 
 fn summary(key: ChatKey, messages: &[LoggedMessage]) -> ChatSummary {
@@ -442,7 +499,10 @@ mod tests {
             chats.update(&chat.key, chat.revision, |_| Ok(())),
             Err(StoreError::Busy)
         ));
-        assert!(matches!(chats.delete(&chat.key), Err(StoreError::Busy)));
+        assert!(matches!(
+            chats.delete(&chat.key, chat.revision),
+            Err(StoreError::Busy)
+        ));
         let (saved, _) = chats
             .update_generating(&generation, |m| {
                 m.push(LoggedMessage::new(Role::Assistant, "reply"));
@@ -464,7 +524,11 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let renamed = chats.rename(&chat.key, "otters").unwrap();
+        assert!(matches!(
+            chats.rename(&chat.key, chat.revision - 1, "otters"),
+            Err(StoreError::Stale)
+        ));
+        let renamed = chats.rename(&chat.key, chat.revision, "otters").unwrap();
         assert_eq!(renamed.id, "otters");
         assert!(chats.load(&chat.key).is_err());
         let branch = chats.branch(&renamed, 1).unwrap();
@@ -474,11 +538,16 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, renamed);
         assert_eq!(found[0].title, "Tell me about otters");
-        chats.delete(&renamed).unwrap();
+        assert!(matches!(
+            chats.delete(&renamed, chat.revision + 1),
+            Err(StoreError::Stale)
+        ));
+        assert_eq!(chats.list(&folder()).unwrap().len(), 2);
+        chats.delete(&renamed, chat.revision).unwrap();
         assert_eq!(chats.list(&folder()).unwrap().len(), 1);
         assert!(matches!(
-            chats.rename(&branch.key, "../escape"),
-            Err(StoreError::InvalidName(_))
+            chats.rename(&branch.key, branch.revision, "../escape"),
+            Err(StoreError::InvalidName { .. })
         ));
     }
 }

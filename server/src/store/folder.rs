@@ -8,7 +8,13 @@ use std::{
 
 use serde_json::{Map, Value};
 
-use super::{atomic::write_atomic, names::check_name, StoreError};
+use std::sync::Arc;
+
+use super::{
+    atomic::{file_lock, write_atomic, FileLock},
+    names::check_name,
+    StoreError,
+};
 
 /// File extensions read, in order of preference; new files are `.yaml`.
 const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
@@ -64,6 +70,13 @@ impl Folder {
         Ok(names)
     }
 
+    /// The lock every writer of `name` (whatever its extension, picture
+    /// included) holds while it reads, changes and writes.
+    pub fn lock(&self, name: &str) -> Result<Arc<FileLock>, StoreError> {
+        check_name(name)?;
+        Ok(file_lock(&self.dir.join(name)))
+    }
+
     /// The existing file for `name`, whichever extension it has.
     pub fn find(&self, name: &str) -> Result<PathBuf, StoreError> {
         check_name(name)?;
@@ -96,7 +109,8 @@ impl Folder {
         }
     }
 
-    /// Writes `name.yaml` (or updates the JSON file it already has).
+    /// Writes `name.yaml` (or updates the JSON file it already has). The
+    /// caller holds [`Folder::lock`] for `name`.
     pub fn write_mapping(
         &self,
         name: &str,
@@ -117,6 +131,8 @@ impl Folder {
     }
 
     pub fn delete(&self, name: &str) -> Result<(), StoreError> {
+        let lock = self.lock(name)?;
+        let _held = lock.hold();
         let path = self.find(name)?;
         fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))
     }

@@ -18,6 +18,7 @@ pub use atomic::write_atomic;
 pub use characters::{Characters, ImportReport};
 pub use chats::{Chats, GenerationLock};
 pub use error::StoreError;
+pub use names::check_name;
 pub use presets::{LoadedPreset, Presets};
 pub use templates::InstructionTemplates;
 
