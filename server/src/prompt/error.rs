@@ -7,6 +7,8 @@ pub enum PromptError {
     TemplateSyntax(String),
     #[error("the chat template failed to render: {0}")]
     TemplateRender(String),
+    #[error("the chat template is refused: {0}")]
+    TemplateTooExpensive(String),
     #[error("the model has no usable chat template: {0}")]
     NoTemplate(String),
     #[error("the prompt needs {prompt_tokens} tokens even with older turns dropped, but only {budget} fit (truncation_length minus max_new_tokens)")]

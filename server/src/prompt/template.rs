@@ -2,13 +2,44 @@
 //! with minijinja the way Hugging Face's `apply_chat_template` does:
 //! `trim_blocks` and `lstrip_blocks` on, Python string methods available,
 //! `raise_exception` defined. Compiled once per model.
+//!
+//! Templates come from model files and from users, so a render is bounded:
+//! it may run [`RENDER_FUEL`] instructions (a nested loop is stopped, not
+//! left to run for hours) and write [`MAX_RENDER_BYTES`].
 
-use app::types::ChatMessage;
+use std::io::Write;
+
+use app::types::{ChatMessage, Role};
 use minijinja::{context, Environment, Error, ErrorKind};
 
 use super::PromptError;
 
 const TEMPLATE_NAME: &str = "chat";
+
+/// Instructions one render may run. Real templates need about a hundred
+/// per message (see the test below), so this allows chats of thousands of
+/// messages while stopping a runaway loop within a fraction of a second.
+pub const RENDER_FUEL: u64 = 2_000_000;
+
+/// Text one render may produce: far more than any context holds.
+pub const MAX_RENDER_BYTES: usize = 32 << 20;
+
+/// A buffer that refuses to grow past its limit.
+struct Bounded(Vec<u8>);
+
+impl Write for Bounded {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > MAX_RENDER_BYTES {
+            return Err(std::io::Error::other("the template's output is too large"));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 pub struct ChatTemplate {
     env: Environment<'static>,
@@ -23,6 +54,7 @@ impl ChatTemplate {
         eos_token: Option<&str>,
     ) -> Result<Self, PromptError> {
         let mut env = Environment::new();
+        env.set_fuel(Some(RENDER_FUEL));
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
@@ -52,21 +84,52 @@ impl ChatTemplate {
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(|e| PromptError::TemplateRender(e.to_string()))?;
+        let mut out = Bounded(Vec::new());
         template
-            .render(context! {
-                messages => messages,
-                add_generation_prompt => add_generation_prompt,
-                bos_token => self.bos_token,
-                eos_token => self.eos_token,
-            })
-            .map_err(|e| PromptError::TemplateRender(e.to_string()))
+            .render_captured_to(
+                context! {
+                    messages => messages,
+                    add_generation_prompt => add_generation_prompt,
+                    bos_token => self.bos_token,
+                    eos_token => self.eos_token,
+                },
+                &mut out,
+            )
+            .map_err(|e| match e.kind() {
+                ErrorKind::OutOfFuel => PromptError::TemplateTooExpensive(format!(
+                    "it ran more than {RENDER_FUEL} steps"
+                )),
+                ErrorKind::WriteFailure => PromptError::TemplateTooExpensive(format!(
+                    "its output is larger than {} MB",
+                    MAX_RENDER_BYTES >> 20
+                )),
+                _ => PromptError::TemplateRender(e.to_string()),
+            })?;
+        String::from_utf8(out.0).map_err(|e| PromptError::TemplateRender(e.to_string()))
+    }
+
+    /// Compiles `source` and renders a short conversation with it, so a
+    /// template that loops without end is refused when it is saved, not
+    /// when a chat first uses it. Other render errors (a template that
+    /// refuses system messages, say) are left to the chat that hits them.
+    pub fn check(source: &str) -> Result<(), PromptError> {
+        let template = Self::compile(source, Some("<s>"), Some("</s>"))?;
+        let sample = [
+            ChatMessage::new(Role::System, "You are helpful."),
+            ChatMessage::new(Role::User, "Hello"),
+            ChatMessage::new(Role::Assistant, "Hi! How can I help?"),
+            ChatMessage::new(Role::User, "Tell me a joke."),
+        ];
+        match template.render(&sample, true) {
+            Err(e @ PromptError::TemplateTooExpensive(_)) => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::types::Role;
 
     const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
@@ -108,6 +171,50 @@ mod tests {
             .unwrap();
         let err = t.render(&[], true).unwrap_err();
         assert!(err.to_string().contains("roles must alternate"), "{err}");
+    }
+
+    /// Two nested `range()` loops would run 10^10 steps; fuel stops them.
+    #[test]
+    fn runaway_templates_stop_quickly() {
+        let started = std::time::Instant::now();
+        let nested =
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+        let t = ChatTemplate::compile(nested, None, None).unwrap();
+        let err = t.render(&[], true).unwrap_err();
+        assert!(matches!(err, PromptError::TemplateTooExpensive(_)), "{err}");
+        assert!(matches!(
+            ChatTemplate::check(nested),
+            Err(PromptError::TemplateTooExpensive(_))
+        ));
+        let huge = "{% for i in range(1000) %}{{ 'x' * 10000000 }}{% endfor %}";
+        let err = ChatTemplate::compile(huge, None, None)
+            .unwrap()
+            .render(&[], true)
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// The fuel is ample for real chats: ChatML over 2,000 messages.
+    #[test]
+    fn long_chats_render_within_the_fuel() {
+        let t = ChatTemplate::compile(CHATML, None, None).unwrap();
+        let messages: Vec<ChatMessage> = (0..2000)
+            .map(|i| {
+                let role = if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                };
+                ChatMessage::new(role, format!("message {i}"))
+            })
+            .collect();
+        assert!(t.render(&messages, true).unwrap().contains("message 1999"));
+        assert!(ChatTemplate::check(CHATML).is_ok());
     }
 
     #[test]

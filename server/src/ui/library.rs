@@ -95,8 +95,9 @@ impl LibraryService for UiLibrary {
     }
 
     fn save_template(&self, name: &str, source: &str) -> Result<(), AppError> {
-        // A template that does not compile is refused before it is saved.
-        crate::prompt::ChatTemplate::compile(source, None, None)
+        // A template that does not compile, or runs away, is refused
+        // before it is saved.
+        crate::prompt::ChatTemplate::check(source)
             .map_err(|e| AppError::InvalidParameter(e.to_string()))?;
         Ok(self.state.data.templates.save(name, source)?)
     }
