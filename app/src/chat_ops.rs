@@ -145,14 +145,14 @@ pub fn apply_edit(state: ChatState, edit: ChatEdit, then: impl FnOnce() + 'stati
 }
 
 pub fn rename_open_chat(state: ChatState, new_id: String) {
-    let Some(key) = state
+    let Some((key, revision)) = state
         .chat
-        .with_untracked(|c| c.as_ref().map(|c| c.key.clone()))
+        .with_untracked(|c| c.as_ref().map(|c| (c.key.clone(), c.revision)))
     else {
         return;
     };
     spawn_local(async move {
-        match rename_chat(key, new_id).await {
+        match rename_chat(key, revision, new_id).await {
             Ok(new_key) => {
                 remember(&new_key);
                 state.chat.update(|c| {
@@ -167,10 +167,11 @@ pub fn rename_open_chat(state: ChatState, new_id: String) {
     });
 }
 
-/// Deletes a chat; if it was open, opens another.
-pub fn delete_saved_chat(state: ChatState, key: ChatKey) {
+/// Deletes a chat the browser has seen at `revision`; if it was open,
+/// opens another.
+pub fn delete_saved_chat(state: ChatState, key: ChatKey, revision: u64) {
     spawn_local(async move {
-        match delete_chat(key.clone()).await {
+        match delete_chat(key.clone(), revision).await {
             Ok(()) => {
                 let was_open = state
                     .chat

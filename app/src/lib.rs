@@ -25,6 +25,8 @@ use crate::types::{ChatSettings, GenerationParams};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -34,6 +36,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <title>"candlelight"</title>
                 <link rel="stylesheet" href="/pkg/candlelight.css" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Read by `storage` so each user's settings stay their own.
+                <meta name="candlelight-user" content=current_user() />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
             </head>
@@ -41,6 +45,41 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The logged-in user (server side; the page carries it in a meta tag).
+fn current_user() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<types::Caller>().cloned())
+            .and_then(|c| c.user)
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "ssr"))]
+    String::new()
+}
+
+/// The page's Content-Security-Policy: scripts only from this server and
+/// the hydration script carrying this response's nonce (plus the wasm
+/// module), no framing by other sites, no plugins, no foreign connections.
+/// Styles may be inline (rendered Markdown and math use style attributes).
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 
@@ -105,6 +144,7 @@ pub fn App() -> impl IntoView {
             <span class="brand">"candlelight"</span>
             <nav class="tabs">{tab_button(Tab::Chat)} {tab_button(Tab::Parameters)} {tab_button(Tab::Model)}</nav>
             <components::ModelBadge />
+            <components::Account />
         </header>
         <main>
             // Both tabs stay mounted so a reply keeps streaming while the

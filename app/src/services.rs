@@ -8,7 +8,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use futures::Stream;
 
 use crate::types::{
-    AppError, CardImport, Character, CharacterInfo, ChatEdit, ChatFolder, ChatKey, ChatLog,
+    AppError, Caller, CardImport, Character, CharacterInfo, ChatEdit, ChatFolder, ChatKey, ChatLog,
     ChatSummary, DownloadStatus, GenerationParams, ModelFile, ModelPanel, ModelStatus, PresetInfo,
     RemoteModelFile, ReplyRequest, StreamEvent,
 };
@@ -19,27 +19,46 @@ pub type EventStream = Pin<Box<dyn Stream<Item = StreamEvent> + Send>>;
 
 /// Generation and the model.
 pub trait ChatService: Send + Sync + 'static {
-    /// Applies the action to the saved chat and streams the reply.
-    fn start_reply(&self, request: ReplyRequest) -> Result<EventStream, AppError>;
-    /// Ends the named generation at its next token; false if it was not running.
-    fn stop_reply(&self, request_id: &str) -> bool;
+    /// Applies the action to the caller's saved chat and streams the reply.
+    fn start_reply(&self, caller: &Caller, request: ReplyRequest) -> Result<EventStream, AppError>;
+    /// Ends the caller's named generation at its next token; false if it
+    /// was not running.
+    fn stop_reply(&self, caller: &Caller, request_id: &str) -> bool;
     fn model_status(&self) -> ModelStatus;
     /// The loaded model's own chat template, for display.
     fn model_template(&self) -> Option<String>;
 }
 
-/// Saved chats.
+/// Saved chats: each caller's own (see [`Caller`]).
 pub trait ChatLogService: Send + Sync + 'static {
     /// Chats of a folder, newest first; with a query, those containing it.
-    fn list(&self, folder: &ChatFolder, query: Option<&str>) -> Result<Vec<ChatSummary>, AppError>;
-    fn load(&self, key: &ChatKey) -> Result<ChatLog, AppError>;
+    fn list(
+        &self,
+        caller: &Caller,
+        folder: &ChatFolder,
+        query: Option<&str>,
+    ) -> Result<Vec<ChatSummary>, AppError>;
+    fn load(&self, caller: &Caller, key: &ChatKey) -> Result<ChatLog, AppError>;
     /// A new chat; a character's starts with its greeting.
-    fn create(&self, folder: &ChatFolder) -> Result<ChatLog, AppError>;
-    fn edit(&self, key: &ChatKey, base_revision: u64, edit: ChatEdit) -> Result<ChatLog, AppError>;
-    fn rename(&self, key: &ChatKey, new_id: &str) -> Result<ChatKey, AppError>;
-    fn delete(&self, key: &ChatKey) -> Result<(), AppError>;
+    fn create(&self, caller: &Caller, folder: &ChatFolder) -> Result<ChatLog, AppError>;
+    fn edit(
+        &self,
+        caller: &Caller,
+        key: &ChatKey,
+        base_revision: u64,
+        edit: ChatEdit,
+    ) -> Result<ChatLog, AppError>;
+    /// Renames or deletes the chat if `base_revision` is still current.
+    fn rename(
+        &self,
+        caller: &Caller,
+        key: &ChatKey,
+        base_revision: u64,
+        new_id: &str,
+    ) -> Result<ChatKey, AppError>;
+    fn delete(&self, caller: &Caller, key: &ChatKey, base_revision: u64) -> Result<(), AppError>;
     /// A new chat with the messages up to and including `upto`.
-    fn branch(&self, key: &ChatKey, upto: usize) -> Result<ChatLog, AppError>;
+    fn branch(&self, caller: &Caller, key: &ChatKey, upto: usize) -> Result<ChatLog, AppError>;
 }
 
 /// Characters, presets and instruction templates.
@@ -90,11 +109,19 @@ pub struct Services {
     pub logs: Arc<dyn ChatLogService>,
     pub library: Arc<dyn LibraryService>,
     pub models: Arc<dyn ModelService>,
+    /// Who made the current request (filled in by [`services`]).
+    pub caller: Caller,
 }
 
-/// The services of the current request, or a clear error if the server forgot
-/// to provide them.
+/// The services of the current request, with its caller (which the
+/// server's access guard puts into the request's extensions), or a clear
+/// error if the server forgot to provide them.
 pub fn services() -> Result<Services, AppError> {
-    leptos::prelude::use_context::<Services>()
-        .ok_or_else(|| AppError::Misconfigured("the services are not in the context".into()))
+    use leptos::prelude::use_context;
+    let mut services = use_context::<Services>()
+        .ok_or_else(|| AppError::Misconfigured("the services are not in the context".into()))?;
+    services.caller = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>().cloned())
+        .unwrap_or_default();
+    Ok(services)
 }

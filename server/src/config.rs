@@ -100,14 +100,22 @@ pub struct Config {
     pub user_data_dir: PathBuf,
 
     /// Require this key as `Authorization: Bearer KEY` on every /v1 request.
+    /// A value on the command line shows in `ps`: prefer the environment
+    /// variable or --api-key-file.
     #[arg(long, env = "CANDLELIGHT_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+
+    /// Read the API key from this file (its first line).
+    #[arg(long, env = "CANDLELIGHT_API_KEY_FILE", conflicts_with = "api_key")]
+    pub api_key_file: Option<PathBuf>,
 
     /// Allow this one browser origin to call the API (CORS), e.g. http://localhost:3000.
     #[arg(long, env = "CANDLELIGHT_API_CORS")]
     pub api_cors: Option<String>,
 
-    /// Require a login: user:password (repeatable).
+    /// Require a login: user:password (repeatable). Each user has chats of
+    /// their own. A value on the command line shows in `ps`: prefer the
+    /// environment variable or --auth-file.
     #[arg(
         long,
         env = "CANDLELIGHT_AUTH",
@@ -119,6 +127,17 @@ pub struct Config {
     /// A file of user:password lines for the login.
     #[arg(long, env = "CANDLELIGHT_AUTH_FILE")]
     pub auth_file: Option<PathBuf>,
+
+    /// How long a login lasts, in hours.
+    #[arg(long, env = "CANDLELIGHT_SESSION_HOURS", default_value_t = crate::DEFAULT_SESSION_HOURS)]
+    pub session_hours: u64,
+
+    /// Also accept this host name (repeatable). Without --listen's token or
+    /// --auth, only loopback names are accepted, so that other web sites
+    /// cannot reach this server through DNS rebinding; add the name you
+    /// open it by (a LAN name, an SSH tunnel's) here.
+    #[arg(long, env = "CANDLELIGHT_ALLOWED_HOST", value_delimiter = ',')]
+    pub allowed_host: Vec<String>,
 
     /// Release the model's weights after this many idle minutes; the next
     /// request loads them again.
@@ -137,7 +156,8 @@ pub struct Config {
     #[arg(long, env = "CANDLELIGHT_BACKEND_URL")]
     pub backend_url: Option<String>,
 
-    /// Its API key, if it needs one.
+    /// Its API key, if it needs one (prefer the environment variable: a
+    /// value on the command line shows in `ps`).
     #[arg(long, env = "CANDLELIGHT_BACKEND_KEY", hide_env_values = true)]
     pub backend_key: Option<String>,
 

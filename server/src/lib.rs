@@ -8,6 +8,7 @@ pub mod config;
 pub mod cpu;
 pub mod engine;
 mod errors;
+mod headers;
 pub mod memory;
 pub mod metrics;
 pub mod models;
@@ -21,15 +22,15 @@ pub mod store;
 pub mod tools;
 mod ui;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use app::{services::Services, shell, App};
-use axum::{middleware, Router};
+use axum::{extract::DefaultBodyLimit, middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::{
-    access::{Access, AccessPolicy},
+    access::{Access, AccessPolicy, SitePolicy, Throttle, MAX_BODY_BYTES},
     chat::ChatEngine,
     models::ModelLibrary,
     openai::{ApiConfig, ApiState},
@@ -50,13 +51,23 @@ pub struct AppState {
 pub struct ServerConfig {
     pub api: ApiConfig,
     pub access: AccessPolicy,
+    /// Host names accepted besides loopback ones where nothing else guards
+    /// the server (`--allowed-host`).
+    pub allowed_hosts: Vec<String>,
+    /// How long a login lasts (`--session-hours`).
+    pub session_lifetime: Duration,
 }
+
+/// A login lasts a week unless `--session-hours` says otherwise.
+pub const DEFAULT_SESSION_HOURS: u64 = 24 * 7;
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             api: ApiConfig::default(),
             access: AccessPolicy::Open,
+            allowed_hosts: Vec::new(),
+            session_lifetime: Duration::from_secs(DEFAULT_SESSION_HOURS * 3600),
         }
     }
 }
@@ -73,17 +84,37 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
 }
 
 /// The whole HTTP surface: pages, server functions, the `/v1` API, static
-/// files, health and metrics; all behind the access guard.
+/// files, health and metrics; all behind the access guard, which runs the
+/// site checks first; every answer gets the security headers.
 pub fn router(options: LeptosOptions, state: AppState, config: &ServerConfig) -> Router {
     let services: Services = ui::services(&state);
+    let throttle = Arc::new(Throttle::default());
     let api_routes = openai::routes(
         ApiState {
             chat: state.chat.clone(),
             data: state.data.clone(),
         },
         &config.api,
+        throttle.clone(),
     );
-    let access = Access::new(config.access.clone(), config.api.api_key.is_some());
+    let site = SitePolicy {
+        // Behind a token or a login any host name (a proxy's) may be used.
+        check_host: config.access == AccessPolicy::Open,
+        allowed_hosts: config.allowed_hosts.clone(),
+        api_cors_origin: config
+            .api
+            .cors_origin
+            .as_ref()
+            .and_then(|o| o.to_str().ok())
+            .map(str::to_string),
+    };
+    let access = Access::new(
+        config.access.clone(),
+        config.api.api_key.is_some(),
+        site,
+        throttle,
+        config.session_lifetime,
+    );
     let routes = generate_route_list(App);
     Router::new()
         .leptos_routes_with_context(
@@ -100,5 +131,8 @@ pub fn router(options: LeptosOptions, state: AppState, config: &ServerConfig) ->
         .merge(pictures::routes(state.data.clone()))
         .merge(status::routes(state.chat.clone()))
         .merge(api_routes)
+        .layer(middleware::from_fn(errors::server_fn_status))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(access, access::guard))
+        .layer(middleware::from_fn(headers::security_headers))
 }

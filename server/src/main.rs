@@ -158,10 +158,24 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
     } else {
         IpAddr::from([127, 0, 0, 1])
     });
+    let api_key = match &config.api_key_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading --api-key-file {}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+        ),
+        None => config.api_key.clone(),
+    };
     let server_config =
         ServerConfig {
+            allowed_hosts: config.allowed_host.clone(),
+            session_lifetime: Duration::from_secs(config.session_hours.max(1) * 3600),
             api: ApiConfig {
-                api_key: config.api_key.clone().filter(|k| !k.is_empty()),
+                api_key: api_key.filter(|k| !k.is_empty()),
                 cors_origin: match &config.api_cors {
                     Some(origin) => Some(origin.parse().with_context(|| {
                         format!("--api-cors: `{origin}` is not a valid origin")

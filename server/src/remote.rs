@@ -156,6 +156,7 @@ impl RemoteBackend {
     pub fn start(
         &self,
         engine: &Engine,
+        owner: &str,
         request_id: &str,
         request: &ChatRequest,
     ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
@@ -176,7 +177,7 @@ impl RemoteBackend {
         let outgoing = self.outgoing(request)?;
         let stream = self.send(
             engine,
-            request_id,
+            (owner, request_id),
             outgoing.path,
             outgoing.body,
             &request.params,
@@ -197,6 +198,7 @@ impl RemoteBackend {
     pub fn start_completion(
         &self,
         engine: &Engine,
+        owner: &str,
         request_id: &str,
         prompt: &str,
         params: &GenerationParams,
@@ -204,7 +206,7 @@ impl RemoteBackend {
         let stops = params.custom_stopping_strings.clone();
         self.send(
             engine,
-            request_id,
+            (owner, request_id),
             "/completions",
             json!({ "prompt": prompt }),
             params,
@@ -215,7 +217,7 @@ impl RemoteBackend {
     fn send(
         &self,
         engine: &Engine,
-        request_id: &str,
+        (owner, request_id): (&str, &str),
         path: &'static str,
         mut body: Value,
         params: &GenerationParams,
@@ -247,7 +249,7 @@ impl RemoteBackend {
                 b.insert("model".into(), json!(model));
             }
         }
-        let (events, cancel, stream) = engine.open_reply(request_id);
+        let (events, cancel, stream) = engine.open_reply(owner, request_id);
         let request = self.post(path).json(&body);
         let metrics = engine.metrics_handle();
         let url = format!("{}{path}", self.base);

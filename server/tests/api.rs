@@ -292,6 +292,8 @@ async fn invalid_fields_are_named_with_400() {
 async fn api_key_is_required() {
     let app = app(4);
     for auth in [None, Some("Bearer wrong"), Some("test-key")] {
+        // Each failure locks the address out for a moment (see security.rs).
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
         let mut builder = Request::get("/v1/models");
         if let Some(a) = auth {
             builder = builder.header(header::AUTHORIZATION, a);

@@ -130,7 +130,7 @@ async fn stop_ends_a_real_generation_within_one_token() {
         "Write a long story about a dragon.",
         GenerationParams::greedy(500),
     );
-    let mut stream = engine.submit("story", job).unwrap();
+    let mut stream = engine.submit("", "story", job).unwrap();
     let mut before = 0;
     while before < 3 {
         match stream.next().await.unwrap() {
@@ -138,7 +138,7 @@ async fn stop_ends_a_real_generation_within_one_token() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(engine.stop("story"));
+    assert!(engine.stop("", "story"));
     let mut after = 0;
     loop {
         match tokio::time::timeout(Duration::from_secs(10), stream.next())

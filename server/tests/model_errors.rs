@@ -19,7 +19,7 @@ fn load_error(path: &std::path::Path) -> String {
         eos_ids: vec![0],
     };
     assert!(matches!(
-        engine.submit("x", job),
+        engine.submit("", "x", job),
         Err(EngineError::NoModel(_))
     ));
     err.to_string()

@@ -10,24 +10,26 @@ use crate::types::{AppError, ModelStatus, ReplyRequest};
 #[server(input = Json, output = Streaming)]
 pub async fn generate_reply(request: ReplyRequest) -> Result<ByteStream<AppError>, AppError> {
     use futures::StreamExt;
-    let events = crate::services::services()?.chat.start_reply(request)?;
+    let s = crate::services::services()?;
+    let events = s.chat.start_reply(&s.caller, request)?;
     Ok(ByteStream::new(events.map(|event| {
         Ok::<_, AppError>(event.to_line().into_bytes())
     })))
 }
 
 /// Ends the named generation at its next token.
-#[server]
+#[server(input = Json)]
 pub async fn stop_reply(request_id: String) -> Result<bool, AppError> {
-    Ok(crate::services::services()?.chat.stop_reply(&request_id))
+    let s = crate::services::services()?;
+    Ok(s.chat.stop_reply(&s.caller, &request_id))
 }
 
-#[server]
+#[server(input = Json)]
 pub async fn load_model_status() -> Result<ModelStatus, AppError> {
     Ok(crate::services::services()?.chat.model_status())
 }
 
-#[server]
+#[server(input = Json)]
 pub async fn load_model_template() -> Result<Option<String>, AppError> {
     Ok(crate::services::services()?.chat.model_template())
 }

@@ -19,7 +19,7 @@ fn decode_base64(data: &str) -> Result<Vec<u8>, AppError> {
         })
 }
 
-#[server]
+#[server(input = Json)]
 pub async fn list_characters() -> Result<Vec<String>, AppError> {
     library()?.characters()
 }
@@ -52,7 +52,7 @@ pub async fn import_character_card(base64: String) -> Result<CardImport, AppErro
     library()?.import_card(&decode_base64(&base64)?)
 }
 
-#[server]
+#[server(input = Json)]
 pub async fn list_presets() -> Result<Vec<String>, AppError> {
     library()?.presets()
 }
@@ -72,7 +72,7 @@ pub async fn delete_preset(name: String) -> Result<(), AppError> {
     library()?.delete_preset(&name)
 }
 
-#[server]
+#[server(input = Json)]
 pub async fn list_templates() -> Result<Vec<String>, AppError> {
     library()?.templates()
 }

@@ -8,19 +8,20 @@ pub async fn list_chats(
     folder: ChatFolder,
     query: Option<String>,
 ) -> Result<Vec<ChatSummary>, AppError> {
-    crate::services::services()?
-        .logs
-        .list(&folder, query.as_deref())
+    let s = crate::services::services()?;
+    s.logs.list(&s.caller, &folder, query.as_deref())
 }
 
 #[server(input = Json)]
 pub async fn load_chat(key: ChatKey) -> Result<ChatLog, AppError> {
-    crate::services::services()?.logs.load(&key)
+    let s = crate::services::services()?;
+    s.logs.load(&s.caller, &key)
 }
 
 #[server(input = Json)]
 pub async fn new_chat(folder: ChatFolder) -> Result<ChatLog, AppError> {
-    crate::services::services()?.logs.create(&folder)
+    let s = crate::services::services()?;
+    s.logs.create(&s.caller, &folder)
 }
 
 #[server(input = Json)]
@@ -29,22 +30,28 @@ pub async fn edit_chat(
     base_revision: u64,
     edit: ChatEdit,
 ) -> Result<ChatLog, AppError> {
-    crate::services::services()?
-        .logs
-        .edit(&key, base_revision, edit)
+    let s = crate::services::services()?;
+    s.logs.edit(&s.caller, &key, base_revision, edit)
 }
 
 #[server(input = Json)]
-pub async fn rename_chat(key: ChatKey, new_id: String) -> Result<ChatKey, AppError> {
-    crate::services::services()?.logs.rename(&key, &new_id)
+pub async fn rename_chat(
+    key: ChatKey,
+    base_revision: u64,
+    new_id: String,
+) -> Result<ChatKey, AppError> {
+    let s = crate::services::services()?;
+    s.logs.rename(&s.caller, &key, base_revision, &new_id)
 }
 
 #[server(input = Json)]
-pub async fn delete_chat(key: ChatKey) -> Result<(), AppError> {
-    crate::services::services()?.logs.delete(&key)
+pub async fn delete_chat(key: ChatKey, base_revision: u64) -> Result<(), AppError> {
+    let s = crate::services::services()?;
+    s.logs.delete(&s.caller, &key, base_revision)
 }
 
 #[server(input = Json)]
 pub async fn branch_chat(key: ChatKey, upto: usize) -> Result<ChatLog, AppError> {
-    crate::services::services()?.logs.branch(&key, upto)
+    let s = crate::services::services()?;
+    s.logs.branch(&s.caller, &key, upto)
 }

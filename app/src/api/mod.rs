@@ -1,10 +1,12 @@
 //! Server functions: one-line adapters from the browser onto [`crate::services`].
 
+mod account;
 mod chat;
 mod library;
 mod logs;
 mod models;
 
+pub use account::load_account;
 pub use chat::{
     generate_reply, load_model_status, load_model_template, stop_reply, LoadModelStatus,
 };

@@ -3,12 +3,12 @@ use leptos::server_fn::codec::Json;
 
 use crate::types::{AppError, DownloadStatus, ModelFile, ModelPanel, RemoteModelFile};
 
-#[server]
+#[server(input = Json)]
 pub async fn list_model_files() -> Result<Vec<ModelFile>, AppError> {
     Ok(crate::services::services()?.models.files())
 }
 
-#[server]
+#[server(input = Json)]
 pub async fn load_model_panel() -> Result<ModelPanel, AppError> {
     Ok(crate::services::services()?.models.panel())
 }
@@ -18,7 +18,7 @@ pub async fn load_model_file(name: String) -> Result<(), AppError> {
     crate::services::services()?.models.load(&name)
 }
 
-#[server]
+#[server(input = Json)]
 pub async fn unload_model() -> Result<(), AppError> {
     crate::services::services()?.models.unload()
 }
@@ -33,7 +33,7 @@ pub async fn start_download(repo: String, file: String) -> Result<u64, AppError>
     crate::services::services()?.models.download(&repo, &file)
 }
 
-#[server]
+#[server(input = Json)]
 pub async fn list_downloads() -> Result<Vec<DownloadStatus>, AppError> {
     Ok(crate::services::services()?.models.downloads())
 }

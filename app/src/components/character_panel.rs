@@ -11,7 +11,7 @@ use crate::api::{
 };
 use crate::files::read_picked_file;
 use crate::state::ChatState;
-use crate::types::{Character, CharacterInfo};
+use crate::types::{AppError, Character, CharacterInfo};
 
 /// Refreshes the list of characters.
 pub fn refresh_characters(state: ChatState) {
@@ -30,6 +30,9 @@ pub fn refresh_characters(state: ChatState) {
 pub fn CharacterPanel() -> impl IntoView {
     let state = ChatState::expect();
     let current = RwSignal::new(None::<CharacterInfo>);
+    // Why the chosen character could not be loaded (a damaged file): shown
+    // in the panel, and Save replaces the file or Delete removes it.
+    let damaged = RwSignal::new(None::<String>);
     let name = NodeRef::<Input>::new();
     let greeting = NodeRef::<Textarea>::new();
     let context = NodeRef::<Textarea>::new();
@@ -52,9 +55,25 @@ pub fn CharacterPanel() -> impl IntoView {
         }
         let chosen = selected();
         spawn_local(async move {
-            match load_character(chosen).await {
-                Ok(info) => current.set(Some(info)),
-                Err(_) => current.set(None),
+            match load_character(chosen.clone()).await {
+                Ok(info) => {
+                    damaged.set(None);
+                    current.set(Some(info));
+                }
+                Err(e @ AppError::Storage(_)) => {
+                    damaged.set(Some(e.to_string()));
+                    current.set(Some(CharacterInfo {
+                        character: Character {
+                            name: chosen,
+                            ..Character::default()
+                        },
+                        has_picture: false,
+                    }));
+                }
+                Err(_) => {
+                    damaged.set(None);
+                    current.set(None);
+                }
             }
         });
     });
@@ -74,6 +93,7 @@ pub fn CharacterPanel() -> impl IntoView {
             let new_name = character.name.clone();
             match save_character(character, copy_from).await {
                 Ok(()) => {
+                    damaged.set(None);
                     state
                         .notice
                         .set(Some(format!("Saved character {new_name}.")));
@@ -193,6 +213,18 @@ pub fn CharacterPanel() -> impl IntoView {
                 <button id="character-save-as" on:click=move |_| save_as()>"Save as…"</button>
                 <button id="character-delete" class="danger" on:click=move |_| delete()>"Delete"</button>
             </div>
+            {move || {
+                damaged
+                    .get()
+                    .map(|why| {
+                        view! {
+                            <p id="character-damaged" class="error" role="alert">
+                                {why}
+                                " Save to replace the file with what is shown here, or delete it."
+                            </p>
+                        }
+                    })
+            }}
             <div class="character-editor">
                 <div class="character-fields">
                     <label for="character-name">"Name"</label>

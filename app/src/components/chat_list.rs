@@ -20,15 +20,15 @@ pub fn ChatList() -> impl IntoView {
     let busy = move || state.busy();
 
     let confirm_delete = move || {
-        let Some(key) = state
+        let Some((key, revision)) = state
             .chat
-            .with_untracked(|c| c.as_ref().map(|c| c.key.clone()))
+            .with_untracked(|c| c.as_ref().map(|c| (c.key.clone(), c.revision)))
         else {
             return;
         };
         let question = format!("Delete the chat \"{}\"? This cannot be undone.", key.id);
         if window().confirm_with_message(&question).unwrap_or(false) {
-            delete_saved_chat(state, key);
+            delete_saved_chat(state, key, revision);
         }
     };
     let finish_rename = move || {

@@ -1,3 +1,4 @@
+mod account;
 mod action_bar;
 mod character_panel;
 mod chat_list;
@@ -12,6 +13,7 @@ mod status_line;
 mod template_panel;
 mod user_panel;
 
+pub use account::Account;
 pub use action_bar::{remove_last, ActionBar};
 pub use character_panel::CharacterPanel;
 pub use chat_list::ChatList;

@@ -5,11 +5,20 @@ use leptos::server_fn::{
 use serde::{Deserialize, Serialize};
 
 /// Errors the UI shows. The server maps its own errors into these exactly
-/// once (in the server crate); messages never carry internal details.
+/// once (in the server crate), and each of these to its HTTP status once
+/// ([`AppError::http_status`]); messages never carry internal details.
 #[derive(Clone, Debug, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub enum AppError {
     #[error("{0}")]
     InvalidParameter(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("too many failed attempts from this address; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("the model is busy with other requests; try again in a moment")]
     Busy,
     #[error("no model is loaded: {0}")]
@@ -31,10 +40,49 @@ pub enum AppError {
     Transport(String),
 }
 
+impl AppError {
+    /// The HTTP status a server function answers with when it fails with
+    /// this error (the browser reads the error from the body either way).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AppError::InvalidParameter(_) => 400,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::StaleChat | AppError::ChatBusy => 409,
+            AppError::TooLarge(_) => 413,
+            AppError::TooManyAttempts { .. } | AppError::Busy => 429,
+            AppError::NoModel(_) => 503,
+            AppError::Transport(_) => 502,
+            AppError::Generation(_) | AppError::Storage(_) | AppError::Misconfigured(_) => 500,
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            // The arguments did not decode: a request this UI would not send.
+            ServerFnErrorErr::Args(e) | ServerFnErrorErr::Deserialization(e) => {
+                AppError::InvalidParameter(format!("the request could not be read: {e}"))
+            }
+            other => AppError::Transport(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undecodable_arguments_are_a_bad_request() {
+        let e = AppError::from_server_fn_error(ServerFnErrorErr::Args("expected `,`".into()));
+        assert_eq!(e.http_status(), 400);
+        assert!(e.to_string().contains("could not be read"), "{e}");
+        assert_eq!(AppError::StaleChat.http_status(), 409);
+        assert_eq!(AppError::Busy.http_status(), 429);
     }
 }

@@ -1,6 +1,7 @@
 //! Types shared by the browser and the server: they cross the server-function
 //! boundary as JSON, so they stay plain serde structs that compile to wasm.
 
+mod caller;
 mod chat;
 mod chat_log;
 mod error;
@@ -11,6 +12,7 @@ mod params;
 mod persona;
 mod settings;
 
+pub use caller::Caller;
 pub use chat::{ChatMessage, ReplyRequest, Role};
 pub use chat_log::{
     ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage,

@@ -1,18 +1,29 @@
-//! Who may use the server. On loopback (the default) nobody is asked.
+//! Who may use the server, and from where.
+//!
+//! Every request first passes the site checks (`site.rs`: no cross-site
+//! writes, no foreign host names where nothing else guards the server) and
+//! the body size limit. Then, on loopback (the default) nobody is asked.
 //! Listening on any other address without `--auth`, a random access token
 //! is required: the printed link carries it once, then an HttpOnly,
-//! SameSite=Strict cookie does. With `--auth`, a login form instead.
-//! Failed attempts are slowed down; comparisons are constant-time.
+//! SameSite=Strict cookie does. With `--auth`, a login form instead, and
+//! each user gets chats of their own (the guard puts the [`Caller`] into
+//! the request for the services to read). Failed attempts are throttled
+//! per address; comparisons are constant-time.
 
 mod pages;
+mod refusal;
+mod sessions;
+mod site;
 mod throttle;
 
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
-    sync::{Arc, Mutex},
+    sync::Arc,
+    time::Duration,
 };
 
+use app::types::Caller;
 use axum::{
     extract::{ConnectInfo, Form, FromRequest, Request, State},
     http::{header, HeaderMap, Method, StatusCode, Uri},
@@ -21,14 +32,18 @@ use axum::{
 };
 use serde::Deserialize;
 
-use crate::{
-    openai::ApiError,
-    secrets::{constant_time_eq, new_token},
-};
-use throttle::Throttle;
+use crate::secrets::constant_time_eq;
+pub use refusal::{retry_secs, Refusal};
+use sessions::Sessions;
+pub use site::{SitePolicy, SiteRefusal};
+pub use throttle::{Attempt, Throttle};
 
 const TOKEN_COOKIE: &str = "candlelight_token";
 const SESSION_COOKIE: &str = "candlelight_session";
+
+/// The largest request body: a character picture or card of 8 MB, as
+/// base64 inside JSON.
+pub const MAX_BODY_BYTES: usize = 12 << 20;
 
 /// How requests are let in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,29 +60,39 @@ pub struct Access {
     policy: AccessPolicy,
     /// With `--api-key`, `/v1` is governed by the key alone.
     api_key_set: bool,
-    throttle: Throttle,
-    sessions: Mutex<HashMap<String, String>>,
+    site: SitePolicy,
+    throttle: Arc<Throttle>,
+    sessions: Sessions,
 }
 
 impl Access {
-    pub fn new(policy: AccessPolicy, api_key_set: bool) -> Arc<Self> {
+    pub fn new(
+        policy: AccessPolicy,
+        api_key_set: bool,
+        site: SitePolicy,
+        throttle: Arc<Throttle>,
+        session_lifetime: Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
             policy,
             api_key_set,
-            throttle: Throttle::default(),
-            sessions: Mutex::default(),
+            site,
+            throttle,
+            sessions: Sessions::new(session_lifetime),
         })
     }
 
     pub fn policy(&self) -> &AccessPolicy {
         &self.policy
     }
+}
 
-    async fn failed(&self, ip: Option<IpAddr>) {
-        let delay = self.throttle.fail(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])));
-        tracing::warn!(client = ?ip, delay_ms = delay.as_millis() as u64, "failed access attempt");
-        tokio::time::sleep(delay).await;
-    }
+/// The client's address; requests without one (tests) share one bucket.
+pub fn client_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -81,13 +106,14 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+/// The credentials of `Authorization: Bearer …` (the scheme in any case,
+/// as RFC 9110 has it).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
 }
 
 /// The `token` query parameter, and the address without it.
@@ -114,85 +140,115 @@ fn set_cookie(name: &str, value: &str, max_age_secs: u64) -> String {
     format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}")
 }
 
-/// The "not allowed" answer in the form the caller understands.
-fn refuse(method: &Method, headers: &HeaderMap, path: &str, page: String) -> Response {
-    if path.starts_with("/v1/") {
-        return ApiError::Unauthorized.into_response();
-    }
-    let wants_html = method == Method::GET
-        && headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/html"));
-    if wants_html {
-        (StatusCode::UNAUTHORIZED, Html(page)).into_response()
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            "candlelight: access token or login required",
-        )
-            .into_response()
-    }
-}
-
 /// Paths anyone may fetch: the icon, and the health check for probes.
 fn is_public(path: &str) -> bool {
     matches!(path, "/favicon.svg" | "/health")
 }
 
-pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+pub async fn guard(
+    State(access): State<Arc<Access>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_string();
+    let (method, headers) = (request.method().clone(), request.headers().clone());
+    let refuse = |r: Refusal| r.respond(&method, &headers, &path);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .map(str::to_string);
+    if let Err(e) = access.site.check(&method, &path, &headers, host.as_deref()) {
+        tracing::warn!(client = %client_ip(&request), %path, reason = ?e, "request refused");
+        return refuse(match e {
+            SiteRefusal::NotJson => Refusal::UnsupportedMediaType(e.message()),
+            _ => Refusal::Forbidden(e.message()),
+        });
+    }
+    if declared_length(&headers).is_some_and(|n| n > MAX_BODY_BYTES) {
+        return refuse(Refusal::TooLarge(format!(
+            "the request is larger than {} MB",
+            MAX_BODY_BYTES >> 20
+        )));
+    }
+    request.extensions_mut().insert(Caller::default());
     let open = matches!(access.policy, AccessPolicy::Open)
         || is_public(&path)
         || (access.api_key_set && path.starts_with("/v1/"));
     if open {
         return next.run(request).await;
     }
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
     match access.policy.clone() {
         AccessPolicy::Open => next.run(request).await,
-        AccessPolicy::Token(token) => token_guard(&access, &token, ip, request, next).await,
-        AccessPolicy::Login(users) => login_guard(&access, &users, ip, request, next).await,
+        AccessPolicy::Token(token) => token_guard(&access, &token, request, next).await,
+        AccessPolicy::Login(users) => login_guard(&access, &users, request, next).await,
     }
 }
 
-async fn token_guard(
+/// Checks `given` under the throttle; on success runs `accepted`.
+fn throttled_check(
     access: &Access,
-    token: &str,
-    ip: Option<IpAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
+    ip: IpAddr,
+    given: &str,
+    secret: &str,
+    what: &str,
+) -> Result<(), Refusal> {
+    match access
+        .throttle
+        .attempt(ip, || constant_time_eq(given.as_bytes(), secret.as_bytes()))
+    {
+        Attempt::Accepted => Ok(()),
+        Attempt::Refused(wait) => {
+            tracing::warn!(client = %ip, retry_ms = wait.as_millis() as u64, "wrong {what}");
+            Err(Refusal::Unauthorized {
+                message: format!("wrong {what}"),
+                page: pages::token_form(true),
+            })
+        }
+        Attempt::LockedOut(wait) => Err(Refusal::TooManyAttempts(wait)),
+    }
+}
+
+async fn token_guard(access: &Access, token: &str, request: Request, next: Next) -> Response {
     let (method, headers, path) = (
         request.method().clone(),
         request.headers().clone(),
         request.uri().path().to_string(),
     );
+    let ip = client_ip(&request);
+    let refuse = |r: Refusal| r.respond(&method, &headers, &path);
     if let Some((given, clean_path)) = token_in_query(request.uri()) {
-        if constant_time_eq(given.as_bytes(), token.as_bytes()) {
-            let cookie = set_cookie(TOKEN_COOKIE, token, 400 * 24 * 3600);
-            return (
-                [(header::SET_COOKIE, cookie)],
-                Html(pages::continue_to(&clean_path)),
-            )
-                .into_response();
-        }
-        access.failed(ip).await;
-        return refuse(&method, &headers, &path, pages::token_form(true));
+        return match throttled_check(access, ip, &given, token, "access token") {
+            Ok(()) => {
+                let cookie = set_cookie(TOKEN_COOKIE, token, 400 * 24 * 3600);
+                (
+                    [(header::SET_COOKIE, cookie)],
+                    Html(pages::continue_to(&clean_path)),
+                )
+                    .into_response()
+            }
+            Err(r) => refuse(r),
+        };
     }
     let presented = cookie(&headers, TOKEN_COOKIE).or_else(|| bearer(&headers));
     match presented {
-        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => {
-            next.run(request).await
-        }
-        Some(_) => {
-            access.failed(ip).await;
-            refuse(&method, &headers, &path, pages::token_form(true))
-        }
-        None => refuse(&method, &headers, &path, pages::token_form(false)),
+        Some(given) => match throttled_check(access, ip, given, token, "access token") {
+            Ok(()) => next.run(request).await,
+            Err(r) => refuse(r),
+        },
+        None => refuse(Refusal::Unauthorized {
+            message: "this server needs its access token".into(),
+            page: pages::token_form(false),
+        }),
     }
 }
 
@@ -202,11 +258,14 @@ struct LoginForm {
     password: String,
 }
 
+fn expired_cookie(name: &str) -> String {
+    format!("{name}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
+}
+
 async fn login_guard(
     access: &Access,
     users: &HashMap<String, String>,
-    ip: Option<IpAddr>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let (method, headers, path) = (
@@ -214,6 +273,18 @@ async fn login_guard(
         request.headers().clone(),
         request.uri().path().to_string(),
     );
+    let ip = client_ip(&request);
+    let presented = cookie(&headers, SESSION_COOKIE).map(str::to_string);
+    if path == "/logout" && method == Method::POST {
+        if let Some(old) = &presented {
+            access.sessions.end(old);
+        }
+        return (
+            [(header::SET_COOKIE, expired_cookie(SESSION_COOKIE))],
+            Redirect::to("/login"),
+        )
+            .into_response();
+    }
     if path == "/login" {
         if method != Method::POST {
             return Html(pages::login_form(false)).into_response();
@@ -221,40 +292,54 @@ async fn login_guard(
         let Ok(Form(form)) = Form::<LoginForm>::from_request(request, &()).await else {
             return (StatusCode::BAD_REQUEST, Html(pages::login_form(true))).into_response();
         };
-        let known = users
-            .get(&form.user)
-            .is_some_and(|p| constant_time_eq(p.as_bytes(), form.password.as_bytes()));
-        if !known {
-            access.failed(ip).await;
-            return (StatusCode::UNAUTHORIZED, Html(pages::login_form(true))).into_response();
-        }
-        let session = new_token();
-        access
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(session.clone(), form.user);
-        let cookie = set_cookie(SESSION_COOKIE, &session, 7 * 24 * 3600);
-        return ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response();
+        // Every name is checked the same way, known or not.
+        let expected = users.get(&form.user).map_or("", String::as_str);
+        let outcome = access.throttle.attempt(ip, || {
+            constant_time_eq(expected.as_bytes(), form.password.as_bytes()) && !expected.is_empty()
+        });
+        return match outcome {
+            Attempt::Accepted => {
+                // A new session for every login; the one this browser had
+                // (if any) ends, so a session fixed before login is useless.
+                if let Some(old) = &presented {
+                    access.sessions.end(old);
+                }
+                let session = access.sessions.start(&form.user);
+                tracing::info!(user = %form.user, client = %ip, "logged in");
+                let cookie = set_cookie(
+                    SESSION_COOKIE,
+                    &session,
+                    access.sessions.lifetime().as_secs(),
+                );
+                ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+            }
+            Attempt::Refused(wait) => {
+                tracing::warn!(client = %ip, retry_ms = wait.as_millis() as u64, "failed login");
+                (StatusCode::UNAUTHORIZED, Html(pages::login_form(true))).into_response()
+            }
+            Attempt::LockedOut(wait) => {
+                Refusal::TooManyAttempts(wait).respond(&method, &headers, &path)
+            }
+        };
     }
-    let session_user = cookie(&headers, SESSION_COOKIE).and_then(|s| {
-        let sessions = access.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions
-            .iter()
-            .find(|(id, _)| constant_time_eq(id.as_bytes(), s.as_bytes()))
-            .map(|(_, user)| user.clone())
-    });
-    if session_user.is_some() {
+    let session_user = presented.as_deref().and_then(|s| access.sessions.user(s));
+    if let Some(user) = session_user {
+        request.extensions_mut().insert(Caller::user(user));
         return next.run(request).await;
     }
     if method == Method::GET && !path.starts_with("/v1/") && !path.starts_with("/api/") {
         return Redirect::to("/login").into_response();
     }
-    refuse(&method, &headers, &path, pages::login_form(false))
+    Refusal::Unauthorized {
+        message: "log in first (your session may have expired)".into(),
+        page: pages::login_form(false),
+    }
+    .respond(&method, &headers, &path)
 }
 
 /// `user:password` pairs from `--auth` flags and an `--auth-file` (one per
-/// line, `#` comments).
+/// line, `#` comments). User names become folder names, so they follow the
+/// same rules as character names.
 pub fn parse_users(
     pairs: &[String],
     file_text: Option<&str>,
@@ -271,6 +356,7 @@ pub fn parse_users(
             .split_once(':')
             .filter(|(u, p)| !u.is_empty() && !p.is_empty())
             .ok_or_else(|| "each --auth entry must be user:password".to_string())?;
+        crate::store::check_name(user).map_err(|e| format!("--auth user name: {e}"))?;
         users.insert(user.to_string(), password.to_string());
     }
     Ok(users)
@@ -299,6 +385,7 @@ mod tests {
         assert_eq!(users["bob"], "pw:2");
         assert!(parse_users(&["nopassword".into()], None).is_err());
         assert!(parse_users(&[":x".into()], None).is_err());
+        assert!(parse_users(&["../x:pw".into()], None).is_err());
     }
 
     #[test]
@@ -310,5 +397,17 @@ mod tests {
         );
         assert_eq!(cookie(&headers, TOKEN_COOKIE), Some("xyz"));
         assert_eq!(cookie(&headers, SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer k1", "bearer k1", "BEARER  k1 "] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(bearer(&headers), Some("k1"), "{value}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Basic k1".parse().unwrap());
+        assert_eq!(bearer(&headers), None);
     }
 }

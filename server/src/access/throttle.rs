@@ -1,5 +1,9 @@
-//! Slowing down guessing: each failed attempt from an address waits longer
-//! before its answer (250 ms, doubling, at most 8 s). Quiet addresses are
+//! Slowing down guessing of tokens, passwords and API keys, per client
+//! address: after a failed attempt the address is locked out for a while
+//! (250 ms, doubling with each further failure, at most a minute), and
+//! attempts during the lockout are refused without being checked. Checking
+//! and recording happen under one lock, so many guesses sent at once count
+//! as one attempt, not as many answered in parallel. Quiet addresses are
 //! forgiven after a while.
 
 use std::{
@@ -10,29 +14,62 @@ use std::{
 };
 
 const FIRST_DELAY: Duration = Duration::from_millis(250);
-const MAX_DELAY: Duration = Duration::from_secs(8);
+const MAX_DELAY: Duration = Duration::from_secs(60);
 const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+
+/// Failures of one address.
+struct Record {
+    failures: u32,
+    last: Instant,
+    locked_until: Instant,
+}
 
 #[derive(Default)]
 pub struct Throttle {
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    records: Mutex<HashMap<IpAddr, Record>>,
+}
+
+/// How an attempt went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Attempt {
+    Accepted,
+    /// Wrong; the address must wait this long before the next attempt.
+    Refused(Duration),
+    /// Not checked: the address is locked out for this much longer.
+    LockedOut(Duration),
 }
 
 impl Throttle {
-    /// Records a failed attempt and returns how long to wait before answering.
-    pub fn fail(&self, ip: IpAddr) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    /// Runs `check` (a constant-time comparison) for `ip` unless the address
+    /// is locked out, and records the outcome.
+    pub fn attempt(&self, ip: IpAddr, check: impl FnOnce() -> bool) -> Attempt {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        failures.retain(|_, (_, last)| now.duration_since(*last) < FORGET_AFTER);
-        let entry = failures.entry(ip).or_insert((0, now));
-        entry.0 = entry.0.saturating_add(1);
-        entry.1 = now;
-        delay_for(entry.0)
+        records.retain(|_, r| now.duration_since(r.last) < FORGET_AFTER);
+        if let Some(r) = records.get(&ip) {
+            if r.locked_until > now {
+                return Attempt::LockedOut(r.locked_until - now);
+            }
+        }
+        if check() {
+            records.remove(&ip);
+            return Attempt::Accepted;
+        }
+        let r = records.entry(ip).or_insert(Record {
+            failures: 0,
+            last: now,
+            locked_until: now,
+        });
+        r.failures = r.failures.saturating_add(1);
+        r.last = now;
+        let delay = delay_for(r.failures);
+        r.locked_until = now + delay;
+        Attempt::Refused(delay)
     }
 }
 
 fn delay_for(failures: u32) -> Duration {
-    let factor = 1u32 << failures.saturating_sub(1).min(6);
+    let factor = 1u32 << failures.saturating_sub(1).min(8);
     (FIRST_DELAY * factor).min(MAX_DELAY)
 }
 
@@ -42,16 +79,43 @@ mod tests {
 
     #[test]
     fn delays_grow_and_are_capped_per_address() {
+        assert_eq!(delay_for(1), Duration::from_millis(250));
+        assert_eq!(delay_for(2), Duration::from_millis(500));
+        assert_eq!(delay_for(3), Duration::from_millis(1000));
+        assert_eq!(delay_for(40), MAX_DELAY);
+    }
+
+    #[test]
+    fn a_locked_out_address_is_not_even_checked() {
         let t = Throttle::default();
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();
-        assert_eq!(t.fail(a), Duration::from_millis(250));
-        assert_eq!(t.fail(a), Duration::from_millis(500));
-        assert_eq!(t.fail(a), Duration::from_millis(1000));
-        assert_eq!(t.fail(b), Duration::from_millis(250));
-        for _ in 0..10 {
-            t.fail(a);
-        }
-        assert_eq!(t.fail(a), MAX_DELAY);
+        assert_eq!(t.attempt(a, || false), Attempt::Refused(FIRST_DELAY));
+        // A right guess during the lockout is not looked at.
+        assert!(matches!(
+            t.attempt(a, || panic!("checked while locked out")),
+            Attempt::LockedOut(_)
+        ));
+        // Other addresses are unaffected.
+        assert_eq!(t.attempt(b, || true), Attempt::Accepted);
+        std::thread::sleep(FIRST_DELAY);
+        assert_eq!(t.attempt(a, || false), Attempt::Refused(FIRST_DELAY * 2));
+    }
+
+    #[test]
+    fn parallel_guesses_count_as_one() {
+        let t = Throttle::default();
+        let ip: IpAddr = [10, 0, 0, 3].into();
+        let outcomes: Vec<Attempt> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..40)
+                .map(|_| s.spawn(|| t.attempt(ip, || false)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let checked = outcomes
+            .iter()
+            .filter(|o| matches!(o, Attempt::Refused(_)))
+            .count();
+        assert_eq!(checked, 1, "{outcomes:?}");
     }
 }

@@ -111,23 +111,25 @@ impl ChatEngine {
         Ok(Prepared { prompt, job })
     }
 
-    /// Prepares and queues the request. Dropping the stream cancels it.
+    /// Prepares and queues `owner`'s request. Dropping the stream cancels it.
     pub fn start(
         &self,
+        owner: &str,
         request_id: &str,
         request: &ChatRequest,
     ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
         if let Some(remote) = &self.remote {
-            return remote.start(&self.engine, request_id, request);
+            return remote.start(&self.engine, owner, request_id, request);
         }
         let Prepared { prompt, job } = self.prepare(request)?;
-        Ok((self.engine.submit(request_id, job)?, prompt))
+        Ok((self.engine.submit(owner, request_id, job)?, prompt))
     }
 
     /// Queues a raw prompt (no template), as `/v1/completions` sends it.
     /// Returns the stream and the prompt's length in tokens.
     pub fn start_completion(
         &self,
+        owner: &str,
         request_id: &str,
         prompt: &str,
         params: GenerationParams,
@@ -136,7 +138,7 @@ impl ChatEngine {
             .validate()
             .map_err(|e| ChatError::InvalidParameter(e.message))?;
         if let Some(remote) = &self.remote {
-            let stream = remote.start_completion(&self.engine, request_id, prompt, &params);
+            let stream = remote.start_completion(&self.engine, owner, request_id, prompt, &params);
             return Ok((stream, 0));
         }
         let model = self.engine.model()?;
@@ -156,7 +158,7 @@ impl ChatEngine {
             eos_ids: model.tokenizer.eos_ids().to_vec(),
             params,
         };
-        Ok((self.engine.submit(request_id, job)?, prompt_tokens))
+        Ok((self.engine.submit(owner, request_id, job)?, prompt_tokens))
     }
 
     fn template_for(&self, request: &ChatRequest) -> Result<Arc<ChatTemplate>, ChatError> {

@@ -75,7 +75,7 @@ fn meta_u32(content: &Content, key: &str) -> Result<usize, EngineError> {
         .and_then(|v| v.to_u32().ok())
         .map(|v| v as usize)
         .ok_or_else(|| EngineError::CorruptModel {
-            path: String::new(),
+            file: "the model file".into(),
             reason: format!("{key} is missing"),
         })
 }

@@ -28,9 +28,9 @@ pub struct WeightFile {
 
 impl WeightFile {
     pub fn open(path: &Path, content: Content) -> Result<Self, EngineError> {
-        let display = path.display().to_string();
+        let display = crate::engine::shown_file(path);
         let file = File::open(path).map_err(|e| EngineError::ModelFile {
-            path: display.clone(),
+            file: display.clone(),
             reason: e.to_string(),
         })?;
         // Safety: the file is only read; candlelight never writes model files
@@ -38,7 +38,7 @@ impl WeightFile {
         // that can only give wrong numbers, not memory unsafety in Rust code
         // reading bytes).
         let map = unsafe { Mmap::map(&file) }.map_err(|e| EngineError::ModelFile {
-            path: display.clone(),
+            file: display.clone(),
             reason: e.to_string(),
         })?;
         Ok(Self {
@@ -50,7 +50,7 @@ impl WeightFile {
 
     fn corrupt(&self, reason: String) -> EngineError {
         EngineError::CorruptModel {
-            path: self.path.clone(),
+            file: self.path.clone(),
             reason,
         }
     }

@@ -4,10 +4,10 @@ use thiserror::Error;
 /// (`backend.rs`) and, later, to HTTP statuses.
 #[derive(Debug, Error)]
 pub enum EngineError {
-    #[error("model file {path} could not be opened: {reason}")]
-    ModelFile { path: String, reason: String },
-    #[error("model file {path} is not a valid GGUF file: {reason}")]
-    CorruptModel { path: String, reason: String },
+    #[error("model file {file} could not be opened: {reason}")]
+    ModelFile { file: String, reason: String },
+    #[error("model file {file} is not a valid GGUF file: {reason}")]
+    CorruptModel { file: String, reason: String },
     #[error("the model does not fit in the memory of {device}: {reason}")]
     OutOfMemory { device: String, reason: String },
     #[error("model architecture `{0}` is not supported (supported: llama, qwen2)")]
@@ -33,6 +33,14 @@ pub enum EngineError {
     WorkerGone,
     #[error("the remote backend failed: {0}")]
     Remote(String),
+}
+
+/// How a model file is named in messages: its file name, never where it
+/// lives (messages reach browsers and API clients).
+pub fn shown_file(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "the model file".into())
 }
 
 impl From<candle_core::Error> for EngineError {

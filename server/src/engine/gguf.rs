@@ -14,14 +14,14 @@ pub struct GgufFile {
 
 impl GgufFile {
     pub fn open(path: &Path) -> Result<Self, EngineError> {
-        let display = path.display().to_string();
+        let display = super::error::shown_file(path);
         let file = File::open(path).map_err(|e| EngineError::ModelFile {
-            path: display.clone(),
+            file: display.clone(),
             reason: e.to_string(),
         })?;
         let mut reader = BufReader::new(file);
         let content = Content::read(&mut reader).map_err(|e| EngineError::CorruptModel {
-            path: display,
+            file: display,
             reason: e.to_string(),
         })?;
         Ok(Self { content, reader })

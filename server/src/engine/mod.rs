@@ -33,7 +33,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 pub use detokenize::{IncrementalDecoder, TokenDecoder};
 pub use device::DeviceSpec;
-pub use error::EngineError;
+pub use error::{shown_file, EngineError};
 pub use generate::{EngineEvent, GenerationJob};
 pub use gguf::GgufFile;
 pub use loader::{load_model, load_tokenizer, load_weights, Kernels, ModelInfo, ModelParts};
@@ -44,8 +44,12 @@ use worker::{spawn_worker, QueuedJob, WorkerQueue, WorkerSetup};
 
 use crate::metrics::Metrics;
 
-/// Cancellation flags of the generations in flight, by request id.
-type ActiveMap = Arc<Mutex<HashMap<String, Arc<AtomicBool>>>>;
+/// Whose a reply is and its request id: a reply can be stopped only by
+/// its owner (a user under `--auth`; everyone shares the empty owner).
+type ReplyKey = (String, String);
+
+/// Cancellation flags of the generations in flight.
+type ActiveMap = Arc<Mutex<HashMap<ReplyKey, Arc<AtomicBool>>>>;
 
 /// How models are loaded.
 #[derive(Clone, Copy, Debug)]
@@ -233,14 +237,19 @@ impl Engine {
         self.options
     }
 
-    /// Queues a job. Dropping the returned stream cancels it.
-    pub fn submit(&self, request_id: &str, job: GenerationJob) -> Result<ReplyStream, EngineError> {
+    /// Queues `owner`'s job. Dropping the returned stream cancels it.
+    pub fn submit(
+        &self,
+        owner: &str,
+        request_id: &str,
+        job: GenerationJob,
+    ) -> Result<ReplyStream, EngineError> {
         let queue = match &*self.read_slot() {
             Slot::Loaded { queue, .. } => queue.clone(),
             Slot::Empty(reason) => return Err(EngineError::NoModel(reason.clone())),
         };
         self.touch();
-        let (events, cancel, stream) = self.open_reply(request_id);
+        let (events, cancel, stream) = self.open_reply(owner, request_id);
         queue.submit(QueuedJob {
             job,
             events,
@@ -254,11 +263,13 @@ impl Engine {
     /// backend), registered so that Stop finds it.
     pub fn open_reply(
         &self,
+        owner: &str,
         request_id: &str,
     ) -> (UnboundedSender<EngineEvent>, Arc<AtomicBool>, ReplyStream) {
         let (events, receiver) = unbounded_channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        let registration = Registration::new(&self.active, request_id, cancel.clone());
+        let key = (owner.to_string(), request_id.to_string());
+        let registration = Registration::new(&self.active, key, cancel.clone());
         let stream = ReplyStream {
             receiver,
             _registration: registration,
@@ -266,10 +277,10 @@ impl Engine {
         (events, cancel, stream)
     }
 
-    /// Ends the named generation before its next token.
-    pub fn stop(&self, request_id: &str) -> bool {
+    /// Ends `owner`'s named generation before its next token.
+    pub fn stop(&self, owner: &str, request_id: &str) -> bool {
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        match active.get(request_id) {
+        match active.get(&(owner.to_string(), request_id.to_string())) {
             Some(flag) => {
                 flag.store(true, Ordering::Relaxed);
                 true
@@ -285,6 +296,15 @@ impl Engine {
             .values()
             .for_each(|f| f.store(true, Ordering::Relaxed));
         active.len()
+    }
+
+    /// Ends every generation of `owner`; returns how many.
+    pub fn stop_owned_by(&self, owner: &str) -> usize {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        let mine: Vec<_> = active.iter().filter(|((o, _), _)| o == owner).collect();
+        mine.iter()
+            .for_each(|(_, f)| f.store(true, Ordering::Relaxed));
+        mine.len()
     }
 
     /// Jobs waiting or running.
@@ -338,18 +358,18 @@ impl Engine {
 /// Keeps a request's cancel flag findable by id while its stream lives.
 struct Registration {
     active: ActiveMap,
-    id: String,
+    key: ReplyKey,
 }
 
 impl Registration {
-    fn new(active: &ActiveMap, id: &str, cancel: Arc<AtomicBool>) -> Self {
+    fn new(active: &ActiveMap, key: ReplyKey, cancel: Arc<AtomicBool>) -> Self {
         active
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string(), cancel);
+            .insert(key.clone(), cancel);
         Self {
             active: active.clone(),
-            id: id.to_string(),
+            key,
         }
     }
 }
@@ -359,7 +379,7 @@ impl Drop for Registration {
         self.active
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.id);
+            .remove(&self.key);
     }
 }
 

@@ -89,7 +89,7 @@ fn load_error(path: &Path, device: &Device, e: candle_core::Error) -> EngineErro
         }
     } else {
         EngineError::CorruptModel {
-            path: path.display().to_string(),
+            file: super::error::shown_file(path),
             reason,
         }
     }

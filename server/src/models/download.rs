@@ -231,7 +231,7 @@ impl Downloads {
         }
         let partial = self.dir.join(format!(".{local}.partial"));
         let io = |e: std::io::Error| DownloadError::Io {
-            path: partial.display().to_string(),
+            path: local.to_string(),
             reason: e.to_string(),
         };
         tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;

@@ -1,31 +1,45 @@
-//! `--api-key`: every `/v1` request must carry `Authorization: Bearer KEY`.
+//! `--api-key`: every `/v1` request must carry `Authorization: Bearer KEY`
+//! (the scheme in any case). Wrong keys are throttled per client address,
+//! like the access token and passwords, and logged.
 
 use std::sync::Arc;
 
 use axum::{
     extract::{Request, State},
-    http::header::AUTHORIZATION,
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 
 use super::ApiError;
-use crate::secrets::constant_time_eq;
+use crate::{
+    access::{bearer, client_ip, Attempt, Throttle},
+    secrets::constant_time_eq,
+};
+
+/// The key and the throttle it shares with the other secrets.
+pub struct ApiKeyGuard {
+    pub key: String,
+    pub throttle: Arc<Throttle>,
+}
 
 pub async fn require_api_key(
-    State(key): State<Arc<String>>,
+    State(guard): State<Arc<ApiKeyGuard>>,
     request: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    let given = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if constant_time_eq(given.trim().as_bytes(), key.as_bytes()) {
-        Ok(next.run(request).await)
-    } else {
-        Err(ApiError::Unauthorized)
+) -> Response {
+    let given = bearer(request.headers()).unwrap_or("").to_string();
+    let ip = client_ip(&request);
+    match guard.throttle.attempt(ip, || {
+        constant_time_eq(given.as_bytes(), guard.key.as_bytes())
+    }) {
+        Attempt::Accepted => next.run(request).await,
+        Attempt::Refused(wait) => {
+            tracing::warn!(client = %ip, retry_ms = wait.as_millis() as u64, "wrong API key");
+            ApiError::Unauthorized.into_response()
+        }
+        Attempt::LockedOut(wait) => ApiError::TooManyAttempts {
+            retry_after_secs: crate::access::retry_secs(wait),
+        }
+        .into_response(),
     }
 }

@@ -1,15 +1,16 @@
 //! `POST /v1/chat/completions`, streamed or not, with the
 //! text-generation-webui extras.
 
+use app::types::Caller;
 use axum::{
     extract::State,
     response::{sse::Sse, IntoResponse, Response},
-    Json,
+    Extension, Json,
 };
 
 use super::{
     body::JsonObject,
-    convert,
+    convert, owner,
     sse::{
         collect, done_event, error_events, finish_reason, json_event, new_id, now_secs, sse_stream,
     },
@@ -23,13 +24,14 @@ use crate::engine::EngineEvent;
 
 pub async fn chat_completions(
     State(state): State<ApiState>,
+    caller: Option<Extension<Caller>>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let request = ChatCompletionRequest::parse(&body)?;
     let chat = convert::chat_request(&request, &state.data)?;
     let model = state.chat.engine().model()?.info.name.clone();
     let id = new_id("chatcmpl");
-    let (events, prompt) = state.chat.start(&id, &chat)?;
+    let (events, prompt) = state.chat.start(&owner(caller), &id, &chat)?;
     let prompt_tokens = prompt.tokens.len() as u32;
     let created = now_secs();
 

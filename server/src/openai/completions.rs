@@ -1,14 +1,15 @@
 //! `POST /v1/completions`: a raw prompt, no template.
 
+use app::types::Caller;
 use axum::{
     extract::State,
     response::{sse::Sse, IntoResponse, Response},
-    Json,
+    Extension, Json,
 };
 
 use super::{
     body::JsonObject,
-    convert,
+    convert, owner,
     sse::{
         collect, done_event, error_events, finish_reason, json_event, new_id, now_secs, sse_stream,
     },
@@ -19,6 +20,7 @@ use crate::engine::EngineEvent;
 
 pub async fn completions(
     State(state): State<ApiState>,
+    caller: Option<Extension<Caller>>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let request = CompletionRequest::parse(&body)?;
@@ -35,7 +37,10 @@ pub async fn completions(
     let params = convert::params(&request.sampling, &state.data)?;
     let model = state.chat.engine().model()?.info.name.clone();
     let id = new_id("cmpl");
-    let (events, prompt_tokens) = state.chat.start_completion(&id, &prompt, params)?;
+    let (events, prompt_tokens) =
+        state
+            .chat
+            .start_completion(&owner(caller), &id, &prompt, params)?;
     let prompt_tokens = prompt_tokens as u32;
     let created = now_secs();
     let answer =

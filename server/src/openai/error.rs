@@ -3,7 +3,7 @@
 //! this once, here.
 
 use axum::{
-    http::StatusCode,
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -21,8 +21,18 @@ pub enum ApiError {
     },
     #[error("invalid or missing API key: send `Authorization: Bearer <key>`")]
     Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("too many failed attempts from this address; retry in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("unknown endpoint: {0}")]
     UnknownEndpoint(String),
+    #[error("{0} is not allowed here")]
+    MethodNotAllowed(String),
     #[error("the model `{0}` does not exist")]
     ModelNotFound(String),
     #[error("the server is busy; retry in a moment")]
@@ -59,10 +69,23 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ModelNotFound(_) | ApiError::UnknownEndpoint(_) => StatusCode::NOT_FOUND,
-            ApiError::Busy => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Busy | ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoModel(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Seconds a client should wait before retrying (429 answers).
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Busy => Some(BUSY_RETRY_SECS),
+            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -71,9 +94,16 @@ impl ApiError {
         let (kind, code) = match self {
             ApiError::InvalidRequest { .. } => ("invalid_request_error", None),
             ApiError::Unauthorized => ("authentication_error", Some("invalid_api_key")),
+            ApiError::Forbidden(_) => ("permission_error", Some("cross_site_request")),
+            ApiError::UnsupportedMediaType(_) => {
+                ("invalid_request_error", Some("unsupported_media_type"))
+            }
+            ApiError::TooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             ApiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
             ApiError::UnknownEndpoint(_) => ("invalid_request_error", Some("unknown_url")),
+            ApiError::MethodNotAllowed(_) => ("invalid_request_error", Some("method_not_allowed")),
             ApiError::Busy => ("rate_limit_error", Some("server_busy")),
+            ApiError::TooManyAttempts { .. } => ("rate_limit_error", Some("too_many_attempts")),
             ApiError::NoModel(_) => ("server_error", Some("model_not_loaded")),
             ApiError::Internal(_) => ("server_error", None),
         };
@@ -92,12 +122,21 @@ impl ApiError {
     }
 }
 
+/// A busy engine frees a slot within seconds (a reply ends or is stopped).
+const BUSY_RETRY_SECS: u64 = 2;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status().is_server_error() {
             tracing::warn!(error = %self, "API request failed");
         }
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -120,9 +159,9 @@ impl From<ChatError> for ApiError {
             ChatError::Prompt(e @ PromptError::ContextTooLong { .. }) => {
                 ApiError::invalid(e.to_string(), Some("messages"))
             }
-            ChatError::Prompt(e @ PromptError::TemplateSyntax(_)) => {
-                ApiError::invalid(e.to_string(), Some("instruction_template_str"))
-            }
+            ChatError::Prompt(
+                e @ (PromptError::TemplateSyntax(_) | PromptError::TemplateTooExpensive(_)),
+            ) => ApiError::invalid(e.to_string(), Some("instruction_template_str")),
             ChatError::Prompt(e) => ApiError::invalid(e.to_string(), None),
             ChatError::Store(e) => e.into(),
         }
@@ -140,7 +179,7 @@ impl From<StoreError> for ApiError {
                 };
                 ApiError::invalid(e.to_string(), Some(param))
             }
-            StoreError::InvalidName(_)
+            StoreError::InvalidName { .. }
             | StoreError::Invalid(_)
             | StoreError::Malformed { .. }
             | StoreError::Stale

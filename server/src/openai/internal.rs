@@ -74,8 +74,12 @@ pub async fn chat_prompt(
     })))
 }
 
-pub async fn stop_generation(State(state): State<ApiState>) -> Json<Value> {
-    let stopped = state.chat.engine().stop_all();
+/// Stops the caller's replies (everyone's where nobody logs in).
+pub async fn stop_generation(
+    State(state): State<ApiState>,
+    caller: Option<axum::Extension<app::types::Caller>>,
+) -> Json<Value> {
+    let stopped = state.chat.engine().stop_owned_by(&super::owner(caller));
     Json(json!({ "status": "OK", "stopped": stopped }))
 }
 

@@ -23,7 +23,7 @@ use axum::{
 pub use error::ApiError;
 use tower_http::cors::CorsLayer;
 
-use crate::{chat::ChatEngine, store::UserData};
+use crate::{access::Throttle, chat::ChatEngine, store::UserData};
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -40,11 +40,23 @@ pub struct ApiConfig {
     pub cors_origin: Option<HeaderValue>,
 }
 
+/// The engine's owner of an API request's reply (see `ui::chat::owner`):
+/// the logged-in user under `--auth`, else the shared owner.
+fn owner(caller: Option<axum::Extension<app::types::Caller>>) -> String {
+    caller.and_then(|c| c.0.user).unwrap_or_default()
+}
+
 async fn unknown_endpoint(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::UnknownEndpoint(format!("{method} {}", uri.path()))
 }
 
-pub fn routes(state: ApiState, config: &ApiConfig) -> Router {
+/// A known endpoint called with the wrong method (GET on a POST endpoint).
+async fn wrong_method(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} {}", uri.path()))
+}
+
+/// The `/v1` routes; `throttle` slows down wrong API keys per address.
+pub fn routes(state: ApiState, config: &ApiConfig, throttle: Arc<Throttle>) -> Router {
     let mut v1 = Router::new()
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::get))
@@ -63,10 +75,14 @@ pub fn routes(state: ApiState, config: &ApiConfig) -> Router {
         )
         .route("/v1/internal/model/info", get(internal::model_info))
         .route("/v1/{*rest}", any(unknown_endpoint))
+        .method_not_allowed_fallback(wrong_method)
         .with_state(state);
     if let Some(key) = &config.api_key {
         v1 = v1.layer(middleware::from_fn_with_state(
-            Arc::new(key.clone()),
+            Arc::new(auth::ApiKeyGuard {
+                key: key.clone(),
+                throttle,
+            }),
             auth::require_api_key,
         ));
     }

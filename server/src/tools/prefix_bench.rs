@@ -85,7 +85,7 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
             eos_ids: model.tokenizer.eos_ids().to_vec(),
         };
         runtime.block_on(async {
-            let mut events = engine.submit("bench", job)?;
+            let mut events = engine.submit("", "bench", job)?;
             let mut text = String::new();
             while let Some(event) = events.next().await {
                 match event {

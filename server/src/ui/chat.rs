@@ -6,8 +6,8 @@
 use app::{
     services::{ChatService, EventStream},
     types::{
-        AppError, Character, ChatAction, ChatLog, ChatSettings, FinishReason, GenerationStats,
-        LoggedMessage, Mode, ModelStatus, ReplyRequest, Role, StreamEvent,
+        AppError, Caller, Character, ChatAction, ChatLog, ChatSettings, FinishReason,
+        GenerationStats, LoggedMessage, Mode, ModelStatus, ReplyRequest, Role, StreamEvent,
     },
 };
 use futures::StreamExt;
@@ -17,7 +17,7 @@ use crate::{
     chat::ChatRequest,
     engine::{EngineEvent, ReplyStream},
     prompt::Continuation,
-    store::{GenerationLock, StoreError},
+    store::{Chats, GenerationLock, StoreError},
     AppState,
 };
 
@@ -42,18 +42,22 @@ enum Target {
 }
 
 impl ChatService for UiChat {
-    fn start_reply(&self, request: ReplyRequest) -> Result<EventStream, AppError> {
+    fn start_reply(&self, caller: &Caller, request: ReplyRequest) -> Result<EventStream, AppError> {
         request
             .params
             .validate()
             .map_err(|e| AppError::InvalidParameter(e.message))?;
-        let chats = &self.state.data.chats;
+        let chats = self.state.data.chats.of_user(caller.user.as_deref())?;
         let generation = chats.begin_generation(&request.key, request.base_revision)?;
-        let (log, saved, target, continuation) = self.prepare_chat(&request, &generation)?;
-        let mut history = match target {
+        let log = chats.load(&request.key)?;
+        let plan = plan(&request.action, &log)?;
+        let mut history = match plan.target {
             Target::NewVersion => log.history()[..log.messages.len() - 1].to_vec(),
             _ => log.history(),
         };
+        if let Some(text) = &plan.user_message {
+            history.push(app::types::ChatMessage::new(Role::User, text.clone()));
+        }
         if let ChatAction::Impersonate { text } = &request.action {
             // The user's message being written: the prompt ends inside it.
             history.push(app::types::ChatMessage::new(Role::User, text.clone()));
@@ -61,10 +65,25 @@ impl ChatService for UiChat {
         let chat_request = self.chat_request(
             &request.settings,
             history,
-            continuation,
+            plan.continuation,
             request.params.clone(),
         )?;
-        let (events, prompt) = self.state.chat.start(&request.request_id, &chat_request)?;
+        // Queued first, saved second: a request refused (busy, too long)
+        // leaves the chat as it was, with no turn that has no reply.
+        let (events, prompt) =
+            self.state
+                .chat
+                .start(&owner(caller), &request.request_id, &chat_request)?;
+        let saved = match &plan.user_message {
+            Some(text) => {
+                let (log, ()) = chats.update_generating(&generation, |m| {
+                    m.push(LoggedMessage::new(Role::User, text.clone()));
+                    Ok(())
+                })?;
+                Some(log.revision)
+            }
+            None => None,
+        };
 
         let (tx, rx) = unbounded_channel();
         let _ = tx.send(StreamEvent::Prompt {
@@ -75,12 +94,12 @@ impl ChatService for UiChat {
         if let Some(revision) = saved {
             let _ = tx.send(StreamEvent::Saved { revision });
         }
-        tokio::spawn(drive(self.state.clone(), events, tx, generation, target));
+        tokio::spawn(drive(chats, events, tx, generation, plan.target));
         Ok(Box::pin(tokio_stream_from(rx)))
     }
 
-    fn stop_reply(&self, request_id: &str) -> bool {
-        self.state.chat.engine().stop(request_id)
+    fn stop_reply(&self, caller: &Caller, request_id: &str) -> bool {
+        self.state.chat.engine().stop(&owner(caller), request_id)
     }
 
     fn model_status(&self) -> ModelStatus {
@@ -119,47 +138,6 @@ impl ChatService for UiChat {
 }
 
 impl UiChat {
-    /// Applies the part of the action that happens before generating.
-    /// Returns the chat, the revision saved (if any), and where the reply goes.
-    fn prepare_chat(
-        &self,
-        request: &ReplyRequest,
-        generation: &GenerationLock,
-    ) -> Result<(ChatLog, Option<u64>, Target, Continuation), AppError> {
-        let chats = &self.state.data.chats;
-        let log = chats.load(&request.key)?;
-        let last_is_reply = log
-            .messages
-            .last()
-            .is_some_and(|m| m.role == Role::Assistant);
-        Ok(match &request.action {
-            ChatAction::Send { text } if !text.trim().is_empty() => {
-                let (log, ()) = chats.update_generating(generation, |m| {
-                    m.push(LoggedMessage::new(Role::User, text.clone()));
-                    Ok(())
-                })?;
-                let revision = log.revision;
-                (log, Some(revision), Target::NewReply, Continuation::Reply)
-            }
-            ChatAction::Send { .. } => (log, None, Target::NewReply, Continuation::Reply),
-            ChatAction::Regenerate if last_is_reply => {
-                (log, None, Target::NewVersion, Continuation::Reply)
-            }
-            ChatAction::Regenerate => (log, None, Target::NewReply, Continuation::Reply),
-            ChatAction::Continue if last_is_reply => {
-                (log, None, Target::Extend, Continuation::ContinueLast)
-            }
-            ChatAction::Continue => {
-                return Err(AppError::InvalidParameter(
-                    "there is no reply to continue".into(),
-                ));
-            }
-            ChatAction::Impersonate { .. } => {
-                (log, None, Target::Nowhere, Continuation::Impersonate)
-            }
-        })
-    }
-
     fn chat_request(
         &self,
         settings: &ChatSettings,
@@ -191,11 +169,56 @@ impl UiChat {
     }
 }
 
+/// What an action does before the model runs.
+struct Plan {
+    /// Saved as the user's turn once the reply is queued (Send).
+    user_message: Option<String>,
+    target: Target,
+    continuation: Continuation,
+}
+
+fn plan(action: &ChatAction, log: &ChatLog) -> Result<Plan, AppError> {
+    let last_is_reply = log
+        .messages
+        .last()
+        .is_some_and(|m| m.role == Role::Assistant);
+    let plan = |user_message, target, continuation| Plan {
+        user_message,
+        target,
+        continuation,
+    };
+    Ok(match action {
+        ChatAction::Send { text } if !text.trim().is_empty() => {
+            plan(Some(text.clone()), Target::NewReply, Continuation::Reply)
+        }
+        ChatAction::Send { .. } => plan(None, Target::NewReply, Continuation::Reply),
+        ChatAction::Regenerate if last_is_reply => {
+            plan(None, Target::NewVersion, Continuation::Reply)
+        }
+        ChatAction::Regenerate => plan(None, Target::NewReply, Continuation::Reply),
+        ChatAction::Continue if last_is_reply => {
+            plan(None, Target::Extend, Continuation::ContinueLast)
+        }
+        ChatAction::Continue => {
+            return Err(AppError::InvalidParameter(
+                "there is no reply to continue".into(),
+            ));
+        }
+        ChatAction::Impersonate { .. } => plan(None, Target::Nowhere, Continuation::Impersonate),
+    })
+}
+
+/// The engine's name for the caller's replies, so one user's request id
+/// cannot stop another's reply.
+pub fn owner(caller: &Caller) -> String {
+    caller.user.clone().unwrap_or_default()
+}
+
 /// Forwards the engine's events to the browser and saves the reply when it
 /// ends. If the browser goes away, generation is cancelled (by dropping the
 /// engine's stream) and what was generated is still saved.
 async fn drive(
-    state: AppState,
+    chats: Chats,
     mut events: ReplyStream,
     tx: UnboundedSender<StreamEvent>,
     generation: GenerationLock,
@@ -227,7 +250,7 @@ async fn drive(
         }
     }
     drop(events);
-    match save_reply(&state, &generation, target, text) {
+    match save_reply(&chats, &generation, target, text) {
         Ok(Some(revision)) => {
             let _ = tx.send(StreamEvent::Saved { revision });
         }
@@ -247,7 +270,7 @@ async fn drive(
 }
 
 fn save_reply(
-    state: &AppState,
+    chats: &Chats,
     generation: &GenerationLock,
     target: Target,
     text: String,
@@ -255,7 +278,7 @@ fn save_reply(
     if text.is_empty() || target == Target::Nowhere {
         return Ok(None);
     }
-    let (log, ()) = state.data.chats.update_generating(generation, |messages| {
+    let (log, ()) = chats.update_generating(generation, |messages| {
         match (target, messages.last_mut()) {
             (Target::NewVersion, Some(last)) if last.role == Role::Assistant => {
                 last.versions.push(text);

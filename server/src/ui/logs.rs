@@ -2,11 +2,11 @@
 
 use app::{
     services::ChatLogService,
-    types::{AppError, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary},
+    types::{AppError, Caller, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary},
 };
 
 use super::edits;
-use crate::AppState;
+use crate::{store::Chats, AppState};
 
 pub struct UiLogs {
     state: AppState,
@@ -18,20 +18,31 @@ impl UiLogs {
     }
 }
 
+impl UiLogs {
+    fn chats(&self, caller: &Caller) -> Result<Chats, AppError> {
+        Ok(self.state.data.chats.of_user(caller.user.as_deref())?)
+    }
+}
+
 impl ChatLogService for UiLogs {
-    fn list(&self, folder: &ChatFolder, query: Option<&str>) -> Result<Vec<ChatSummary>, AppError> {
-        let chats = &self.state.data.chats;
+    fn list(
+        &self,
+        caller: &Caller,
+        folder: &ChatFolder,
+        query: Option<&str>,
+    ) -> Result<Vec<ChatSummary>, AppError> {
+        let chats = self.chats(caller)?;
         Ok(match query.map(str::trim).filter(|q| !q.is_empty()) {
             Some(q) => chats.search(folder, q)?,
             None => chats.list(folder)?,
         })
     }
 
-    fn load(&self, key: &ChatKey) -> Result<ChatLog, AppError> {
-        Ok(self.state.data.chats.load(key)?)
+    fn load(&self, caller: &Caller, key: &ChatKey) -> Result<ChatLog, AppError> {
+        Ok(self.chats(caller)?.load(key)?)
     }
 
-    fn create(&self, folder: &ChatFolder) -> Result<ChatLog, AppError> {
+    fn create(&self, caller: &Caller, folder: &ChatFolder) -> Result<ChatLog, AppError> {
         let greeting = match folder {
             ChatFolder::Instruct => Vec::new(),
             ChatFolder::Character(name) => {
@@ -41,27 +52,39 @@ impl ChatLogService for UiLogs {
                     .collect()
             }
         };
-        Ok(self.state.data.chats.create(folder, &greeting)?)
+        Ok(self.chats(caller)?.create(folder, &greeting)?)
     }
 
-    fn edit(&self, key: &ChatKey, base_revision: u64, edit: ChatEdit) -> Result<ChatLog, AppError> {
+    fn edit(
+        &self,
+        caller: &Caller,
+        key: &ChatKey,
+        base_revision: u64,
+        edit: ChatEdit,
+    ) -> Result<ChatLog, AppError> {
         let (log, ()) = self
-            .state
-            .data
-            .chats
+            .chats(caller)?
             .update(key, base_revision, |m| edits::apply(m, edit))?;
         Ok(log)
     }
 
-    fn rename(&self, key: &ChatKey, new_id: &str) -> Result<ChatKey, AppError> {
-        Ok(self.state.data.chats.rename(key, new_id.trim())?)
+    fn rename(
+        &self,
+        caller: &Caller,
+        key: &ChatKey,
+        base_revision: u64,
+        new_id: &str,
+    ) -> Result<ChatKey, AppError> {
+        Ok(self
+            .chats(caller)?
+            .rename(key, base_revision, new_id.trim())?)
     }
 
-    fn delete(&self, key: &ChatKey) -> Result<(), AppError> {
-        Ok(self.state.data.chats.delete(key)?)
+    fn delete(&self, caller: &Caller, key: &ChatKey, base_revision: u64) -> Result<(), AppError> {
+        Ok(self.chats(caller)?.delete(key, base_revision)?)
     }
 
-    fn branch(&self, key: &ChatKey, upto: usize) -> Result<ChatLog, AppError> {
-        Ok(self.state.data.chats.branch(key, upto)?)
+    fn branch(&self, caller: &Caller, key: &ChatKey, upto: usize) -> Result<ChatLog, AppError> {
+        Ok(self.chats(caller)?.branch(key, upto)?)
     }
 }

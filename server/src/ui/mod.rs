@@ -20,5 +20,6 @@ pub fn services(state: &AppState) -> Services {
         logs: Arc::new(logs::UiLogs::new(state.clone())),
         library: Arc::new(library::UiLibrary::new(state.clone())),
         models: Arc::new(models::UiModels::new(state.clone())),
+        caller: Default::default(),
     }
 }

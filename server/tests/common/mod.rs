@@ -68,7 +68,7 @@ pub fn chat_job(engine: &Engine, user: &str, params: GenerationParams) -> Genera
 }
 
 pub async fn collect(engine: &Engine, job: GenerationJob) -> Reply {
-    let mut stream = engine.submit("test", job).expect("job accepted");
+    let mut stream = engine.submit("", "test", job).expect("job accepted");
     let mut pieces = Vec::new();
     while let Some(event) = stream.next().await {
         match event {
