@@ -69,8 +69,12 @@ models:
 test-models:
 	scripts/fetch-models.sh all
 
+# Tests whose fast path this CPU lacks skip loudly; the list is printed here.
+SKIPS := target/tmp/skipped-tests.txt
 cargo-test: test-models
+	@rm -f $(SKIPS)
 	cargo test --release --workspace
+	@if [ -s $(SKIPS) ]; then echo "$$(wc -l < $(SKIPS)) tests skipped on this CPU:"; cat $(SKIPS); fi
 
 e2e: build chromium node-tools test-models
 	npx playwright test --config end2end/playwright.config.ts

@@ -144,6 +144,7 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
             frames.flush(state);
             state.streaming.set(None);
         }
+        state.progress.set(None);
         // The server saved whatever was generated: show its version.
         reload_chat(state);
     });
@@ -246,7 +247,19 @@ fn apply(state: ChatState, event: StreamEvent) {
             dropped_messages,
         })),
         StreamEvent::Saved { .. } => {}
+        StreamEvent::Waiting { ahead } => state.progress.set(Some(match ahead {
+            0 => "waiting: next in line".to_string(),
+            n => format!("waiting: {n} ahead"),
+        })),
+        StreamEvent::Reading { done, total } => state.progress.set(Some(format!(
+            "reading prompt: {} / {} tokens",
+            thousands(done),
+            thousands(total)
+        ))),
         StreamEvent::Text { text } => {
+            if state.progress.with_untracked(Option::is_some) {
+                state.progress.set(None);
+            }
             let mut to_box = None;
             state.streaming.update(|s| {
                 if let Some(s) = s {
@@ -260,9 +273,28 @@ fn apply(state: ChatState, event: StreamEvent) {
                 state.draft.set(to_box);
             }
         }
-        StreamEvent::Done { stats, .. } => state.last_stats.set(Some(stats)),
-        StreamEvent::Error { message } => state.error.set(Some(message)),
+        StreamEvent::Done { stats, .. } => {
+            state.progress.set(None);
+            state.last_stats.set(Some(stats));
+        }
+        StreamEvent::Error { message } => {
+            state.progress.set(None);
+            state.error.set(Some(message));
+        }
     }
+}
+
+/// 3500 as "3,500".
+fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn new_request_id() -> String {

@@ -71,6 +71,9 @@ pub struct ChatState {
     pub chats: RwSignal<Vec<ChatSummary>>,
     pub chat_query: RwSignal<String>,
     pub streaming: RwSignal<Option<Streaming>>,
+    /// What the streaming reply waits for before its first text: its place
+    /// in the queue, or how much of the prompt has been read.
+    pub progress: RwSignal<Option<String>>,
     pub error: RwSignal<Option<String>>,
     /// True when the error was a stale chat: the UI offers a reload.
     pub stale: RwSignal<bool>,
@@ -97,6 +100,7 @@ impl ChatState {
             chats: RwSignal::new(Vec::new()),
             chat_query: RwSignal::new(String::new()),
             streaming: RwSignal::new(None),
+            progress: RwSignal::new(None),
             error: RwSignal::new(None),
             stale: RwSignal::new(false),
             notice: RwSignal::new(None),

@@ -10,6 +10,7 @@ use crate::{
     engine::DeviceSpec,
     tools::{
         bench::BenchArgs,
+        bench_serve::BenchServeArgs,
         complete::CompleteArgs,
         prefix_bench::PrefixBenchArgs,
         quantize::QuantizeArgs,
@@ -32,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Measure prompt and decode speed, time to first token and memory of a model.
     Bench(BenchArgs),
+    /// Measure many streams at once against a server (or a model served in-process).
+    BenchServe(BenchServeArgs),
     /// Print the greedy reply to one message as token ids (to compare devices).
     Complete(CompleteArgs),
     /// Copy a GGUF file's header (metadata and tensor list, no weights).
@@ -86,9 +89,20 @@ pub struct Config {
     #[arg(long, env = "CANDLELIGHT_DEVICE", default_value = "cpu")]
     pub device: DeviceSpec,
 
-    /// Caps the context length (and the memory its cache takes), in tokens.
+    /// Caps the context length of each reply (and the memory its cache
+    /// takes), in tokens.
     #[arg(long, env = "CANDLELIGHT_CTX_SIZE")]
     pub ctx_size: Option<usize>,
+
+    /// Replies generated at once (continuous batching); more wait in the
+    /// queue. Each has a KV cache slot of its own that holds up to
+    /// --ctx-size tokens and grows as it is used, so the cache can take up
+    /// to parallel × ctx-size tokens' worth of memory (the Model tab shows
+    /// the size per token). candle's models (CUDA, CPUs without AVX-512
+    /// VNNI) run one reply at a time.
+    #[arg(long, env = "CANDLELIGHT_PARALLEL", default_value_t = crate::engine::DEFAULT_PARALLEL,
+          value_parser = parse_parallel)]
+    pub parallel: usize,
 
     /// How many requests may wait for the model; more are refused as busy.
     #[arg(long, env = "CANDLELIGHT_QUEUE_SIZE", default_value_t = 16)]
@@ -164,4 +178,12 @@ pub struct Config {
     /// Folder with the built web app (made by `cargo leptos build`).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+}
+
+/// `--parallel`: 1 to 64 replies at once.
+fn parse_parallel(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` is not a number from 1 to 64")),
+    }
 }

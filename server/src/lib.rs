@@ -10,7 +10,6 @@ pub mod engine;
 mod errors;
 mod headers;
 pub mod memory;
-pub mod metrics;
 pub mod models;
 pub mod openai;
 mod pictures;
@@ -19,6 +18,8 @@ pub mod remote;
 pub mod secrets;
 mod status;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod tools;
 mod ui;
 

@@ -10,7 +10,7 @@ use server::{
     access::{parse_users, AccessPolicy},
     chat::ChatEngine,
     config::{BackendKind, Cli, Command, Config},
-    engine::{Engine, EngineOptions},
+    engine::{Engine, EngineOptions, LoadOptions},
     leptos_options,
     models::ModelLibrary,
     openai::ApiConfig,
@@ -49,6 +49,10 @@ fn run() -> anyhow::Result<()> {
                 std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
             }
             tools::bench::print(&tools::bench::run(&args)?);
+            Ok(())
+        }
+        Some(Command::BenchServe(args)) => {
+            tools::bench_serve::print(&tools::bench_serve::run(&args)?);
             Ok(())
         }
         Some(Command::Complete(args)) => {
@@ -194,10 +198,13 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
     let models = Arc::new(ModelLibrary::new(&config.model_dir, &config.hf_endpoint));
 
     let options = EngineOptions {
-        device: config.device,
+        load: LoadOptions {
+            device: config.device,
+            ctx_size: config.ctx_size,
+            parallel: config.parallel,
+            ..LoadOptions::default()
+        },
         queue_capacity: config.queue_size,
-        ctx_size: config.ctx_size,
-        ..EngineOptions::default()
     };
     let chat = match config.backend {
         BackendKind::Openai => {

@@ -12,13 +12,13 @@ use std::{
     time::Instant,
 };
 
-use app::types::{ChatMessage, FinishReason, GenerationParams, GenerationStats, Mode, Role};
+use app::types::{ChatMessage, GenerationParams, Mode, Role};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::{
     chat::{ChatError, ChatRequest},
-    engine::{Engine, EngineError, EngineEvent, ReplyStream},
+    engine::{Engine, EngineError, EngineEvent, FinishReason, GenerationStats, ReplyStream},
     prompt::{chat_instruct_message, chat_mode_prompt, BuiltPrompt, Continuation, PromptSettings},
 };
 

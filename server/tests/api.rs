@@ -14,14 +14,8 @@ use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use server::{
-    chat::ChatEngine,
-    engine::{DeviceSpec, Engine},
-    leptos_options,
-    models::ModelLibrary,
-    openai::ApiConfig,
-    router,
-    store::UserData,
-    AppState, ServerConfig,
+    chat::ChatEngine, engine::Engine, leptos_options, models::ModelLibrary, openai::ApiConfig,
+    router, store::UserData, AppState, ServerConfig,
 };
 use tower::ServiceExt;
 
@@ -53,7 +47,7 @@ fn app_with(engine: Engine, config: ApiConfig) -> TestApp {
 }
 
 fn app(queue: usize) -> TestApp {
-    let engine = Engine::load(&common::smollm2_path(), DeviceSpec::Cpu, queue);
+    let engine = common::cpu_engine(&common::smollm2_path(), 1, queue);
     app_with(
         engine,
         ApiConfig {

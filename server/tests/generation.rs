@@ -5,13 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use app::types::{FinishReason, GenerationParams};
+use app::types::GenerationParams;
 use common::{chat_job, collect};
 use futures::StreamExt;
-use server::engine::{DeviceSpec, Engine, EngineEvent};
+use server::engine::{Engine, EngineEvent, FinishReason};
 
 fn engine(path: std::path::PathBuf) -> Engine {
-    let engine = Engine::load(&path, DeviceSpec::Cpu, 4);
+    let engine = common::cpu_engine(&path, 4, 4);
     engine.model().expect("model loads");
     engine
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use app::types::{ChatMessage, Role};
-use server::engine::{load_model, DeviceSpec, Kernels, LanguageModel, ModelParts};
+use server::engine::{load_model, BatchModel, DeviceSpec, Kernels, LoadOptions, ModelParts};
 
 /// Both paths quantize activations to 8 bits, but in different block
 /// sizes (candle: 256 for K-quants) and with differently rounded scales, so
@@ -14,6 +14,29 @@ use server::engine::{load_model, DeviceSpec, Kernels, LanguageModel, ModelParts}
 /// computation both are equally far (see the last test).
 const QWEN_TOLERANCE: f32 = 1.0;
 const SMOLLM2_TOLERANCE: f32 = 2.5;
+
+/// Our kernels run only on CPUs with AVX-512 VNNI; elsewhere `Kernels::Auto`
+/// is candle too, and comparing candle with itself proves nothing.
+fn ours_run_here(test: &str) -> bool {
+    let ok = server::cpu::quant::has_fast_kernels();
+    if !ok {
+        common::skip(
+            test,
+            "this CPU lacks AVX-512 VNNI: our kernels do not run here",
+        );
+    }
+    ok
+}
+
+/// One sequence slot on the CPU, on the given kernels.
+fn one_slot(kernels: Kernels) -> LoadOptions {
+    LoadOptions {
+        device: DeviceSpec::Cpu,
+        parallel: 1,
+        kernels,
+        ..LoadOptions::default()
+    }
+}
 
 fn argmax(l: &[f32]) -> (u32, f32) {
     let mut best = (0usize, f32::NEG_INFINITY, f32::NEG_INFINITY);
@@ -39,13 +62,13 @@ fn prompt_ids(parts: &ModelParts, text: &str) -> Vec<u32> {
 /// tokens, the fast path's greedy choices at each step, the largest logit
 /// difference, and the reference's top-2 margin at each step.
 fn compare(
-    fast: &mut dyn LanguageModel,
-    reference: &mut dyn LanguageModel,
+    fast: &mut dyn BatchModel,
+    reference: &mut dyn BatchModel,
     prompt: &[u32],
     steps: usize,
 ) -> (Vec<u32>, Vec<u32>, f32, Vec<f32>) {
-    let mut lf = fast.forward(prompt, 0).unwrap();
-    let mut lr = reference.forward(prompt, 0).unwrap();
+    let mut lf = fast.forward_one(0, prompt, 0).unwrap();
+    let mut lr = reference.forward_one(0, prompt, 0).unwrap();
     let (mut ref_tokens, mut fast_tokens, mut worst, mut margins) = (vec![], vec![], 0f32, vec![]);
     for step in 0..steps {
         assert_eq!(lf.len(), lr.len());
@@ -61,8 +84,8 @@ fn compare(
         fast_tokens.push(ft);
         margins.push(margin);
         let pos = prompt.len() + step;
-        lf = fast.forward(&[rt], pos).unwrap();
-        lr = reference.forward(&[rt], pos).unwrap();
+        lf = fast.forward_one(0, &[rt], pos).unwrap();
+        lr = reference.forward_one(0, &[rt], pos).unwrap();
     }
     (ref_tokens, fast_tokens, worst, margins)
 }
@@ -71,8 +94,8 @@ fn compare(
 /// `agree_above` (below it, a different summation order may flip a near
 /// tie), and logits within `tolerance` at every step.
 fn check(path: std::path::PathBuf, prompts: &[&str], tolerance: f32, agree_above: f32) {
-    let (parts, mut fast) = load_model(&path, DeviceSpec::Cpu, None, Kernels::Auto).unwrap();
-    let (_, mut reference) = load_model(&path, DeviceSpec::Cpu, None, Kernels::Candle).unwrap();
+    let (parts, mut fast) = load_model(&path, one_slot(Kernels::Auto)).unwrap();
+    let (_, mut reference) = load_model(&path, one_slot(Kernels::Candle)).unwrap();
     for text in prompts {
         let ids = prompt_ids(&parts, text);
         let (ref_tokens, fast_tokens, worst, margins) =
@@ -97,6 +120,9 @@ fn check(path: std::path::PathBuf, prompts: &[&str], tolerance: f32, agree_above
 
 #[test]
 fn smollm2_matches_candle() {
+    if !ours_run_here("smollm2_matches_candle") {
+        return;
+    }
     check(
         common::smollm2_path(),
         &[
@@ -111,6 +137,9 @@ fn smollm2_matches_candle() {
 
 #[test]
 fn qwen_matches_candle() {
+    if !ours_run_here("qwen_matches_candle") {
+        return;
+    }
     check(
         common::qwen_path(),
         &[
@@ -141,12 +170,15 @@ fn smollm2_as_f32(dir: &std::path::Path) -> std::path::PathBuf {
 /// candle's own quantized kernels.
 #[test]
 fn smollm2_is_as_close_to_exact_f32_as_candle() {
+    if !ours_run_here("smollm2_is_as_close_to_exact_f32_as_candle") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let exact_path = smollm2_as_f32(dir.path());
     let path = common::smollm2_path();
-    let (parts, mut fast) = load_model(&path, DeviceSpec::Cpu, None, Kernels::Auto).unwrap();
-    let (_, mut candle) = load_model(&path, DeviceSpec::Cpu, None, Kernels::Candle).unwrap();
-    let (_, mut exact) = load_model(&exact_path, DeviceSpec::Cpu, None, Kernels::Candle).unwrap();
+    let (parts, mut fast) = load_model(&path, one_slot(Kernels::Auto)).unwrap();
+    let (_, mut candle) = load_model(&path, one_slot(Kernels::Candle)).unwrap();
+    let (_, mut exact) = load_model(&exact_path, one_slot(Kernels::Candle)).unwrap();
     for text in [
         "What is the capital of France?",
         "Write a haiku about the sea.",
@@ -171,18 +203,21 @@ fn smollm2_is_as_close_to_exact_f32_as_candle() {
 /// (Single tokens run on 8-bit activations and are covered above.)
 #[test]
 fn f32_weights_give_candles_prompt_logits() {
+    if !ours_run_here("f32_weights_give_candles_prompt_logits") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let exact_path = smollm2_as_f32(dir.path());
-    let (parts, mut ours) = load_model(&exact_path, DeviceSpec::Cpu, None, Kernels::Auto).unwrap();
-    let (_, mut candle) = load_model(&exact_path, DeviceSpec::Cpu, None, Kernels::Candle).unwrap();
+    let (parts, mut ours) = load_model(&exact_path, one_slot(Kernels::Auto)).unwrap();
+    let (_, mut candle) = load_model(&exact_path, one_slot(Kernels::Candle)).unwrap();
     for text in [
         "What is the capital of France?",
         "Write a haiku about the sea.",
     ] {
         let ids = prompt_ids(&parts, text);
         assert!(ids.len() >= 16, "the prompt must take the f32 path");
-        let a = ours.forward(&ids, 0).unwrap();
-        let b = candle.forward(&ids, 0).unwrap();
+        let a = ours.forward_one(0, &ids, 0).unwrap();
+        let b = candle.forward_one(0, &ids, 0).unwrap();
         let err = a
             .iter()
             .zip(&b)

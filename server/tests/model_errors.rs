@@ -3,21 +3,15 @@
 
 use std::io::Write;
 
-use app::types::GenerationParams;
 use candle_core::quantized::gguf_file;
-use server::engine::{DeviceSpec, Engine, EngineError, GenerationJob};
+use server::engine::{Engine, EngineError, EngineOptions, GenerationJob};
 
 fn load_error(path: &std::path::Path) -> String {
-    let engine = Engine::load(path, DeviceSpec::Cpu, 1);
+    let engine = Engine::load(path, EngineOptions::default());
     let err = engine.model().err().expect("load must fail");
     assert!(matches!(err, EngineError::NoModel(_)));
     // Requests are refused with the same reason.
-    let job = GenerationJob {
-        prompt_tokens: vec![1],
-        params: GenerationParams::greedy(1),
-        stop_strings: vec![],
-        eos_ids: vec![0],
-    };
+    let job = GenerationJob::greedy(vec![1], 1, vec![0]);
     assert!(matches!(
         engine.submit("", "x", job),
         Err(EngineError::NoModel(_))

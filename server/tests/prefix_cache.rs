@@ -5,7 +5,7 @@ mod common;
 
 use app::types::{ChatMessage, GenerationParams, Role};
 use common::collect;
-use server::engine::{DeviceSpec, Engine, GenerationJob};
+use server::engine::{Engine, GenerationJob};
 
 fn job(engine: &Engine, messages: &[ChatMessage]) -> GenerationJob {
     let model = engine.model().unwrap();
@@ -15,18 +15,18 @@ fn job(engine: &Engine, messages: &[ChatMessage]) -> GenerationJob {
         .unwrap()
         .render(messages, true)
         .unwrap();
-    GenerationJob {
-        prompt_tokens: model.tokenizer.encode(&prompt).unwrap(),
-        params: GenerationParams::greedy(24),
-        stop_strings: vec![],
-        eos_ids: model.tokenizer.eos_ids().to_vec(),
-    }
+    server::chat::job::job(
+        model.tokenizer.encode(&prompt).unwrap(),
+        &GenerationParams::greedy(24),
+        vec![],
+        model.tokenizer.eos_ids().to_vec(),
+    )
 }
 
 #[tokio::test]
 async fn the_second_turn_reuses_the_first_turns_cache() {
     let path = common::smollm2_path();
-    let engine = Engine::load(&path, DeviceSpec::Cpu, 2);
+    let engine = common::cpu_engine(&path, 4, 2);
     let mut messages = vec![ChatMessage::new(Role::User, "Tell me about cats.")];
     let first_job = job(&engine, &messages);
     let first_len = first_job.prompt_tokens.len();
@@ -44,7 +44,7 @@ async fn the_second_turn_reuses_the_first_turns_cache() {
     );
 
     // The same prompt on a fresh engine (nothing cached) gives the same reply.
-    let cold = Engine::load(&path, DeviceSpec::Cpu, 2);
+    let cold = common::cpu_engine(&path, 4, 2);
     let reference = collect(&cold, second_job).await;
     assert_eq!(reference.stats.cached_tokens, 0);
     assert_eq!(second.text(), reference.text());
@@ -55,7 +55,7 @@ async fn the_second_turn_reuses_the_first_turns_cache() {
 /// last logits do not depend on how much of it was cached.
 #[tokio::test]
 async fn regenerating_gives_the_cold_reply() {
-    let engine = Engine::load(&common::smollm2_path(), DeviceSpec::Cpu, 2);
+    let engine = common::cpu_engine(&common::smollm2_path(), 4, 2);
     let messages = [ChatMessage::new(
         Role::User,
         "What is the capital of France?",

@@ -96,6 +96,9 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                         </span>
                     </Show>
                 </div>
+                <Show when=move || streaming() && state.progress.with(Option::is_some)>
+                    <p class="reply-progress" id="reply-progress">{move || state.progress.get()}</p>
+                </Show>
                 <Show
                     when=move || editing.get()
                     fallback=move || {

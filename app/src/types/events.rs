@@ -52,6 +52,10 @@ pub enum StreamEvent {
     /// The chat was saved with this revision (the user's message before
     /// generating, the reply after).
     Saved { revision: u64 },
+    /// The request waits for a free slot, behind `ahead` others.
+    Waiting { ahead: u32 },
+    /// The prompt is being read: `done` of `total` tokens.
+    Reading { done: u32, total: u32 },
     /// More reply text, never splitting a UTF-8 character.
     Text { text: String },
     /// The reply ended; always the last event unless an error came first.

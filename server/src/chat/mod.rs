@@ -3,6 +3,7 @@
 //! this, so both send the same prompt for the same request.
 
 mod error;
+pub mod job;
 mod request;
 mod template_cache;
 
@@ -102,12 +103,12 @@ impl ChatEngine {
         })?;
         let mut stop_strings = prompt.stop_strings.clone();
         stop_strings.extend(request.params.custom_stopping_strings.iter().cloned());
-        let job = GenerationJob {
-            prompt_tokens: prompt.tokens.clone(),
-            params: request.params.clone(),
+        let job = job::job(
+            prompt.tokens.clone(),
+            &request.params,
             stop_strings,
-            eos_ids: tokenizer.eos_ids().to_vec(),
-        };
+            tokenizer.eos_ids().to_vec(),
+        );
         Ok(Prepared { prompt, job })
     }
 
@@ -152,12 +153,12 @@ impl ChatEngine {
             )));
         }
         let prompt_tokens = tokens.len();
-        let job = GenerationJob {
-            prompt_tokens: tokens,
-            stop_strings: params.custom_stopping_strings.clone(),
-            eos_ids: model.tokenizer.eos_ids().to_vec(),
-            params,
-        };
+        let job = job::job(
+            tokens,
+            &params,
+            params.custom_stopping_strings.clone(),
+            model.tokenizer.eos_ids().to_vec(),
+        );
         Ok((self.engine.submit(owner, request_id, job)?, prompt_tokens))
     }
 

@@ -26,6 +26,11 @@ pub struct LayerCache {
 }
 
 impl LayerCache {
+    /// Positions held.
+    pub fn positions(&self) -> usize {
+        self.len
+    }
+
     /// Forgets every position from `len` on.
     pub fn truncate(&mut self, len: usize, kv_dim: usize) {
         self.len = self.len.min(len);
@@ -58,9 +63,19 @@ pub struct Shape {
     pub head_dim: usize,
 }
 
+/// One sequence's queries in a batch: rows `row..row + len` of the query
+/// matrix, at positions `start..start + len` of `cache`.
+pub struct AttendSeg<'a> {
+    pub cache: &'a LayerCache,
+    pub start: usize,
+    pub row: usize,
+    pub len: usize,
+}
+
 /// For `n` queries at positions `start..start + n` (`q`: `n × heads ×
 /// head_dim`), attends to cache positions `0..=` their own; writes
 /// `n × heads × head_dim` into `out`. Heads are shared out to the team.
+#[cfg(test)]
 pub fn attend(
     team: &Team,
     q: &[f32],
@@ -69,23 +84,42 @@ pub fn attend(
     shape: &Shape,
     out: &mut [f32],
 ) {
+    let len = q.len() / (shape.heads * shape.head_dim);
+    let seg = AttendSeg {
+        cache,
+        start,
+        row: 0,
+        len,
+    };
+    attend_batch(team, q, &[seg], shape, out);
+}
+
+/// [`attend`] for every sequence of a batch in one team step: each
+/// (sequence, head) pair is a unit of work, each sequence reads only its
+/// own cache. Rows of `q` and `out` are `heads × head_dim` wide.
+pub fn attend_batch(team: &Team, q: &[f32], segs: &[AttendSeg], shape: &Shape, out: &mut [f32]) {
     let Shape {
         heads,
         kv_heads,
         head_dim,
     } = *shape;
-    let n = q.len() / (heads * head_dim);
     let group = heads / kv_heads;
     let kv_dim = kv_heads * head_dim;
     let scale = 1.0 / (head_dim as f32).sqrt();
     let kernels = Kernels::for_head_dim(head_dim);
+    assert!(segs.iter().all(|s| {
+        (s.row + s.len) * heads * head_dim <= q.len().min(out.len())
+            && s.start + s.len <= s.cache.len
+    }));
     let out_ptr = Shared(out.as_mut_ptr());
-    team.for_each_chunk(heads, 1, &|h, _| {
-        let kvh = h / group;
-        let mut scores: Vec<f32> = Vec::with_capacity(start + n + BLOCK);
-        for i in 0..n {
-            let query = &q[(i * heads + h) * head_dim..][..head_dim];
-            let visible = start + i + 1;
+    team.for_each_chunk(segs.len() * heads, 1, &|unit, _| {
+        let (seg, h) = (&segs[unit / heads], unit % heads);
+        let (cache, kvh) = (seg.cache, h / group);
+        let mut scores: Vec<f32> = Vec::with_capacity(seg.start + seg.len + BLOCK);
+        for i in 0..seg.len {
+            let row = seg.row + i;
+            let query = &q[(row * heads + h) * head_dim..][..head_dim];
+            let visible = seg.start + i + 1;
             scores.clear();
             for block in 0..visible.div_ceil(BLOCK) {
                 let keys = &cache.keys[block * kv_dim * BLOCK + kvh * head_dim * BLOCK..]
@@ -95,10 +129,11 @@ pub fn attend(
                 scores.extend(lanes[..take].iter().map(|s| s * scale));
             }
             softmax(&mut scores);
-            // Safety: head h of token i is written by this thread only.
+            // Safety: head h of row `row` is written by this unit only, and
+            // the rows are inside `out` (asserted above).
             let o = unsafe {
                 std::slice::from_raw_parts_mut(
-                    out_ptr.get().add((i * heads + h) * head_dim),
+                    out_ptr.get().add((row * heads + h) * head_dim),
                     head_dim,
                 )
             };
@@ -317,6 +352,12 @@ mod tests {
     /// Both kernel sets give the same results wherever both run.
     #[test]
     fn kernel_sets_agree() {
+        if matches!(Kernels::for_head_dim(64), Kernels::Portable) {
+            return crate::test_support::skip(
+                "cpu::attention::kernel_sets_agree",
+                "this CPU lacks AVX-512F: only the portable kernels run",
+            );
+        }
         for hd in [64, 128] {
             let fast = Kernels::for_head_dim(hd);
             let query: Vec<f32> = (0..hd).map(value).collect();

@@ -183,7 +183,10 @@ mod tests {
     #[test]
     fn matches_the_exact_product() {
         if !available() {
-            return;
+            return crate::test_support::skip(
+                "cpu::gemm::matches_the_exact_product",
+                "this CPU lacks AVX-512F",
+            );
         }
         let team = Team::new(2);
         let (rows, cols) = (2 * ROW_BLOCK + 7, 768);

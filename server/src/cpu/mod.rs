@@ -9,6 +9,7 @@ mod gemm;
 mod matmul;
 mod model;
 mod ops;
+mod project;
 pub mod quant;
 mod team;
 mod weights;

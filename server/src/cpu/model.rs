@@ -1,22 +1,24 @@
-//! The llama / qwen2 transformer on the CPU path: weights in place in the
-//! mapped file, activations quantized to 8 bits for the integer kernels, a
-//! growing f32 KV cache that remembers which tokens it holds so a prompt
-//! sharing a prefix with the last one only computes the rest.
+//! The llama / qwen2 transformer on the CPU path, for a batch of
+//! sequences at once: every chunk's tokens are rows of one activation
+//! matrix, so each weight is read once per layer for all of them, while
+//! attention reads each sequence's own slot of the f16 KV cache. Rows of
+//! long prompts run as f32 matrix products (exact), all other rows (decode
+//! steps, short prompts) on the 8-bit integer kernels; each row's numbers
+//! depend only on its own sequence, never on what it was batched with.
 
 use std::path::Path;
 
 use candle_core::quantized::gguf_file::Content;
 
 use super::{
-    attention::{attend, LayerCache, Shape},
-    gemm,
-    matmul::{matmul, Product},
+    attention::{attend_batch, AttendSeg, LayerCache, Shape},
     ops::{add, add_bias, rms_norm, silu_mul, RopeStyle, RopeTable},
+    project::project,
     quant::{dequantize_row, QuantizedActs},
     team::Team,
     weights::{Matrix, WeightFile},
 };
-use crate::engine::{EngineError, LanguageModel};
+use crate::engine::{BatchModel, EngineError, ModelShape, SeqChunk};
 
 struct Layer {
     attn_norm: Vec<f32>,
@@ -33,7 +35,7 @@ struct Layer {
     down: Matrix,
 }
 
-/// Reused buffers, sized for the largest chunk seen.
+/// Reused buffers, sized for the largest batch seen.
 #[derive(Default)]
 struct Scratch {
     x: Vec<f32>,
@@ -48,6 +50,17 @@ struct Scratch {
     acts: QuantizedActs,
 }
 
+/// One chunk's rows in the batch's activation matrix.
+struct Segment {
+    slot: usize,
+    start: usize,
+    row: usize,
+    len: usize,
+    logits: bool,
+    /// Where the chunk was in the batch (outputs keep that order).
+    order: usize,
+}
+
 pub struct CpuModel {
     file: WeightFile,
     layers: Vec<Layer>,
@@ -60,13 +73,18 @@ pub struct CpuModel {
     rope: RopeTable,
     rope_style: RopeStyle,
     context_length: usize,
-    cache: Vec<LayerCache>,
-    /// The tokens whose keys and values are in `cache`, in order.
-    cached: Vec<u32>,
+    /// `[slot][layer]`: each sequence slot's keys and values.
+    caches: Vec<Vec<LayerCache>>,
     scratch: Scratch,
     /// The threads every step runs on.
     team: Team,
 }
+
+/// Rows one forward takes: bounds the scratch memory whatever the batch.
+const MAX_ROWS: usize = 512;
+
+/// Prompts of this many tokens or more run as f32 matrix products.
+pub const EXACT_FROM: usize = 16;
 
 fn meta_u32(content: &Content, key: &str) -> Result<usize, EngineError> {
     content
@@ -86,11 +104,13 @@ fn meta_f32(content: &Content, key: &str) -> Option<f32> {
 
 impl CpuModel {
     /// Maps the file and checks every tensor; fails (so the caller can use
-    /// candle instead) if a format is not one this path handles.
+    /// candle instead) if a format is not one this path handles. `slots`
+    /// sequences can be in flight at once, each up to the context length.
     pub fn load(
         path: &Path,
         content: Content,
         ctx_size: Option<usize>,
+        slots: usize,
     ) -> Result<Self, EngineError> {
         let arch = content
             .metadata
@@ -163,18 +183,83 @@ impl CpuModel {
             rope: RopeTable::new(rope_dim, base),
             rope_style,
             context_length,
-            cache: (0..blocks).map(|_| LayerCache::default()).collect(),
-            cached: Vec::new(),
+            caches: (0..slots.max(1))
+                .map(|_| (0..blocks).map(|_| LayerCache::default()).collect())
+                .collect(),
             scratch: Scratch::default(),
             team: Team::new(rayon::current_num_threads()),
             file,
         })
     }
 
-    /// Runs `tokens` at positions `start..` through every layer; returns the
-    /// logits of the last one.
-    fn run(&mut self, tokens: &[u32], start: usize) -> Result<Vec<f32>, EngineError> {
-        let n = tokens.len();
+    /// Checks the batch and lays its chunks out as rows: the integer-path
+    /// chunks first, then the exact ones. Returns the segments and where
+    /// the exact rows begin.
+    fn layout(&self, batch: &[SeqChunk]) -> Result<(Vec<Segment>, usize), EngineError> {
+        let mut used = vec![false; self.caches.len()];
+        for c in batch {
+            let held = self
+                .caches
+                .get(c.slot)
+                .map(|l| l.first().map_or(0, LayerCache::positions));
+            let Some(held) = held else {
+                return Err(EngineError::Compute(format!("no sequence slot {}", c.slot)));
+            };
+            if std::mem::replace(&mut used[c.slot], true) {
+                return Err(EngineError::Compute(format!(
+                    "slot {} twice in a batch",
+                    c.slot
+                )));
+            }
+            if c.tokens.is_empty() || c.start > held {
+                return Err(EngineError::Compute(format!(
+                    "slot {} holds {held} positions; a chunk cannot start at {}",
+                    c.slot, c.start
+                )));
+            }
+            if c.start + c.tokens.len() > self.context_length {
+                return Err(EngineError::PromptTooLong {
+                    prompt_tokens: c.start + c.tokens.len(),
+                    context_length: self.context_length,
+                });
+            }
+            if c.tokens.iter().any(|&t| t as usize >= self.embed.rows) {
+                return Err(EngineError::Compute(
+                    "a token id is outside the vocabulary".into(),
+                ));
+            }
+        }
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&i| batch[i].exact);
+        let mut row = 0;
+        let mut exact_from = None;
+        let segments = order
+            .into_iter()
+            .map(|i| {
+                let c = &batch[i];
+                if c.exact && exact_from.is_none() {
+                    exact_from = Some(row);
+                }
+                let seg = Segment {
+                    slot: c.slot,
+                    start: c.start,
+                    row,
+                    len: c.tokens.len(),
+                    logits: c.logits,
+                    order: i,
+                };
+                row += c.tokens.len();
+                seg
+            })
+            .collect();
+        Ok((segments, exact_from.unwrap_or(row)))
+    }
+
+    /// Runs the batch (at most `MAX_ROWS` rows) through every layer and
+    /// returns the logits the chunks asked for, in batch order.
+    fn run(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
+        let (segments, split) = self.layout(batch)?;
+        let n: usize = segments.iter().map(|s| s.len).sum();
         let (dim, heads, kv_heads, hd) = (
             self.dim,
             self.shape.heads,
@@ -182,17 +267,11 @@ impl CpuModel {
             self.shape.head_dim,
         );
         let (q_dim, kv_dim) = (heads * hd, kv_heads * hd);
-        if tokens.iter().any(|&t| t as usize >= self.embed.rows) {
-            return Err(EngineError::Compute(
-                "a token id is outside the vocabulary".into(),
-            ));
+        for seg in &segments {
+            for layer in &mut self.caches[seg.slot] {
+                layer.truncate(seg.start, kv_dim);
+            }
         }
-        for layer in &mut self.cache {
-            layer.truncate(start, kv_dim);
-        }
-        self.cached.truncate(start);
-        self.cached.extend_from_slice(tokens);
-
         let s = &mut self.scratch;
         let ff = self.layers.first().map_or(0, |l| l.gate.rows);
         for (buf, len) in [
@@ -210,6 +289,10 @@ impl CpuModel {
         }
         let file = &self.file;
         let team = &self.team;
+        let mut tokens = vec![0u32; n];
+        for seg in &segments {
+            tokens[seg.row..seg.row + seg.len].copy_from_slice(batch[seg.order].tokens);
+        }
         for (t, &token) in tokens.iter().enumerate() {
             dequantize_row(
                 self.embed.format,
@@ -217,21 +300,25 @@ impl CpuModel {
                 &mut s.x[t * dim..(t + 1) * dim],
             );
         }
+        let groups = [(0..split, false), (split..n, true)];
 
-        for (layer, cache) in self.layers.iter().zip(self.cache.iter_mut()) {
+        for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&s.x, &layer.attn_norm, self.eps, &mut s.h);
-            project(
-                team,
-                file,
-                &s.h,
-                n,
-                &mut s.acts,
-                &mut [
-                    (&layer.wq, &mut s.q),
-                    (&layer.wk, &mut s.k),
-                    (&layer.wv, &mut s.v),
-                ],
-            );
+            for (rows, exact) in groups.clone() {
+                project(
+                    team,
+                    file,
+                    &s.h,
+                    rows,
+                    exact,
+                    &mut s.acts,
+                    &mut [
+                        (&layer.wq, &mut s.q),
+                        (&layer.wk, &mut s.k),
+                        (&layer.wv, &mut s.v),
+                    ],
+                );
+            }
             for (buf, bias) in [
                 (&mut s.q, &layer.bq),
                 (&mut s.k, &layer.bk),
@@ -241,148 +328,138 @@ impl CpuModel {
                     add_bias(buf, b);
                 }
             }
-            self.rope.apply(&mut s.q, start, heads, hd, self.rope_style);
-            self.rope
-                .apply(&mut s.k, start, kv_heads, hd, self.rope_style);
-            cache.append(&s.k, &s.v, kv_heads, hd);
-            attend(team, &s.q, cache, start, &self.shape, &mut s.attn);
+            for seg in &segments {
+                let (r0, r1) = (seg.row, seg.row + seg.len);
+                self.rope.apply(
+                    &mut s.q[r0 * q_dim..r1 * q_dim],
+                    seg.start,
+                    heads,
+                    hd,
+                    self.rope_style,
+                );
+                self.rope.apply(
+                    &mut s.k[r0 * kv_dim..r1 * kv_dim],
+                    seg.start,
+                    kv_heads,
+                    hd,
+                    self.rope_style,
+                );
+                self.caches[seg.slot][l].append(
+                    &s.k[r0 * kv_dim..r1 * kv_dim],
+                    &s.v[r0 * kv_dim..r1 * kv_dim],
+                    kv_heads,
+                    hd,
+                );
+            }
+            let attend: Vec<AttendSeg> = segments
+                .iter()
+                .map(|seg| AttendSeg {
+                    cache: &self.caches[seg.slot][l],
+                    start: seg.start,
+                    row: seg.row,
+                    len: seg.len,
+                })
+                .collect();
+            attend_batch(team, &s.q, &attend, &self.shape, &mut s.attn);
 
-            project(
-                team,
-                file,
-                &s.attn,
-                n,
-                &mut s.acts,
-                &mut [(&layer.wo, &mut s.out)],
-            );
+            for (rows, exact) in groups.clone() {
+                project(
+                    team,
+                    file,
+                    &s.attn,
+                    rows,
+                    exact,
+                    &mut s.acts,
+                    &mut [(&layer.wo, &mut s.out)],
+                );
+            }
             add(&mut s.x, &s.out[..n * dim]);
 
             rms_norm(&s.x, &layer.ffn_norm, self.eps, &mut s.h);
-            project(
-                team,
-                file,
-                &s.h,
-                n,
-                &mut s.acts,
-                &mut [(&layer.gate, &mut s.gate), (&layer.up, &mut s.up)],
-            );
+            for (rows, exact) in groups.clone() {
+                project(
+                    team,
+                    file,
+                    &s.h,
+                    rows,
+                    exact,
+                    &mut s.acts,
+                    &mut [(&layer.gate, &mut s.gate), (&layer.up, &mut s.up)],
+                );
+            }
             silu_mul(&mut s.gate, &s.up);
-            project(
-                team,
-                file,
-                &s.gate,
-                n,
-                &mut s.acts,
-                &mut [(&layer.down, &mut s.out)],
-            );
+            for (rows, exact) in groups.clone() {
+                project(
+                    team,
+                    file,
+                    &s.gate,
+                    rows,
+                    exact,
+                    &mut s.acts,
+                    &mut [(&layer.down, &mut s.out)],
+                );
+            }
             add(&mut s.x, &s.out[..n * dim]);
         }
 
-        // Only the last token's logits are needed.
-        let last = &s.x[(n - 1) * dim..n * dim];
-        let mut normed = vec![0f32; dim];
-        rms_norm(last, &self.output_norm, self.eps, &mut normed);
-        let mut logits = vec![0f32; self.output.rows];
-        if n >= GEMM_MIN_TOKENS && gemm::suits(&self.output) {
-            // A prompt's logits pick the reply's first token, which is often
-            // a near tie on small models: keep them as exact as the prompt
-            // itself (8-bit activations here moved SmolLM2's by up to 0.27).
-            gemm::gemm(
-                team,
-                &self.output,
-                file.bytes(&self.output),
-                &normed,
-                1,
-                &mut logits,
+        // Only each chunk's last row gives logits, and only when asked. A
+        // prompt's logits pick the reply's first token, often a near tie on
+        // small models, so exact chunks keep them exact too (8-bit
+        // activations moved SmolLM2's by up to 0.27).
+        let wanted: Vec<&Segment> = segments.iter().filter(|s| s.logits).collect();
+        let mut last = vec![0f32; wanted.len() * dim];
+        for (i, seg) in wanted.iter().enumerate() {
+            let row = seg.row + seg.len - 1;
+            rms_norm(
+                &s.x[row * dim..(row + 1) * dim],
+                &self.output_norm,
+                self.eps,
+                &mut last[i * dim..(i + 1) * dim],
             );
-        } else {
+        }
+        let vocab = self.output.rows;
+        let mut logits = vec![0f32; wanted.len() * vocab];
+        let split = wanted.iter().take_while(|s| s.row < split).count();
+        for (rows, exact) in [(0..split, false), (split..wanted.len(), true)] {
             project(
                 team,
                 file,
-                &normed,
-                1,
+                &last,
+                rows,
+                exact,
                 &mut s.acts,
                 &mut [(&self.output, &mut logits)],
             );
         }
-        Ok(logits)
-    }
-}
-
-/// Prompts are processed in chunks of this many tokens, which bounds the
-/// scratch memory whatever the prompt length (and dequantizes each weight
-/// once per chunk).
-const CHUNK: usize = 512;
-
-/// From this many tokens on, a projection dequantizes its weights and runs
-/// as an f32 matrix product; below, it runs on the integer kernels.
-const GEMM_MIN_TOKENS: usize = 16;
-
-/// `out = x · Wᵀ` for `n` tokens of `x` and every `(W, out)` in
-/// `products` (matrices that read the same input), by whichever method
-/// suits `n`: f32 matrix products for prompts, else one team step on the
-/// integer kernels.
-fn project(
-    team: &Team,
-    file: &WeightFile,
-    x: &[f32],
-    n: usize,
-    acts: &mut QuantizedActs,
-    products: &mut [(&Matrix, &mut [f32])],
-) {
-    let cols = products[0].0.cols;
-    if n >= GEMM_MIN_TOKENS && products.iter().all(|(w, _)| gemm::suits(w)) {
-        for (w, out) in products.iter_mut() {
-            gemm::gemm(team, w, file.bytes(w), &x[..n * cols], n, out);
-        }
-    } else {
-        acts.quantize(&x[..n * cols], cols);
-        let mut fused: Vec<Product> = products
-            .iter_mut()
-            .map(|(w, out)| Product {
-                w,
-                bytes: file.bytes(w),
-                out,
-            })
-            .collect();
-        matmul(team, &mut fused, acts, n);
-    }
-}
-
-impl LanguageModel for CpuModel {
-    fn forward(&mut self, tokens: &[u32], start_pos: usize) -> Result<Vec<f32>, EngineError> {
-        if tokens.is_empty() || start_pos + tokens.len() > self.context_length {
-            return Err(EngineError::PromptTooLong {
-                prompt_tokens: start_pos + tokens.len(),
-                context_length: self.context_length,
-            });
-        }
-        let start_pos = start_pos.min(self.cached.len());
-        let mut logits = Vec::new();
-        for (i, chunk) in tokens.chunks(CHUNK).enumerate() {
-            logits = self.run(chunk, start_pos + i * CHUNK)?;
-        }
-        Ok(logits)
-    }
-
-    fn context_length(&self) -> usize {
-        self.context_length
-    }
-
-    /// The shared prefix, less enough tail that the rest of the prompt
-    /// still runs as one f32 matrix product: its logits (and so a greedy
-    /// reply) are then the same whether or not the cache was hit.
-    fn cached_prefix(&self, tokens: &[u32]) -> usize {
-        let shared = self
-            .cached
+        let mut out: Vec<(usize, Vec<f32>)> = wanted
             .iter()
-            .zip(tokens)
-            .take_while(|(a, b)| a == b)
-            .count();
-        if gemm::suits(&self.output) {
-            shared.min(tokens.len().saturating_sub(GEMM_MIN_TOKENS))
-        } else {
-            shared
+            .zip(logits.chunks_exact(vocab))
+            .map(|(seg, l)| (seg.order, l.to_vec()))
+            .collect();
+        out.sort_by_key(|(order, _)| *order);
+        Ok(out.into_iter().map(|(_, l)| l).collect())
+    }
+}
+
+impl BatchModel for CpuModel {
+    fn shape(&self) -> ModelShape {
+        ModelShape {
+            slots: self.caches.len(),
+            context_length: self.context_length,
+            max_rows: MAX_ROWS,
+            prefix_reuse: true,
+            exact_from: Some(EXACT_FROM),
+            vocab: self.output.rows,
         }
+    }
+
+    fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
+        let rows: usize = batch.iter().map(|c| c.tokens.len()).sum();
+        if rows > MAX_ROWS {
+            return Err(EngineError::Compute(format!(
+                "a batch of {rows} rows; at most {MAX_ROWS} fit"
+            )));
+        }
+        self.run(batch)
     }
 }

@@ -4,7 +4,7 @@
 use std::{path::Path, sync::Arc, time::Instant};
 
 use super::{
-    device::DeviceSpec, gguf::GgufFile, model::CandleModel, EngineError, LanguageModel,
+    candle::CandleModel, device::DeviceSpec, gguf::GgufFile, port::BatchModel, EngineError,
     TextTokenizer,
 };
 use crate::{cpu::CpuModel, prompt::ChatTemplate};
@@ -15,9 +15,39 @@ pub struct ModelInfo {
     /// The file name, which is also the model's id in the API.
     pub name: String,
     pub architecture: String,
+    /// Longest sequence one reply can use (prompt plus reply).
     pub context_length: usize,
+    /// Replies generated at once, each in a slot with its own KV cache.
+    pub slots: usize,
+    /// KV cache bytes per token of context (per slot).
+    pub kv_bytes_per_token: usize,
     pub device: DeviceSpec,
     pub tokenizer_source: String,
+}
+
+/// How a model is loaded.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    pub device: DeviceSpec,
+    /// Caps the context of each slot; `None` keeps the model's.
+    pub ctx_size: Option<usize>,
+    /// How many replies run at once (`--parallel`).
+    pub parallel: usize,
+    pub kernels: Kernels,
+}
+
+/// Replies generated at once on the CPU unless `--parallel` says otherwise.
+pub const DEFAULT_PARALLEL: usize = 4;
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            device: DeviceSpec::Cpu,
+            ctx_size: None,
+            parallel: DEFAULT_PARALLEL,
+            kernels: Kernels::Auto,
+        }
+    }
 }
 
 /// The parts of a loaded model that the request side uses (the weights
@@ -47,28 +77,27 @@ pub enum Kernels {
 }
 
 /// Only the weights (after an idle release), on the same terms.
-pub fn load_weights(
-    path: &Path,
-    device: DeviceSpec,
-    ctx_size: Option<usize>,
-    kernels: Kernels,
-) -> Result<Box<dyn LanguageModel>, EngineError> {
-    weights(path, GgufFile::open(path)?, device, ctx_size, kernels)
+pub fn load_weights(path: &Path, options: LoadOptions) -> Result<Box<dyn BatchModel>, EngineError> {
+    weights(path, GgufFile::open(path)?, options)
 }
 
 /// The weights on `device`: our own CPU path when possible, candle otherwise.
 fn weights(
     path: &Path,
     gguf: GgufFile,
-    device: DeviceSpec,
-    ctx_size: Option<usize>,
-    kernels: Kernels,
-) -> Result<Box<dyn LanguageModel>, EngineError> {
+    options: LoadOptions,
+) -> Result<Box<dyn BatchModel>, EngineError> {
+    let LoadOptions {
+        device,
+        ctx_size,
+        parallel,
+        kernels,
+    } = options;
     let own = device == DeviceSpec::Cpu
         && kernels == Kernels::Auto
         && crate::cpu::quant::has_fast_kernels();
     if own {
-        match CpuModel::load(path, gguf.content, ctx_size) {
+        match CpuModel::load(path, gguf.content, ctx_size, parallel) {
             Ok(model) => {
                 tracing::info!("running on candlelight's CPU kernels");
                 return Ok(Box::new(model));
@@ -96,14 +125,13 @@ fn weights(
 /// file. `ctx_size` caps the context length.
 pub fn load_model(
     path: &Path,
-    device: DeviceSpec,
-    ctx_size: Option<usize>,
-    kernels: Kernels,
-) -> Result<(ModelParts, Box<dyn LanguageModel>), EngineError> {
+    options: LoadOptions,
+) -> Result<(ModelParts, Box<dyn BatchModel>), EngineError> {
+    let device = options.device;
     let started = Instant::now();
     let gguf = GgufFile::open(path)?;
     let architecture = gguf.architecture()?.to_string();
-    if !super::model::SUPPORTED_ARCHITECTURES.contains(&architecture.as_str()) {
+    if !super::candle::SUPPORTED_ARCHITECTURES.contains(&architecture.as_str()) {
         return Err(EngineError::UnsupportedArchitecture(architecture));
     }
     device.open()?;
@@ -118,14 +146,18 @@ pub fn load_model(
     if let Err(e) = &template {
         tracing::warn!(error = %e, "chat template unavailable; only raw completions will work");
     }
-    let model = weights(path, gguf, device, ctx_size, kernels)?;
+    let kv_bytes_per_token = kv_bytes_per_token(&gguf, &architecture);
+    let model = weights(path, gguf, options)?;
+    let shape = model.shape();
     let info = ModelInfo {
         name: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string()),
         architecture,
-        context_length: model.context_length(),
+        context_length: shape.context_length,
+        slots: shape.slots,
+        kv_bytes_per_token,
         device,
         tokenizer_source: tokenizer.source.clone(),
     };
@@ -133,6 +165,11 @@ pub fn load_model(
         model = %info.name,
         architecture = %info.architecture,
         context_length = info.context_length,
+        slots = info.slots,
+        kv_cache_mib_per_slot = format!(
+            "{:.0}",
+            (info.kv_bytes_per_token * info.context_length) as f64 / (1 << 20) as f64
+        ),
         device = %info.device,
         tokenizer = %info.tokenizer_source,
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
@@ -145,4 +182,20 @@ pub fn load_model(
         template_source,
     };
     Ok((parts, model))
+}
+
+/// Bytes of keys and values one token takes in every layer's cache, as
+/// the CPU path stores them (f16).
+fn kv_bytes_per_token(gguf: &GgufFile, arch: &str) -> usize {
+    let get = |key: &str| gguf.u32(&format!("{arch}.{key}")).unwrap_or(0) as usize;
+    let (layers, heads) = (get("block_count"), get("attention.head_count").max(1));
+    let kv_heads = match get("attention.head_count_kv") {
+        0 => heads,
+        n => n,
+    };
+    let head_dim = match get("attention.key_length") {
+        0 => get("embedding_length") / heads,
+        n => n,
+    };
+    layers * kv_heads * head_dim * 2 * 2
 }

@@ -1,20 +1,26 @@
-//! The in-process inference engine: one worker thread owns the model; the
-//! [`Engine`] handle queues jobs onto it and hands back a stream of events.
-//! The model can be switched or unloaded while the server runs.
+//! The in-process inference engine: one scheduler thread owns the model and
+//! steps every running reply together (continuous batching); the [`Engine`]
+//! handle queues jobs onto it and hands back a stream of events. The model
+//! can be switched or unloaded while the server runs.
+//!
+//! Below it, [`port`] is what a backend implements: our CPU kernels
+//! (`crate::cpu`) and candle's models ([`candle`]).
 
+mod candle;
 mod detokenize;
 mod device;
 mod error;
 #[cfg(test)]
 mod fake;
-mod generate;
 mod gguf;
 mod loader;
-mod model;
+pub mod metrics;
+pub mod port;
 mod sampler;
+mod scheduler;
 mod stop;
 mod tokenizer;
-mod worker;
+mod types;
 
 use std::{
     collections::HashMap,
@@ -34,15 +40,17 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 pub use detokenize::{IncrementalDecoder, TokenDecoder};
 pub use device::DeviceSpec;
 pub use error::{shown_file, EngineError};
-pub use generate::{EngineEvent, GenerationJob};
 pub use gguf::GgufFile;
-pub use loader::{load_model, load_tokenizer, load_weights, Kernels, ModelInfo, ModelParts};
-pub use model::LanguageModel;
+pub use loader::{
+    load_model, load_tokenizer, load_weights, Kernels, LoadOptions, ModelInfo, ModelParts,
+    DEFAULT_PARALLEL,
+};
+pub use metrics::Metrics;
+pub use port::{BatchModel, ModelShape, SeqChunk};
 pub use tokenizer::TextTokenizer;
+pub use types::{EngineEvent, FinishReason, GenerationJob, GenerationStats, Sampling};
 
-use worker::{spawn_worker, QueuedJob, WorkerQueue, WorkerSetup};
-
-use crate::metrics::Metrics;
+use scheduler::{QueuedJob, Reload, SchedulerHandle, SchedulerSetup};
 
 /// Whose a reply is and its request id: a reply can be stopped only by
 /// its owner (a user under `--auth`; everyone shares the empty owner).
@@ -51,24 +59,19 @@ type ReplyKey = (String, String);
 /// Cancellation flags of the generations in flight.
 type ActiveMap = Arc<Mutex<HashMap<ReplyKey, Arc<AtomicBool>>>>;
 
-/// How models are loaded.
+/// How models are loaded and served.
 #[derive(Clone, Copy, Debug)]
 pub struct EngineOptions {
-    pub device: DeviceSpec,
-    /// Requests that may wait behind the running one.
+    pub load: LoadOptions,
+    /// Requests that may wait for a free sequence slot.
     pub queue_capacity: usize,
-    /// Caps the context (and so the KV cache); `None` keeps the model's.
-    pub ctx_size: Option<usize>,
-    pub kernels: Kernels,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
-            device: DeviceSpec::Cpu,
+            load: LoadOptions::default(),
             queue_capacity: 16,
-            ctx_size: None,
-            kernels: Kernels::Auto,
         }
     }
 }
@@ -76,7 +79,7 @@ impl Default for EngineOptions {
 enum Slot {
     Loaded {
         parts: Arc<ModelParts>,
-        queue: WorkerQueue,
+        queue: SchedulerHandle,
         path: Option<PathBuf>,
     },
     Empty(String),
@@ -111,18 +114,11 @@ impl Engine {
         }
     }
 
-    /// Loads the model and starts its worker. A model that fails to load
+    /// Loads the model and starts its scheduler. A model that fails to load
     /// leaves an engine that explains why on every request, so the server
     /// keeps serving.
-    pub fn load(path: &Path, device: DeviceSpec, queue_capacity: usize) -> Self {
-        let engine = Self::new(
-            EngineOptions {
-                device,
-                queue_capacity,
-                ..EngineOptions::default()
-            },
-            "no model loaded",
-        );
+    pub fn load(path: &Path, options: EngineOptions) -> Self {
+        let engine = Self::new(options, "no model loaded");
         let _ = engine.switch_to(path);
         engine
     }
@@ -130,7 +126,7 @@ impl Engine {
     /// An engine around an already loaded model (tests use fakes).
     pub fn with_model(
         parts: ModelParts,
-        model: Box<dyn LanguageModel>,
+        model: Box<dyn BatchModel>,
         decoder: Arc<dyn TokenDecoder + Send + Sync>,
         queue_capacity: usize,
     ) -> Self {
@@ -141,7 +137,7 @@ impl Engine {
             },
             "",
         );
-        let queue = engine.start_worker(model, decoder, None);
+        let queue = engine.start(model, decoder, None);
         *engine.write_slot() = Slot::Loaded {
             parts: Arc::new(parts),
             queue,
@@ -162,16 +158,16 @@ impl Engine {
         self.slot.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn start_worker(
+    fn start(
         &self,
-        model: Box<dyn LanguageModel>,
+        model: Box<dyn BatchModel>,
         decoder: Arc<dyn TokenDecoder + Send + Sync>,
-        reload: Option<worker::Reload>,
-    ) -> WorkerQueue {
-        spawn_worker(WorkerSetup {
+        reload: Option<Reload>,
+    ) -> SchedulerHandle {
+        scheduler::spawn(SchedulerSetup {
             model,
             decoder,
-            capacity: self.options.queue_capacity,
+            queue_capacity: self.options.queue_capacity,
             metrics: self.metrics.clone(),
             reload,
         })
@@ -180,12 +176,8 @@ impl Engine {
     /// Loads `path` (blocking: seconds) and makes it the model, ending the
     /// old model's replies. If loading fails, the old model stays.
     pub fn switch_to(&self, path: &Path) -> Result<(), EngineError> {
-        let (device, ctx, kernels) = (
-            self.options.device,
-            self.options.ctx_size,
-            self.options.kernels,
-        );
-        let (parts, model) = match load_model(path, device, ctx, kernels) {
+        let load = self.options.load;
+        let (parts, model) = match load_model(path, load) {
             Ok(loaded) => loaded,
             Err(e) => {
                 tracing::error!(model = %path.display(), error = %e, "model not loaded");
@@ -196,9 +188,8 @@ impl Engine {
             }
         };
         let reload_path = path.to_path_buf();
-        let reload: worker::Reload =
-            Box::new(move || load_weights(&reload_path, device, ctx, kernels));
-        let queue = self.start_worker(model, parts.tokenizer.clone(), Some(reload));
+        let reload: Reload = Box::new(move || load_weights(&reload_path, load));
+        let queue = self.start(model, parts.tokenizer.clone(), Some(reload));
         self.stop_all();
         *self.write_slot() = Slot::Loaded {
             parts: Arc::new(parts),
@@ -307,7 +298,7 @@ impl Engine {
         mine.len()
     }
 
-    /// Jobs waiting or running.
+    /// Jobs waiting for a slot or running.
     pub fn queue_depth(&self) -> usize {
         match &*self.read_slot() {
             Slot::Loaded { queue, .. } => queue.depth(),

@@ -4,24 +4,22 @@
 
 use std::collections::HashMap;
 
-use app::types::GenerationParams;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+use super::Sampling;
+
 pub struct Sampler {
-    params: GenerationParams,
+    params: Sampling,
     rng: StdRng,
     /// Logits of these tokens are forced to -inf (e.g. EOS when banned).
     banned: Vec<u32>,
 }
 
 impl Sampler {
-    /// `params` must have passed [`GenerationParams::validate`].
-    pub fn new(params: &GenerationParams, banned: Vec<u32>) -> Self {
-        let seed = if params.seed < 0 {
-            rand::rng().random()
-        } else {
-            params.seed as u64
-        };
+    /// `params` come from validated request parameters; whatever they
+    /// are, sampling never panics.
+    pub fn new(params: &Sampling, banned: Vec<u32>) -> Self {
+        let seed = params.seed.unwrap_or_else(|| rand::rng().random());
         Self {
             params: params.clone(),
             rng: StdRng::seed_from_u64(seed),
@@ -38,7 +36,7 @@ impl Sampler {
             }
         }
         self.apply_penalties(logits, context);
-        if self.params.is_greedy() {
+        if self.params.greedy {
             return argmax(logits);
         }
         let mut candidates: Vec<(u32, f32)> = logits
@@ -205,20 +203,22 @@ fn truncate_min_p(candidates: &mut Vec<(u32, f32)>, probs: &mut Vec<f32>, min_p:
 mod tests {
     use super::*;
 
-    fn params(f: impl FnOnce(&mut GenerationParams)) -> GenerationParams {
-        let mut p = GenerationParams {
-            repetition_penalty: 1.0,
-            top_k: 0,
-            top_p: 1.0,
+    fn params(f: impl FnOnce(&mut Sampling)) -> Sampling {
+        let mut p = Sampling {
+            greedy: false,
             temperature: 1.0,
-            seed: 7,
-            ..GenerationParams::default()
+            seed: Some(7),
+            ..Sampling::greedy()
         };
         f(&mut p);
         p
     }
 
-    fn histogram(p: &GenerationParams, logits: &[f32], draws: usize) -> Vec<usize> {
+    fn greedy() -> Sampling {
+        Sampling::greedy()
+    }
+
+    fn histogram(p: &Sampling, logits: &[f32], draws: usize) -> Vec<usize> {
         let mut s = Sampler::new(p, vec![]);
         let mut h = vec![0; logits.len()];
         for _ in 0..draws {
@@ -229,13 +229,13 @@ mod tests {
 
     #[test]
     fn greedy_picks_the_largest_logit() {
-        let mut s = Sampler::new(&GenerationParams::greedy(1), vec![]);
+        let mut s = Sampler::new(&greedy(), vec![]);
         assert_eq!(s.sample(&mut [0.1, 3.0, 2.0], &[]), 1);
     }
 
     #[test]
     fn banned_tokens_are_never_chosen() {
-        let mut s = Sampler::new(&GenerationParams::greedy(1), vec![1]);
+        let mut s = Sampler::new(&greedy(), vec![1]);
         assert_eq!(s.sample(&mut [0.1, 3.0, 2.0], &[]), 2);
     }
 
@@ -278,9 +278,9 @@ mod tests {
     #[test]
     fn repetition_penalty_discourages_seen_tokens() {
         let mut s = Sampler::new(
-            &GenerationParams {
+            &Sampling {
                 repetition_penalty: 2.0,
-                ..GenerationParams::greedy(1)
+                ..greedy()
             },
             vec![],
         );
@@ -315,17 +315,16 @@ mod tests {
         let p = params(|p| p.temperature = 0.7);
         let h = histogram(&p, &[f32::NAN, 1.0, f32::INFINITY, 0.5], 50);
         assert_eq!(h[0] + h[2], 0, "{h:?}");
-        let mut s = Sampler::new(&GenerationParams::greedy(1), vec![]);
+        let mut s = Sampler::new(&greedy(), vec![]);
         assert_eq!(s.sample(&mut [f32::NAN, 1.0, 0.5], &[]), 1);
     }
 
     #[test]
     fn frequency_penalty_scales_with_count() {
         let mut s = Sampler::new(
-            &GenerationParams {
+            &Sampling {
                 frequency_penalty: 0.5,
-                repetition_penalty: 1.0,
-                ..GenerationParams::greedy(1)
+                ..greedy()
             },
             vec![],
         );

@@ -101,6 +101,8 @@ pub async fn chat_completions(
             out
         }
         EngineEvent::Failed(e) => error_events(e.into()),
+        // The API simply streams once the reply starts.
+        EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => vec![],
     });
     let stream = futures::StreamExt::chain(futures::stream::iter(vec![json_event(&first)]), body);
     Ok(Sse::new(stream).into_response())

@@ -82,6 +82,8 @@ pub async fn completions(
             vec![json_event(&last), done_event()]
         }
         EngineEvent::Failed(e) => error_events(e.into()),
+        // The API simply streams once the reply starts.
+        EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => vec![],
     });
     Ok(Sse::new(body).into_response())
 }

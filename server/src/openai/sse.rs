@@ -6,14 +6,13 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use app::types::{FinishReason, GenerationStats};
 use axum::response::sse::Event;
 use futures::{Stream, StreamExt};
 use rand::Rng;
 use serde::Serialize;
 
 use super::ApiError;
-use crate::engine::{EngineEvent, ReplyStream};
+use crate::engine::{EngineEvent, FinishReason, GenerationStats, ReplyStream};
 
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -53,6 +52,7 @@ pub async fn collect(mut events: ReplyStream) -> Result<Collected, ApiError> {
                 })
             }
             EngineEvent::Failed(e) => return Err(e.into()),
+            EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => {}
         }
     }
     Err(ApiError::Internal(

@@ -6,7 +6,9 @@ use std::{path::PathBuf, time::Instant};
 use serde::Serialize;
 
 use super::ToolError;
-use crate::engine::{load_model, DeviceSpec, Kernels, LanguageModel, ModelParts};
+use crate::engine::{
+    load_model, BatchModel, DeviceSpec, Kernels, LoadOptions, ModelParts, SeqChunk,
+};
 use crate::memory;
 
 #[derive(clap::Args, Debug)]
@@ -32,6 +34,10 @@ pub struct BenchArgs {
     /// Measured rounds after one warm-up; medians are reported.
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
+    /// Sequences decoded together in one batch (each its own slot); the
+    /// decode speed is then the aggregate of all of them.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -41,6 +47,7 @@ pub struct BenchResult {
     pub threads: usize,
     pub prompt_tokens: usize,
     pub gen_tokens: usize,
+    pub batch: usize,
     pub load_seconds: f64,
     pub prompt_tokens_per_second: f64,
     pub decode_tokens_per_second: f64,
@@ -62,21 +69,24 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
     }
     let gpu_before = memory::gpu_used_mib();
     let started = Instant::now();
-    let (parts, mut model) = load_model(&args.model, args.device, None, kernels(args.reference))?;
+    let mut options = one_sequence(args.device, args.reference);
+    options.parallel = args.batch.max(1);
+    let (parts, mut model) = load_model(&args.model, options)?;
+    let batch = args.batch.clamp(1, model.shape().slots);
     let load_seconds = started.elapsed().as_secs_f64();
-    if args.prompt_tokens + args.gen_tokens > model.context_length() {
+    let context = model.shape().context_length;
+    if args.prompt_tokens + args.gen_tokens > context {
         return Err(ToolError::Invalid(format!(
-            "prompt plus generated tokens ({}) exceed the context ({})",
+            "prompt plus generated tokens ({}) exceed the context ({context})",
             args.prompt_tokens + args.gen_tokens,
-            model.context_length()
         )));
     }
     let prompt = prompt_tokens(&parts, args.prompt_tokens)?;
 
-    round(model.as_mut(), &prompt, args.gen_tokens.min(4))?; // warm-up
+    round(model.as_mut(), &prompt, args.gen_tokens.min(4), batch)?; // warm-up
     let mut rounds = Vec::new();
     for _ in 0..args.repeats {
-        rounds.push(round(model.as_mut(), &prompt, args.gen_tokens)?);
+        rounds.push(round(model.as_mut(), &prompt, args.gen_tokens, batch)?);
     }
     let median = |f: fn(&Round) -> f64| {
         let mut v: Vec<f64> = rounds.iter().map(f).collect();
@@ -89,6 +99,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
         threads: candle_core::utils::get_num_threads(),
         prompt_tokens: args.prompt_tokens,
         gen_tokens: args.gen_tokens,
+        batch,
         load_seconds,
         prompt_tokens_per_second: median(|r| r.prompt_tps),
         decode_tokens_per_second: median(|r| r.decode_tps),
@@ -108,10 +119,17 @@ pub fn print(r: &BenchResult) {
         "prompt:  {} tokens at {:.1} tok/s",
         r.prompt_tokens, r.prompt_tokens_per_second
     );
-    println!(
-        "decode:  {} tokens at {:.1} tok/s",
-        r.gen_tokens, r.decode_tokens_per_second
-    );
+    if r.batch > 1 {
+        println!(
+            "decode:  {} tokens in each of {} sequences at {:.1} tok/s together",
+            r.gen_tokens, r.batch, r.decode_tokens_per_second
+        );
+    } else {
+        println!(
+            "decode:  {} tokens at {:.1} tok/s",
+            r.gen_tokens, r.decode_tokens_per_second
+        );
+    }
     println!("ttft:    {:.0} ms", r.time_to_first_token_ms);
     if let Some(rss) = r.peak_rss_mib {
         println!("peak rss: {rss:.0} MiB");
@@ -130,22 +148,40 @@ struct Round {
 
 /// One measurement, as llama-bench makes them: the prompt processed in one
 /// go from an empty cache, and separately `gen` tokens generated one at a
-/// time from the start of the context.
-fn round(model: &mut dyn LanguageModel, prompt: &[u32], gen: usize) -> Result<Round, ToolError> {
+/// time from the start of the context, by `batch` sequences stepped
+/// together (each in its own slot).
+fn round(
+    model: &mut dyn BatchModel,
+    prompt: &[u32],
+    gen: usize,
+    batch: usize,
+) -> Result<Round, ToolError> {
     let start = Instant::now();
-    let logits = model.forward(prompt, 0)?;
+    let logits = model.forward_one(0, prompt, 0)?;
     let _first = argmax(&logits);
     let prefill = start.elapsed().as_secs_f64();
 
     let decode_start = Instant::now();
-    let mut token = prompt[0];
+    let mut tokens: Vec<u32> = (0..batch).map(|b| prompt[b % prompt.len()]).collect();
     for pos in 0..gen {
-        token = argmax(&model.forward(&[token], pos)?);
+        let chunks: Vec<SeqChunk> = tokens
+            .iter()
+            .enumerate()
+            .map(|(slot, t)| SeqChunk {
+                slot,
+                tokens: std::slice::from_ref(t),
+                start: pos,
+                logits: true,
+                exact: false,
+            })
+            .collect();
+        let logits = model.forward(&chunks)?;
+        tokens = logits.iter().map(|l| argmax(l)).collect();
     }
     let decode = decode_start.elapsed().as_secs_f64();
     Ok(Round {
         prompt_tps: prompt.len() as f64 / prefill.max(1e-9),
-        decode_tps: gen as f64 / decode.max(1e-9),
+        decode_tps: (gen * batch) as f64 / decode.max(1e-9),
         ttft_ms: prefill * 1000.0,
     })
 }
@@ -169,10 +205,16 @@ fn prompt_tokens(parts: &ModelParts, n: usize) -> Result<Vec<u32>, ToolError> {
     Ok(ids)
 }
 
-fn kernels(reference: bool) -> Kernels {
-    if reference {
-        Kernels::Candle
-    } else {
-        Kernels::Auto
+/// One sequence slot on `device`, on candle's kernels with `reference`.
+pub fn one_sequence(device: DeviceSpec, reference: bool) -> LoadOptions {
+    LoadOptions {
+        device,
+        ctx_size: None,
+        parallel: 1,
+        kernels: if reference {
+            Kernels::Candle
+        } else {
+            Kernels::Auto
+        },
     }
 }

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use app::types::{ChatMessage, Role};
 use serde::Serialize;
 
+use super::bench::one_sequence;
 use super::ToolError;
-use crate::engine::{load_model, DeviceSpec, Kernels};
+use crate::engine::{load_model, DeviceSpec};
 
 #[derive(clap::Args, Debug)]
 pub struct CompleteArgs {
@@ -41,7 +42,7 @@ pub struct Completion {
 }
 
 pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
-    let (parts, mut model) = load_model(&args.model, args.device, None, kernels(args.reference))?;
+    let (parts, mut model) = load_model(&args.model, one_sequence(args.device, args.reference))?;
     let template = parts
         .template
         .as_ref()
@@ -51,7 +52,7 @@ pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
         .map_err(|e| ToolError::Invalid(e.to_string()))?;
     let mut ids = parts.tokenizer.encode(&prompt)?;
     let prompt_len = ids.len();
-    let mut logits = model.forward(&ids, 0)?;
+    let mut logits = model.forward_one(0, &ids, 0)?;
     let first_top_logits = top_logits(&logits, 10);
     let (mut tokens, mut margins) = (Vec::new(), Vec::new());
     for _ in 0..args.max_tokens {
@@ -62,7 +63,7 @@ pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
         }
         tokens.push(best);
         ids.push(best);
-        logits = model.forward(&[best], ids.len() - 1)?;
+        logits = model.forward_one(0, &[best], ids.len() - 1)?;
     }
     debug_assert_eq!(ids.len(), prompt_len + tokens.len());
     Ok(Completion {
@@ -97,12 +98,4 @@ fn top_with_margin(logits: &[f32]) -> (u32, f32) {
         }
     }
     (best, first - second)
-}
-
-fn kernels(reference: bool) -> Kernels {
-    if reference {
-        Kernels::Candle
-    } else {
-        Kernels::Auto
-    }
 }

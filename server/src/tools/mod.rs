@@ -2,6 +2,7 @@
 //! making test models. They share the engine's loading code.
 
 pub mod bench;
+pub mod bench_serve;
 pub mod complete;
 pub mod prefix_bench;
 pub mod quantize;

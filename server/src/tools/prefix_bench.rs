@@ -4,16 +4,13 @@
 
 use std::path::PathBuf;
 
-use app::types::{
-    Character, ChatMessage, GenerationParams, Mode, Role, UserProfile,
-    DEFAULT_CHAT_INSTRUCT_COMMAND,
-};
+use app::types::{Character, ChatMessage, Mode, Role, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
 use futures::StreamExt;
 use serde::Serialize;
 
 use super::ToolError;
 use crate::{
-    engine::{DeviceSpec, Engine, EngineEvent, GenerationJob},
+    engine::{Engine, EngineEvent, EngineOptions, GenerationJob},
     prompt::{chat_mode_prompt, Continuation, PromptSettings},
 };
 
@@ -27,7 +24,7 @@ pub struct PrefixBenchArgs {
     pub context_tokens: usize,
     /// Tokens generated per turn.
     #[arg(long, default_value_t = 32)]
-    pub gen_tokens: u32,
+    pub gen_tokens: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,7 +45,7 @@ const LORE: &str = "The city of Vell stands where three rivers meet. Its guilds 
 the archive keeps the maps, and the lamplighters keep the old songs. ";
 
 pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
-    let engine = Engine::load(&args.model, DeviceSpec::Cpu, 2);
+    let engine = Engine::load(&args.model, EngineOptions::default());
     let model = engine.model()?;
     let mut context =
         String::from("{{char}} is the archivist of Vell and answers {{user}}'s questions. ");
@@ -75,14 +72,15 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
         Role::User,
         "Where do the three rivers meet?",
     )];
-    let params = GenerationParams::greedy(args.gen_tokens);
     let turn = |history: &[ChatMessage]| -> Result<(Turn, String), ToolError> {
         let prompt = chat_mode_prompt(&settings, history, Continuation::Reply);
         let job = GenerationJob {
-            prompt_tokens: model.tokenizer.encode(&prompt)?,
-            params: params.clone(),
             stop_strings: settings.stop_strings(),
-            eos_ids: model.tokenizer.eos_ids().to_vec(),
+            ..GenerationJob::greedy(
+                model.tokenizer.encode(&prompt)?,
+                args.gen_tokens,
+                model.tokenizer.eos_ids().to_vec(),
+            )
         };
         runtime.block_on(async {
             let mut events = engine.submit("", "bench", job)?;
@@ -99,6 +97,7 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
                         return Ok((turn, text));
                     }
                     EngineEvent::Failed(e) => return Err(e.into()),
+                    EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => {}
                 }
             }
             Err(ToolError::Invalid("the reply did not finish".into()))

@@ -15,7 +15,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::{
     chat::ChatRequest,
-    engine::{EngineEvent, ReplyStream},
+    engine::{self, EngineEvent, ReplyStream},
     prompt::Continuation,
     store::{Chats, GenerationLock, StoreError},
     AppState,
@@ -234,10 +234,21 @@ async fn drive(
                     break; // the browser went away
                 }
             }
+            EngineEvent::Waiting { ahead } => {
+                let _ = tx.send(StreamEvent::Waiting {
+                    ahead: ahead as u32,
+                });
+            }
+            EngineEvent::Reading { done, total } => {
+                let _ = tx.send(StreamEvent::Reading {
+                    done: done as u32,
+                    total: total as u32,
+                });
+            }
             EngineEvent::Finished { reason, stats } => {
                 end = Some(StreamEvent::Done {
-                    finish_reason: reason,
-                    stats,
+                    finish_reason: finish_reason(reason),
+                    stats: shown_stats(stats),
                 });
                 break;
             }
@@ -299,4 +310,23 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<StreamEvent>,
 ) -> impl futures::Stream<Item = StreamEvent> + Send {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn finish_reason(reason: engine::FinishReason) -> FinishReason {
+    match reason {
+        engine::FinishReason::Stop => FinishReason::Stop,
+        engine::FinishReason::Length => FinishReason::Length,
+        engine::FinishReason::Cancelled => FinishReason::Cancelled,
+    }
+}
+
+fn shown_stats(s: engine::GenerationStats) -> GenerationStats {
+    GenerationStats {
+        prompt_tokens: s.prompt_tokens,
+        cached_tokens: s.cached_tokens,
+        completion_tokens: s.completion_tokens,
+        time_to_first_token_ms: s.time_to_first_token_ms,
+        prompt_tokens_per_second: s.prompt_tokens_per_second,
+        decode_tokens_per_second: s.decode_tokens_per_second,
+    }
 }

@@ -5,9 +5,27 @@
 
 use std::path::PathBuf;
 
-use app::types::{FinishReason, GenerationParams, GenerationStats};
+use app::types::GenerationParams;
 use futures::StreamExt;
-use server::engine::{Engine, EngineEvent, GenerationJob};
+use server::engine::{
+    DeviceSpec, Engine, EngineEvent, EngineOptions, FinishReason, GenerationJob, GenerationStats,
+    LoadOptions,
+};
+
+/// A test that cannot run here says so loudly and is counted: `make test`
+/// prints the list of skips after the cargo tests (see the Makefile).
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    eprintln!("SKIPPED {test}: {reason}");
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(f, "{test}: {reason}");
+    }
+}
 
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -37,6 +55,21 @@ pub fn reference_tokenizer_path() -> PathBuf {
     required("models/reference/qwen-tokenizer.json")
 }
 
+/// An engine on the CPU with `parallel` slots and `queue` waiting places.
+pub fn cpu_engine(path: &std::path::Path, parallel: usize, queue: usize) -> Engine {
+    Engine::load(
+        path,
+        EngineOptions {
+            load: LoadOptions {
+                device: DeviceSpec::Cpu,
+                parallel,
+                ..LoadOptions::default()
+            },
+            queue_capacity: queue,
+        },
+    )
+}
+
 /// A finished reply: each text event as it came, and how it ended.
 pub struct Reply {
     pub pieces: Vec<String>,
@@ -59,12 +92,12 @@ pub fn chat_job(engine: &Engine, user: &str, params: GenerationParams) -> Genera
     let prompt = template
         .render(&[ChatMessage::new(Role::User, user)], true)
         .expect("template renders");
-    GenerationJob {
-        prompt_tokens: model.tokenizer.encode(&prompt).expect("prompt encodes"),
-        stop_strings: params.custom_stopping_strings.clone(),
-        eos_ids: model.tokenizer.eos_ids().to_vec(),
-        params,
-    }
+    server::chat::job::job(
+        model.tokenizer.encode(&prompt).expect("prompt encodes"),
+        &params,
+        params.custom_stopping_strings.clone(),
+        model.tokenizer.eos_ids().to_vec(),
+    )
 }
 
 pub async fn collect(engine: &Engine, job: GenerationJob) -> Reply {
@@ -81,6 +114,7 @@ pub async fn collect(engine: &Engine, job: GenerationJob) -> Reply {
                 }
             }
             EngineEvent::Failed(e) => panic!("generation failed: {e}"),
+            EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => {}
         }
     }
     panic!("stream ended without a final event");

@@ -79,9 +79,17 @@ fn activations_quantize_with_exact_block_sums() {
     }
 }
 
-/// The kernels (whichever this CPU runs) against the dequantize-and-multiply reference.
+/// The AVX-512 VNNI kernels against the dequantize-and-multiply reference
+/// (skipped, loudly, where the CPU lacks them: the portable kernels are the
+/// reference itself).
 #[test]
 fn kernels_match_the_reference_for_every_format_and_tile() {
+    if !has_fast_kernels() {
+        return crate::test_support::skip(
+            "cpu::quant::kernels_match_the_reference_for_every_format_and_tile",
+            "this CPU lacks AVX-512 VNNI",
+        );
+    }
     let (rows, tokens) = (4, 5);
     // Whole groups of four blocks, and a tail of two (576 = 18 blocks of 32).
     for (&(dtype, format), cols) in FORMATS.iter().flat_map(|f| {

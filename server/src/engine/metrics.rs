@@ -1,9 +1,11 @@
 //! Counters for `/metrics` (Prometheus text format): requests, tokens,
-//! speed, time to first token. The engine records each finished reply.
+//! speed, time to first token, and what the scheduler is doing (active
+//! sequences, waiting requests, rows per batch, aggregate decode speed).
+//! The engine records each finished reply and each iteration.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use app::types::{FinishReason, GenerationStats};
+use super::{FinishReason, GenerationStats};
 
 #[derive(Default)]
 pub struct Metrics {
@@ -17,6 +19,14 @@ pub struct Metrics {
     /// f64 bits of the last reply's decode speed.
     last_decode_tps: AtomicU64,
     decode_micros: AtomicU64,
+    /// Sequences in slots, and requests waiting for one.
+    active: AtomicUsize,
+    waiting: AtomicUsize,
+    /// Scheduler iterations, the rows they ran, and the tokens they sampled.
+    iterations: AtomicU64,
+    batch_rows: AtomicU64,
+    /// f64 bits: tokens sampled per second over recent iterations.
+    aggregate_tps: AtomicU64,
 }
 
 impl Metrics {
@@ -44,6 +54,34 @@ impl Metrics {
 
     pub fn record_failure(&self) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What the scheduler holds between iterations.
+    pub fn set_occupancy(&self, active: usize, waiting: usize) {
+        self.active.store(active, Ordering::Relaxed);
+        self.waiting.store(waiting, Ordering::Relaxed);
+    }
+
+    /// One iteration: `rows` tokens ran, `sampled` new tokens came out, in
+    /// `seconds`. The aggregate speed is smoothed over recent iterations.
+    pub fn record_iteration(&self, rows: usize, sampled: usize, seconds: f64) {
+        self.iterations.fetch_add(1, Ordering::Relaxed);
+        self.batch_rows.fetch_add(rows as u64, Ordering::Relaxed);
+        if seconds > 0.0 {
+            let now = sampled as f64 / seconds;
+            let old = f64::from_bits(self.aggregate_tps.load(Ordering::Relaxed));
+            let smoothed = if old == 0.0 {
+                now
+            } else {
+                0.9 * old + 0.1 * now
+            };
+            self.aggregate_tps
+                .store(smoothed.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// The Prometheus exposition text.
@@ -115,6 +153,31 @@ impl Metrics {
             "Decode speed over all replies.",
             format!("{average_tps:.2}"),
         );
+        metric(
+            "active_sequences",
+            "gauge",
+            "Replies being generated, each in a sequence slot.",
+            self.active.load(Ordering::Relaxed).to_string(),
+        );
+        metric(
+            "waiting_requests",
+            "gauge",
+            "Requests waiting for a free sequence slot.",
+            self.waiting.load(Ordering::Relaxed).to_string(),
+        );
+        metric(
+            "decode_tokens_per_second_aggregate",
+            "gauge",
+            "Tokens generated per second by all sequences together (recent iterations).",
+            format!("{:.2}", f64::from_bits(get(&self.aggregate_tps))),
+        );
+        out.push_str(&format!(
+            "# HELP candlelight_batch_rows Tokens run per scheduler iteration.\n\
+# TYPE candlelight_batch_rows summary\n\
+candlelight_batch_rows_sum {}\ncandlelight_batch_rows_count {}\n",
+            get(&self.batch_rows),
+            get(&self.iterations)
+        ));
         out.push_str(&format!(
             "# HELP candlelight_time_to_first_token_seconds Time from request to first token.\n\
 # TYPE candlelight_time_to_first_token_seconds summary\n\
@@ -150,5 +213,12 @@ mod tests {
         assert!(text.contains("candlelight_decode_tokens_per_second 40.00\n"));
         assert!(text.contains("candlelight_time_to_first_token_seconds_sum 1.000000\n"));
         assert!(text.contains("candlelight_time_to_first_token_seconds_count 2\n"));
+        m.set_occupancy(4, 2);
+        m.record_iteration(5, 4, 0.1);
+        let text = m.render(6, true);
+        assert!(text.contains("candlelight_active_sequences 4\n"), "{text}");
+        assert!(text.contains("candlelight_waiting_requests 2\n"));
+        assert!(text.contains("candlelight_batch_rows_sum 5\ncandlelight_batch_rows_count 1\n"));
+        assert!(text.contains("candlelight_decode_tokens_per_second_aggregate 40.00\n"));
     }
 }

@@ -1,0 +1,53 @@
+//! `out = x · Wᵀ` for a batch's rows, each group by its own method: rows
+//! of long prompts as f32 matrix products (exact, and fastest for many
+//! rows), every other row (decode steps, short prompts) on the integer
+//! kernels with 8-bit activations, reading each weight once for all of
+//! them. Several matrices that read the same input (q, k, v; gate, up) go
+//! together.
+
+use std::ops::Range;
+
+use super::{
+    gemm,
+    matmul::{matmul, Product},
+    quant::QuantizedActs,
+    team::Team,
+    weights::{Matrix, WeightFile},
+};
+
+/// Rows `rows` of `x` (each `cols` wide) times every matrix of
+/// `products`, into the same rows of each output. `exact`: as f32 matrix
+/// products where the CPU can, else on the integer kernels.
+pub fn project(
+    team: &Team,
+    file: &WeightFile,
+    x: &[f32],
+    rows: Range<usize>,
+    exact: bool,
+    acts: &mut QuantizedActs,
+    products: &mut [(&Matrix, &mut [f32])],
+) {
+    if rows.is_empty() {
+        return;
+    }
+    let cols = products[0].0.cols;
+    let n = rows.len();
+    let input = &x[rows.start * cols..rows.end * cols];
+    if exact && products.iter().all(|(w, _)| gemm::suits(w)) {
+        for (w, out) in products.iter_mut() {
+            let out = &mut out[rows.start * w.rows..rows.end * w.rows];
+            gemm::gemm(team, w, file.bytes(w), input, n, out);
+        }
+    } else {
+        acts.quantize(input, cols);
+        let mut fused: Vec<Product> = products
+            .iter_mut()
+            .map(|(w, out)| Product {
+                w,
+                bytes: file.bytes(w),
+                out: &mut out[rows.start * w.rows..rows.end * w.rows],
+            })
+            .collect();
+        matmul(team, &mut fused, acts, n);
+    }
+}

@@ -1,0 +1,66 @@
+//! The requesting side of the scheduler: jobs go onto a channel, and a
+//! counter of jobs waiting or running refuses new ones at once when the
+//! sequence slots and the waiting queue are full (a clear "busy", never a
+//! hang).
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        mpsc::Sender,
+        Arc,
+    },
+    time::Instant,
+};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::super::{EngineError, EngineEvent, GenerationJob};
+
+/// A job with the means to report on it and to cancel it.
+pub struct QueuedJob {
+    pub job: GenerationJob,
+    pub events: UnboundedSender<EngineEvent>,
+    pub cancel: Arc<AtomicBool>,
+    pub received: Instant,
+}
+
+pub enum Message {
+    Job(QueuedJob),
+    /// Drop the weights until the next job (idle timeout).
+    Release,
+}
+
+/// The sending side; cheap to clone.
+#[derive(Clone)]
+pub struct SchedulerHandle {
+    pub(super) sender: Sender<Message>,
+    /// Jobs waiting or running.
+    pub(super) depth: Arc<AtomicUsize>,
+    /// Most jobs waiting or running: the slots plus the waiting queue.
+    pub(super) limit: usize,
+}
+
+impl SchedulerHandle {
+    pub fn submit(&self, job: QueuedJob) -> Result<(), EngineError> {
+        let limit = self.limit;
+        self.depth
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
+                (d < limit).then_some(d + 1)
+            })
+            .map_err(|_| EngineError::QueueFull)?;
+        self.sender.send(Message::Job(job)).map_err(|_| {
+            self.depth.fetch_sub(1, Ordering::SeqCst);
+            EngineError::WorkerGone
+        })
+    }
+
+    /// Asks the scheduler to drop its weights once it is idle.
+    pub fn release(&self) {
+        let _ = self.sender.send(Message::Release);
+    }
+
+    /// Jobs waiting or running.
+    pub fn depth(&self) -> usize {
+        self.depth.load(Ordering::SeqCst)
+    }
+}
