@@ -10,6 +10,7 @@ pub mod engine;
 mod errors;
 mod headers;
 pub mod memory;
+pub mod model_port;
 pub mod models;
 pub mod openai;
 mod pictures;

@@ -18,7 +18,7 @@ use super::{
     team::Team,
     weights::{Matrix, WeightFile},
 };
-use crate::engine::{BatchModel, EngineError, ModelShape, SeqChunk};
+use crate::model_port::{BatchModel, EngineError, ModelShape, SeqChunk};
 
 struct Layer {
     attn_norm: Vec<f32>,

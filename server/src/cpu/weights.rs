@@ -8,7 +8,7 @@ use candle_core::quantized::gguf_file::Content;
 use memmap2::Mmap;
 
 use super::quant::{dequantize_row, Format};
-use crate::engine::EngineError;
+use crate::model_port::{shown_file, EngineError};
 
 /// A `rows × cols` weight matrix inside the mapped file.
 #[derive(Clone, Copy, Debug)]
@@ -28,7 +28,7 @@ pub struct WeightFile {
 
 impl WeightFile {
     pub fn open(path: &Path, content: Content) -> Result<Self, EngineError> {
-        let display = crate::engine::shown_file(path);
+        let display = shown_file(path);
         let file = File::open(path).map_err(|e| EngineError::ModelFile {
             file: display.clone(),
             reason: e.to_string(),

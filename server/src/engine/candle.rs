@@ -9,11 +9,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
-use super::{
-    gguf::GgufFile,
-    port::{BatchModel, ModelShape, SeqChunk},
-    EngineError,
-};
+use super::{gguf::GgufFile, BatchModel, EngineError, ModelShape, SeqChunk};
 
 enum Weights {
     Llama(quantized_llama::ModelWeights),
@@ -104,7 +100,7 @@ fn load_error(path: &Path, device: &Device, e: candle_core::Error) -> EngineErro
         }
     } else {
         EngineError::CorruptModel {
-            file: super::error::shown_file(path),
+            file: super::shown_file(path),
             reason,
         }
     }

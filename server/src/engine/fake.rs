@@ -10,11 +10,7 @@ use std::{
     time::Duration,
 };
 
-use super::{
-    detokenize::TokenDecoder,
-    port::{BatchModel, ModelShape, SeqChunk},
-    EngineError,
-};
+use super::{detokenize::TokenDecoder, BatchModel, EngineError, ModelShape, SeqChunk};
 
 pub const FAKE_VOCAB: usize = 64;
 

@@ -14,7 +14,7 @@ pub struct GgufFile {
 
 impl GgufFile {
     pub fn open(path: &Path) -> Result<Self, EngineError> {
-        let display = super::error::shown_file(path);
+        let display = super::shown_file(path);
         let file = File::open(path).map_err(|e| EngineError::ModelFile {
             file: display.clone(),
             reason: e.to_string(),

@@ -4,8 +4,7 @@
 use std::{path::Path, sync::Arc, time::Instant};
 
 use super::{
-    candle::CandleModel, device::DeviceSpec, gguf::GgufFile, port::BatchModel, EngineError,
-    TextTokenizer,
+    candle::CandleModel, device::DeviceSpec, gguf::GgufFile, BatchModel, EngineError, TextTokenizer,
 };
 use crate::{cpu::CpuModel, prompt::ChatTemplate};
 

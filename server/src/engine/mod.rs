@@ -3,19 +3,17 @@
 //! handle queues jobs onto it and hands back a stream of events. The model
 //! can be switched or unloaded while the server runs.
 //!
-//! Below it, [`port`] is what a backend implements: our CPU kernels
-//! (`crate::cpu`) and candle's models ([`candle`]).
+//! Below it, [`crate::model_port`] is what a backend implements: our CPU
+//! kernels (`crate::cpu`) and candle's models (`candle.rs`).
 
 mod candle;
 mod detokenize;
 mod device;
-mod error;
 #[cfg(test)]
 mod fake;
 mod gguf;
 mod loader;
 pub mod metrics;
-pub mod port;
 mod sampler;
 mod scheduler;
 mod stop;
@@ -37,16 +35,16 @@ use std::{
 use futures::Stream;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+pub use crate::model_port::{shown_file, EngineError};
+pub use crate::model_port::{BatchModel, ModelShape, SeqChunk};
 pub use detokenize::{IncrementalDecoder, TokenDecoder};
 pub use device::DeviceSpec;
-pub use error::{shown_file, EngineError};
 pub use gguf::GgufFile;
 pub use loader::{
     load_model, load_tokenizer, load_weights, Kernels, LoadOptions, ModelInfo, ModelParts,
     DEFAULT_PARALLEL,
 };
 pub use metrics::Metrics;
-pub use port::{BatchModel, ModelShape, SeqChunk};
 pub use tokenizer::TextTokenizer;
 pub use types::{EngineEvent, FinishReason, GenerationJob, GenerationStats, Sampling};
 

@@ -56,7 +56,7 @@ impl TextTokenizer {
             }
             match Tokenizer::from_file(&candidate) {
                 Ok(t) if vocab_matches(&t, gguf) => {
-                    built = Some((t, super::error::shown_file(&candidate)));
+                    built = Some((t, super::shown_file(&candidate)));
                     break;
                 }
                 Ok(_) => tracing::warn!(

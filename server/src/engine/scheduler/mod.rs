@@ -29,10 +29,8 @@ use sequence::Sequence;
 use slots::SlotTable;
 
 use super::{
-    detokenize::TokenDecoder,
-    metrics::Metrics,
-    port::{BatchModel, ModelShape, SeqChunk},
-    EngineError, EngineEvent, FinishReason, GenerationStats,
+    detokenize::TokenDecoder, metrics::Metrics, BatchModel, EngineError, EngineEvent, FinishReason,
+    GenerationStats, ModelShape, SeqChunk,
 };
 
 /// Loads the weights again after a release.

@@ -1,10 +1,16 @@
-//! The port between the scheduler and a model backend (our CPU kernels,
-//! candle on CPU or CUDA): a batch of sequence chunks in, the logits the
-//! chunks asked for out. A backend owns the KV memory of its sequence
-//! slots; it knows nothing of requests, sampling or streaming, and nothing
-//! here is async.
+//! The port between the engine's scheduler and a model backend (our CPU
+//! kernels in `crate::cpu`, candle on CPU or CUDA in `engine::candle`): a
+//! batch of sequence chunks in, the logits the chunks asked for out. A
+//! backend owns the KV memory of its sequence slots; it knows nothing of
+//! requests, sampling or streaming, and nothing here is async.
+//!
+//! It sits below both the engine and the backends (with the one error
+//! enum they share), so the arrows point down: `engine` → `cpu` →
+//! `model_port`, and `engine` → `model_port`.
 
-use super::EngineError;
+mod error;
+
+pub use error::{shown_file, EngineError};
 
 /// One sequence's part of a batch.
 #[derive(Clone, Copy, Debug)]
@@ -52,6 +58,12 @@ pub trait BatchModel: Send {
     /// Runs every chunk (distinct slots) and returns, in batch order, the
     /// logits of each chunk that asked for them.
     fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError>;
+
+    /// Memory the KV caches hold now, for the Model tab and `/metrics`
+    /// (0 where the backend cannot tell).
+    fn cache_bytes(&self) -> usize {
+        0
+    }
 
     /// One sequence alone (tools and tests): `tokens` at `start..` of
     /// `slot`, split as the scheduler would and on the same path, returning

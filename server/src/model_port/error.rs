@@ -1,7 +1,7 @@
 use thiserror::Error;
 
-/// Everything the engine can fail with. Mapped once to UI messages
-/// (`backend.rs`) and, later, to HTTP statuses.
+/// Everything a model backend and the engine can fail with. Mapped once to
+/// UI messages (`errors.rs`) and once to HTTP statuses (`openai/error.rs`).
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error("model file {file} could not be opened: {reason}")]
