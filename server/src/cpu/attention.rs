@@ -31,6 +31,11 @@ impl LayerCache {
         self.len
     }
 
+    /// Memory taken, whether or not positions are held in it.
+    pub fn bytes(&self) -> usize {
+        (self.keys.capacity() + self.values.capacity()) * std::mem::size_of::<f16>()
+    }
+
     /// Forgets every position from `len` on.
     pub fn truncate(&mut self, len: usize, kv_dim: usize) {
         self.len = self.len.min(len);

@@ -1,7 +1,7 @@
 //! Weight matrices times 8-bit activations on the integer kernels, on all
 //! cores: rows are handed out in chunks to the team's members; each row is
-//! multiplied with up to four tokens at once so its decoded blocks serve all
-//! of them. Several matrices that read the same activations (q, k and v;
+//! multiplied with up to eight tokens at once so its decoded blocks serve
+//! all of them. Several matrices that read the same activations (q, k and v;
 //! gate and up) go in one team step, which halves the steps per layer.
 
 use super::quant::{dot_tile, QuantizedActs};
@@ -89,6 +89,14 @@ fn rows(
     for r in range {
         let row = &bytes[r * rb..(r + 1) * rb];
         let mut t = 0;
+        while w.format.widest_tile() >= 8 && t + 8 <= tokens {
+            let v = dot_tile::<8>(w.format, row, &[acts; 8], std::array::from_fn(|k| t + k));
+            for (k, value) in v.into_iter().enumerate() {
+                // Safety: as below.
+                unsafe { *out.get().add((t + k) * rows + r) = value };
+            }
+            t += 8;
+        }
         while t + 4 <= tokens {
             let v = dot_tile::<4>(w.format, row, &[acts; 4], [t, t + 1, t + 2, t + 3]);
             for (k, value) in v.into_iter().enumerate() {
@@ -108,57 +116,59 @@ fn rows(
 
 #[cfg(test)]
 mod tests {
-    use candle_core::quantized::GgmlDType;
-
     use super::*;
-    use crate::cpu::quant::{tests::quantized, Format};
+    use crate::cpu::quant::tests::{quantized, FORMATS};
 
     /// Two fused matrices of odd sizes give what each gives alone, row for
-    /// row, as the single-row kernel computes it.
+    /// row, bit for bit as the single-token kernel computes it, in every
+    /// format and across tiles of 8, 4 and 1 tokens (13 = 8 + 4 + 1): a
+    /// sequence's numbers never depend on what it is batched with.
     #[test]
     fn fused_products_match_single_rows() {
         let team = Team::new(2);
-        let cols = 256;
+        let cols = 512;
         let value = |i: usize| ((i * 7919) % 1009) as f32 / 500.0 - 1.0;
-        let make = |rows: usize, seed: u64| quantized(GgmlDType::Q8_0, rows, cols, seed).0;
-        let (rows_a, rows_b) = (301, 45);
-        let (bytes_a, bytes_b) = (make(rows_a, 1), make(rows_b, 2));
-        let (wa, wb) = (
-            Matrix::in_memory(Format::Q8_0, rows_a, cols),
-            Matrix::in_memory(Format::Q8_0, rows_b, cols),
-        );
-        let tokens = 6;
-        let x: Vec<f32> = (0..tokens * cols).map(|i| value(i + 3)).collect();
-        let mut acts = QuantizedActs::default();
-        acts.quantize(&x, cols);
-        let (mut out_a, mut out_b) = (
-            vec![f32::NAN; tokens * rows_a],
-            vec![f32::NAN; tokens * rows_b],
-        );
-        matmul(
-            &team,
-            &mut [
-                Product {
-                    w: &wa,
-                    bytes: &bytes_a,
-                    out: &mut out_a,
-                },
-                Product {
-                    w: &wb,
-                    bytes: &bytes_b,
-                    out: &mut out_b,
-                },
-            ],
-            &acts,
-            tokens,
-        );
-        for (w, bytes, out) in [(&wa, &bytes_a, &out_a), (&wb, &bytes_b, &out_b)] {
-            let rb = w.row_bytes();
-            for r in 0..w.rows {
-                for t in 0..tokens {
-                    let alone =
-                        dot_tile::<1>(w.format, &bytes[r * rb..(r + 1) * rb], &[&acts], [t])[0];
-                    assert_eq!(out[t * w.rows + r], alone, "row {r} token {t}");
+        for &(dtype, format) in FORMATS {
+            let make = |rows: usize, seed: u64| quantized(dtype, rows, cols, seed).0;
+            let (rows_a, rows_b) = (301, 45);
+            let (bytes_a, bytes_b) = (make(rows_a, 1), make(rows_b, 2));
+            let (wa, wb) = (
+                Matrix::in_memory(format, rows_a, cols),
+                Matrix::in_memory(format, rows_b, cols),
+            );
+            let tokens = 13;
+            let x: Vec<f32> = (0..tokens * cols).map(|i| value(i + 3)).collect();
+            let mut acts = QuantizedActs::default();
+            acts.quantize(&x, cols);
+            let (mut out_a, mut out_b) = (
+                vec![f32::NAN; tokens * rows_a],
+                vec![f32::NAN; tokens * rows_b],
+            );
+            matmul(
+                &team,
+                &mut [
+                    Product {
+                        w: &wa,
+                        bytes: &bytes_a,
+                        out: &mut out_a,
+                    },
+                    Product {
+                        w: &wb,
+                        bytes: &bytes_b,
+                        out: &mut out_b,
+                    },
+                ],
+                &acts,
+                tokens,
+            );
+            for (w, bytes, out) in [(&wa, &bytes_a, &out_a), (&wb, &bytes_b, &out_b)] {
+                let rb = w.row_bytes();
+                for r in 0..w.rows {
+                    for t in 0..tokens {
+                        let row = &bytes[r * rb..(r + 1) * rb];
+                        let alone = dot_tile::<1>(w.format, row, &[&acts], [t])[0];
+                        assert_eq!(out[t * w.rows + r], alone, "{format:?} row {r} token {t}");
+                    }
                 }
             }
         }

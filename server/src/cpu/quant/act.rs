@@ -16,6 +16,26 @@ pub struct QuantizedActs {
     /// Per block: `sum` as f32, and `d * sum` (the block's dequantized sum).
     pub sumf: Vec<f32>,
     pub dsum: Vec<f32>,
+    /// `qs` regrouped for the 32-value formats' kernels: for each group of
+    /// four blocks of a row, the first halves of the four blocks (64 bytes),
+    /// then the second halves; the lane order in which a 512-bit register
+    /// of packed nibbles unpacks, so the kernels never shuffle per token.
+    /// Blocks after a row's last whole group keep their order.
+    pub nib: Vec<i8>,
+    /// `d` spread over the lanes the kernels multiply: each block's scale
+    /// four times.
+    pub d4: Vec<f32>,
+    /// Each block's scale eight times (the K-quant kernels, two blocks per
+    /// register), in block order, and in `kq` order.
+    pub d8: Vec<f32>,
+    pub d8k: Vec<f32>,
+    /// `qs` for Q4_K's nibbles: each group of four blocks as blocks 0, 2,
+    /// 1, 3, since a register of Q4_K's packed nibbles unpacks into
+    /// sub-blocks 0 and 2 (low nibbles) and 1 and 3 (high).
+    pub kq: Vec<i8>,
+    /// Per block: `d` times each of `sum4`, for Q6_K's offset of 32 (which
+    /// has a scale per 16 values).
+    pub dsum4: Vec<f32>,
 }
 
 impl QuantizedActs {
@@ -28,6 +48,12 @@ impl QuantizedActs {
             sum4: Vec::new(),
             sumf: Vec::new(),
             dsum: Vec::new(),
+            nib: Vec::new(),
+            d4: Vec::new(),
+            d8: Vec::new(),
+            d8k: Vec::new(),
+            kq: Vec::new(),
+            dsum4: Vec::new(),
         }
     }
 
@@ -58,6 +84,49 @@ impl QuantizedActs {
             self.sum4[b] = sum4;
             self.sumf[b] = self.sum[b] as f32;
             self.dsum[b] = d * self.sumf[b];
+        }
+        self.regroup(blocks);
+    }
+
+    /// Fills the kernels' layouts (`nib`, `kq`, the spread scales) from
+    /// `qs`, `d` and `sum4`.
+    fn regroup(&mut self, blocks: usize) {
+        self.nib.resize(self.qs.len(), 0);
+        self.kq.resize(self.qs.len(), 0);
+        self.d4.resize(blocks * 4, 0.0);
+        self.d8.resize(blocks * 8, 0.0);
+        self.d8k.resize(blocks * 8, 0.0);
+        self.dsum4.resize(blocks * 8, 0.0);
+        for (b, &d) in self.d.iter().enumerate() {
+            self.d4[b * 4..b * 4 + 4].fill(d);
+            self.d8[b * 8..b * 8 + 8].fill(d);
+            for (k, s) in self.sum4[b].iter().enumerate() {
+                self.dsum4[b * 8 + k] = d * *s as f32;
+            }
+        }
+        // Q4_K's order within each group of four: blocks 0, 2, 1, 3.
+        for group in 0..blocks / 4 {
+            for (slot, from) in [0, 2, 1, 3].into_iter().enumerate() {
+                let (to, src) = (group * 4 + slot, group * 4 + from);
+                self.kq[to * 32..to * 32 + 32].copy_from_slice(&self.qs[src * 32..src * 32 + 32]);
+                self.d8k[to * 8..to * 8 + 8].fill(self.d[src]);
+            }
+        }
+        let per_row = (self.cols / 32).max(1);
+        for row in 0..blocks / per_row {
+            let first = row * per_row;
+            let groups = per_row / 4;
+            for g in 0..groups {
+                let base = (first + g * 4) * 32;
+                for i in 0..4 {
+                    let block = &self.qs[base + i * 32..base + i * 32 + 32];
+                    self.nib[base + i * 16..base + i * 16 + 16].copy_from_slice(&block[..16]);
+                    self.nib[base + 64 + i * 16..base + 64 + i * 16 + 16]
+                        .copy_from_slice(&block[16..]);
+                }
+            }
+            let tail = (first + groups * 4) * 32..(first + per_row) * 32;
+            self.nib[tail.clone()].copy_from_slice(&self.qs[tail]);
         }
     }
 

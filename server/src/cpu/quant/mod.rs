@@ -64,6 +64,16 @@ impl Format {
         }
     }
 
+    /// Tokens the kernels take at once for this format: 8, but 4 for Q6_K,
+    /// whose kernel runs out of registers at 8 (measured: slower than 4).
+    pub fn widest_tile(self) -> usize {
+        if self == Format::Q6K {
+            4
+        } else {
+            8
+        }
+    }
+
     pub fn row_bytes(self, cols: usize) -> usize {
         cols / self.block_len() * self.block_bytes()
     }

@@ -6,7 +6,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::*;
 
-const FORMATS: &[(GgmlDType, Format)] = &[
+pub(crate) const FORMATS: &[(GgmlDType, Format)] = &[
     (GgmlDType::Q4_0, Format::Q4_0),
     (GgmlDType::Q4_1, Format::Q4_1),
     (GgmlDType::Q5_0, Format::Q5_0),
@@ -117,5 +117,52 @@ fn kernels_match_the_reference_for_every_format_and_tile() {
                 );
             }
         }
+    }
+}
+
+/// Not a test: times the kernels on a matrix that stays in cache, to see
+/// compute apart from memory. `cargo test --release -p server --lib
+/// kernel_timings -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn kernel_timings() {
+    if !has_fast_kernels() {
+        return;
+    }
+    let rows = 256;
+    for &(dtype, format) in FORMATS {
+        let cols = if format.block_len() == 256 { 1024 } else { 896 };
+        let (raw, _) = quantized(dtype, rows, cols, 3);
+        let mut acts = QuantizedActs::new();
+        acts.quantize(&random(8 * cols, 4), cols);
+        let rb = format.row_bytes(cols);
+        let mut line = format!("{format:?}:");
+        macro_rules! time {
+            ($t:literal) => {{
+                let started = std::time::Instant::now();
+                let mut sink = 0f32;
+                let reps = 200;
+                for _ in 0..reps {
+                    for r in 0..rows {
+                        let row = &raw[r * rb..(r + 1) * rb];
+                        sink +=
+                            dot_tile::<$t>(format, row, &[&acts; $t], std::array::from_fn(|k| k))
+                                [0];
+                    }
+                }
+                let ns = started.elapsed().as_nanos() as f64 / (reps * rows * $t) as f64;
+                line.push_str(&format!(
+                    "  T={}: {:.1} ns/row-token ({:.2} MAC/ns)",
+                    $t,
+                    ns,
+                    cols as f64 / ns
+                ));
+                std::hint::black_box(sink);
+            }};
+        }
+        time!(1);
+        time!(4);
+        time!(8);
+        println!("{line}");
     }
 }

@@ -116,8 +116,6 @@ unsafe fn wide32<const T: usize, const F: u8>(
     // Lane i of the 16 dot-product lanes belongs to block i / 4 (nibble
     // formats) or i / 8 within a register pair (Q8_0).
     let spread4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    let spread8_lo = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    let spread8_hi = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     let offset = match F {
         Q4_0 => 8.0,
         Q5_0 => 16.0,
@@ -143,14 +141,26 @@ unsafe fn wide32<const T: usize, const F: u8>(
         } else {
             _mm_setzero_ps()
         };
-        // Weights as unsigned bytes: (lo, hi) registers.
+        // The four blocks' weights as unsigned bytes in two registers: the
+        // first 16 values of each block, then the last 16 (the order packed
+        // nibbles unpack in; the activations are stored the same way).
+        let lane = |i: usize, at: usize| _mm_loadu_si128(x.add(i * bb + at) as *const __m128i);
+        let gather = |at: usize| {
+            _mm512_inserti32x4(
+                _mm512_inserti32x4(
+                    _mm512_inserti32x4(_mm512_castsi128_si512(lane(0, at)), lane(1, at), 1),
+                    lane(2, at),
+                    2,
+                ),
+                lane(3, at),
+                3,
+            )
+        };
         let (w0, w1) = if F == Q8_0 {
-            let pair = |i: usize| {
-                let a = _mm256_loadu_si256(x.add(i * bb + 2) as *const __m256i);
-                let b2 = _mm256_loadu_si256(x.add((i + 1) * bb + 2) as *const __m256i);
-                _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(a), b2, 1), flip)
-            };
-            (pair(0), pair(2))
+            (
+                _mm512_xor_si512(gather(2), flip),
+                _mm512_xor_si512(gather(18), flip),
+            )
         } else {
             let qs = if F == Q4_1 {
                 4
@@ -159,16 +169,7 @@ unsafe fn wide32<const T: usize, const F: u8>(
             } else {
                 2
             };
-            let lane = |i: usize| _mm_loadu_si128(x.add(i * bb + qs) as *const __m128i);
-            let n = _mm512_inserti32x4(
-                _mm512_inserti32x4(
-                    _mm512_inserti32x4(_mm512_castsi128_si512(lane(0)), lane(1), 1),
-                    lane(2),
-                    2,
-                ),
-                lane(3),
-                3,
-            );
+            let n = gather(qs);
             let mut lo = _mm512_and_si512(n, low4);
             let mut hi = _mm512_and_si512(_mm512_srli_epi16(n, 4), low4);
             if F == Q5_0 {
@@ -183,50 +184,30 @@ unsafe fn wide32<const T: usize, const F: u8>(
             }
             (lo, hi)
         };
+        // Per-lane weight scales and the per-block correction (the offset
+        // the unsigned weights carry, or Q4_1's min), shared by the tokens.
+        let dw = _mm512_permutexvar_ps(spread4, _mm512_castps128_ps512(d4));
+        let corr4 = if F == Q4_1 {
+            m4
+        } else {
+            _mm_mul_ps(d4, _mm_set1_ps(-offset))
+        };
         for t in 0..T {
             let a = acts[t];
             let blk = first[t] + b;
-            let qa = a.qs.as_ptr().add(blk * 32);
-            let a0 = _mm512_loadu_si512(qa as *const __m512i);
-            let a1 = _mm512_loadu_si512(qa.add(64) as *const __m512i);
-            let da4 = _mm_loadu_ps(a.d.as_ptr().add(blk));
-            let sc4 = _mm_mul_ps(d4, da4);
-            let sc = _mm512_castps128_ps512(sc4);
-            if F == Q8_0 {
-                let dot0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, a0);
-                let dot1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, a1);
-                acc[t] = _mm512_fmadd_ps(
-                    _mm512_cvtepi32_ps(dot0),
-                    _mm512_permutexvar_ps(spread8_lo, sc),
-                    acc[t],
-                );
-                acc[t] = _mm512_fmadd_ps(
-                    _mm512_cvtepi32_ps(dot1),
-                    _mm512_permutexvar_ps(spread8_hi, sc),
-                    acc[t],
-                );
-            } else {
-                let a_lo = _mm512_shuffle_i64x2(a0, a1, 0x88);
-                let a_hi = _mm512_shuffle_i64x2(a0, a1, 0xDD);
-                let dot = _mm512_dpbusd_epi32(
-                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, a_lo),
-                    w1,
-                    a_hi,
-                );
-                acc[t] = _mm512_fmadd_ps(
-                    _mm512_cvtepi32_ps(dot),
-                    _mm512_permutexvar_ps(spread4, sc),
-                    acc[t],
-                );
-            }
-            // min·Σa − offset·scale·Σq, per block
-            let sumf4 = _mm_loadu_ps(a.sumf.as_ptr().add(blk));
-            if F == Q4_1 {
-                extra[t] = _mm_fmadd_ps(m4, _mm_loadu_ps(a.dsum.as_ptr().add(blk)), extra[t]);
-            }
-            if offset != 0.0 {
-                extra[t] = _mm_fnmadd_ps(_mm_mul_ps(sc4, _mm_set1_ps(offset)), sumf4, extra[t]);
-            }
+            let qa = a.nib.as_ptr().add(blk * 32);
+            let dot = _mm512_dpbusd_epi32(
+                _mm512_dpbusd_epi32(
+                    _mm512_setzero_si512(),
+                    w0,
+                    _mm512_loadu_si512(qa as *const __m512i),
+                ),
+                w1,
+                _mm512_loadu_si512(qa.add(64) as *const __m512i),
+            );
+            let scale = _mm512_mul_ps(dw, _mm512_loadu_ps(a.d4.as_ptr().add(blk * 4)));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[t]);
+            extra[t] = _mm_fmadd_ps(corr4, _mm_loadu_ps(a.dsum.as_ptr().add(blk)), extra[t]);
         }
         b += 4;
     }
@@ -305,7 +286,11 @@ unsafe fn blocks32<const T: usize>(
 }
 
 /// Q4_K: 256-value super-blocks of eight 32-value sub-blocks, each with a
-/// 6-bit scale and min.
+/// 6-bit scale and min. A 512-bit register of packed nibbles holds four
+/// sub-blocks: 0 and 2 in its low nibbles, 1 and 3 in its high ones; the
+/// activations are stored in that order (`QuantizedActs::kq`), so per token
+/// and 128 values the work is two loads, two `vpdpbusd` and two scaled adds.
+/// The mins are corrected once per super-block from the block sums.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn q4k<const T: usize>(
     row: &[u8],
@@ -313,46 +298,74 @@ unsafe fn q4k<const T: usize>(
     first: [usize; T],
 ) -> [f32; T] {
     let nb = row.len() / 144;
-    let mut acc = [_mm256_setzero_ps(); T];
-    let mut extra = [0f32; T];
-    let mask = _mm256_set1_epi8(0x0F);
+    let mut acc = [_mm512_setzero_ps(); T];
+    let mut mins = [_mm256_setzero_ps(); T];
+    let mask = _mm512_set1_epi8(0x0F);
     for b in 0..nb {
         let x = row.get_unchecked(b * 144..);
         let (d, dmin) = (f16_at(x, 0), f16_at(x, 2));
         let scales = &x[4..16];
-        for g in 0..4 {
-            let raw = _mm256_loadu_si256(x.as_ptr().add(16 + 32 * g) as *const __m256i);
-            let halves = [
-                _mm256_and_si256(raw, mask),
-                _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask),
-            ];
-            for (h, w) in halves.into_iter().enumerate() {
-                let j = 2 * g + h;
-                let (sc, m) = scale_min_k4(j, scales);
-                let (dsc, dm) = (d * sc as f32, dmin * m as f32);
-                for t in 0..T {
-                    let a = acts[t];
-                    let blk = first[t] + b * 8 + j;
-                    let da = *a.d.get_unchecked(blk);
-                    acc[t] = _mm256_fmadd_ps(
-                        _mm256_cvtepi32_ps(dpbusd(w, act_qs(a, blk))),
-                        _mm256_set1_ps(dsc * da),
-                        acc[t],
-                    );
-                    extra[t] -= dm * da * *a.sum.get_unchecked(blk) as f32;
-                }
+        let mut sc = [0f32; 8];
+        let mut m = [0f32; 8];
+        for (j, (s, mm)) in sc.iter_mut().zip(m.iter_mut()).enumerate() {
+            let (a, bm) = scale_min_k4(j, scales);
+            (*s, *mm) = (d * a as f32, -dmin * bm as f32);
+        }
+        let neg_mins = _mm256_loadu_ps(m.as_ptr());
+        for half in 0..2 {
+            let raw = _mm512_loadu_si512(x.as_ptr().add(16 + 64 * half) as *const __m512i);
+            let lo = _mm512_and_si512(raw, mask);
+            let hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
+            let j = 4 * half;
+            // Lanes 0-7 and 8-15: sub-blocks (j, j + 2), then (j + 1, j + 3).
+            let spread = |p: usize, q: usize| {
+                _mm512_insertf32x8(_mm512_set1_ps(sc[p]), _mm256_set1_ps(sc[q]), 1)
+            };
+            let (s_lo, s_hi) = (spread(j, j + 2), spread(j + 1, j + 3));
+            for t in 0..T {
+                let a = acts[t];
+                let blk = first[t] + b * 8 + j;
+                let qa = a.kq.as_ptr().add(blk * 32);
+                let ds = a.d8k.as_ptr().add(blk * 8);
+                let dot_lo = _mm512_dpbusd_epi32(
+                    _mm512_setzero_si512(),
+                    lo,
+                    _mm512_loadu_si512(qa as *const __m512i),
+                );
+                let dot_hi = _mm512_dpbusd_epi32(
+                    _mm512_setzero_si512(),
+                    hi,
+                    _mm512_loadu_si512(qa.add(64) as *const __m512i),
+                );
+                acc[t] = _mm512_fmadd_ps(
+                    _mm512_cvtepi32_ps(dot_lo),
+                    _mm512_mul_ps(s_lo, _mm512_loadu_ps(ds)),
+                    acc[t],
+                );
+                acc[t] = _mm512_fmadd_ps(
+                    _mm512_cvtepi32_ps(dot_hi),
+                    _mm512_mul_ps(s_hi, _mm512_loadu_ps(ds.add(16))),
+                    acc[t],
+                );
             }
+        }
+        for t in 0..T {
+            let dsum = _mm256_loadu_ps(acts[t].dsum.as_ptr().add(first[t] + b * 8));
+            mins[t] = _mm256_fmadd_ps(neg_mins, dsum, mins[t]);
         }
     }
     let mut out = [0f32; T];
     for t in 0..T {
-        out[t] = hsum(acc[t]) + extra[t];
+        out[t] = _mm512_reduce_add_ps(acc[t]) + hsum(mins[t]);
     }
     out
 }
 
 /// Q6_K: 256-value super-blocks, 6-bit values with a signed 8-bit scale per
-/// 16 values.
+/// 16 values. Each 512-bit register holds two 32-value blocks in order;
+/// every lane of the dot product covers 4 values, so a per-16 scale is a
+/// per-4-lane one. The offset of 32 is corrected from the activations'
+/// sums of 4 (`QuantizedActs::dsum4`).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn q6k<const T: usize>(
     row: &[u8],
@@ -360,9 +373,10 @@ unsafe fn q6k<const T: usize>(
     first: [usize; T],
 ) -> [f32; T] {
     let nb = row.len() / 210;
-    let mut acc = [_mm256_setzero_ps(); T];
+    let mut acc = [_mm512_setzero_ps(); T];
     let low4 = _mm256_set1_epi8(0x0F);
     let bits45 = _mm256_set1_epi8(0x30);
+    let pair = |a: __m256i, b: __m256i| _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
     for b in 0..nb {
         let x = row.get_unchecked(b * 210..);
         let p = x.as_ptr();
@@ -372,45 +386,62 @@ unsafe fn q6k<const T: usize>(
             let ql1 = _mm256_loadu_si256(p.add(64 * h + 32) as *const __m256i);
             let qh = _mm256_loadu_si256(p.add(128 + 32 * h) as *const __m256i);
             let groups = [
-                _mm256_or_si256(
-                    _mm256_and_si256(ql0, low4),
-                    _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45),
+                pair(
+                    _mm256_or_si256(
+                        _mm256_and_si256(ql0, low4),
+                        _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(ql1, low4),
+                        _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45),
+                    ),
                 ),
-                _mm256_or_si256(
-                    _mm256_and_si256(ql1, low4),
-                    _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                    _mm256_and_si256(qh, bits45),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45),
+                pair(
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                        _mm256_and_si256(qh, bits45),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45),
+                    ),
                 ),
             ];
             for (k, w) in groups.into_iter().enumerate() {
-                let s0 = x[192 + 8 * h + 2 * k] as i8 as i32;
-                let s1 = x[192 + 8 * h + 2 * k + 1] as i8 as i32;
-                let scales = _mm256_setr_epi32(s0, s0, s0, s0, s1, s1, s1, s1);
+                // The 16 lanes' scales: 4 lanes (16 values) per scale.
+                let four = (p.add(192 + 8 * h + 4 * k) as *const i32).read_unaligned();
+                let sc = _mm512_mul_ps(
+                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_cvtsi32_si128(four))),
+                    _mm512_set1_ps(d),
+                );
+                let sc = _mm512_permutexvar_ps(
+                    _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                    sc,
+                );
+                let off = _mm512_mul_ps(sc, _mm512_set1_ps(-32.0));
                 for t in 0..T {
                     let a = acts[t];
-                    let blk = first[t] + b * 8 + 4 * h + k;
-                    let sum4 = _mm256_loadu_si256(a.sum4.as_ptr().add(blk) as *const __m256i);
-                    // Σ (q - 32) a per 4 values, then each half times its scale.
-                    let centered =
-                        _mm256_sub_epi32(dpbusd(w, act_qs(a, blk)), _mm256_slli_epi32(sum4, 5));
-                    let scaled = _mm256_mullo_epi32(centered, scales);
-                    let da = *a.d.get_unchecked(blk);
+                    let blk = first[t] + b * 8 + 4 * h + 2 * k;
+                    let dot = _mm512_dpbusd_epi32(
+                        _mm512_setzero_si512(),
+                        w,
+                        _mm512_loadu_si512(a.qs.as_ptr().add(blk * 32) as *const __m512i),
+                    );
+                    let da = _mm512_loadu_ps(a.d8.as_ptr().add(blk * 8));
                     acc[t] =
-                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled), _mm256_set1_ps(d * da), acc[t]);
+                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(sc, da), acc[t]);
+                    acc[t] = _mm512_fmadd_ps(
+                        off,
+                        _mm512_loadu_ps(a.dsum4.as_ptr().add(blk * 8)),
+                        acc[t],
+                    );
                 }
             }
         }
     }
     let mut out = [0f32; T];
     for t in 0..T {
-        out[t] = hsum(acc[t]);
+        out[t] = _mm512_reduce_add_ps(acc[t]);
     }
     out
 }
