@@ -157,3 +157,51 @@ async fn stop_ends_a_real_generation_within_one_token() {
     // The token being computed when Stop arrived may still be delivered.
     assert!(after <= 1, "{after} tokens arrived after stop");
 }
+
+/// A long prompt whose client goes away stops at the next chunk: the
+/// engine is free for the next request within a second (it used to read
+/// the whole prompt, 42 s for 7,000 tokens).
+#[tokio::test]
+async fn a_cancelled_long_prompt_frees_the_engine_within_a_second() {
+    let engine = common::cpu_engine(&common::smollm2_path(), 1, 4);
+    let model = engine.model().unwrap();
+    let wanted = 7000.min(model.info.context_length - 64);
+    let mut text = String::new();
+    let mut tokens = Vec::new();
+    while tokens.len() < wanted {
+        text.push_str("The lighthouse keeper wrote in her log every evening. ");
+        tokens = model.tokenizer.encode(&text).unwrap();
+    }
+    tokens.truncate(wanted);
+    let eos = model.tokenizer.eos_ids().to_vec();
+    let mut long = engine
+        .submit(
+            "",
+            "long",
+            server::engine::GenerationJob::greedy(tokens, 5, eos.clone()),
+        )
+        .unwrap();
+    // Wait until the prompt is being read, then go away.
+    loop {
+        match long.next().await {
+            Some(EngineEvent::Reading { done, total }) if done > 0 => {
+                assert!(done < total, "{done} of {total}");
+                break;
+            }
+            Some(EngineEvent::Reading { .. } | EngineEvent::Waiting { .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    drop(long);
+    let next = chat_job(&engine, "Say hello.", GenerationParams::greedy(3));
+    let reply = collect(&engine, next).await;
+    println!(
+        "the next request's first token after {:.0} ms",
+        reply.stats.time_to_first_token_ms
+    );
+    assert!(
+        reply.stats.time_to_first_token_ms < 1000.0,
+        "the engine was busy for {:.0} ms after the client left",
+        reply.stats.time_to_first_token_ms
+    );
+}

@@ -135,6 +135,14 @@ pub fn ModelsPage() -> impl IntoView {
                             view! {
                                 <p class="model-summary">{summary}</p>
                                 <p class="model-memory">{memory}</p>
+                                {p.batching.map(|b| view! {
+                                    <p class="model-batching" id="model-batching">
+                                        {format!(
+                                            "{} replies at once, each up to {} tokens; KV cache up to {:.0} MiB per reply ({:.0} MiB in use). Running: {}, waiting: {}.",
+                                            b.slots, b.context_length, b.full_slot_mib, b.cache_mib, b.active, b.waiting
+                                        )}
+                                    </p>
+                                })}
                                 {p.remote.map(|url| view! { <p class="notice">{format!("Generation goes to the remote server {url}.")}</p> })}
                                 {p.idle_released.then(|| view! { <p class="notice">"Idle: the weights are released; the next request loads them again."</p> })}
                                 {p.loading.map(|name| view! { <p class="notice loading">{format!("Loading {name}…")}</p> })}

@@ -21,7 +21,7 @@ pub use error::AppError;
 pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};
 pub use library::{CardImport, CharacterInfo, PresetInfo};
 pub use model::{
-    DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
+    Batching, DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
 };
 pub use params::{GenerationParams, ParamError};
 pub use persona::{Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};

@@ -43,6 +43,22 @@ pub struct ModelPanel {
     pub idle_released: bool,
     /// Set when generation goes to a remote OpenAI-compatible server.
     pub remote: Option<String>,
+    /// How the loaded model serves many replies at once.
+    pub batching: Option<Batching>,
+}
+
+/// Replies generated at once, and the KV cache memory they share: each
+/// slot holds up to `context_length` tokens and its cache grows as used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Batching {
+    pub slots: usize,
+    pub context_length: usize,
+    /// KV cache of one full slot, MiB.
+    pub full_slot_mib: f64,
+    /// KV cache memory in use now, MiB.
+    pub cache_mib: f64,
+    pub active: usize,
+    pub waiting: usize,
 }
 
 /// A GGUF file offered by a Hugging Face repository.

@@ -27,6 +27,8 @@ pub struct Metrics {
     batch_rows: AtomicU64,
     /// f64 bits: tokens sampled per second over recent iterations.
     aggregate_tps: AtomicU64,
+    /// Bytes the model's KV caches hold.
+    cache_bytes: AtomicUsize,
 }
 
 impl Metrics {
@@ -82,6 +84,18 @@ impl Metrics {
 
     pub fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    pub fn set_cache_bytes(&self, bytes: usize) {
+        self.cache_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_bytes.load(Ordering::Relaxed)
     }
 
     /// The Prometheus exposition text.
@@ -164,6 +178,12 @@ impl Metrics {
             "gauge",
             "Requests waiting for a free sequence slot.",
             self.waiting.load(Ordering::Relaxed).to_string(),
+        );
+        metric(
+            "kv_cache_bytes",
+            "gauge",
+            "Memory the sequences' KV caches hold.",
+            self.cache_bytes.load(Ordering::Relaxed).to_string(),
         );
         metric(
             "decode_tokens_per_second_aggregate",

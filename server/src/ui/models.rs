@@ -5,7 +5,7 @@ use std::{future::Future, pin::Pin};
 
 use app::{
     services::{ChatService, ModelService},
-    types::{AppError, DownloadStatus, ModelFile, ModelPanel, RemoteModelFile},
+    types::{AppError, Batching, DownloadStatus, ModelFile, ModelPanel, RemoteModelFile},
 };
 
 use super::chat::UiChat;
@@ -40,6 +40,18 @@ impl ModelService for UiModels {
             gpu_mib: memory::gpu_used_mib(),
             idle_released: engine.is_released(),
             remote: self.state.chat.remote().map(|r| r.url().to_string()),
+            batching: engine.model().ok().map(|m| {
+                let metrics = engine.metrics();
+                let mib = |bytes: usize| bytes as f64 / (1 << 20) as f64;
+                Batching {
+                    slots: m.info.slots,
+                    context_length: m.info.context_length,
+                    full_slot_mib: mib(m.info.kv_bytes_per_token * m.info.context_length),
+                    cache_mib: mib(metrics.cache_bytes()),
+                    active: metrics.active(),
+                    waiting: metrics.waiting(),
+                }
+            }),
         }
     }
 

@@ -1,17 +1,61 @@
-//! How much of a waiting prompt one iteration reads. While other replies
-//! are streaming, prompts are read in small chunks so those streams never
-//! stall for long; when nothing else runs, in the largest chunks the model
-//! takes. Chunk sizes only affect speed, never the numbers: every chunk of
-//! a prompt runs on the same path (see `port::SeqChunk::exact`).
+//! How much of a waiting prompt one iteration reads. Iterations are kept
+//! short: while other replies stream, so those streams never stall for
+//! long; and always, so a cancelled prompt stops within a second. Chunk
+//! sizes only affect speed, never the numbers: every chunk of a prompt
+//! runs on the same path (see `model_port::SeqChunk::exact`).
 
-/// Prompt tokens per iteration while other sequences decode: a stall of
-/// about a third of a second for a 0.5B model on two cores.
-pub const PREFILL_BUDGET_WHILE_DECODING: usize = 64;
+/// How long one iteration may spend reading prompts while other replies
+/// stream (their next token waits that long), and when nothing else runs
+/// (how soon a cancelled prompt stops).
+const STEP_WHILE_DECODING: f64 = 0.4;
+const STEP_ALONE: f64 = 0.5;
+
+/// Prompt tokens per second, measured on recent iterations: what the
+/// budget of the next one is sized by, so a small model reads big chunks
+/// and a big one small chunks.
+pub struct PrefillRate {
+    tokens_per_second: Option<f64>,
+}
+
+impl PrefillRate {
+    pub fn new() -> Self {
+        Self {
+            tokens_per_second: None,
+        }
+    }
+
+    /// An iteration read `tokens` prompt tokens (among other rows) in `seconds`.
+    pub fn record(&mut self, tokens: usize, seconds: f64) {
+        if tokens < 16 || seconds <= 0.0 {
+            return; // too small to say anything about the rate
+        }
+        let now = tokens as f64 / seconds;
+        self.tokens_per_second = Some(match self.tokens_per_second {
+            Some(old) => 0.7 * old + 0.3 * now,
+            None => now,
+        });
+    }
+
+    /// Prompt tokens the next iteration may read.
+    pub fn budget(&self, decoding: bool, max_rows: usize) -> usize {
+        let seconds = if decoding {
+            STEP_WHILE_DECODING
+        } else {
+            STEP_ALONE
+        };
+        let budget = match self.tokens_per_second {
+            Some(rate) => (rate * seconds) as usize,
+            None => 128, // until measured
+        };
+        budget.clamp(32, max_rows.max(32)).min(max_rows)
+    }
+}
 
 /// How many of a prompt's `remaining` tokens to read within `budget`.
-/// Prefers not to leave a remainder shorter than `exact_from` (a tiny last
-/// chunk on the exact path costs a whole pass over the weights for a few
-/// tokens). 0 means wait for the next iteration.
+/// For a prompt on the exact path, `min` (the backend's `exact_from`): no
+/// chunk or remainder is made shorter than that (a tiny chunk on the exact
+/// path costs a whole pass over the weights for a few tokens). 0 means
+/// wait for the next iteration.
 pub fn prompt_chunk(remaining: usize, budget: usize, exact_from: Option<usize>) -> usize {
     if remaining <= budget {
         return remaining;
@@ -34,6 +78,20 @@ pub fn prompt_chunk(remaining: usize, budget: usize, exact_from: Option<usize>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_follows_the_measured_speed() {
+        let mut rate = PrefillRate::new();
+        assert_eq!(rate.budget(true, 512), 128);
+        rate.record(200, 1.0); // a slow model: 200 tokens/s
+        assert_eq!(rate.budget(true, 512), 80);
+        assert_eq!(rate.budget(false, 512), 100);
+        let mut fast = PrefillRate::new();
+        fast.record(5000, 1.0);
+        assert_eq!(fast.budget(false, 512), 512, "capped by the model");
+        fast.record(1, 10.0);
+        assert_eq!(fast.budget(false, 512), 512, "tiny samples are ignored");
+    }
 
     #[test]
     fn chunks_fit_the_budget_and_leave_no_tiny_remainder() {

@@ -20,7 +20,7 @@ use std::{
         Arc,
     },
     thread,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use queue::Message;
@@ -32,6 +32,11 @@ use super::{
     detokenize::TokenDecoder, metrics::Metrics, BatchModel, EngineError, EngineEvent, FinishReason,
     GenerationStats, ModelShape, SeqChunk,
 };
+
+/// When the engine was idle, requests arriving within this gap of each
+/// other start together (but none waits longer than `GATHER_AT_MOST`).
+const GATHER_GAP: Duration = Duration::from_millis(10);
+const GATHER_AT_MOST: Duration = Duration::from_millis(40);
 
 /// Loads the weights again after a release.
 pub type Reload = Box<dyn Fn() -> Result<Box<dyn BatchModel>, EngineError> + Send>;
@@ -66,6 +71,7 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
         depth,
         waiting: VecDeque::new(),
         running: Vec::new(),
+        prefill: chunks::PrefillRate::new(),
     };
     thread::Builder::new()
         .name("candlelight-scheduler".into())
@@ -99,6 +105,7 @@ struct Scheduler {
     waiting: VecDeque<Waiting>,
     /// In the order they were admitted (the oldest prompt is read first).
     running: Vec<Sequence>,
+    prefill: chunks::PrefillRate,
 }
 
 impl Scheduler {
@@ -112,6 +119,16 @@ impl Scheduler {
                 match receiver.recv() {
                     Ok(message) => self.take(message),
                     Err(_) => return,
+                }
+                // Requests sent together (a page and an agent, a benchmark)
+                // arrive a few milliseconds apart: wait that long so their
+                // prompts are read in one batch rather than one by one.
+                let until = Instant::now() + GATHER_AT_MOST;
+                while let Ok(message) = receiver.recv_timeout(GATHER_GAP) {
+                    self.take(message);
+                    if Instant::now() >= until {
+                        break;
+                    }
                 }
             }
             loop {
@@ -254,19 +271,16 @@ impl Scheduler {
         }
     }
 
-    /// How much of a `shared` prefix to reuse: at least one prompt token is
-    /// computed (for its logits), and on a backend with an exact path
-    /// enough that the rest runs on it, so a reply's numbers do not depend
-    /// on whether the cache was hit.
+    /// How much of a `shared` prefix to reuse: all of it but at least one
+    /// prompt token, which is computed for its logits. (A chat's next turn
+    /// then runs only its new tokens, on the fast path; its numbers equal
+    /// a cold run's whenever that run was on the fast path too, i.e. for
+    /// prompts shorter than the backend's `exact_from`.)
     fn reusable(&self, shared: usize, prompt_len: usize) -> usize {
         if !self.shape.prefix_reuse {
             return 0;
         }
-        let reuse = shared.min(prompt_len.saturating_sub(1));
-        match self.shape.exact_from {
-            Some(e) => reuse.min(prompt_len.saturating_sub(e)),
-            None => reuse,
-        }
+        shared.min(prompt_len.saturating_sub(1))
     }
 
     fn load_again(&mut self) -> Result<(), EngineError> {
@@ -295,11 +309,10 @@ impl Scheduler {
     /// prompt chunks (oldest first) within the budget.
     fn plan(&self) -> Vec<Planned> {
         let decoding = self.running.iter().filter(|s| s.prompt_left() == 0).count();
-        let mut budget = if decoding == 0 {
-            self.shape.max_rows
-        } else {
-            chunks::PREFILL_BUDGET_WHILE_DECODING.min(self.shape.max_rows)
-        };
+        let mut budget = self
+            .prefill
+            .budget(decoding > 0, self.shape.max_rows)
+            .min(self.shape.max_rows.saturating_sub(decoding));
         let mut first_prompt = true;
         let mut plan = Vec::new();
         for (index, seq) in self.running.iter().enumerate() {
@@ -307,7 +320,9 @@ impl Scheduler {
             let rows = if left == 0 {
                 1
             } else {
-                let mut c = chunks::prompt_chunk(left, budget, self.shape.exact_from);
+                // Only exact chunks have a fixed cost worth avoiding tiny ones for.
+                let min_chunk = self.shape.exact_from.filter(|_| seq.exact);
+                let mut c = chunks::prompt_chunk(left, budget, min_chunk);
                 if c == 0 && first_prompt {
                     c = left.min(budget.max(1)); // always make progress
                 }
@@ -372,12 +387,15 @@ impl Scheduler {
             }
         };
         let seconds = started.elapsed().as_secs_f64();
+        let prompt_rows: usize = plan.iter().filter(|p| p.rows > 1).map(|p| p.rows).sum();
+        self.prefill.record(prompt_rows, seconds);
         let wanted = plan.iter().filter(|p| p.logits).count();
         let mut logits = match outcome {
             Ok(logits) if logits.len() == wanted => logits.into_iter(),
             Ok(_) => {
                 return self.fail_planned(&plan, "the model returned the wrong number of logits");
             }
+            Err(EngineError::Compute(reason)) => return self.fail_planned(&plan, &reason),
             Err(e) => return self.fail_planned(&plan, &e.to_string()),
         };
         let mut ended: Vec<(usize, Result<FinishReason, EngineError>)> = Vec::new();
@@ -395,6 +413,9 @@ impl Scheduler {
             }
         }
         self.metrics.record_iteration(rows, wanted, seconds);
+        if let Some(model) = &self.model {
+            self.metrics.set_cache_bytes(model.cache_bytes());
+        }
         // Highest index first, so the others stay where they are.
         ended.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
         for (i, result) in ended {

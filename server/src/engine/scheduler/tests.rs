@@ -196,8 +196,9 @@ fn a_full_queue_is_refused_and_places_are_reported() {
     assert_eq!(drain(&mut b).3, vec![1, 0], "second in line, then first");
 }
 
-/// A long prompt arriving while another reply streams is read in chunks:
-/// the streaming reply gets a token in every batch meanwhile.
+/// A long prompt arriving while another reply streams is read in chunks
+/// (sized to the measured speed, see `chunks.rs`): the streaming reply gets
+/// a token in every batch meanwhile.
 #[test]
 fn a_long_prompt_does_not_stall_a_streaming_reply() {
     let model = FakeModel::new(2).slow(Duration::from_millis(1));
@@ -219,13 +220,13 @@ fn a_long_prompt_does_not_stall_a_streaming_reply() {
         .filter(|b| b.iter().any(|c| c.2 > 1))
         .collect();
     assert!(
-        with_prompt.len() >= 3000 / 64,
+        with_prompt.len() >= 3000 / 512,
         "{} prompt chunks",
         with_prompt.len()
     );
     for b in with_prompt {
-        let prompt_rows: usize = b.iter().filter(|c| c.2 > 1).map(|c| c.2).sum();
-        assert!(prompt_rows <= 64, "{b:?}");
+        let rows: usize = b.iter().map(|c| c.2).sum();
+        assert!(rows <= 512, "{b:?}");
         assert!(
             b.iter().any(|c| c.2 == 1),
             "the streaming reply stepped too: {b:?}"
@@ -247,9 +248,9 @@ fn the_next_turn_reuses_its_slot_s_prefix() {
     turn2.extend(41..=45);
     turn2.extend([1, 2, 3]);
     let (_, _, stats, _) = drain(&mut submit(&q, job(turn2.clone(), 2)));
-    // All of turn 1 and the reply are reused but the last 16 tokens, which
-    // are recomputed so the prompt's end runs on the exact path.
-    assert_eq!(stats.cached_tokens as usize, turn2.len() - 16);
+    // All of turn 1 and the reply that the slot computed are reused: the
+    // reply's last token was sampled but never fed back.
+    assert_eq!(stats.cached_tokens as usize, 44);
 }
 
 #[test]
