@@ -282,6 +282,33 @@ async fn invalid_fields_are_named_with_400() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
+/// Degenerate temperatures never panic the sampler: a subnormal one is
+/// refused by name, and the smallest allowed one with `min_p` (whose kind used to
+/// filter out every token) answers with the most likely tokens.
+#[tokio::test]
+async fn degenerate_temperatures_answer_without_a_panic() {
+    let app = app(4);
+    let ask = |extra: Value| {
+        let mut body = json!({"prompt": "The capital of France is", "max_tokens": 4, "min_p": 0.1});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let (status, answer) = post(&app, "/v1/completions", ask(json!({"temperature": 1e-40}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["param"], "temperature", "{answer}");
+    let (tiny, greedy) = (
+        post(&app, "/v1/completions", ask(json!({"temperature": 0.0001}))).await,
+        post(&app, "/v1/completions", ask(json!({"temperature": 0}))).await,
+    );
+    assert_eq!(tiny.0, StatusCode::OK, "{}", tiny.1);
+    assert_eq!(
+        tiny.1["choices"][0]["text"], greedy.1["choices"][0]["text"],
+        "a vanishing temperature picks the most likely tokens"
+    );
+}
+
 #[tokio::test]
 async fn api_key_is_required() {
     let app = app(4);

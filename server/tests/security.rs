@@ -605,6 +605,103 @@ async fn a_six_megabyte_picture_uploads() {
     assert!(a.body.contains("TooLarge"), "{}", a.body);
 }
 
+/// A send refused because the engine is busy leaves the chat as it was:
+/// no user turn without a reply. The API's 429 says when to retry.
+#[tokio::test]
+async fn a_busy_send_leaves_no_half_turn() {
+    use app::{
+        api::GenerateReply,
+        types::{ChatAction, ChatSettings, GenerationParams, ReplyRequest},
+    };
+    use server::engine::{EngineOptions, GenerationJob, LoadOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(Engine::load(
+        &common::smollm2_path(),
+        EngineOptions {
+            load: LoadOptions {
+                parallel: 1,
+                ..LoadOptions::default()
+            },
+            queue_capacity: 0,
+        },
+    ));
+    // The only slot is busy with a long reply.
+    let eos = engine.model().unwrap().tokenizer.eos_ids().to_vec();
+    let _busy = engine
+        .submit(
+            "",
+            "busy",
+            GenerationJob {
+                ban_eos: true,
+                ..GenerationJob::greedy(vec![1, 2, 3], 2000, eos)
+            },
+        )
+        .unwrap();
+    let state = AppState {
+        chat: Arc::new(ChatEngine::new(engine)),
+        data: Arc::new(UserData::open(dir.path()).unwrap()),
+        models: Arc::new(ModelLibrary::new(dir.path(), "http://127.0.0.1:9")),
+    };
+    let app = TestApp {
+        router: router(
+            leptos_options("target/site"),
+            state,
+            &ServerConfig::default(),
+        ),
+        dir,
+    };
+    let created = send(
+        &app,
+        post(path_of::<NewChat>(), json!({"folder": "Instruct"}), &[]),
+    )
+    .await;
+    let chat = created.json();
+    let request = ReplyRequest {
+        request_id: "r1".into(),
+        key: serde_json::from_value(chat["key"].clone()).unwrap(),
+        base_revision: chat["revision"].as_u64().unwrap(),
+        action: ChatAction::Send {
+            text: "Hello?".into(),
+        },
+        settings: ChatSettings::default(),
+        params: GenerationParams::greedy(5),
+    };
+    let refused = send(
+        &app,
+        post(
+            path_of::<GenerateReply>(),
+            json!({ "request": request }),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    let reloaded = send(
+        &app,
+        post(path_of::<LoadChat>(), json!({"key": chat["key"]}), &[]),
+    )
+    .await;
+    assert_eq!(reloaded.json()["messages"], json!([]), "no half turn");
+    assert_eq!(reloaded.json()["revision"], chat["revision"]);
+
+    let api = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/completions")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"prompt": "Hi", "max_tokens": 3}).to_string(),
+        ))
+        .unwrap();
+    let busy = send(&app, api).await;
+    assert_eq!(busy.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(busy.headers.contains_key(header::RETRY_AFTER));
+}
+
 #[tokio::test]
 async fn answers_forbid_framing_and_pages_have_a_nonce_policy() {
     let app = open_app();

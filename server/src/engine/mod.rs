@@ -386,3 +386,27 @@ impl Stream for ReplyStream {
         self.receiver.poll_recv(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request id names a reply only among its owner's: another user who
+    /// learns (or guesses) it cannot stop it.
+    #[test]
+    fn only_the_owner_stops_a_reply() {
+        let engine = Engine::without_model("none".into());
+        let (_events, cancel, _stream) = engine.open_reply("ann", "r1");
+        let (_b_events, b_cancel, _b_stream) = engine.open_reply("bob", "r1");
+        assert!(!engine.stop("eve", "r1"));
+        assert!(!cancel.load(Ordering::Relaxed));
+        assert!(engine.stop("ann", "r1"));
+        assert!(cancel.load(Ordering::Relaxed));
+        assert!(
+            !b_cancel.load(Ordering::Relaxed),
+            "bob's reply of the same id runs on"
+        );
+        assert_eq!(engine.stop_owned_by("bob"), 1);
+        assert!(b_cancel.load(Ordering::Relaxed));
+    }
+}
