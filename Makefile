@@ -73,7 +73,10 @@ test-models:
 SKIPS := target/tmp/skipped-tests.txt
 cargo-test: test-models
 	@rm -f $(SKIPS)
-	cargo test --release --workspace
+	# One test at a time: tests that load a model each start a thread team
+	# of every core, and several teams spinning at once on two cores run
+	# many times slower than one after another.
+	RUST_TEST_THREADS=1 cargo test --release --workspace
 	@if [ -s $(SKIPS) ]; then echo "$$(wc -l < $(SKIPS)) tests skipped on this CPU:"; cat $(SKIPS); fi
 
 e2e: build chromium node-tools test-models
