@@ -4,14 +4,13 @@
 #
 # usage: scripts/bench-busy-core.sh [ROUNDS]        (default 3)
 #
-# Builds both programs as scripts/bench-vs-llamacpp.sh does (run that once
-# first: it builds llama-bench from the llama-cpp-python sdist).
+# Builds both programs as scripts/bench-vs-llamacpp.sh does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${1:-3}
 LLAMA_BENCH=.tools/llama.cpp-build/bin/llama-bench
-[[ -x $LLAMA_BENCH ]] || { echo "run scripts/bench-vs-llamacpp.sh first (it builds $LLAMA_BENCH)" >&2; exit 1; }
+scripts/llamacpp-build.sh llama-bench
 scripts/fetch-models.sh smollm2 >&2
 scripts/fetch-models.sh qwen >&2
 CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-cpu=native" \

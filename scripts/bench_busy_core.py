@@ -8,8 +8,10 @@ import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench_vs_llamacpp import BUSY_SECTION as SECTION
 from bench_vs_llamacpp import GEN, PROMPT, THREADS, bench_args, candlelight, llama_cpp
+from benchmarks_md import replace_section
+
+SECTION = "## With a busy core"
 
 
 @contextmanager
@@ -57,11 +59,7 @@ browser rendering the chat on the same 2-core laptop does; medians of {args.roun
 `scripts/bench-busy-core.sh {args.rounds}`:
 
 """ + "\n".join(rows) + "\n"
-    path = Path("BENCHMARKS.md")
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        text = text[:text.index(SECTION)].rstrip() + "\n"
-    path.write_text(text.rstrip() + "\n\n" + section)
+    replace_section(Path("BENCHMARKS.md"), SECTION, section)
     print(section)
 
 

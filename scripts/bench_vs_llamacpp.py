@@ -11,8 +11,10 @@ import statistics
 import subprocess
 from pathlib import Path
 
+from benchmarks_md import sections
+
 PROMPT, GEN, THREADS = 512, 128, 2
-BUSY_SECTION = "## With a busy core"
+SHORT = (16, 40, 64)
 
 
 def run(cmd):
@@ -85,6 +87,25 @@ def main():
         rows.append(f"| {Path(m).name} | " + " | ".join(cells) + " |")
     table = "\n".join(rows)
 
+    # Short prompts: a chat turn's new tokens after the prefix cache.
+    qwen = next((m for m in args.models if "q4_k_m" in m), None)
+    short_rows = ["| prompt tokens | candlelight tok/s | llama.cpp tok/s | ratio |", "|---|---|---|---|"]
+    if qwen:
+        short = {n: {"ours": [], "llama": []} for n in SHORT}
+        for _ in range(args.rounds):
+            out, _ = run([args.llama_bench, "-m", qwen, "-p", ",".join(map(str, SHORT)), "-n", "0", "-t", str(THREADS),
+                          "-r", "1", "-o", "json"])
+            for r in json.loads(out):
+                short[r["n_prompt"]]["llama"].append(r["avg_ts"])
+            for n in SHORT:
+                out, _ = run([args.candlelight, "bench", "--model", qwen, "--prompt-tokens", str(n), "--gen-tokens", "1",
+                              "--threads", str(THREADS), "--repeats", "1"])
+                short[n]["ours"].append(json.loads(out.strip().splitlines()[-1])["prompt_tokens_per_second"])
+        for n in SHORT:
+            ours, theirs = statistics.median(short[n]["ours"]), statistics.median(short[n]["llama"])
+            short_rows.append(f"| {n} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x |")
+    short_table = "\n".join(short_rows)
+
     prefix_rows = ["| file | turn 1: prompt tokens | turn 1 TTFT ms | turn 2: prompt tokens (reused) | turn 2 TTFT ms |",
                    "|---|---|---|---|---|"]
     for m in args.models:
@@ -115,6 +136,15 @@ the context; peak RSS is each process's maximum resident set (`wait4`). Q8_0 fil
 
 {table}
 
+## Short prompts
+
+A chat turn's new tokens after the prefix cache are a short prompt: {Path(qwen).name if qwen else ""},
+`llama-bench -p {",".join(map(str, SHORT))} -n 0` against `candlelight bench --prompt-tokens N`, medians of
+{args.rounds}. candlelight reads prompts shorter than 128 tokens on its 8-bit integer kernels (as llama.cpp
+reads every prompt), longer ones as f32 matrix products.
+
+{short_table}
+
 ## Prefix cache
 
 Time to first token of a chat's first and second turn with a ~1,000-token character context (chat mode):
@@ -123,10 +153,11 @@ its new tokens. `candlelight bench-prefix --model FILE --context-tokens 1000`:
 
 {prefix_table}
 """
-    # Sections other scripts add (bench_busy_core.py's) stay.
+    # Sections other scripts add (bench_busy_core.py's, bench_serve.py's) stay.
     path = Path("BENCHMARKS.md")
     old = path.read_text() if path.exists() else ""
-    kept = old[old.index(BUSY_SECTION):] if BUSY_SECTION in old else ""
+    mine = ("", "## Short prompts", "## Prefix cache")
+    kept = "".join(body for heading, body in sections(old) if heading not in mine)
     path.write_text(text + ("\n" + kept if kept else ""))
     print(text)
 

@@ -127,7 +127,7 @@ async fn one_stream(
         request = request.bearer_auth(key);
     }
     let failed = |e: String| ToolError::Invalid(format!("stream {i}: {e}"));
-    let response = request.send().await.map_err(|e| failed(e.to_string()))?;
+    let response = request.send().await.map_err(|e| failed(format!("{e:?}")))?;
     if !response.status().is_success() {
         return Err(failed(format!("HTTP {}", response.status())));
     }
