@@ -25,7 +25,7 @@ def free_port():
 
 def bench(candlelight, streams, extra, label):
     cmd = [candlelight, "bench-serve", "--streams", streams, "--gen-tokens", str(GEN), "--label", label] + extra
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True,
                          env={**os.environ, "RAYON_NUM_THREADS": os.environ.get("RAYON_NUM_THREADS", "2")}).stdout
     print(out, flush=True)
     return json.loads(out.strip().splitlines()[-1])
