@@ -1,5 +1,7 @@
 import { test, expect } from '@playwright/test';
-import { assistantMessages, lastStats, newChat, openApp, send, setParam, userMessages, waitIdle } from './helpers';
+import {
+  assistantMessages, chooseCharacter, lastStats, newChat, openApp, send, setMode, setParam, userMessages, waitIdle,
+} from './helpers';
 
 test('a reply streams in token by token and a second turn carries the context', async ({ page }) => {
   await openApp(page);
@@ -100,4 +102,25 @@ test('Enter during IME composition does not send; Shift+Enter adds a line', asyn
   await expect(userMessages(page).first()).toContainText('你好');
   await expect(box).toHaveValue('');
   await waitIdle(page);
+});
+
+/** chat-instruct ends its prompt with the character's name, as
+ * text-generation-webui's does, and a name the model writes anyway is
+ * stripped before it is shown and saved: three turns later no reply starts
+ * with "AI助理:" (it used to compound: "AI助理: AI助理: …"). */
+test('chat-instruct replies never start with the character name', async ({ page }) => {
+  await openApp(page);
+  await chooseCharacter(page, 'AI助理');
+  await setMode(page, 'chat-instruct');
+  await newChat(page);
+  await setParam(page, 'max_new_tokens', '40');
+  for (const question of ['你好', 'What is the capital of France?', 'And the capital of Italy?']) {
+    const before = await assistantMessages(page).count();
+    await send(page, question);
+    await waitIdle(page);
+    await expect(assistantMessages(page)).toHaveCount(before + 1);
+    const reply = (await assistantMessages(page).last().locator('.content').innerText()).trim();
+    expect(reply.length, 'a reply was written').toBeGreaterThan(0);
+    expect(reply.startsWith('AI助理'), `reply: ${reply}`).toBe(false);
+  }
 });

@@ -19,6 +19,7 @@ pub fn job(
         stop_strings,
         eos_ids,
         ban_eos: params.ban_eos_token,
+        strip_leading_names: Vec::new(),
     }
 }
 

@@ -103,12 +103,13 @@ impl ChatEngine {
         })?;
         let mut stop_strings = prompt.stop_strings.clone();
         stop_strings.extend(request.params.custom_stopping_strings.iter().cloned());
-        let job = job::job(
+        let mut job = job::job(
             prompt.tokens.clone(),
             &request.params,
             stop_strings,
             tokenizer.eos_ids().to_vec(),
         );
+        job.strip_leading_names = settings.names_to_strip(request.continuation);
         Ok(Prepared { prompt, job })
     }
 

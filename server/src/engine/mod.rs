@@ -12,6 +12,7 @@ mod device;
 #[cfg(test)]
 mod fake;
 mod gguf;
+mod lead;
 mod loader;
 pub mod metrics;
 mod sampler;

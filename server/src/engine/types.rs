@@ -92,6 +92,9 @@ pub struct GenerationJob {
     pub eos_ids: Vec<u32>,
     /// Keep generating past end-of-sequence (until `max_new_tokens`).
     pub ban_eos: bool,
+    /// Names whose `Name:` is stripped from the start of the reply, with
+    /// leading white space (chat modes; empty: the text is left as it is).
+    pub strip_leading_names: Vec<String>,
 }
 
 impl GenerationJob {
@@ -104,6 +107,7 @@ impl GenerationJob {
             stop_strings: Vec::new(),
             eos_ids,
             ban_eos: false,
+            strip_leading_names: Vec::new(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! the UI and the API both call it, so what the API sends is what the UI
 //! would send.
 
-use app::types::{Character, ChatMessage, Mode, Role, UserProfile};
+use app::types::{substitute_names, Character, ChatMessage, Mode, Role, UserProfile};
 
 use super::{lore, ChatTemplate, PromptError};
 
@@ -36,31 +36,31 @@ pub enum Continuation {
 impl PromptSettings<'_> {
     /// The character's name as the prompt shows it.
     pub fn bot_name(&self) -> &str {
-        if self.character.name.is_empty() {
-            "Assistant"
-        } else {
-            &self.character.name
-        }
+        self.character.shown_name()
     }
 
     pub fn user_name(&self) -> &str {
-        if self.user.name.is_empty() {
-            "You"
-        } else {
-            &self.user.name
-        }
+        self.user.shown_name()
     }
 
     /// `{{char}}`, `{{user}}` (and the older `<BOT>`, `<USER>`) replaced by
     /// the names, as character cards expect.
     pub fn substitute(&self, text: &str) -> String {
-        let (bot, user) = (self.bot_name(), self.user_name());
-        text.replace("{{char}}", bot)
-            .replace("{{Char}}", bot)
-            .replace("<BOT>", bot)
-            .replace("{{user}}", user)
-            .replace("{{User}}", user)
-            .replace("<USER>", user)
+        substitute_names(text, self.bot_name(), self.user_name())
+    }
+
+    /// Whose `Name:` is stripped from the start of a new reply: in the
+    /// modes that show names the prompt already ends with the character's
+    /// name, so one the model writes anyway would be shown and saved twice
+    /// (and teach the next turn to repeat it), as text-generation-webui
+    /// strips it. Continued and impersonated text is left as it is.
+    pub fn names_to_strip(&self, continuation: Continuation) -> Vec<String> {
+        match (self.mode, continuation) {
+            (Mode::Chat | Mode::ChatInstruct, Continuation::Reply) => {
+                vec![self.bot_name().to_string(), self.user_name().to_string()]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Stop strings the mode implies: a new `Name:` line means the model
@@ -126,9 +126,17 @@ pub fn render_prompt(
     match settings.mode {
         Mode::Chat => Ok(chat_mode_prompt(settings, history, continuation)),
         Mode::ChatInstruct => {
+            // The command as the user's turn, then the reply begun with the
+            // speaker's `Name:` (text-generation-webui's bot prefix), so
+            // the model writes only what that speaker says.
             let command = chat_instruct_message(settings, history, continuation);
-            let rendered = template.render(&[ChatMessage::new(Role::User, command)], true)?;
-            Ok(rendered + partial)
+            let (speaker, text) = next_speaker(settings, continuation, partial);
+            open_turn(
+                template,
+                vec![ChatMessage::new(Role::User, command)],
+                Role::Assistant,
+                &speaker_prefix(speaker, text),
+            )
         }
         Mode::Instruct => render_instruct(settings, template, done, partial, continuation),
     }
@@ -228,31 +236,27 @@ fn render_instruct(
     messages.extend(history.iter().cloned());
     match continuation {
         Continuation::Reply => template.render(&messages, true),
-        Continuation::ContinueLast => {
-            // Render the partial reply as a finished turn, then cut off what
-            // the template puts after it (its end-of-turn marker).
-            const MARK: &str = "\u{E000}continue-here\u{E000}";
-            messages.push(ChatMessage::new(
-                Role::Assistant,
-                format!("{partial}{MARK}"),
-            ));
-            let rendered = template.render(&messages, false)?;
-            let at = rendered.rfind(MARK).ok_or_else(|| {
-                PromptError::TemplateRender("the template dropped the reply being continued".into())
-            })?;
-            Ok(rendered[..at].to_string())
-        }
-        Continuation::Impersonate => {
-            // The user's turn, opened but not closed.
-            const MARK: &str = "\u{E000}user-turn\u{E000}";
-            messages.push(ChatMessage::new(Role::User, format!("{partial}{MARK}")));
-            let rendered = template.render(&messages, false)?;
-            let at = rendered.rfind(MARK).ok_or_else(|| {
-                PromptError::TemplateRender("the template dropped the user's turn".into())
-            })?;
-            Ok(rendered[..at].to_string())
-        }
+        Continuation::ContinueLast => open_turn(template, messages, Role::Assistant, partial),
+        Continuation::Impersonate => open_turn(template, messages, Role::User, partial),
     }
+}
+
+/// `messages`, then a turn of `role` that begins with `text` and is left
+/// open: the turn is rendered as a finished one and what the template puts
+/// after its content (the end-of-turn marker) is cut off.
+fn open_turn(
+    template: &ChatTemplate,
+    mut messages: Vec<ChatMessage>,
+    role: Role,
+    text: &str,
+) -> Result<String, PromptError> {
+    const MARK: &str = "\u{E000}open-turn\u{E000}";
+    messages.push(ChatMessage::new(role, format!("{text}{MARK}")));
+    let rendered = template.render(&messages, false)?;
+    let at = rendered.rfind(MARK).ok_or_else(|| {
+        PromptError::TemplateRender("the template dropped the turn being written".into())
+    })?;
+    Ok(rendered[..at].to_string())
 }
 
 #[cfg(test)]
@@ -351,7 +355,9 @@ Sam: Which way is north?\n";
             "{out}"
         );
         assert!(
-            out.ends_with("Aria: Near the reef.\n<|im_end|>\n<|im_start|>assistant\nLet us sail"),
+            out.ends_with(
+                "Aria: Near the reef.\n<|im_end|>\n<|im_start|>assistant\nSam: Let us sail"
+            ),
             "{out}"
         );
 
@@ -393,17 +399,53 @@ Sam: Which way is north?\n";
         );
     }
 
+    /// The transcript in one user turn, then the assistant's turn begun
+    /// with the speaker's name (text-generation-webui's bot prefix), so
+    /// the model writes only that speaker's words: for a reply, for
+    /// Continue (the partial reply after the name) and for Impersonate
+    /// (the user's name, after the command names the user).
     #[test]
-    fn chat_instruct_wraps_the_transcript_in_one_user_turn() {
+    fn chat_instruct_wraps_the_transcript_and_begins_the_reply_with_the_name() {
         let (c, u, t) = fixture();
         let s = settings(Mode::ChatInstruct, &c, &u);
+        let command = |name: &str| {
+            format!("<|im_start|>user\nContinue the chat dialogue below. Write a single reply for the character \"{name}\".\n\n")
+        };
         let out = render_prompt(&s, &t, &history(), Continuation::Reply).unwrap();
         assert_eq!(
             out,
             format!(
-                "<|im_start|>user\nContinue the chat dialogue below. Write a single reply for the character \"Aria\".\n\n{TRANSCRIPT}<|im_end|>\n<|im_start|>assistant\n"
+                "{}{TRANSCRIPT}<|im_end|>\n<|im_start|>assistant\nAria:",
+                command("Aria")
             )
         );
+        assert_eq!(
+            s.names_to_strip(Continuation::Reply),
+            vec!["Aria".to_string(), "Sam".to_string()]
+        );
+
+        let mut h = history();
+        h.push(ChatMessage::new(Role::Assistant, "Follow the"));
+        let out = render_prompt(&s, &t, &h, Continuation::ContinueLast).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "{}{TRANSCRIPT}<|im_end|>\n<|im_start|>assistant\nAria: Follow the",
+                command("Aria")
+            )
+        );
+        assert!(s.names_to_strip(Continuation::ContinueLast).is_empty());
+
+        let out = render_prompt(&s, &t, &history()[..3], Continuation::Impersonate).unwrap();
+        let transcript = TRANSCRIPT.trim_end_matches("Sam: Which way is north?\n");
+        assert_eq!(
+            out,
+            format!(
+                "{}{transcript}<|im_end|>\n<|im_start|>assistant\nSam:",
+                command("Sam")
+            )
+        );
+        assert!(s.names_to_strip(Continuation::Impersonate).is_empty());
     }
 
     #[test]

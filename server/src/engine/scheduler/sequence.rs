@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::super::{
     detokenize::{IncrementalDecoder, TokenDecoder},
+    lead::LeadTrimmer,
     sampler::Sampler,
     stop::{StopMatcher, StopOutcome},
     EngineError, EngineEvent, FinishReason, GenerationJob, GenerationStats,
@@ -33,6 +34,7 @@ pub struct Sequence {
     max_new: usize,
     sampler: Sampler,
     detok: IncrementalDecoder,
+    lead: LeadTrimmer,
     stops: StopMatcher,
     hit_stop_string: bool,
     stats: GenerationStats,
@@ -86,6 +88,7 @@ impl Sequence {
             max_new: job.max_new_tokens.min(context_length - prompt_len),
             sampler: Sampler::new(&job.sampling, banned),
             detok: IncrementalDecoder::default(),
+            lead: LeadTrimmer::new(&job.strip_leading_names),
             stops: StopMatcher::new(job.stop_strings.clone()),
             hit_stop_string: false,
             stats: GenerationStats {
@@ -179,7 +182,8 @@ impl Sequence {
         }
         self.tokens.push(token);
         self.stats.completion_tokens += 1;
-        match self.stops.push(&self.detok.push(decoder, token)?) {
+        let text = self.lead.push(&self.detok.push(decoder, token)?);
+        match self.stops.push(&text) {
             StopOutcome::Continue(text) => self.text(text),
             StopOutcome::Stopped(text) => {
                 self.text(text);
@@ -199,7 +203,10 @@ impl Sequence {
     ) -> (UnboundedSender<EngineEvent>, GenerationStats) {
         if reason != FinishReason::Cancelled && !self.hit_stop_string {
             match self.detok.finish(decoder) {
-                Ok(rest) => match self.stops.push(&rest) {
+                Ok(rest) => match self
+                    .stops
+                    .push(&(self.lead.push(&rest) + &self.lead.finish()))
+                {
                     StopOutcome::Continue(text) => {
                         let held = self.stops.finish();
                         self.text(text + &held)
