@@ -65,7 +65,7 @@ pub fn open_folder(state: ChatState) {
             .map(|s| s.key.clone());
         let opened = match pick {
             Some(key) => load_chat(key).await,
-            None => new_chat(folder).await,
+            None => new_chat(folder, user_name(state)).await,
         };
         match opened {
             Ok(log) => {
@@ -109,11 +109,16 @@ pub fn reload_chat(state: ChatState) {
     });
 }
 
+/// The user's name, for `{{user}}` in a new chat's greetings.
+fn user_name(state: ChatState) -> String {
+    state.settings.with_untracked(|s| s.user.name.clone())
+}
+
 pub fn create_chat(state: ChatState) {
     let folder = state.settings.with_untracked(|s| s.folder());
     state.clear_messages();
     spawn_local(async move {
-        match new_chat(folder).await {
+        match new_chat(folder, user_name(state)).await {
             Ok(log) => {
                 show(state, log);
                 refresh_list(state);

@@ -40,7 +40,13 @@ pub trait ChatLogService: Send + Sync + 'static {
     ) -> Result<Vec<ChatSummary>, AppError>;
     fn load(&self, caller: &Caller, key: &ChatKey) -> Result<ChatLog, AppError>;
     /// A new chat; a character's starts with its greeting.
-    fn create(&self, caller: &Caller, folder: &ChatFolder) -> Result<ChatLog, AppError>;
+    /// A new chat; a character's greetings name the user `user_name`.
+    fn create(
+        &self,
+        caller: &Caller,
+        folder: &ChatFolder,
+        user_name: &str,
+    ) -> Result<ChatLog, AppError>;
     fn edit(
         &self,
         caller: &Caller,

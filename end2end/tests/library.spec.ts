@@ -46,7 +46,8 @@ test('characters: edit and save as, chat with the copy, delete it', async ({ pag
   await setMode(page, 'chat');
   await newChat(page);
   await expect(assistantMessages(page).first().locator('.author')).toHaveText('Helper Bot');
-  await expect(assistantMessages(page).first()).toContainText('Beep boop');
+  // The greeting's {{user}} is the user's name.
+  await expect(assistantMessages(page).first()).toContainText('Beep boop, Alex! Ready.');
 
   await page.locator('#tab-parameters').click();
   await page.locator('#character-delete').click();

@@ -351,7 +351,11 @@ async fn users_have_separate_chats_sessions_end_and_expire() {
     let as_user = |cookie: &str, path: &str, body: Value| post(path, body, &[("cookie", cookie)]);
     let created = send(
         &app,
-        as_user(&a, path_of::<NewChat>(), json!({"folder": "Instruct"})),
+        as_user(
+            &a,
+            path_of::<NewChat>(),
+            json!({"folder": "Instruct", "user_name": ""}),
+        ),
     )
     .await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
@@ -518,7 +522,11 @@ async fn server_function_errors_carry_their_status_and_no_paths() {
 
     let created = send(
         &app,
-        post(path_of::<NewChat>(), json!({"folder": "Instruct"}), &[]),
+        post(
+            path_of::<NewChat>(),
+            json!({"folder": "Instruct", "user_name": ""}),
+            &[],
+        ),
     )
     .await;
     let key = created.json()["key"].clone();
@@ -652,7 +660,11 @@ async fn a_busy_send_leaves_no_half_turn() {
     };
     let created = send(
         &app,
-        post(path_of::<NewChat>(), json!({"folder": "Instruct"}), &[]),
+        post(
+            path_of::<NewChat>(),
+            json!({"folder": "Instruct", "user_name": ""}),
+            &[],
+        ),
     )
     .await;
     let chat = created.json();

@@ -19,9 +19,9 @@ pub async fn load_chat(key: ChatKey) -> Result<ChatLog, AppError> {
 }
 
 #[server(input = Json)]
-pub async fn new_chat(folder: ChatFolder) -> Result<ChatLog, AppError> {
+pub async fn new_chat(folder: ChatFolder, user_name: String) -> Result<ChatLog, AppError> {
     let s = crate::services::services()?;
-    s.logs.create(&s.caller, &folder)
+    s.logs.create(&s.caller, &folder, &user_name)
 }
 
 #[server(input = Json)]

@@ -24,5 +24,7 @@ pub use model::{
     Batching, DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
 };
 pub use params::{GenerationParams, ParamError};
-pub use persona::{Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
+pub use persona::{
+    substitute_names, Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
+};
 pub use settings::ChatSettings;

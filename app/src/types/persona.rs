@@ -89,3 +89,37 @@ impl Default for UserProfile {
 /// text-generation-webui's default chat-instruct command.
 pub const DEFAULT_CHAT_INSTRUCT_COMMAND: &str =
     "Continue the chat dialogue below. Write a single reply for the character \"<|character|>\".\n\n<|prompt|>";
+
+impl Character {
+    /// The name prompts and greetings show ("Assistant" when unnamed).
+    pub fn shown_name(&self) -> &str {
+        if self.name.is_empty() {
+            "Assistant"
+        } else {
+            &self.name
+        }
+    }
+}
+
+impl UserProfile {
+    /// The name prompts and greetings show ("You" when unnamed).
+    pub fn shown_name(&self) -> &str {
+        if self.name.is_empty() {
+            "You"
+        } else {
+            &self.name
+        }
+    }
+}
+
+/// A card's `{{char}}` and `{{user}}` (and the older `<BOT>`, `<USER>`)
+/// replaced by the names, as character cards expect: in the context, the
+/// greetings, lore entries and system prompts alike.
+pub fn substitute_names(text: &str, bot: &str, user: &str) -> String {
+    text.replace("{{char}}", bot)
+        .replace("{{Char}}", bot)
+        .replace("<BOT>", bot)
+        .replace("{{user}}", user)
+        .replace("{{User}}", user)
+        .replace("<USER>", user)
+}

@@ -2,7 +2,10 @@
 
 use app::{
     services::ChatLogService,
-    types::{AppError, Caller, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary},
+    types::{
+        substitute_names, AppError, Caller, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary,
+        UserProfile,
+    },
 };
 
 use super::edits;
@@ -42,13 +45,24 @@ impl ChatLogService for UiLogs {
         Ok(self.chats(caller)?.load(key)?)
     }
 
-    fn create(&self, caller: &Caller, folder: &ChatFolder) -> Result<ChatLog, AppError> {
+    fn create(
+        &self,
+        caller: &Caller,
+        folder: &ChatFolder,
+        user_name: &str,
+    ) -> Result<ChatLog, AppError> {
         let greeting = match folder {
             ChatFolder::Instruct => Vec::new(),
             ChatFolder::Character(name) => {
                 let c = self.state.data.characters.load(name)?;
-                std::iter::once(c.greeting)
-                    .chain(c.alternate_greetings)
+                let user = UserProfile {
+                    name: user_name.trim().to_string(),
+                    ..UserProfile::default()
+                };
+                let names = |g: &String| substitute_names(g, c.shown_name(), user.shown_name());
+                std::iter::once(&c.greeting)
+                    .chain(&c.alternate_greetings)
+                    .map(names)
                     .collect()
             }
         };
