@@ -91,6 +91,8 @@ test('edit in place, remove last, dummy messages, branch, rename, reload, delete
   await page.locator('#rename-input').fill('math-notes');
   await page.locator('#rename-save').click();
   await expect(page.locator('.chat-entries li.active .chat-id')).toContainText('math-notes');
+  // The title the list shows is the new name, not the first message.
+  await expect(page.locator('.chat-entries li.active .chat-title')).toHaveText('math-notes');
   await page.reload();
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   await expect(page.locator('.chat-entries li.active .chat-id')).toContainText('math-notes');

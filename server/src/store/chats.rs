@@ -382,7 +382,28 @@ fn write_file(path: &Path, file: &ChatFile) -> Result<(), StoreError> {
     write_atomic(path, text.as_bytes()).map_err(|e| StoreError::io(path, e))
 }
 
+/// Whether `id` is one the chat was given automatically (a timestamp, as
+/// text-generation-webui names chats, or a branch of one) rather than a
+/// name the user chose.
+fn is_automatic_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() >= 17
+        && b[..17].iter().enumerate().all(|(i, c)| match i {
+            8 | 11 | 14 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// A chat's title: the name the user gave it (Rename), else the start of
+/// its first user message.
 fn summary(key: ChatKey, messages: &[LoggedMessage]) -> ChatSummary {
+    if !is_automatic_id(&key.id) {
+        return ChatSummary {
+            title: key.id.clone(),
+            messages: messages.len(),
+            key,
+        };
+    }
     let first_user = messages
         .iter()
         .find(|m| m.role == Role::User)
@@ -451,6 +472,10 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_419), (2025, 11, 27));
         assert_eq!(timestamp_id().len(), "20261127-14-03-09".len());
+        assert!(is_automatic_id(&timestamp_id()));
+        assert!(is_automatic_id("20261127-14-03-09-branch-2"));
+        assert!(!is_automatic_id("otters"));
+        assert!(!is_automatic_id("2026 trip notes"));
     }
 
     #[test]
@@ -537,7 +562,7 @@ mod tests {
         let found = chats.search(&folder(), "OTTERS HOLD").unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, renamed);
-        assert_eq!(found[0].title, "Tell me about otters");
+        assert_eq!(found[0].title, "otters", "a renamed chat shows its name");
         assert!(matches!(
             chats.delete(&renamed, chat.revision + 1),
             Err(StoreError::Stale)
