@@ -20,6 +20,8 @@ test('presets: load one into the samplers, save one, delete it', async ({ page }
   await page.locator('#preset-name').fill('e2e preset');
   await page.locator('#preset-save').click();
   await expect(page.locator('#preset-select option[value="e2e preset"]')).toHaveCount(1);
+  // The saved preset stays the one shown.
+  await expect(page.locator('#preset-select')).toHaveValue('e2e preset');
   await page.locator('#preset-select').selectOption('Deterministic');
   await page.locator('#preset-select').selectOption('e2e preset');
   await expect(page.locator('#param-top_k')).toHaveValue('33');

@@ -99,7 +99,13 @@ pub fn PresetBar() -> impl IntoView {
             <select id="preset-select" prop:value=move || selected.get() on:change=move |ev| load(event_target_value(&ev))>
                 <option value="">"(choose a preset)"</option>
                 <For each=move || presets.get() key=|p| p.clone() let:name>
-                    <option value=name.clone()>{name.clone()}</option>
+                    // Each option knows whether it is the active one: after a
+                    // save the list is redrawn and the select's value alone
+                    // would fall back to the first option.
+                    <option value=name.clone() prop:selected={
+                        let name = name.clone();
+                        move || selected.get() == name
+                    }>{name.clone()}</option>
                 </For>
             </select>
             <button id="preset-delete" on:click=move |_| delete()>"Delete"</button>

@@ -109,7 +109,12 @@ pub fn TemplatePanel() -> impl IntoView {
             >
                 <option value="">"(the model's own template)"</option>
                 <For each=move || templates.get() key=|t| t.clone() let:name>
-                    <option value=name.clone()>{name.clone()}</option>
+                    // As in the preset bar: the active one stays shown after
+                    // the list is redrawn.
+                    <option value=name.clone() prop:selected={
+                        let name = name.clone();
+                        move || selected().as_deref() == Some(name.as_str())
+                    }>{name.clone()}</option>
                 </For>
             </select>
             <button id="template-delete" disabled=move || selected().is_none() on:click=move |_| delete()>"Delete"</button>
