@@ -146,6 +146,7 @@ pub fn App() -> impl IntoView {
             <components::ModelBadge />
             <components::Account />
         </header>
+        <components::Toast />
         <main>
             // Both tabs stay mounted so a reply keeps streaming while the
             // Parameters tab is open.

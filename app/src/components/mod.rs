@@ -11,6 +11,7 @@ mod preset_bar;
 mod prompt_panel;
 mod status_line;
 mod template_panel;
+mod toast;
 mod user_panel;
 
 pub use account::Account;
@@ -26,4 +27,5 @@ pub use preset_bar::PresetBar;
 pub use prompt_panel::PromptPanel;
 pub use status_line::StatusLine;
 pub use template_panel::TemplatePanel;
+pub use toast::Toast;
 pub use user_panel::UserPanel;

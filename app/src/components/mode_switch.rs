@@ -3,7 +3,9 @@ use leptos::prelude::*;
 use crate::state::ChatState;
 use crate::types::Mode;
 
-/// chat / chat-instruct / instruct, as on text-generation-webui's Chat tab.
+/// chat / chat-instruct / instruct and, in the modes with a character, the
+/// character picker, beside the chat as on text-generation-webui's Chat tab
+/// (switching opens that character's last chat).
 #[component]
 pub fn ModeSwitch() -> impl IntoView {
     let state = ChatState::expect();
@@ -27,13 +29,23 @@ pub fn ModeSwitch() -> impl IntoView {
             {option(Mode::Chat, "chat")}
             {option(Mode::ChatInstruct, "chat-instruct")}
             {option(Mode::Instruct, "instruct")}
-            <span class="mode-character">
-                {move || {
-                    state
-                        .settings
-                        .with(|s| if s.mode == Mode::Instruct { String::new() } else { format!("Character: {}", s.character) })
-                }}
-            </span>
+            <Show when=move || state.settings.with(|s| s.mode != Mode::Instruct)>
+                <label class="mode-character">
+                    "Character "
+                    <select
+                        id="chat-character"
+                        disabled=move || state.busy()
+                        on:change=move |ev| state.settings.update(|s| s.character = event_target_value(&ev))
+                    >
+                        <For each=move || state.characters.get() key=|c| c.clone() let:name>
+                            <option value=name.clone() prop:selected={
+                                let name = name.clone();
+                                move || state.settings.with(|s| s.character == name)
+                            }>{name.clone()}</option>
+                        </For>
+                    </select>
+                </label>
+            </Show>
         </div>
     }
 }

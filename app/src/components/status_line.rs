@@ -3,7 +3,8 @@ use leptos::prelude::*;
 use crate::chat_ops::reload_chat;
 use crate::state::ChatState;
 
-/// Errors (with a reload for a stale chat), notices and the last reply's numbers.
+/// Errors (with a reload for a stale chat) and the last reply's numbers
+/// (notices are toasts, see `Toast`).
 #[component]
 pub fn StatusLine() -> impl IntoView {
     let state = ChatState::expect();
@@ -27,7 +28,6 @@ pub fn StatusLine() -> impl IntoView {
                         }
                     })
             }}
-            {move || state.notice.get().map(|n| view! { <p class="notice">{n}</p> })}
             {move || {
                 state
                     .last_stats

@@ -48,12 +48,40 @@ pub fn ChatPage() -> impl IntoView {
         }
     });
 
+    // On a narrow screen (a phone, half a laptop) the past chats are a
+    // drawer opened from the menu button; opening or starting a chat
+    // closes it.
+    let drawer = RwSignal::new(false);
+    let close_after_choice = move |ev: web_sys::MouseEvent| {
+        use wasm_bindgen::JsCast;
+        let chose = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest(".chat-entry, #new-chat").ok().flatten())
+            .is_some();
+        if chose {
+            drawer.set(false);
+        }
+    };
+
     view! {
         <div class="chat-layout">
-            <aside class="chat-sidebar">
+            <aside class="chat-sidebar" class:open=move || drawer.get() on:click=close_after_choice>
                 <ChatList />
             </aside>
+            <Show when=move || drawer.get()>
+                <div class="drawer-backdrop" on:click=move |_| drawer.set(false)></div>
+            </Show>
             <div class="chat">
+                <button
+                    id="chats-menu"
+                    class="drawer-toggle"
+                    aria-label="Past chats"
+                    aria-expanded=move || drawer.get().to_string()
+                    on:click=move |_| drawer.update(|open| *open = !*open)
+                >
+                    "☰ Chats"
+                </button>
                 <ModeSwitch />
                 <div class="messages" id="messages" node_ref=list on:click=on_click>
                     <Show when=move || count() == 0>

@@ -37,7 +37,6 @@ pub fn ParametersPage() -> impl IntoView {
         <div class="parameters">
             <div class="panel">
                 <h2>"Generation"</h2>
-                {move || state.notice.get().map(|n| view! { <p class="notice">{n}</p> })}
                 {move || problem().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <PresetBar />
                 <div class="param-grid">
