@@ -11,7 +11,9 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::api::{generate_reply, stop_reply};
 use crate::chat_ops::reload_chat;
 use crate::state::{ChatState, PromptInfo, StreamTarget, Streaming};
-use crate::types::{ChatAction, EventLineDecoder, LoggedMessage, ReplyRequest, Role, StreamEvent};
+use crate::types::{
+    ChatAction, EventLineDecoder, FinishReason, LoggedMessage, ReplyRequest, Role, StreamEvent,
+};
 
 /// Sends the user's message and asks for a reply. Returns false (and changes
 /// nothing) when a reply is already running or no chat is open.
@@ -72,6 +74,7 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
     let request_id = new_request_id();
     state.clear_messages();
     state.last_stats.set(None);
+    state.last_finish.set(None);
     state.streaming.set(Some(Streaming {
         request_id: request_id.clone(),
         target,
@@ -160,6 +163,7 @@ pub fn stop_generation(state: ChatState) {
     };
     keep_locally(state, &streaming);
     state.streaming.set(None);
+    state.last_finish.set(Some(FinishReason::Cancelled));
     spawn_local(async move {
         let _ = stop_reply(streaming.request_id).await;
     });
@@ -273,9 +277,13 @@ fn apply(state: ChatState, event: StreamEvent) {
                 state.draft.set(to_box);
             }
         }
-        StreamEvent::Done { stats, .. } => {
+        StreamEvent::Done {
+            stats,
+            finish_reason,
+        } => {
             state.progress.set(None);
             state.last_stats.set(Some(stats));
+            state.last_finish.set(Some(finish_reason));
         }
         StreamEvent::Error { message } => {
             state.progress.set(None);

@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::types::{ChatLog, ChatSettings, ChatSummary, GenerationParams, GenerationStats, Role};
+use crate::types::{
+    ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams, GenerationStats, Role,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
@@ -79,6 +81,8 @@ pub struct ChatState {
     pub stale: RwSignal<bool>,
     pub notice: RwSignal<Option<String>>,
     pub last_stats: RwSignal<Option<GenerationStats>>,
+    /// Why the last reply ended (Stop sets it at once).
+    pub last_finish: RwSignal<Option<FinishReason>>,
     pub last_prompt: RwSignal<Option<PromptInfo>>,
     /// Text to put into the message box (Remove last, Impersonate).
     pub draft: RwSignal<Option<String>>,
@@ -105,6 +109,7 @@ impl ChatState {
             stale: RwSignal::new(false),
             notice: RwSignal::new(None),
             last_stats: RwSignal::new(None),
+            last_finish: RwSignal::new(None),
             last_prompt: RwSignal::new(None),
             draft: RwSignal::new(None),
             characters: RwSignal::new(Vec::new()),

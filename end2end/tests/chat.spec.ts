@@ -48,6 +48,8 @@ test('Stop ends generation at once', async ({ page }) => {
   await page.waitForTimeout(1000);
   const stopped = await reply.innerText();
   expect(stopped.length).toBeGreaterThan(30);
+  // The reply is marked as stopped.
+  await expect(page.locator('#finish-mark')).toHaveText('stopped');
   await page.waitForTimeout(1500);
   expect(await reply.innerText()).toBe(stopped);
   // The engine is free again: the next message gets an answer.
@@ -123,4 +125,18 @@ test('chat-instruct replies never start with the character name', async ({ page 
     expect(reply.length, 'a reply was written').toBeGreaterThan(0);
     expect(reply.startsWith('AI助理'), `reply: ${reply}`).toBe(false);
   }
+});
+
+/** While a long prompt is read, the reply shows how far the engine got
+ * (the batching engine reads prompts in chunks and reports each). */
+test('a long prompt shows its reading progress', async ({ page }) => {
+  await openApp(page);
+  await newChat(page);
+  await setParam(page, 'max_new_tokens', '4');
+  const long = Array.from({ length: 300 }, (_, i) => `Line ${i}: the lighthouse keeper logged the wind and the tide.`).join('\n');
+  await send(page, long);
+  const progress = page.locator('#reply-progress');
+  await expect(progress).toHaveText(/reading prompt: [\d,]+ \/ [\d,]+ tokens/, { timeout: 30_000 });
+  await waitIdle(page);
+  await expect(progress).toHaveCount(0);
 });

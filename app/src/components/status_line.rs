@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::chat_ops::reload_chat;
 use crate::state::ChatState;
+use crate::types::FinishReason;
 
 /// Errors (with a reload for a stale chat) and the last reply's numbers
 /// (notices are toasts, see `Toast`).
@@ -27,6 +28,15 @@ pub fn StatusLine() -> impl IntoView {
                             </p>
                         }
                     })
+            }}
+            {move || {
+                // A reply cut short says so, beside its numbers.
+                let ended = match state.last_finish.get()? {
+                    FinishReason::Cancelled => "stopped",
+                    FinishReason::Length => "max_new_tokens reached",
+                    FinishReason::Stop => return None,
+                };
+                Some(view! { <span class="finish-mark" id="finish-mark">{ended}</span> })
             }}
             {move || {
                 state
