@@ -305,7 +305,7 @@ fn thousands(n: u32) -> String {
     out
 }
 
-fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     format!(
         "{:x}-{:x}",
         js_sys::Date::now() as u64,

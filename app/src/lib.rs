@@ -19,7 +19,7 @@ pub mod types;
 
 use leptos::prelude::*;
 
-use crate::pages::{ChatPage, ModelsPage, ParametersPage};
+use crate::pages::{ChatPage, ModelsPage, NotebookPage, ParametersPage};
 use crate::state::{ChatState, Tab};
 use crate::types::{ChatSettings, GenerationParams};
 
@@ -142,7 +142,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="topbar">
             <span class="brand">"candlelight"</span>
-            <nav class="tabs">{tab_button(Tab::Chat)} {tab_button(Tab::Parameters)} {tab_button(Tab::Model)}</nav>
+            <nav class="tabs">{tab_button(Tab::Chat)} {tab_button(Tab::Parameters)} {tab_button(Tab::Notebook)} {tab_button(Tab::Model)}</nav>
             <components::ModelBadge />
             <components::Account />
         </header>
@@ -155,6 +155,9 @@ pub fn App() -> impl IntoView {
             </section>
             <section class="tab-page" class:hidden=move || state.tab.get() != Tab::Parameters>
                 <ParametersPage />
+            </section>
+            <section class="tab-page" class:hidden=move || state.tab.get() != Tab::Notebook>
+                <NotebookPage />
             </section>
             <section class="tab-page" class:hidden=move || state.tab.get() != Tab::Model>
                 <ModelsPage />

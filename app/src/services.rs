@@ -9,8 +9,8 @@ use futures::Stream;
 
 use crate::types::{
     AppError, Caller, CardImport, Character, CharacterInfo, ChatEdit, ChatFolder, ChatKey, ChatLog,
-    ChatSummary, DownloadStatus, GenerationParams, ModelFile, ModelPanel, ModelStatus, PresetInfo,
-    RemoteModelFile, ReplyRequest, StreamEvent,
+    ChatSummary, CompletionRequest, DownloadStatus, GenerationParams, ModelFile, ModelPanel,
+    ModelStatus, PresetInfo, RemoteModelFile, ReplyRequest, StreamEvent,
 };
 
 /// A reply as it is generated; dropping it cancels the generation (what was
@@ -21,6 +21,12 @@ pub type EventStream = Pin<Box<dyn Stream<Item = StreamEvent> + Send>>;
 pub trait ChatService: Send + Sync + 'static {
     /// Applies the action to the caller's saved chat and streams the reply.
     fn start_reply(&self, caller: &Caller, request: ReplyRequest) -> Result<EventStream, AppError>;
+    /// Streams the model's continuation of raw text (the Notebook tab).
+    fn start_completion(
+        &self,
+        caller: &Caller,
+        request: CompletionRequest,
+    ) -> Result<EventStream, AppError>;
     /// Ends the caller's named generation at its next token; false if it
     /// was not running.
     fn stop_reply(&self, caller: &Caller, request_id: &str) -> bool;

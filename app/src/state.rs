@@ -10,6 +10,7 @@ use crate::types::{
 pub enum Tab {
     Chat,
     Parameters,
+    Notebook,
     Model,
 }
 
@@ -18,6 +19,7 @@ impl Tab {
         match self {
             Tab::Chat => "Chat",
             Tab::Parameters => "Parameters",
+            Tab::Notebook => "Notebook",
             Tab::Model => "Model",
         }
     }

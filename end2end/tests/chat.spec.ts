@@ -140,3 +140,24 @@ test('a long prompt shows its reading progress', async ({ page }) => {
   await waitIdle(page);
   await expect(progress).toHaveCount(0);
 });
+
+/** "Start reply with": the reply begins with that text and the model goes
+ * on from it; the saved chat keeps it. */
+test('start reply with puts the text at the start of the reply', async ({ page }) => {
+  await openApp(page);
+  await newChat(page);
+  await setParam(page, 'max_new_tokens', '12');
+  await page.locator('#start-reply-with').fill('Sure thing! The answer is');
+  await page.locator('#start-reply-with').press('Tab');
+  await send(page, 'What is 2+2?');
+  await waitIdle(page);
+  const reply = assistantMessages(page).last().locator('.content');
+  await expect(reply).toContainText(/^Sure thing! The answer is\S*\s*\S/);
+  const stats = await lastStats(page);
+  expect(stats.completion).toBeGreaterThan(0);
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(assistantMessages(page).last().locator('.content')).toContainText(/^Sure thing! The answer is/);
+  await page.locator('#start-reply-with').fill('');
+  await page.locator('#start-reply-with').press('Tab');
+});

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{ByteStream, Json, Streaming};
 
-use crate::types::{AppError, ModelStatus, ReplyRequest};
+use crate::types::{AppError, CompletionRequest, ModelStatus, ReplyRequest};
 
 /// Streams the reply as newline-delimited JSON events
 /// ([`crate::types::StreamEvent`]). Dropping the response (Stop, or a closed
@@ -12,6 +12,20 @@ pub async fn generate_reply(request: ReplyRequest) -> Result<ByteStream<AppError
     use futures::StreamExt;
     let s = crate::services::services()?;
     let events = s.chat.start_reply(&s.caller, request)?;
+    Ok(ByteStream::new(events.map(|event| {
+        Ok::<_, AppError>(event.to_line().into_bytes())
+    })))
+}
+
+/// Streams the model's continuation of raw text (the Notebook tab), as
+/// [`generate_reply`] streams a reply; dropping the response cancels it.
+#[server(input = Json, output = Streaming)]
+pub async fn generate_completion(
+    request: CompletionRequest,
+) -> Result<ByteStream<AppError>, AppError> {
+    use futures::StreamExt;
+    let s = crate::services::services()?;
+    let events = s.chat.start_completion(&s.caller, request)?;
     Ok(ByteStream::new(events.map(|event| {
         Ok::<_, AppError>(event.to_line().into_bytes())
     })))

@@ -64,6 +64,15 @@ pub fn ActionBar() -> impl IntoView {
             <button id="dummy-reply" title="Send dummy reply: add the box's text as the character's reply" disabled=busy on:click=move |_| dummy(true)>
                 "Send dummy reply"
             </button>
+            <label class="start-reply">
+                "Start reply with "
+                <input
+                    id="start-reply-with"
+                    placeholder="e.g. Sure thing!"
+                    prop:value=move || state.settings.with(|s| s.start_reply_with.clone())
+                    on:change=move |ev| state.settings.update(|s| s.start_reply_with = event_target_value(&ev))
+                />
+            </label>
         </div>
     }
 }

@@ -37,6 +37,16 @@ impl ChatMessage {
     }
 }
 
+/// What the Notebook tab asks for: the model continues raw text (no chat
+/// template), as `/v1/completions` does. Nothing is saved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRequest {
+    /// Chosen by the browser so that Stop can name the generation it ends.
+    pub request_id: String,
+    pub prompt: String,
+    pub params: GenerationParams,
+}
+
 /// What the Chat tab asks the server for: an action on a saved chat. The
 /// server reads the chat, applies the action, generates and saves, so a
 /// closed tab or a crash loses no finished turn.

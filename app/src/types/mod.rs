@@ -13,7 +13,7 @@ mod persona;
 mod settings;
 
 pub use caller::Caller;
-pub use chat::{ChatMessage, ReplyRequest, Role};
+pub use chat::{ChatMessage, CompletionRequest, ReplyRequest, Role};
 pub use chat_log::{
     ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage,
 };

@@ -16,6 +16,9 @@ pub struct ChatSettings {
     pub chat_instruct_command: String,
     /// A saved instruction template by name; `None` uses the model's own.
     pub instruction_template: Option<String>,
+    /// text-generation-webui's "Start reply with": new replies begin with
+    /// this text and the model goes on from it.
+    pub start_reply_with: String,
 }
 
 impl Default for ChatSettings {
@@ -27,6 +30,7 @@ impl Default for ChatSettings {
             system_message: String::new(),
             chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND.into(),
             instruction_template: None,
+            start_reply_with: String::new(),
         }
     }
 }

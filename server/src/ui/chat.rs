@@ -6,8 +6,9 @@
 use app::{
     services::{ChatService, EventStream},
     types::{
-        AppError, Caller, Character, ChatAction, ChatLog, ChatSettings, FinishReason,
-        GenerationStats, LoggedMessage, Mode, ModelStatus, ReplyRequest, Role, StreamEvent,
+        AppError, Caller, Character, ChatAction, ChatLog, ChatSettings, CompletionRequest,
+        FinishReason, GenerationStats, LoggedMessage, Mode, ModelStatus, ReplyRequest, Role,
+        StreamEvent,
     },
 };
 use futures::StreamExt;
@@ -62,10 +63,20 @@ impl ChatService for UiChat {
             // The user's message being written: the prompt ends inside it.
             history.push(app::types::ChatMessage::new(Role::User, text.clone()));
         }
+        // "Start reply with": a new reply is written on from that text,
+        // which is then part of it.
+        let start = &request.settings.start_reply_with;
+        let (continuation, begun) = match plan.target {
+            Target::NewReply | Target::NewVersion if !start.trim().is_empty() => {
+                history.push(app::types::ChatMessage::new(Role::Assistant, start.clone()));
+                (Continuation::ContinueLast, start.clone())
+            }
+            _ => (plan.continuation, String::new()),
+        };
         let chat_request = self.chat_request(
             &request.settings,
             history,
-            plan.continuation,
+            continuation,
             request.params.clone(),
         )?;
         // Queued first, saved second: a request refused (busy, too long)
@@ -94,8 +105,35 @@ impl ChatService for UiChat {
         if let Some(revision) = saved {
             let _ = tx.send(StreamEvent::Saved { revision });
         }
-        tokio::spawn(drive(chats, events, tx, generation, plan.target));
+        if !begun.is_empty() {
+            let _ = tx.send(StreamEvent::Text {
+                text: begun.clone(),
+            });
+        }
+        tokio::spawn(drive(chats, events, tx, generation, plan.target, begun));
         Ok(Box::pin(tokio_stream_from(rx)))
+    }
+
+    fn start_completion(
+        &self,
+        caller: &Caller,
+        request: CompletionRequest,
+    ) -> Result<EventStream, AppError> {
+        let (events, prompt_tokens) = self.state.chat.start_completion(
+            &owner(caller),
+            &request.request_id,
+            &request.prompt,
+            request.params,
+        )?;
+        // The prompt is the browser's own text: only its length goes back.
+        let prompt = StreamEvent::Prompt {
+            text: String::new(),
+            tokens: prompt_tokens as u32,
+            dropped_messages: 0,
+        };
+        Ok(Box::pin(
+            futures::stream::once(async move { prompt }).chain(events.map(shown_event)),
+        ))
     }
 
     fn stop_reply(&self, caller: &Caller, request_id: &str) -> bool {
@@ -214,49 +252,34 @@ pub fn owner(caller: &Caller) -> String {
     caller.user.clone().unwrap_or_default()
 }
 
-/// Forwards the engine's events to the browser and saves the reply when it
-/// ends. If the browser goes away, generation is cancelled (by dropping the
-/// engine's stream) and what was generated is still saved.
+/// Forwards the engine's events to the browser and saves the reply (which
+/// starts with `begun`, already sent) when it ends. If the browser goes
+/// away, generation is cancelled (by dropping the engine's stream) and what
+/// was generated is still saved.
 async fn drive(
     chats: Chats,
     mut events: ReplyStream,
     tx: UnboundedSender<StreamEvent>,
     generation: GenerationLock,
     target: Target,
+    begun: String,
 ) {
-    let mut text = String::new();
+    let mut text = begun;
     let mut end: Option<StreamEvent> = None;
     while let Some(event) = events.next().await {
-        match event {
-            EngineEvent::Text(piece) => {
+        match shown_event(event) {
+            StreamEvent::Text { text: piece } => {
                 text.push_str(&piece);
                 if tx.send(StreamEvent::Text { text: piece }).is_err() {
                     break; // the browser went away
                 }
             }
-            EngineEvent::Waiting { ahead } => {
-                let _ = tx.send(StreamEvent::Waiting {
-                    ahead: ahead as u32,
-                });
-            }
-            EngineEvent::Reading { done, total } => {
-                let _ = tx.send(StreamEvent::Reading {
-                    done: done as u32,
-                    total: total as u32,
-                });
-            }
-            EngineEvent::Finished { reason, stats } => {
-                end = Some(StreamEvent::Done {
-                    finish_reason: finish_reason(reason),
-                    stats: shown_stats(stats),
-                });
+            last @ (StreamEvent::Done { .. } | StreamEvent::Error { .. }) => {
+                end = Some(last);
                 break;
             }
-            EngineEvent::Failed(e) => {
-                end = Some(StreamEvent::Error {
-                    message: AppError::from(e).to_string(),
-                });
-                break;
+            other => {
+                let _ = tx.send(other);
             }
         }
     }
@@ -278,6 +301,27 @@ async fn drive(
         finish_reason: FinishReason::Cancelled,
         stats: GenerationStats::default(),
     }));
+}
+
+/// An engine event as the browser is sent it.
+fn shown_event(event: EngineEvent) -> StreamEvent {
+    match event {
+        EngineEvent::Text(text) => StreamEvent::Text { text },
+        EngineEvent::Waiting { ahead } => StreamEvent::Waiting {
+            ahead: ahead as u32,
+        },
+        EngineEvent::Reading { done, total } => StreamEvent::Reading {
+            done: done as u32,
+            total: total as u32,
+        },
+        EngineEvent::Finished { reason, stats } => StreamEvent::Done {
+            finish_reason: finish_reason(reason),
+            stats: shown_stats(stats),
+        },
+        EngineEvent::Failed(e) => StreamEvent::Error {
+            message: AppError::from(e).to_string(),
+        },
+    }
 }
 
 fn save_reply(

@@ -1,0 +1,142 @@
+use futures::StreamExt;
+use leptos::{prelude::*, task::spawn_local};
+
+use crate::api::{generate_completion, stop_reply};
+use crate::generation::new_request_id;
+use crate::state::ChatState;
+use crate::types::{CompletionRequest, EventLineDecoder, FinishReason, StreamEvent};
+
+/// text-generation-webui's Notebook: raw text in one box, and the model
+/// continues it in place (no chat template, nothing saved), with the
+/// Parameters tab's samplers, Stop, and the token counts.
+#[component]
+pub fn NotebookPage() -> impl IntoView {
+    let state = ChatState::expect();
+    let text = RwSignal::new(String::new());
+    // The running generation's request id (Stop names it).
+    let running = RwSignal::new(None::<String>);
+    let status = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+
+    let generate = move || {
+        if running.get_untracked().is_some() {
+            return;
+        }
+        let params = state.params.get_untracked();
+        if let Err(e) = params.validate() {
+            error.set(Some(e.to_string()));
+            return;
+        }
+        let prompt = text.get_untracked();
+        if prompt.trim().is_empty() {
+            error.set(Some("Write some text for the model to continue.".into()));
+            return;
+        }
+        let id = new_request_id();
+        running.set(Some(id.clone()));
+        error.set(None);
+        status.set(None);
+        spawn_local(async move {
+            let mine = {
+                let id = id.clone();
+                move || running.get_untracked().as_deref() == Some(id.as_str())
+            };
+            let request = CompletionRequest {
+                request_id: id.clone(),
+                prompt,
+                params,
+            };
+            match generate_completion(request).await {
+                Err(e) => error.set(Some(e.to_string())),
+                Ok(stream) => {
+                    let mut stream = stream.into_inner();
+                    let mut decoder = EventLineDecoder::default();
+                    let mut prompt_tokens = 0;
+                    'read: while let Some(chunk) = stream.next().await {
+                        let bytes = match chunk {
+                            Ok(bytes) => bytes,
+                            Err(e) => {
+                                error.set(Some(e.to_string()));
+                                break;
+                            }
+                        };
+                        for event in decoder.push(&bytes) {
+                            if !mine() {
+                                break 'read; // stopped: dropping the stream ends it
+                            }
+                            match event {
+                                StreamEvent::Prompt { tokens, .. } => prompt_tokens = tokens,
+                                StreamEvent::Waiting { ahead } => {
+                                    status.set(Some(format!("waiting: {ahead} ahead")))
+                                }
+                                StreamEvent::Reading { done, total } => status
+                                    .set(Some(format!("reading prompt: {done} / {total} tokens"))),
+                                StreamEvent::Text { text: piece } => {
+                                    status.set(None);
+                                    text.update(|t| t.push_str(&piece));
+                                }
+                                StreamEvent::Done {
+                                    finish_reason,
+                                    stats,
+                                } => status.set(Some(format!(
+                                    "{prompt_tokens} prompt + {} new tokens · {:.1} tok/s{}",
+                                    stats.completion_tokens,
+                                    stats.decode_tokens_per_second,
+                                    if finish_reason == FinishReason::Cancelled {
+                                        " · stopped"
+                                    } else {
+                                        ""
+                                    }
+                                ))),
+                                StreamEvent::Error { message } => error.set(Some(message)),
+                                StreamEvent::Saved { .. } => {}
+                            }
+                        }
+                    }
+                }
+            }
+            if mine() {
+                running.set(None);
+            }
+        });
+    };
+    let stop = move || {
+        if let Some(id) = running.get_untracked() {
+            running.set(None);
+            status.set(Some("stopped".into()));
+            spawn_local(async move {
+                let _ = stop_reply(id).await;
+            });
+        }
+    };
+    let busy = move || running.with(Option::is_some);
+
+    view! {
+        <div class="notebook">
+            <div class="panel">
+                <h2>"Notebook"</h2>
+                <p class="help">"The model continues your text in place, without a chat template. Samplers and max_new_tokens come from the Parameters tab."</p>
+                <textarea
+                    id="notebook-text"
+                    class="code"
+                    rows="20"
+                    prop:value=move || text.get()
+                    prop:readonly=busy
+                    on:input=move |ev| text.set(event_target_value(&ev))
+                ></textarea>
+                <div class="row">
+                    <Show
+                        when=busy
+                        fallback=move || view! {
+                            <button id="notebook-generate" class="primary" on:click=move |_| generate()>"Generate"</button>
+                        }
+                    >
+                        <button id="notebook-stop" class="danger" on:click=move |_| stop()>"Stop"</button>
+                    </Show>
+                    <span class="notebook-status" id="notebook-status">{move || status.get()}</span>
+                </div>
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,33 @@
+import { test, expect } from '@playwright/test';
+import { openApp, setParam } from './helpers';
+
+/** The Notebook tab: the model continues raw text in place (no template),
+ * shows the token counts, and Stop ends a long continuation at once,
+ * keeping its text. */
+test('the Notebook continues raw text in place, with Stop and token counts', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '16');
+  await setParam(page, 'temperature', '0');
+  await page.locator('#tab-notebook').click();
+  const box = page.locator('#notebook-text');
+  const start = 'The capital of France is';
+  await box.fill(start);
+  await page.locator('#notebook-generate').click();
+  await expect(page.locator('#notebook-status')).toHaveText(/\d+ prompt \+ \d+ new tokens/, { timeout: 60_000 });
+  await expect(page.locator('#notebook-generate')).toBeVisible();
+  const out = await box.inputValue();
+  expect(out.startsWith(start), out).toBe(true);
+  expect(out.length, out).toBeGreaterThan(start.length);
+
+  await setParam(page, 'max_new_tokens', '2000');
+  await page.locator('#tab-notebook').click();
+  await page.locator('#notebook-generate').click();
+  await expect.poll(async () => (await box.inputValue()).length).toBeGreaterThan(out.length + 20);
+  await page.locator('#notebook-stop').click();
+  await expect(page.locator('#notebook-generate')).toBeVisible();
+  await expect(page.locator('#notebook-status')).toHaveText('stopped');
+  const stopped = await box.inputValue();
+  expect(stopped.startsWith(out)).toBe(true);
+  await page.waitForTimeout(1000);
+  expect(await box.inputValue()).toBe(stopped);
+});
