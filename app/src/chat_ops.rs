@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::api::{
-    branch_chat, delete_chat, edit_chat, list_chats, load_chat, new_chat, rename_chat,
+    branch_chat, delete_chat, edit_chat, export_chat, import_chat, list_chats, load_chat, new_chat,
+    rename_chat,
 };
 use crate::state::ChatState;
 use crate::storage;
@@ -207,6 +208,38 @@ pub fn branch_at(state: ChatState, index: usize) {
                 show(state, log);
                 state.notice.set(Some("Branched into a new chat.".into()));
                 refresh_list(state);
+            }
+            Err(e) => state.fail(e),
+        }
+    });
+}
+
+/// Downloads the open chat as a text-generation-webui chat file.
+pub fn export_open_chat(state: ChatState) {
+    let Some(key) = state
+        .chat
+        .with_untracked(|c| c.as_ref().map(|c| c.key.clone()))
+    else {
+        return;
+    };
+    spawn_local(async move {
+        match export_chat(key.clone()).await {
+            Ok(text) => crate::files::download_text(&format!("{}.json", key.id), &text),
+            Err(e) => state.fail(e),
+        }
+    });
+}
+
+/// A text-generation-webui chat file (base64) becomes a new chat in the
+/// current folder, and is opened.
+pub fn import_chat_file(state: ChatState, base64: String) {
+    let folder = state.settings.with_untracked(|s| s.folder());
+    spawn_local(async move {
+        match import_chat(folder, base64).await {
+            Ok(log) => {
+                show(state, log);
+                refresh_list(state);
+                state.notice.set(Some("Imported the chat.".into()));
             }
             Err(e) => state.fail(e),
         }

@@ -1,4 +1,5 @@
-//! Reading a file the user picked, as base64 for a JSON server function.
+//! Reading a file the user picked, as base64 for a JSON server function,
+//! and offering text as a file to download.
 
 /// Reads the first file of a file input and calls `done(name, base64)`.
 pub fn read_picked_file(
@@ -35,4 +36,29 @@ pub fn read_picked_file(
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (input, done);
+}
+
+/// Offers `text` to the user as a file named `name` (Export).
+pub fn download_text(name: &str, text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let url = format!(
+            "data:application/json;charset=utf-8,{}",
+            String::from(js_sys::encode_uri_component(text))
+        );
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let Ok(link) = document.create_element("a") else {
+            return;
+        };
+        let _ = link.set_attribute("href", &url);
+        let _ = link.set_attribute("download", name);
+        if let Ok(link) = link.dyn_into::<web_sys::HtmlElement>() {
+            link.click();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (name, text);
 }

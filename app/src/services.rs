@@ -45,8 +45,8 @@ pub trait ChatLogService: Send + Sync + 'static {
         query: Option<&str>,
     ) -> Result<Vec<ChatSummary>, AppError>;
     fn load(&self, caller: &Caller, key: &ChatKey) -> Result<ChatLog, AppError>;
-    /// A new chat; a character's starts with its greeting.
-    /// A new chat; a character's greetings name the user `user_name`.
+    /// A new chat; a character's starts with its greetings, which name the
+    /// user `user_name`.
     fn create(
         &self,
         caller: &Caller,
@@ -71,6 +71,15 @@ pub trait ChatLogService: Send + Sync + 'static {
     fn delete(&self, caller: &Caller, key: &ChatKey, base_revision: u64) -> Result<(), AppError>;
     /// A new chat with the messages up to and including `upto`.
     fn branch(&self, caller: &Caller, key: &ChatKey, upto: usize) -> Result<ChatLog, AppError>;
+    /// The chat as a text-generation-webui chat file.
+    fn export(&self, caller: &Caller, key: &ChatKey) -> Result<String, AppError>;
+    /// A new chat in `folder` from a text-generation-webui chat file.
+    fn import(
+        &self,
+        caller: &Caller,
+        folder: &ChatFolder,
+        file: &[u8],
+    ) -> Result<ChatLog, AppError>;
 }
 
 /// Characters, presets and instruction templates.

@@ -211,3 +211,34 @@ test('Impersonate writes your next message on from what the box holds', async ({
   await page.locator('.prompt-panel summary').click();
   expect((await page.locator('.prompt-text').innerText()).trimEnd()).toMatch(/You: Tell me a story about$/);
 });
+
+/** Export downloads the open chat as a text-generation-webui chat file;
+ * importing that file makes a new chat with the same messages. A file that
+ * is not a chat is refused with a message and adds nothing. */
+test('export a chat as a TGW file and import it again', async ({ page }) => {
+  await openApp(page);
+  await newChat(page);
+  await page.locator('#chat-input').fill('Exported question 你好');
+  await page.locator('#dummy-message').click();
+  await page.locator('#chat-input').fill('Exported answer 再见');
+  await page.locator('#dummy-reply').click();
+  await expect(page.locator('.message')).toHaveCount(2);
+
+  const downloading = page.waitForEvent('download');
+  await page.locator('#export-chat').click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toMatch(/\.json$/);
+  const text = await (await download.createReadStream()).toArray().then((parts) => Buffer.concat(parts).toString('utf8'));
+  const file = JSON.parse(text);
+  expect(file.internal).toEqual([['Exported question 你好', 'Exported answer 再见']]);
+
+  const before = await page.locator('.chat-entries li').count();
+  await page.locator('#chat-import').setInputFiles({ name: 'chat.json', mimeType: 'application/json', buffer: Buffer.from(text) });
+  await expect(page.locator('.chat-entries li')).toHaveCount(before + 1);
+  await expect(userMessages(page).first()).toContainText('Exported question 你好');
+  await expect(assistantMessages(page).last()).toContainText('Exported answer 再见');
+
+  await page.locator('#chat-import').setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{"not": "a chat"}') });
+  await expect(page.locator('.status-line .error')).toContainText('not a text-generation-webui chat');
+  await expect(page.locator('.chat-entries li')).toHaveCount(before + 1);
+});

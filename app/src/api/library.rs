@@ -8,17 +8,6 @@ fn library() -> Result<std::sync::Arc<dyn crate::services::LibraryService>, AppE
     Ok(crate::services::services()?.library)
 }
 
-/// Images travel as base64 text inside the JSON body.
-#[cfg(feature = "ssr")]
-fn decode_base64(data: &str) -> Result<Vec<u8>, AppError> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(data.trim())
-        .map_err(|e| {
-            AppError::InvalidParameter(format!("the uploaded file could not be read: {e}"))
-        })
-}
-
 #[server(input = Json)]
 pub async fn list_characters() -> Result<Vec<String>, AppError> {
     library()?.characters()
@@ -44,12 +33,12 @@ pub async fn delete_character(name: String) -> Result<(), AppError> {
 
 #[server(input = Json)]
 pub async fn upload_character_picture(name: String, base64: String) -> Result<(), AppError> {
-    library()?.set_picture(&name, &decode_base64(&base64)?)
+    library()?.set_picture(&name, &super::decode_base64(&base64)?)
 }
 
 #[server(input = Json)]
 pub async fn import_character_card(base64: String) -> Result<CardImport, AppError> {
-    library()?.import_card(&decode_base64(&base64)?)
+    library()?.import_card(&super::decode_base64(&base64)?)
 }
 
 #[server(input = Json)]

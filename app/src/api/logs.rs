@@ -55,3 +55,19 @@ pub async fn branch_chat(key: ChatKey, upto: usize) -> Result<ChatLog, AppError>
     let s = crate::services::services()?;
     s.logs.branch(&s.caller, &key, upto)
 }
+
+/// The chat as a text-generation-webui chat file (JSON text), to download.
+#[server(input = Json)]
+pub async fn export_chat(key: ChatKey) -> Result<String, AppError> {
+    let s = crate::services::services()?;
+    s.logs.export(&s.caller, &key)
+}
+
+/// A new chat in `folder` from a text-generation-webui chat file, sent as
+/// base64 like pictures and cards.
+#[server(input = Json)]
+pub async fn import_chat(folder: ChatFolder, base64: String) -> Result<ChatLog, AppError> {
+    let s = crate::services::services()?;
+    s.logs
+        .import(&s.caller, &folder, &super::decode_base64(&base64)?)
+}

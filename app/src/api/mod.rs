@@ -14,3 +14,17 @@ pub use chat::{
 pub use library::*;
 pub use logs::*;
 pub use models::*;
+
+/// Uploaded files (pictures, cards, chat files) travel as base64 text
+/// inside the JSON body.
+#[cfg(feature = "ssr")]
+fn decode_base64(data: &str) -> Result<Vec<u8>, crate::types::AppError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| {
+            crate::types::AppError::InvalidParameter(format!(
+                "the uploaded file could not be read: {e}"
+            ))
+        })
+}

@@ -1,16 +1,26 @@
 use leptos::{html::Input, prelude::*};
 
 use crate::chat_ops::{
-    create_chat, delete_saved_chat, folder_key, open_chat, refresh_list, rename_open_chat,
+    create_chat, delete_saved_chat, export_open_chat, folder_key, import_chat_file, open_chat,
+    refresh_list, rename_open_chat,
 };
+use crate::files::read_picked_file;
 use crate::state::ChatState;
 
 /// Past chats of the current character (or the instruct list): new, open,
-/// search, rename, delete.
+/// search, rename, delete, and export / import as text-generation-webui
+/// chat files.
 #[component]
 pub fn ChatList() -> impl IntoView {
     let state = ChatState::expect();
     let rename_box = NodeRef::<Input>::new();
+    let import_input = NodeRef::<Input>::new();
+    let import = move || {
+        if let Some(input) = import_input.get_untracked() {
+            read_picked_file(&input, move |_, data| import_chat_file(state, data));
+            input.set_value("");
+        }
+    };
     let renaming = RwSignal::new(false);
     let open_id = move || {
         state
@@ -108,6 +118,22 @@ pub fn ChatList() -> impl IntoView {
                     } />
                     <button id="rename-save" on:click=move |_| finish_rename()>"Save"</button>
                 </Show>
+            </div>
+            <div class="chat-transfer">
+                <button id="export-chat" disabled=busy on:click=move |_| export_open_chat(state)>
+                    "Export"
+                </button>
+                <label class="file-button">
+                    "Import…"
+                    <input
+                        id="chat-import"
+                        type="file"
+                        accept=".json,application/json"
+                        node_ref=import_input
+                        disabled=busy
+                        on:change=move |_| import()
+                    />
+                </label>
             </div>
         </div>
     }

@@ -337,6 +337,39 @@ impl Chats {
         }
     }
 
+    /// The chat as a text-generation-webui chat file (Export).
+    pub fn export(&self, key: &ChatKey) -> Result<String, StoreError> {
+        let file = self.read(key)?;
+        serde_json::to_string_pretty(&chat_file::render(&file))
+            .map_err(|e| StoreError::Invalid(format!("the chat could not be written out: {e}")))
+    }
+
+    /// A new chat in `folder` from a text-generation-webui chat file's text
+    /// (Import); the file's extra metadata is kept.
+    pub fn import(&self, folder: &ChatFolder, text: &str) -> Result<ChatLog, StoreError> {
+        let not_a_chat = || {
+            StoreError::Invalid(
+                "the file is not a text-generation-webui chat (JSON with \"internal\" or \"data\")"
+                    .into(),
+            )
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|_| not_a_chat())?;
+        let parsed = chat_file::parse(&value).ok_or_else(not_a_chat)?;
+        let _guard = lock(&self.shared.write_lock);
+        let key = self.fresh_key(folder, &timestamp_id())?;
+        let file = ChatFile {
+            messages: parsed.messages,
+            revision: 1,
+            other_metadata: parsed.other_metadata,
+        };
+        self.write(&key, &file)?;
+        Ok(ChatLog {
+            key,
+            revision: 1,
+            messages: file.messages,
+        })
+    }
+
     /// A new chat holding messages `..=upto` of `key`.
     pub fn branch(&self, key: &ChatKey, upto: usize) -> Result<ChatLog, StoreError> {
         let source = self.read(key)?;
@@ -536,6 +569,37 @@ mod tests {
             .unwrap();
         drop(generation);
         chats.update(&chat.key, saved.revision, |_| Ok(())).unwrap();
+    }
+
+    #[test]
+    fn export_and_import_round_trip_in_tgw_format() {
+        let (_d, chats) = store();
+        let chat = chats
+            .create(&folder(), &["Hi!".into(), "Hello!".into()])
+            .unwrap();
+        let (chat, _) = chats
+            .update(&chat.key, chat.revision, |m| {
+                m.push(LoggedMessage::new(Role::User, "你好"));
+                m.push(LoggedMessage::new(Role::Assistant, "你好！"));
+                Ok(())
+            })
+            .unwrap();
+        let text = chats.export(&chat.key).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["internal"][1], serde_json::json!(["你好", "你好！"]));
+        let copy = chats.import(&ChatFolder::Instruct, &text).unwrap();
+        assert_eq!(
+            copy.messages, chat.messages,
+            "greeting versions and turns kept"
+        );
+        assert_ne!(copy.key, chat.key);
+        for bad in ["not json", "{\"messages\": []}", "[1, 2]"] {
+            let err = chats.import(&ChatFolder::Instruct, bad).unwrap_err();
+            assert!(
+                err.to_string().contains("not a text-generation-webui chat"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

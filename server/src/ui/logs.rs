@@ -101,4 +101,19 @@ impl ChatLogService for UiLogs {
     fn branch(&self, caller: &Caller, key: &ChatKey, upto: usize) -> Result<ChatLog, AppError> {
         Ok(self.chats(caller)?.branch(key, upto)?)
     }
+
+    fn export(&self, caller: &Caller, key: &ChatKey) -> Result<String, AppError> {
+        Ok(self.chats(caller)?.export(key)?)
+    }
+
+    fn import(
+        &self,
+        caller: &Caller,
+        folder: &ChatFolder,
+        file: &[u8],
+    ) -> Result<ChatLog, AppError> {
+        let text = std::str::from_utf8(file)
+            .map_err(|_| AppError::InvalidParameter("the chat file is not UTF-8 text".into()))?;
+        Ok(self.chats(caller)?.import(folder, text)?)
+    }
 }
