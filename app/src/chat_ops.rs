@@ -92,10 +92,7 @@ pub fn open_chat(state: ChatState, key: ChatKey) {
 
 /// Reloads the open chat from the server (after a reply, or a stale error).
 pub fn reload_chat(state: ChatState) {
-    let Some(key) = state
-        .chat
-        .with_untracked(|c| c.as_ref().map(|c| c.key.clone()))
-    else {
+    let Some(key) = state.open_key() else {
         return;
     };
     spawn_local(async move {
@@ -196,10 +193,7 @@ pub fn delete_saved_chat(state: ChatState, key: ChatKey, revision: u64) {
 
 /// A new chat with the messages up to `index`, opened.
 pub fn branch_at(state: ChatState, index: usize) {
-    let Some(key) = state
-        .chat
-        .with_untracked(|c| c.as_ref().map(|c| c.key.clone()))
-    else {
+    let Some(key) = state.open_key() else {
         return;
     };
     spawn_local(async move {
@@ -216,10 +210,7 @@ pub fn branch_at(state: ChatState, index: usize) {
 
 /// Downloads the open chat as a text-generation-webui chat file.
 pub fn export_open_chat(state: ChatState) {
-    let Some(key) = state
-        .chat
-        .with_untracked(|c| c.as_ref().map(|c| c.key.clone()))
-    else {
+    let Some(key) = state.open_key() else {
         return;
     };
     spawn_local(async move {

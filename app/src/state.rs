@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 
 use crate::types::{
-    ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams, GenerationStats, Role,
+    ChatKey, ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams, GenerationStats,
+    Role,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +123,12 @@ impl ChatState {
 
     pub fn expect() -> Self {
         expect_context::<Self>()
+    }
+
+    /// The key of the chat that is open, if any.
+    pub fn open_key(&self) -> Option<ChatKey> {
+        self.chat
+            .with_untracked(|c| c.as_ref().map(|c| c.key.clone()))
     }
 
     pub fn busy(&self) -> bool {
