@@ -36,11 +36,15 @@ struct TestApp {
 }
 
 fn app_with(config: ServerConfig) -> TestApp {
+    let engine = Engine::without_model("none in this test".into());
+    app_on(Arc::new(engine), config)
+}
+
+/// The router on `engine`, with a fresh user data folder.
+fn app_on(engine: Arc<Engine>, config: ServerConfig) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState {
-        chat: Arc::new(ChatEngine::new(Arc::new(Engine::without_model(
-            "none in this test".into(),
-        )))),
+        chat: Arc::new(ChatEngine::new(engine)),
         data: Arc::new(UserData::open(dir.path()).unwrap()),
         models: Arc::new(ModelLibrary::new(dir.path(), "http://127.0.0.1:9")),
     };
@@ -48,6 +52,20 @@ fn app_with(config: ServerConfig) -> TestApp {
         router: router(leptos_options("target/site"), state, &config),
         dir,
     }
+}
+
+/// A new instruct chat, as the page asks for one.
+async fn new_instruct_chat(app: &TestApp) -> Value {
+    let created = send(
+        app,
+        post(
+            path_of::<NewChat>(),
+            json!({"folder": "Instruct", "user_name": ""}),
+            &[],
+        ),
+    )
+    .await;
+    created.json()
 }
 
 fn open_app() -> TestApp {
@@ -520,16 +538,7 @@ async fn server_function_errors_carry_their_status_and_no_paths() {
     assert_eq!(reserved.status, StatusCode::BAD_REQUEST);
     assert!(reserved.body.contains("Windows"), "{}", reserved.body);
 
-    let created = send(
-        &app,
-        post(
-            path_of::<NewChat>(),
-            json!({"folder": "Instruct", "user_name": ""}),
-            &[],
-        ),
-    )
-    .await;
-    let key = created.json()["key"].clone();
+    let key = new_instruct_chat(&app).await["key"].clone();
     let stale = send(
         &app,
         post(
@@ -622,7 +631,6 @@ async fn a_busy_send_leaves_no_half_turn() {
         types::{ChatAction, ChatSettings, GenerationParams, ReplyRequest},
     };
     use server::engine::{EngineOptions, GenerationJob, LoadOptions};
-    let dir = tempfile::tempdir().unwrap();
     let engine = Arc::new(Engine::load(
         &common::smollm2_path(),
         EngineOptions {
@@ -645,29 +653,8 @@ async fn a_busy_send_leaves_no_half_turn() {
             },
         )
         .unwrap();
-    let state = AppState {
-        chat: Arc::new(ChatEngine::new(engine)),
-        data: Arc::new(UserData::open(dir.path()).unwrap()),
-        models: Arc::new(ModelLibrary::new(dir.path(), "http://127.0.0.1:9")),
-    };
-    let app = TestApp {
-        router: router(
-            leptos_options("target/site"),
-            state,
-            &ServerConfig::default(),
-        ),
-        dir,
-    };
-    let created = send(
-        &app,
-        post(
-            path_of::<NewChat>(),
-            json!({"folder": "Instruct", "user_name": ""}),
-            &[],
-        ),
-    )
-    .await;
-    let chat = created.json();
+    let app = app_on(engine, ServerConfig::default());
+    let chat = new_instruct_chat(&app).await;
     let request = ReplyRequest {
         request_id: "r1".into(),
         key: serde_json::from_value(chat["key"].clone()).unwrap(),
