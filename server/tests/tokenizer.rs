@@ -1,5 +1,6 @@
 //! The tokenizer we build from GGUF metadata must give the same ids as the
-//! model's reference tokenizer (Hugging Face tokenizer.json).
+//! model's reference tokenizer (Hugging Face tokenizer.json for Qwen;
+//! llama.cpp's for Gemma's SentencePiece vocabulary).
 
 mod common;
 
@@ -60,4 +61,41 @@ fn smollm2_splits_digits_one_by_one_and_knows_chatml() {
     assert!(ours.is_eos(2));
     let text = "The year 1789 began; 你好!";
     assert_eq!(ours.decode(&ours.encode(text).unwrap()).unwrap(), text);
+}
+
+/// Gemma's SentencePiece vocabulary from the GGUF alone: the ids llama.cpp
+/// gives (`scripts/reference-tokens.py` wrote the fixture with
+/// `llama-tokenize`) for ASCII, Chinese, code, whitespace runs, emoji and
+/// special tokens, and the text back again.
+#[test]
+fn gemma_ids_match_llama_cpp() {
+    let ours = load_tokenizer(&common::gemma_path()).expect("tokenizer from GGUF");
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo_path(
+            "server/tests/fixtures/gemma3-tokens.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let expected: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        let mut got = ours.encode(text).unwrap();
+        // The model asks for <bos>; the reference was made without it.
+        assert_eq!(got.remove(0), 2, "<bos> first");
+        assert_eq!(got, expected, "ids differ for {text:?}");
+        let specials = ["<start_of_turn>", "<end_of_turn>", "<bos>"];
+        let visible = specials
+            .iter()
+            .fold(text.to_string(), |t, s| t.replace(s, ""));
+        assert_eq!(
+            ours.decode(&got).unwrap(),
+            visible,
+            "round trip of {text:?}"
+        );
+    }
+    assert!(ours.is_eos(1), "<eos> ends a Gemma reply");
+    assert_eq!(ours.encode("<end_of_turn>").unwrap()[1..], [106]);
 }

@@ -66,6 +66,8 @@ pub struct Shape {
     pub heads: usize,
     pub kv_heads: usize,
     pub head_dim: usize,
+    /// Scores are `q · k × scale` (1/√head_dim for most models).
+    pub scale: f32,
 }
 
 /// One sequence's queries in a batch: rows `row..row + len` of the query
@@ -87,6 +89,7 @@ pub fn attend(
     cache: &LayerCache,
     start: usize,
     shape: &Shape,
+    window: Option<usize>,
     out: &mut [f32],
 ) {
     let len = q.len() / (shape.heads * shape.head_dim);
@@ -96,21 +99,30 @@ pub fn attend(
         row: 0,
         len,
     };
-    attend_batch(team, q, &[seg], shape, out);
+    attend_batch(team, q, &[seg], shape, window, out);
 }
 
 /// [`attend`] for every sequence of a batch in one team step: each
 /// (sequence, head) pair is a unit of work, each sequence reads only its
-/// own cache. Rows of `q` and `out` are `heads × head_dim` wide.
-pub fn attend_batch(team: &Team, q: &[f32], segs: &[AttendSeg], shape: &Shape, out: &mut [f32]) {
+/// own cache. Rows of `q` and `out` are `heads × head_dim` wide. With a
+/// `window`, a query sees only the last `window` positions up to its own
+/// (Gemma's local layers).
+pub fn attend_batch(
+    team: &Team,
+    q: &[f32],
+    segs: &[AttendSeg],
+    shape: &Shape,
+    window: Option<usize>,
+    out: &mut [f32],
+) {
     let Shape {
         heads,
         kv_heads,
         head_dim,
+        scale,
     } = *shape;
     let group = heads / kv_heads;
     let kv_dim = kv_heads * head_dim;
-    let scale = 1.0 / (head_dim as f32).sqrt();
     let kernels = Kernels::for_head_dim(head_dim);
     assert!(segs.iter().all(|s| {
         (s.row + s.len) * heads * head_dim <= q.len().min(out.len())
@@ -125,14 +137,19 @@ pub fn attend_batch(team: &Team, q: &[f32], segs: &[AttendSeg], shape: &Shape, o
             let row = seg.row + i;
             let query = &q[(row * heads + h) * head_dim..][..head_dim];
             let visible = seg.start + i + 1;
+            // The first visible position, and the block it is in: scores
+            // start at that block's first position, earlier ones masked.
+            let first = window.map_or(0, |w| visible.saturating_sub(w));
+            let first_block = first / BLOCK;
             scores.clear();
-            for block in 0..visible.div_ceil(BLOCK) {
+            for block in first_block..visible.div_ceil(BLOCK) {
                 let keys = &cache.keys[block * kv_dim * BLOCK + kvh * head_dim * BLOCK..]
                     [..head_dim * BLOCK];
                 let lanes = kernels.block_scores(query, keys);
                 let take = BLOCK.min(visible - block * BLOCK);
                 scores.extend(lanes[..take].iter().map(|s| s * scale));
             }
+            scores[..first - first_block * BLOCK].fill(f32::NEG_INFINITY);
             softmax(&mut scores);
             // Safety: head h of row `row` is written by this unit only, and
             // the rows are inside `out` (asserted above).
@@ -142,14 +159,15 @@ pub fn attend_batch(team: &Team, q: &[f32], segs: &[AttendSeg], shape: &Shape, o
                     head_dim,
                 )
             };
-            let values = &cache.values[kvh * head_dim..visible * kv_dim];
+            let values =
+                &cache.values[first_block * BLOCK * kv_dim + kvh * head_dim..visible * kv_dim];
             kernels.weighted_sum(&scores, values, kv_dim, o);
         }
     });
 }
 
 /// The two inner loops, on AVX-512 where the CPU has it and the head size
-/// suits (64 or 128, the common ones), else portable code.
+/// suits (64, 128 or 256, the common ones), else portable code.
 #[derive(Clone, Copy)]
 enum Kernels {
     Portable,
@@ -162,7 +180,7 @@ enum Kernels {
 impl Kernels {
     fn for_head_dim(head_dim: usize) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx512f") && matches!(head_dim, 64 | 128) {
+        if is_x86_feature_detected!("avx512f") && matches!(head_dim, 64 | 128 | 256) {
             return Kernels::Avx512 {
                 chunks: head_dim / 16,
             };
@@ -198,8 +216,12 @@ impl Kernels {
                 avx512::weighted_sum::<4>(weights, values, stride, out)
             },
             #[cfg(target_arch = "x86_64")]
-            Kernels::Avx512 { .. } => unsafe {
+            Kernels::Avx512 { chunks: 8 } => unsafe {
                 avx512::weighted_sum::<8>(weights, values, stride, out)
+            },
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512 { .. } => unsafe {
+                avx512::weighted_sum::<16>(weights, values, stride, out)
             },
         }
     }
@@ -298,7 +320,7 @@ mod tests {
     /// (f16-rounded) keys and values gives: only the summation order
     /// differs. Head size 8 takes the portable kernels, 64 the AVX-512 ones
     /// where the CPU has them.
-    fn matches_direct_attention(hd: usize) {
+    fn matches_direct_attention(hd: usize, window: Option<usize>) {
         let (heads, kv_heads, positions) = (4, 2, 37);
         let rounded = |x: f32| f16::from_f32(x).to_f32();
         let k: Vec<f32> = (0..positions * kv_heads * hd).map(value).collect();
@@ -314,9 +336,18 @@ mod tests {
             heads,
             kv_heads,
             head_dim: hd,
+            scale: 1.0 / (hd as f32).sqrt(),
         };
         let mut out = vec![f32::NAN; 2 * heads * hd];
-        attend(&Team::new(2), &q, &cache, positions - 2, &shape, &mut out);
+        attend(
+            &Team::new(2),
+            &q,
+            &cache,
+            positions - 2,
+            &shape,
+            window,
+            &mut out,
+        );
         let (k, v): (Vec<f32>, Vec<f32>) = (
             k.iter().map(|&x| rounded(x)).collect(),
             v.iter().map(|&x| rounded(x)).collect(),
@@ -326,13 +357,14 @@ mod tests {
                 let kvh = h / (heads / kv_heads);
                 let query = &q[(i * heads + h) * hd..][..hd];
                 let visible = positions - 2 + i + 1;
-                let mut s: Vec<f32> = (0..visible)
+                let first = window.map_or(0, |w| visible - w);
+                let mut s: Vec<f32> = (first..visible)
                     .map(|p| dot(query, &k[(p * kv_heads + kvh) * hd..][..hd]) / (hd as f32).sqrt())
                     .collect();
                 softmax(&mut s);
                 for d in 0..hd {
-                    let expected: f32 = (0..visible)
-                        .map(|p| s[p] * v[(p * kv_heads + kvh) * hd + d])
+                    let expected: f32 = (first..visible)
+                        .map(|p| s[p - first] * v[(p * kv_heads + kvh) * hd + d])
                         .sum();
                     let got = out[(i * heads + h) * hd + d];
                     assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
@@ -346,12 +378,22 @@ mod tests {
 
     #[test]
     fn matches_direct_attention_portable_head_size() {
-        matches_direct_attention(8);
+        matches_direct_attention(8, None);
     }
 
     #[test]
     fn matches_direct_attention_common_head_size() {
-        matches_direct_attention(64);
+        matches_direct_attention(64, None);
+        matches_direct_attention(256, None);
+    }
+
+    /// A sliding window of 5 (not a multiple of the key block) sees only
+    /// the last 5 positions, on both kernel sets.
+    #[test]
+    fn a_sliding_window_hides_older_positions() {
+        matches_direct_attention(8, Some(5));
+        matches_direct_attention(64, Some(5));
+        matches_direct_attention(64, Some(20));
     }
 
     /// Both kernel sets give the same results wherever both run.
@@ -363,7 +405,7 @@ mod tests {
                 "this CPU lacks AVX-512F: only the portable kernels run",
             );
         }
-        for hd in [64, 128] {
+        for hd in [64, 128, 256] {
             let fast = Kernels::for_head_dim(hd);
             let query: Vec<f32> = (0..hd).map(value).collect();
             let keys: Vec<f16> = (0..hd * BLOCK)

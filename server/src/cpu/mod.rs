@@ -1,13 +1,17 @@
-//! candlelight's own CPU inference path for llama and qwen2 GGUF models:
+//! candlelight's own CPU inference path for the GGUF architectures in
+//! `model_port::arch` (llama, qwen2, qwen3, qwen3moe, gemma3, phi3):
 //! quantized weights used in place from the memory-mapped file, integer dot
 //! products on AVX-512 VNNI, both cores, a KV cache that reuses the prompt
 //! prefix a chat's next turn shares with the last. candle's models remain
 //! the reference it is tested against (and the path on other CPUs).
 
 mod attention;
+mod config;
 mod gemm;
+mod layer;
 mod matmul;
 mod model;
+mod moe;
 mod ops;
 mod project;
 pub mod quant;

@@ -1,4 +1,5 @@
-//! The llama / qwen2 transformer on the CPU path, for a batch of
+//! The transformer of every architecture in `model_port::arch` on the CPU
+//! path (llama, qwen2, qwen3, qwen3moe, gemma3, phi3), for a batch of
 //! sequences at once: every chunk's tokens are rows of one activation
 //! matrix, so each weight is read once per layer for all of them, while
 //! attention reads each sequence's own slot of the f16 KV cache. Rows of
@@ -12,28 +13,22 @@ use candle_core::quantized::gguf_file::Content;
 
 use super::{
     attention::{attend_batch, AttendSeg, LayerCache, Shape},
-    ops::{add, add_bias, rms_norm, silu_mul, RopeStyle, RopeTable},
+    config::Config,
+    layer::{FeedForward, Layer},
+    moe::{experts_forward, ExpertScratch},
+    ops::{
+        add, add_bias, gelu_mul, rms_norm, rms_norm_in_place, silu_mul, soft_cap, RopeStyle,
+        RopeTable,
+    },
     project::project,
     quant::{dequantize_row, QuantizedActs},
     team::Team,
     weights::{Matrix, WeightFile},
 };
-use crate::model_port::{BatchModel, EngineError, ModelShape, SeqChunk};
-
-struct Layer {
-    attn_norm: Vec<f32>,
-    wq: Matrix,
-    wk: Matrix,
-    wv: Matrix,
-    bq: Option<Vec<f32>>,
-    bk: Option<Vec<f32>>,
-    bv: Option<Vec<f32>>,
-    wo: Matrix,
-    ffn_norm: Vec<f32>,
-    gate: Matrix,
-    up: Matrix,
-    down: Matrix,
-}
+use crate::model_port::{
+    arch::{Activation, Architecture},
+    BatchModel, EngineError, ModelShape, SeqChunk,
+};
 
 /// Reused buffers, sized for the largest batch seen.
 #[derive(Default)]
@@ -48,6 +43,7 @@ struct Scratch {
     up: Vec<f32>,
     out: Vec<f32>,
     acts: QuantizedActs,
+    experts: ExpertScratch,
 }
 
 /// One chunk's rows in the batch's activation matrix.
@@ -63,14 +59,19 @@ struct Segment {
 
 pub struct CpuModel {
     file: WeightFile,
+    arch: &'static Architecture,
     layers: Vec<Layer>,
     embed: Matrix,
+    embed_scale: Option<f32>,
     output: Matrix,
     output_norm: Vec<f32>,
+    final_softcap: Option<f32>,
     dim: usize,
     shape: Shape,
     eps: f32,
+    /// Global layers' rope, and the sliding-window layers' own.
     rope: RopeTable,
+    rope_local: RopeTable,
     rope_style: RopeStyle,
     context_length: usize,
     /// `[slot][layer]`: each sequence slot's keys and values.
@@ -89,22 +90,6 @@ const MAX_ROWS: usize = 512;
 /// integer kernels, 128 tokens 124 vs 161).
 pub const EXACT_FROM: usize = 128;
 
-fn meta_u32(content: &Content, key: &str) -> Result<usize, EngineError> {
-    content
-        .metadata
-        .get(key)
-        .and_then(|v| v.to_u32().ok())
-        .map(|v| v as usize)
-        .ok_or_else(|| EngineError::CorruptModel {
-            file: "the model file".into(),
-            reason: format!("{key} is missing"),
-        })
-}
-
-fn meta_f32(content: &Content, key: &str) -> Option<f32> {
-    content.metadata.get(key).and_then(|v| v.to_f32().ok())
-}
-
 impl CpuModel {
     /// Maps the file and checks every tensor; fails (so the caller can use
     /// candle instead) if a format is not one this path handles. `slots`
@@ -115,53 +100,12 @@ impl CpuModel {
         ctx_size: Option<usize>,
         slots: usize,
     ) -> Result<Self, EngineError> {
-        let arch = content
-            .metadata
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .unwrap_or_default();
-        let rope_style = match arch.as_str() {
-            "llama" => RopeStyle::Interleaved,
-            "qwen2" => RopeStyle::Halves,
-            other => return Err(EngineError::UnsupportedArchitecture(other.to_string())),
-        };
-        let dim = meta_u32(&content, &format!("{arch}.embedding_length"))?;
-        let heads = meta_u32(&content, &format!("{arch}.attention.head_count"))?;
-        let kv_heads =
-            meta_u32(&content, &format!("{arch}.attention.head_count_kv")).unwrap_or(heads);
-        let blocks = meta_u32(&content, &format!("{arch}.block_count"))?;
-        let head_dim = dim / heads;
-        let rope_dim =
-            meta_u32(&content, &format!("{arch}.rope.dimension_count")).unwrap_or(head_dim);
-        let eps = meta_f32(
-            &content,
-            &format!("{arch}.attention.layer_norm_rms_epsilon"),
-        )
-        .unwrap_or(1e-5);
-        let base = meta_f32(&content, &format!("{arch}.rope.freq_base")).unwrap_or(10_000.0);
-        let trained = meta_u32(&content, &format!("{arch}.context_length")).unwrap_or(4096);
+        let config = Config::read(&content)?;
+        let trained = config.trained_context;
         let context_length = ctx_size.map_or(trained, |c| c.clamp(16, trained));
-
         let file = WeightFile::open(path, content)?;
-        let layers = (0..blocks)
-            .map(|i| {
-                let t = |name: &str| format!("blk.{i}.{name}");
-                Ok(Layer {
-                    attn_norm: file.vector(&t("attn_norm.weight"))?,
-                    wq: file.matrix(&t("attn_q.weight"))?,
-                    wk: file.matrix(&t("attn_k.weight"))?,
-                    wv: file.matrix(&t("attn_v.weight"))?,
-                    bq: file.optional_vector(&t("attn_q.bias"))?,
-                    bk: file.optional_vector(&t("attn_k.bias"))?,
-                    bv: file.optional_vector(&t("attn_v.bias"))?,
-                    wo: file.matrix(&t("attn_output.weight"))?,
-                    ffn_norm: file.vector(&t("ffn_norm.weight"))?,
-                    gate: file.matrix(&t("ffn_gate.weight"))?,
-                    up: file.matrix(&t("ffn_up.weight"))?,
-                    down: file.matrix(&t("ffn_down.weight"))?,
-                })
-            })
+        let layers = (0..config.blocks)
+            .map(|i| Layer::load(&file, &config, i))
             .collect::<Result<Vec<_>, EngineError>>()?;
         let embed = file.matrix("token_embd.weight")?;
         // Tied embeddings: the output projection is the embedding matrix.
@@ -171,23 +115,35 @@ impl CpuModel {
             embed
         };
         let output_norm = file.vector("output_norm.weight")?;
+        if embed.cols != config.dim || output.cols != config.dim || output_norm.len() != config.dim
+        {
+            return Err(EngineError::CorruptModel {
+                file: "the model file".into(),
+                reason: format!("the embeddings are not {} wide", config.dim),
+            });
+        }
         Ok(Self {
+            arch: config.arch,
             layers,
             embed,
+            embed_scale: config.embed_scale,
             output,
             output_norm,
-            dim,
+            final_softcap: config.final_softcap,
+            dim: config.dim,
             shape: Shape {
-                heads,
-                kv_heads,
-                head_dim,
+                heads: config.heads,
+                kv_heads: config.kv_heads,
+                head_dim: config.head_dim,
+                scale: config.attention_scale,
             },
-            eps,
-            rope: RopeTable::new(rope_dim, base),
-            rope_style,
+            eps: config.eps,
+            rope: RopeTable::new(config.rope_dim, config.rope_base, config.rope_scale),
+            rope_local: RopeTable::new(config.rope_dim, config.rope_base_local, 1.0),
+            rope_style: config.arch.rope,
             context_length,
             caches: (0..slots.max(1))
-                .map(|_| (0..blocks).map(|_| LayerCache::default()).collect())
+                .map(|_| (0..config.blocks).map(|_| LayerCache::default()).collect())
                 .collect(),
             scratch: Scratch::default(),
             team: Team::new(rayon::current_num_threads()),
@@ -276,7 +232,15 @@ impl CpuModel {
             }
         }
         let s = &mut self.scratch;
-        let ff = self.layers.first().map_or(0, |l| l.gate.rows);
+        let ff = self
+            .layers
+            .iter()
+            .map(|l| match &l.ffn {
+                FeedForward::Dense { gate, .. } => gate.rows,
+                FeedForward::Experts(_) => 0,
+            })
+            .max()
+            .unwrap_or(0);
         for (buf, len) in [
             (&mut s.x, n * dim),
             (&mut s.h, n * dim),
@@ -297,11 +261,15 @@ impl CpuModel {
             tokens[seg.row..seg.row + seg.len].copy_from_slice(batch[seg.order].tokens);
         }
         for (t, &token) in tokens.iter().enumerate() {
+            let row = &mut s.x[t * dim..(t + 1) * dim];
             dequantize_row(
                 self.embed.format,
                 file.row(&self.embed, token as usize),
-                &mut s.x[t * dim..(t + 1) * dim],
+                row,
             );
+            if let Some(scale) = self.embed_scale {
+                row.iter_mut().for_each(|v| *v *= scale);
+            }
         }
         let groups = [(0..split, false), (split..n, true)];
 
@@ -331,16 +299,25 @@ impl CpuModel {
                     add_bias(buf, b);
                 }
             }
+            if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+                rms_norm_in_place(&mut s.q[..n * q_dim], qn, self.eps);
+                rms_norm_in_place(&mut s.k[..n * kv_dim], kn, self.eps);
+            }
+            let rope = if layer.window.is_some() {
+                &mut self.rope_local
+            } else {
+                &mut self.rope
+            };
             for seg in &segments {
                 let (r0, r1) = (seg.row, seg.row + seg.len);
-                self.rope.apply(
+                rope.apply(
                     &mut s.q[r0 * q_dim..r1 * q_dim],
                     seg.start,
                     heads,
                     hd,
                     self.rope_style,
                 );
-                self.rope.apply(
+                rope.apply(
                     &mut s.k[r0 * kv_dim..r1 * kv_dim],
                     seg.start,
                     kv_heads,
@@ -363,7 +340,7 @@ impl CpuModel {
                     len: seg.len,
                 })
                 .collect();
-            attend_batch(team, &s.q, &attend, &self.shape, &mut s.attn);
+            attend_batch(team, &s.q, &attend, &self.shape, layer.window, &mut s.attn);
 
             for (rows, exact) in groups.clone() {
                 project(
@@ -376,31 +353,57 @@ impl CpuModel {
                     &mut [(&layer.wo, &mut s.out)],
                 );
             }
+            if let Some(w) = &layer.post_attn_norm {
+                rms_norm_in_place(&mut s.out[..n * dim], w, self.eps);
+            }
             add(&mut s.x, &s.out[..n * dim]);
 
             rms_norm(&s.x, &layer.ffn_norm, self.eps, &mut s.h);
-            for (rows, exact) in groups.clone() {
-                project(
+            match &layer.ffn {
+                FeedForward::Dense { gate, up, down } => {
+                    for (rows, exact) in groups.clone() {
+                        project(
+                            team,
+                            file,
+                            &s.h,
+                            rows,
+                            exact,
+                            &mut s.acts,
+                            &mut [(gate, &mut s.gate), (up, &mut s.up)],
+                        );
+                    }
+                    let width = n * gate.rows;
+                    match self.arch.activation {
+                        Activation::Silu => silu_mul(&mut s.gate[..width], &s.up[..width]),
+                        Activation::GeluTanh => gelu_mul(&mut s.gate[..width], &s.up[..width]),
+                    }
+                    for (rows, exact) in groups.clone() {
+                        project(
+                            team,
+                            file,
+                            &s.gate,
+                            rows,
+                            exact,
+                            &mut s.acts,
+                            &mut [(down, &mut s.out)],
+                        );
+                    }
+                }
+                FeedForward::Experts(experts) => experts_forward(
                     team,
                     file,
+                    experts,
                     &s.h,
-                    rows,
-                    exact,
+                    dim,
+                    n,
+                    split,
                     &mut s.acts,
-                    &mut [(&layer.gate, &mut s.gate), (&layer.up, &mut s.up)],
-                );
+                    &mut s.experts,
+                    &mut s.out,
+                ),
             }
-            silu_mul(&mut s.gate, &s.up);
-            for (rows, exact) in groups.clone() {
-                project(
-                    team,
-                    file,
-                    &s.gate,
-                    rows,
-                    exact,
-                    &mut s.acts,
-                    &mut [(&layer.down, &mut s.out)],
-                );
+            if let Some(w) = &layer.post_ffn_norm {
+                rms_norm_in_place(&mut s.out[..n * dim], w, self.eps);
             }
             add(&mut s.x, &s.out[..n * dim]);
         }
@@ -433,6 +436,9 @@ impl CpuModel {
                 &mut s.acts,
                 &mut [(&self.output, &mut logits)],
             );
+        }
+        if let Some(cap) = self.final_softcap {
+            soft_cap(&mut logits, cap);
         }
         let mut out: Vec<(usize, Vec<f32>)> = wanted
             .iter()

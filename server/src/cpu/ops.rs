@@ -51,6 +51,36 @@ pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// `gate = gelu(gate) * up` with GELU's tanh approximation (GeGLU, as
+/// Gemma's `gelu_pytorch_tanh`).
+pub fn gelu_mul(gate: &mut [f32], up: &[f32]) {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    for (g, u) in gate.iter_mut().zip(up) {
+        let x = *g;
+        let inner = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
+        *g = 0.5 * x * (1.0 + inner.tanh()) * u;
+    }
+}
+
+/// RMSNorm of every `weight.len()`-sized piece of `x` in place (per-head
+/// query and key norms).
+pub fn rms_norm_in_place(x: &mut [f32], weight: &[f32], eps: f32) {
+    let dim = weight.len();
+    for piece in x.chunks_exact_mut(dim) {
+        let scale = 1.0 / (dot(piece, piece) / dim as f32 + eps).sqrt();
+        for (v, w) in piece.iter_mut().zip(weight) {
+            *v *= scale * w;
+        }
+    }
+}
+
+/// `cap · tanh(x / cap)`: Gemma's soft cap on logits.
+pub fn soft_cap(x: &mut [f32], cap: f32) {
+    for v in x.iter_mut() {
+        *v = cap * (*v / cap).tanh();
+    }
+}
+
 /// Softmax in place.
 pub fn softmax(x: &mut [f32]) {
     let max = x.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
@@ -65,14 +95,7 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
-/// How a model pairs the dimensions it rotates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RopeStyle {
-    /// Adjacent pairs (x[2i], x[2i+1]): llama GGUFs (llama.cpp's "norm").
-    Interleaved,
-    /// Halves (x[i], x[i + d/2]): qwen2 (llama.cpp's "neox").
-    Halves,
-}
+pub use crate::model_port::arch::RopeStyle;
 
 /// cos and sin of every position's angles, grown as positions are needed.
 pub struct RopeTable {
@@ -82,9 +105,10 @@ pub struct RopeTable {
 }
 
 impl RopeTable {
-    pub fn new(rope_dim: usize, base: f32) -> Self {
+    /// `scale` divides every frequency (linear rope scaling: 1 for none).
+    pub fn new(rope_dim: usize, base: f32, scale: f32) -> Self {
         let inv_freq = (0..rope_dim / 2)
-            .map(|i| 1.0 / base.powf(2.0 * i as f32 / rope_dim as f32))
+            .map(|i| 1.0 / base.powf(2.0 * i as f32 / rope_dim as f32) / scale)
             .collect();
         Self {
             inv_freq,
@@ -152,7 +176,7 @@ mod tests {
 
     #[test]
     fn rope_rotates_by_position() {
-        let mut t = RopeTable::new(4, 10_000.0);
+        let mut t = RopeTable::new(4, 10_000.0, 1.0);
         let mut x = vec![1.0, 0.0, 1.0, 0.0];
         t.apply(&mut x, 0, 1, 4, RopeStyle::Interleaved);
         assert_eq!(x, vec![1.0, 0.0, 1.0, 0.0], "position 0 is the identity");
@@ -162,6 +186,22 @@ mod tests {
             (y[0] - 1f32.cos()).abs() < 1e-6 && (y[2] - 1f32.sin()).abs() < 1e-6,
             "{y:?}"
         );
+    }
+
+    #[test]
+    fn gelu_and_head_norm() {
+        let mut g = vec![0.0, 1.0, -1.0, 3.0];
+        gelu_mul(&mut g, &[1.0, 1.0, 1.0, 2.0]);
+        // Reference values of gelu_pytorch_tanh.
+        for (got, want) in g.iter().zip([0.0, 0.841_192, -0.158_808, 2.0 * 2.996_363]) {
+            assert!((got - want).abs() < 1e-5, "{g:?}");
+        }
+        let mut x = vec![2.0, 2.0, 3.0, 3.0];
+        rms_norm_in_place(&mut x, &[1.0, 0.5], 0.0);
+        assert_eq!(x, vec![1.0, 0.5, 1.0, 0.5]);
+        let mut l = vec![0.0, 100.0];
+        soft_cap(&mut l, 30.0);
+        assert!(l[0] == 0.0 && (l[1] - 30.0 * (100f32 / 30.0).tanh()).abs() < 1e-4);
     }
 
     #[test]

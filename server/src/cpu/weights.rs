@@ -72,7 +72,9 @@ impl WeightFile {
                 info.ggml_dtype
             ))
         })?;
+        // Experts' matrices (3-D) are their rows one after another.
         let (rows, cols) = match info.shape.dims() {
+            [experts, rows, cols] => (experts * rows, *cols),
             [rows, cols] => (*rows, *cols),
             [cols] => (1, *cols),
             dims => return Err(self.corrupt(format!("tensor {name} has shape {dims:?}"))),
@@ -134,6 +136,16 @@ impl WeightFile {
 impl Matrix {
     pub fn row_bytes(&self) -> usize {
         self.row_bytes
+    }
+
+    /// Rows `start..start + count` as a matrix of their own: one part of a
+    /// fused matrix (phi3's q, k, v) or one expert of a stack.
+    pub fn rows(&self, start: usize, count: usize) -> Option<Matrix> {
+        (start + count <= self.rows).then_some(Matrix {
+            rows: count,
+            offset: self.offset + start * self.row_bytes,
+            ..*self
+        })
     }
 
     /// A matrix whose bytes the caller holds (kernel tests).

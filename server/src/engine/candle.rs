@@ -1,32 +1,41 @@
-//! candle's quantized llama / qwen2 models behind the batch port: the path
-//! on CUDA and on CPUs without AVX-512 VNNI, and the reference our own
-//! kernels are tested against. candle's models keep one KV cache that only
-//! grows, so this backend has one slot and no prefix reuse: it serves
-//! queued requests one after another (the GPU issue replaces it).
+//! candle's quantized models (one per architecture in `model_port::arch`)
+//! behind the batch port: the path on CUDA and on CPUs without AVX-512
+//! VNNI, and the reference our own kernels are tested against. candle's
+//! models keep one KV cache that only grows, so this backend has one slot
+//! and no prefix reuse: it serves queued requests one after another (the
+//! GPU issue replaces it). candle's qwen3moe cannot forget its cache, so a
+//! new sequence on it loads the weights again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use candle_core::{DType, Device, Tensor};
+use candle_transformers::models::{
+    quantized_gemma3, quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
+    quantized_qwen3_moe,
+};
 
 use super::{gguf::GgufFile, BatchModel, EngineError, ModelShape, SeqChunk};
+use crate::model_port::{arch::CandleModule, architecture};
 
 enum Weights {
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
+    Qwen3Moe(Box<quantized_qwen3_moe::GGUFQWenMoE>),
+    Gemma3(quantized_gemma3::ModelWeights),
+    Phi3(quantized_phi3::ModelWeights),
 }
 
 pub struct CandleModel {
     weights: Weights,
+    /// The file, for models that must load again to start over.
+    path: PathBuf,
     device: Device,
     context_length: usize,
     vocab: usize,
     /// Positions in candle's cache.
     len: usize,
 }
-
-/// Architectures we can load, as named in `general.architecture`.
-pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "qwen2"];
 
 /// Tokens one forward takes: prompts are read in chunks this long.
 const MAX_ROWS: usize = 512;
@@ -38,34 +47,20 @@ impl CandleModel {
         device: &Device,
         ctx_size: Option<usize>,
     ) -> Result<Self, EngineError> {
-        let arch = gguf.architecture()?.to_string();
-        let trained = gguf.u32(&format!("{arch}.context_length")).unwrap_or(4096) as usize;
+        let arch = architecture(gguf.architecture()?)?;
+        let trained = gguf
+            .u32(&format!("{}.context_length", arch.name))
+            .unwrap_or(4096) as usize;
         let vocab = gguf
             .content
             .tensor_infos
             .get("token_embd.weight")
             .map_or(0, |t| t.shape.dims()[0]);
-        let GgufFile {
-            content,
-            mut reader,
-        } = gguf;
-        let corrupt = |e: candle_core::Error| load_error(path, device, e);
-        let (weights, context_length) = match arch.as_str() {
-            "llama" => {
-                let w = quantized_llama::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(corrupt)?;
-                // candle's llama precomputes rotary tables for MAX_SEQ_LEN positions.
-                (Weights::Llama(w), trained.min(quantized_llama::MAX_SEQ_LEN))
-            }
-            "qwen2" => {
-                let w = quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(corrupt)?;
-                (Weights::Qwen2(w), trained)
-            }
-            other => return Err(EngineError::UnsupportedArchitecture(other.to_string())),
-        };
+        let weights = Self::weights(path, gguf, device, arch.candle)?;
+        let context_length = arch.candle_context_cap.map_or(trained, |c| trained.min(c));
         Ok(Self {
             weights,
+            path: path.to_path_buf(),
             device: device.clone(),
             context_length: ctx_size.map_or(context_length, |c| c.clamp(16, context_length)),
             vocab,
@@ -73,11 +68,77 @@ impl CandleModel {
         })
     }
 
+    fn weights(
+        path: &Path,
+        gguf: GgufFile,
+        device: &Device,
+        module: CandleModule,
+    ) -> Result<Weights, EngineError> {
+        let GgufFile {
+            content,
+            mut reader,
+        } = gguf;
+        let r = &mut reader;
+        let corrupt = |e: candle_core::Error| load_error(path, device, e);
+        Ok(match module {
+            CandleModule::Llama => Weights::Llama(
+                quantized_llama::ModelWeights::from_gguf(content, r, device).map_err(corrupt)?,
+            ),
+            CandleModule::Qwen2 => Weights::Qwen2(
+                quantized_qwen2::ModelWeights::from_gguf(content, r, device).map_err(corrupt)?,
+            ),
+            CandleModule::Qwen3 => Weights::Qwen3(
+                quantized_qwen3::ModelWeights::from_gguf(content, r, device).map_err(corrupt)?,
+            ),
+            CandleModule::Qwen3Moe if device.is_cpu() => {
+                // candle 0.11 multiplies experts on CUDA only.
+                return Err(EngineError::Device(
+                    "cpu".into(),
+                    "qwen3moe models run on candlelight's own CPU kernels (AVX-512 VNNI) or on CUDA, and this CPU has no AVX-512 VNNI".into(),
+                ));
+            }
+            CandleModule::Qwen3Moe => {
+                let dtype = DType::F16;
+                Weights::Qwen3Moe(Box::new(
+                    quantized_qwen3_moe::GGUFQWenMoE::from_gguf(content, r, device, dtype)
+                        .map_err(corrupt)?,
+                ))
+            }
+            CandleModule::Gemma3 => Weights::Gemma3(
+                quantized_gemma3::ModelWeights::from_gguf(content, r, device).map_err(corrupt)?,
+            ),
+            // Without flash attention: it needs a CUDA kernel build.
+            CandleModule::Phi3 => Weights::Phi3(
+                quantized_phi3::ModelWeights::from_gguf(false, content, r, device)
+                    .map_err(corrupt)?,
+            ),
+        })
+    }
+
+    /// Forgets the cached sequence, for the modules that do not forget it
+    /// by themselves at position 0.
+    fn start_over(&mut self) -> Result<(), EngineError> {
+        match &mut self.weights {
+            Weights::Qwen3(m) => m.clear_kv_cache(),
+            Weights::Qwen3Moe(_) => {
+                let gguf = GgufFile::open(&self.path)?;
+                self.weights =
+                    Self::weights(&self.path, gguf, &self.device, CandleModule::Qwen3Moe)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn run(&mut self, tokens: &[u32], start: usize) -> Result<Vec<f32>, EngineError> {
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let logits = match &mut self.weights {
             Weights::Llama(m) => m.forward(&input, start)?,
             Weights::Qwen2(m) => m.forward(&input, start)?,
+            Weights::Qwen3(m) => m.forward(&input, start)?,
+            Weights::Qwen3Moe(m) => m.forward(&input, start)?,
+            Weights::Gemma3(m) => m.forward(&input, start)?,
+            Weights::Phi3(m) => m.forward(&input, start)?,
         };
         let logits = logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?;
         Ok(logits.to_vec1::<f32>()?)
@@ -137,7 +198,11 @@ impl BatchModel for CandleModel {
             });
         }
         // Forget the old sequence first: a failed step leaves no stale length.
+        let restart = chunk.start == 0 && self.len > 0;
         self.len = 0;
+        if restart {
+            self.start_over()?;
+        }
         let logits = self.run(chunk.tokens, chunk.start)?;
         self.len = chunk.start + chunk.tokens.len();
         Ok(if chunk.logits { vec![logits] } else { vec![] })

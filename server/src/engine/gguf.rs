@@ -61,6 +61,12 @@ impl GgufFile {
         values.iter().map(value_as_u32).collect()
     }
 
+    /// A float array, such as the token scores.
+    pub fn f32s(&self, key: &str) -> Option<Vec<f32>> {
+        let values = self.content.metadata.get(key)?.to_vec().ok()?;
+        values.iter().map(|v| v.to_f32().ok()).collect()
+    }
+
     pub fn architecture(&self) -> Result<&str, EngineError> {
         self.str("general.architecture")
             .ok_or_else(|| EngineError::UnsupportedArchitecture("(none given in the file)".into()))

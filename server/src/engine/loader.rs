@@ -129,10 +129,9 @@ pub fn load_model(
     let device = options.device;
     let started = Instant::now();
     let gguf = GgufFile::open(path)?;
-    let architecture = gguf.architecture()?.to_string();
-    if !super::candle::SUPPORTED_ARCHITECTURES.contains(&architecture.as_str()) {
-        return Err(EngineError::UnsupportedArchitecture(architecture));
-    }
+    let architecture = crate::model_port::architecture(gguf.architecture()?)?
+        .name
+        .to_string();
     device.open()?;
     let tokenizer = TextTokenizer::for_model(path, &gguf)?;
     let template_source = gguf.str("tokenizer.chat_template").map(str::to_string);

@@ -17,6 +17,7 @@ mod loader;
 pub mod metrics;
 mod sampler;
 mod scheduler;
+mod spm;
 mod stop;
 mod tokenizer;
 mod types;

@@ -1,5 +1,7 @@
 //! The model's tokenizer, built from the GGUF metadata (or a tokenizer.json
-//! beside the model), plus the special-token facts generation needs.
+//! beside the model), plus the special-token facts generation needs. GPT-2
+//! style byte-level BPE vocabularies (`tokenizer.ggml.model = gpt2`) run on
+//! Hugging Face `tokenizers`; SentencePiece ones (`llama`) on `spm`.
 //!
 //! We build the Hugging Face `tokenizers` pipeline ourselves instead of using
 //! candle's `TokenizerFromGguf`: that one maps SmolLM2's `smollm`
@@ -19,7 +21,7 @@ use tokenizers::{
     AddedToken, SplitDelimiterBehavior, Tokenizer,
 };
 
-use super::{gguf::GgufFile, EngineError};
+use super::{gguf::GgufFile, spm::SpmVocab, EngineError};
 
 /// llama.cpp's `qwen2` pre-tokenizer regex (as in Qwen2's tokenizer.json).
 const QWEN2_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
@@ -31,8 +33,42 @@ const TOKEN_TYPE_UNKNOWN: u32 = 2;
 const TOKEN_TYPE_CONTROL: u32 = 3;
 const TOKEN_TYPE_USER_DEFINED: u32 = 4;
 
+/// The two vocabulary kinds GGUF files carry.
+enum Vocabulary {
+    Bpe(Box<Tokenizer>),
+    Spm(SpmVocab),
+}
+
+/// Tokens that end a turn wherever a vocabulary has them, whatever the
+/// metadata names (llama.cpp's list): an instruction-tuned Gemma ends with
+/// `<end_of_turn>` though its `eos` is `<eos>`.
+const END_OF_TURN: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+];
+
+impl Vocabulary {
+    fn id(&self, text: &str) -> Option<u32> {
+        match self {
+            Vocabulary::Bpe(t) => t.token_to_id(text),
+            Vocabulary::Spm(v) => v.id(text),
+        }
+    }
+
+    fn token(&self, id: u32) -> Option<String> {
+        match self {
+            Vocabulary::Bpe(t) => t.id_to_token(id),
+            Vocabulary::Spm(v) => v.token(id).map(str::to_string),
+        }
+    }
+}
+
 pub struct TextTokenizer {
-    inner: Tokenizer,
+    inner: Vocabulary,
     /// Prepended to every prompt when the model asks for it.
     bos: Option<u32>,
     add_bos: bool,
@@ -56,7 +92,7 @@ impl TextTokenizer {
             }
             match Tokenizer::from_file(&candidate) {
                 Ok(t) if vocab_matches(&t, gguf) => {
-                    built = Some((t, super::shown_file(&candidate)));
+                    built = Some((Vocabulary::Bpe(Box::new(t)), super::shown_file(&candidate)));
                     break;
                 }
                 Ok(_) => tracing::warn!(
@@ -72,7 +108,7 @@ impl TextTokenizer {
             Some(b) => b,
             None => (from_gguf_metadata(gguf)?, "GGUF metadata".to_string()),
         };
-        let token_text = |id: Option<u32>| id.and_then(|id| inner.id_to_token(id));
+        let token_text = |id: Option<u32>| id.and_then(|id| inner.token(id));
         let bos = gguf.u32("tokenizer.ggml.bos_token_id");
         let eos = gguf.u32("tokenizer.ggml.eos_token_id");
         let mut eos_ids: Vec<u32> = [
@@ -82,7 +118,9 @@ impl TextTokenizer {
         ]
         .into_iter()
         .flatten()
+        .chain(END_OF_TURN.iter().filter_map(|t| inner.id(t)))
         .collect();
+        eos_ids.sort_unstable();
         eos_ids.dedup();
         if eos_ids.is_empty() {
             return Err(EngineError::Tokenizer(
@@ -103,11 +141,14 @@ impl TextTokenizer {
     /// Token ids for a rendered prompt. Special-token text such as
     /// `<|im_start|>` becomes its single special id.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, EngineError> {
-        let encoding = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
-        let mut ids = encoding.get_ids().to_vec();
+        let mut ids = match &self.inner {
+            Vocabulary::Bpe(t) => t
+                .encode(text, false)
+                .map_err(|e| EngineError::Tokenizer(e.to_string()))?
+                .get_ids()
+                .to_vec(),
+            Vocabulary::Spm(v) => v.encode(text),
+        };
         if let (true, Some(bos)) = (self.add_bos, self.bos) {
             if ids.first() != Some(&bos) {
                 ids.insert(0, bos);
@@ -118,9 +159,12 @@ impl TextTokenizer {
 
     /// Text for ids, leaving out control tokens.
     pub fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
-        self.inner
-            .decode(ids, true)
-            .map_err(|e| EngineError::Tokenizer(e.to_string()))
+        match &self.inner {
+            Vocabulary::Bpe(t) => t
+                .decode(ids, true)
+                .map_err(|e| EngineError::Tokenizer(e.to_string())),
+            Vocabulary::Spm(v) => Ok(v.decode(ids, true)),
+        }
     }
 
     pub fn is_eos(&self, id: u32) -> bool {
@@ -140,7 +184,10 @@ impl TextTokenizer {
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        match &self.inner {
+            Vocabulary::Bpe(t) => t.get_vocab_size(true),
+            Vocabulary::Spm(v) => v.len(),
+        }
     }
 }
 
@@ -168,14 +215,37 @@ fn vocab_matches(tokenizer: &Tokenizer, gguf: &GgufFile) -> bool {
             .all(|(id, tok)| tokenizer.id_to_token(id as u32).as_deref() == Some(*tok))
 }
 
-fn from_gguf_metadata(gguf: &GgufFile) -> Result<Tokenizer, EngineError> {
-    let err = |m: String| EngineError::Tokenizer(m);
-    let model = gguf.str("tokenizer.ggml.model").unwrap_or("(none)");
-    if model != "gpt2" {
-        return Err(err(format!(
-            "tokenizer model `{model}` in the GGUF is not supported; put the model's tokenizer.json beside the file"
-        )));
+fn from_gguf_metadata(gguf: &GgufFile) -> Result<Vocabulary, EngineError> {
+    match gguf.str("tokenizer.ggml.model").unwrap_or("(none)") {
+        "gpt2" => bpe_from_gguf(gguf).map(|t| Vocabulary::Bpe(Box::new(t))),
+        "llama" => spm_from_gguf(gguf).map(Vocabulary::Spm),
+        other => Err(EngineError::Tokenizer(format!(
+            "tokenizer model `{other}` in the GGUF is not supported (gpt2 and llama are); put the model's tokenizer.json beside the file"
+        ))),
     }
+}
+
+/// A SentencePiece vocabulary: tokens, scores and types.
+fn spm_from_gguf(gguf: &GgufFile) -> Result<SpmVocab, EngineError> {
+    let missing = |key: &str| EngineError::Tokenizer(format!("{key} is missing"));
+    let tokens = gguf
+        .strings("tokenizer.ggml.tokens")
+        .ok_or_else(|| missing("tokenizer.ggml.tokens"))?
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let scores = gguf
+        .f32s("tokenizer.ggml.scores")
+        .ok_or_else(|| missing("tokenizer.ggml.scores"))?;
+    let types = gguf.u32s("tokenizer.ggml.token_type").unwrap_or_default();
+    // llama.cpp's default for SentencePiece vocabularies is to add it.
+    let add_space_prefix = gguf.bool("tokenizer.ggml.add_space_prefix").unwrap_or(true);
+    SpmVocab::new(tokens, scores, types, add_space_prefix)
+}
+
+/// A GPT-2 style byte-level BPE vocabulary with its merges.
+fn bpe_from_gguf(gguf: &GgufFile) -> Result<Tokenizer, EngineError> {
+    let err = |m: String| EngineError::Tokenizer(m);
     let tokens = gguf
         .strings("tokenizer.ggml.tokens")
         .ok_or_else(|| err("tokenizer.ggml.tokens is missing".into()))?;

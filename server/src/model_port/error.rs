@@ -10,7 +10,7 @@ pub enum EngineError {
     CorruptModel { file: String, reason: String },
     #[error("the model does not fit in the memory of {device}: {reason}")]
     OutOfMemory { device: String, reason: String },
-    #[error("model architecture `{0}` is not supported (supported: llama, qwen2)")]
+    #[error("model architecture `{0}` is not supported (supported: {list})", list = super::arch::supported_names())]
     UnsupportedArchitecture(String),
     #[error("the model's tokenizer cannot be used: {0}")]
     Tokenizer(String),

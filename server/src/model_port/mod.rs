@@ -8,8 +8,10 @@
 //! enum they share), so the arrows point down: `engine` → `cpu` →
 //! `model_port`, and `engine` → `model_port`.
 
+pub mod arch;
 mod error;
 
+pub use arch::{architecture, Architecture};
 pub use error::{shown_file, EngineError};
 
 /// One sequence's part of a batch.

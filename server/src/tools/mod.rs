@@ -8,6 +8,7 @@ pub mod prefix_bench;
 pub mod quantize;
 
 pub mod synth;
+pub mod tiny;
 
 use thiserror::Error;
 

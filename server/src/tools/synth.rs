@@ -32,8 +32,12 @@ pub struct HeaderArgs {
 #[derive(clap::Args, Debug)]
 pub struct SynthArgs {
     /// A GGUF file or just its header (from `gguf-header`).
+    #[arg(long, required_unless_present = "arch", conflicts_with = "arch")]
+    pub from: Option<PathBuf>,
+    /// Instead: a tiny model of this architecture (llama, qwen2, qwen3,
+    /// qwen3moe, gemma3, phi3), for tests where no small real file exists.
     #[arg(long)]
-    pub from: PathBuf,
+    pub arch: Option<String>,
     /// Where to write the random-weight model.
     #[arg(long)]
     pub out: PathBuf,
@@ -69,7 +73,12 @@ pub fn write_header(args: &HeaderArgs) -> Result<u64, ToolError> {
 
 /// Writes the random-weight model; returns how many tensors it has.
 pub fn synthesize(args: &SynthArgs) -> Result<usize, ToolError> {
-    let (content, _) = read_header(&args.from)?;
+    let from = match (&args.from, &args.arch) {
+        (_, Some(arch)) => return super::tiny::write_tiny(arch, &args.out, args.seed),
+        (Some(from), None) => from,
+        (None, None) => return Err(ToolError::Invalid("give --from or --arch".into())),
+    };
+    let (content, _) = read_header(from)?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();

@@ -51,6 +51,11 @@ pub fn qwen_path() -> PathBuf {
     required("models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
 }
 
+/// Gemma 3 270M (a base model: gemma3 architecture, SentencePiece vocabulary).
+pub fn gemma_path() -> PathBuf {
+    required("models/gemma-3-270m-q4_k_m.gguf")
+}
+
 pub fn reference_tokenizer_path() -> PathBuf {
     required("models/reference/qwen-tokenizer.json")
 }
