@@ -1,5 +1,6 @@
-//! `candlelight complete`: the greedy reply to one user message, as token ids
-//! and text, for comparing devices and builds token for token.
+//! `candlelight complete`: the greedy reply to one user message (or the
+//! greedy continuation of raw text, for base models), as token ids and
+//! text, for comparing devices and builds token for token.
 
 use std::path::PathBuf;
 
@@ -18,6 +19,9 @@ pub struct CompleteArgs {
     /// The user's message (rendered with the model's chat template).
     #[arg(long)]
     pub prompt: String,
+    /// Continue the prompt as raw text, without a chat template (base models).
+    #[arg(long)]
+    pub raw: bool,
     #[arg(long, default_value_t = 32)]
     pub max_tokens: usize,
     /// cpu, cuda or cuda:N.
@@ -43,13 +47,17 @@ pub struct Completion {
 
 pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
     let (parts, mut model) = load_model(&args.model, one_sequence(args.device, args.reference))?;
-    let template = parts
-        .template
-        .as_ref()
-        .map_err(|e| ToolError::Invalid(format!("the model cannot chat: {e}")))?;
-    let prompt = template
-        .render(&[ChatMessage::new(Role::User, args.prompt.clone())], true)
-        .map_err(|e| ToolError::Invalid(e.to_string()))?;
+    let prompt = if args.raw {
+        args.prompt.clone()
+    } else {
+        let template = parts
+            .template
+            .as_ref()
+            .map_err(|e| ToolError::Invalid(format!("the model cannot chat: {e}")))?;
+        template
+            .render(&[ChatMessage::new(Role::User, args.prompt.clone())], true)
+            .map_err(|e| ToolError::Invalid(e.to_string()))?
+    };
     let mut ids = parts.tokenizer.encode(&prompt)?;
     let prompt_len = ids.len();
     let mut logits = model.forward_one(0, &ids, 0)?;
