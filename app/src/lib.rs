@@ -10,6 +10,7 @@ mod files;
 mod generation;
 pub mod markdown;
 mod pages;
+pub mod reasoning;
 #[cfg(feature = "ssr")]
 pub mod services;
 mod shortcuts;

@@ -83,3 +83,36 @@ def test_wrong_key_is_refused(server):
     with pytest.raises(openai.AuthenticationError) as err:
         bad.models.list()
     assert err.value.status_code == 401
+
+
+def test_reasoning_content_is_apart_from_the_answer(client):
+    """A reply inside <think> (here: continuing an assistant message that
+    opened one, with text-generation-webui's continue_) comes back as
+    reasoning_content, streamed and not, and content holds only the answer."""
+    messages = [
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "<think>\nThe user wants the sum of two and two. Let me"},
+    ]
+    extra = {"continue_": True, "chat_template_kwargs": {"enable_thinking": True}, "reasoning_effort": "low"}
+    reply = client.chat.completions.create(
+        model=MODEL_ID, messages=messages, max_tokens=12, temperature=0, extra_body=extra,
+    )
+    message = reply.choices[0].message
+    thought = getattr(message, "reasoning_content", None)
+    assert isinstance(thought, str) and thought.strip(), message
+    assert "<think>" not in (message.content or "") and "</think>" not in thought
+
+    stream = client.chat.completions.create(
+        model=MODEL_ID, messages=messages, max_tokens=12, temperature=0, stream=True, extra_body=extra,
+    )
+    streamed = "".join(
+        getattr(c.choices[0].delta, "reasoning_content", None) or ""
+        for c in stream if c.choices
+    )
+    assert streamed.strip() == thought.strip()
+
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(
+            model=MODEL_ID, messages=messages[:1], max_tokens=4, reasoning_effort="enormous",
+        )
+    assert "reasoning_effort" in str(e.value)

@@ -242,3 +242,34 @@ test('export a chat as a TGW file and import it again', async ({ page }) => {
   await expect(page.locator('.status-line .error')).toContainText('not a text-generation-webui chat');
   await expect(page.locator('.chat-entries li')).toHaveCount(before + 1);
 });
+
+/** A reply that begins with <think>…</think> shows its reasoning in a
+ * collapsed block above a clean answer, and the next prompt's history holds
+ * only the answer. The Thinking switch is on the Chat tab. */
+test('reasoning is shown collapsed and left out of the history', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '4');
+  await newChat(page);
+  await expect(page.locator('#thinking-switch')).toBeChecked();
+  await page.locator('#chat-input').fill('What is 2+2?');
+  await page.locator('#dummy-message').click();
+  await page.locator('#chat-input').fill('<think>\nThe user adds **two and two**.\n</think>\n\nThe answer is 4.');
+  await page.locator('#dummy-reply').click();
+  const reply = lastAssistant(page);
+  const thinking = reply.locator('details.thinking');
+  await expect(thinking).toBeVisible();
+  await expect(thinking).not.toHaveAttribute('open', '');
+  await expect(thinking.locator('summary')).toHaveText('Thoughts');
+  await expect(thinking.locator('.thinking-content')).toBeHidden();
+  await expect(reply.locator('.content')).toHaveText('The answer is 4.');
+  await thinking.locator('summary').click();
+  await expect(thinking.locator('.thinking-content strong')).toHaveText('two and two');
+
+  await send(page, 'And 3+3?');
+  await waitIdle(page);
+  await page.locator('.prompt-panel summary').click();
+  const prompt = await page.locator('.prompt-text').innerText();
+  expect(prompt).toContain('The answer is 4.');
+  expect(prompt).not.toContain('two and two');
+  expect(prompt).not.toContain('<think>');
+});

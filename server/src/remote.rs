@@ -102,6 +102,7 @@ impl RemoteBackend {
             user: &request.user,
             system_message: request.system_message.as_deref(),
             chat_instruct_command: &request.chat_instruct_command,
+            enable_thinking: request.enable_thinking,
         };
         let messages_body = |messages: Vec<ChatMessage>| {
             let shown = messages
@@ -170,6 +171,7 @@ impl RemoteBackend {
             user: &request.user,
             system_message: None,
             chat_instruct_command: "",
+            enable_thinking: request.enable_thinking,
         }
         .stop_strings();
         let mut stops = settings_stops.clone();

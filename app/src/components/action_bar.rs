@@ -73,6 +73,15 @@ pub fn ActionBar() -> impl IntoView {
                     on:change=move |ev| state.settings.update(|s| s.start_reply_with = event_target_value(&ev))
                 />
             </label>
+            <label class="thinking-switch" title="Let reasoning models think before they answer (passed to templates that read enable_thinking, as Qwen3's)">
+                <input
+                    type="checkbox"
+                    id="thinking-switch"
+                    prop:checked=move || state.settings.with(|s| s.thinking)
+                    on:change=move |ev| state.settings.update(|s| s.thinking = event_target_checked(&ev))
+                />
+                " Thinking"
+            </label>
         </div>
     }
 }

@@ -3,7 +3,7 @@ use leptos::{html::Textarea, prelude::*};
 use crate::chat_ops::{apply_edit, branch_at};
 use crate::state::{ChatState, Shown};
 use crate::types::{ChatEdit, Mode, Role};
-use crate::{clipboard, markdown};
+use crate::{clipboard, markdown, reasoning};
 
 /// One message: Markdown content, its versions (`<` `>`), and the per-message
 /// actions (copy, edit in place, branch from here).
@@ -36,6 +36,42 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
             let v = state.picture_version.get();
             format!("/character-picture/{}?v={v}", encode(&name))
         })
+    };
+    // The reply's reasoning, shown apart and collapsed, and how long the
+    // model spent on it (measured while it streams in this tab).
+    let parts = Memo::new(move |_| {
+        let t = text();
+        let s = reasoning::split(&t);
+        (
+            s.reasoning.map(str::to_string),
+            s.closed,
+            s.answer.to_string(),
+        )
+    });
+    let thinking_since = RwSignal::new(None::<f64>);
+    let thought_for = RwSignal::new(None::<f64>);
+    Effect::new(move |_| {
+        let (reasoning, closed, _) = parts.get();
+        let live = streaming() && reasoning.is_some();
+        let now = js_sys::Date::now();
+        if live && !closed && thinking_since.get_untracked().is_none() {
+            thinking_since.set(Some(now));
+        }
+        if let (true, Some(since), None) = (
+            closed,
+            thinking_since.get_untracked(),
+            thought_for.get_untracked(),
+        ) {
+            thought_for.set(Some((now - since) / 1000.0));
+        }
+    });
+    let summary = move || {
+        let closed = parts.with(|p| p.1);
+        match (closed, thought_for.get()) {
+            (false, _) if streaming() => "Thinking…".to_string(),
+            (_, Some(s)) => format!("Thought for {s:.1} s"),
+            _ => "Thoughts".to_string(),
+        }
     };
     let locked = move || state.busy();
     let select_version = move |delta: isize| {
@@ -104,7 +140,18 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                     fallback=move || {
                         // Model output is rendered as sanitized Markdown: HTML in
                         // it is shown as text, never executed.
-                        view! { <div class="content" inner_html=move || markdown::render(&text())></div> }
+                        view! {
+                            <Show when=move || parts.with(|p| p.0.is_some())>
+                                <details class="thinking" class:live=move || !parts.with(|p| p.1)>
+                                    <summary>{summary}</summary>
+                                    <div
+                                        class="thinking-content"
+                                        inner_html=move || parts.with(|p| markdown::render(p.0.as_deref().unwrap_or("")))
+                                    ></div>
+                                </details>
+                            </Show>
+                            <div class="content" inner_html=move || parts.with(|p| markdown::render(&p.2))></div>
+                        }
                     }
                 >
                     <textarea class="edit-box" node_ref=editor rows="6" prop:value=text></textarea>

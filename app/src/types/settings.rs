@@ -19,6 +19,9 @@ pub struct ChatSettings {
     /// text-generation-webui's "Start reply with": new replies begin with
     /// this text and the model goes on from it.
     pub start_reply_with: String,
+    /// The Chat tab's "Thinking" switch, given to templates that read
+    /// `enable_thinking` (Qwen3's).
+    pub thinking: bool,
 }
 
 impl Default for ChatSettings {
@@ -31,6 +34,7 @@ impl Default for ChatSettings {
             chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND.into(),
             instruction_template: None,
             start_reply_with: String::new(),
+            thinking: true,
         }
     }
 }

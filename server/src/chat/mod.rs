@@ -74,6 +74,7 @@ impl ChatEngine {
             user: &request.user,
             system_message: request.system_message.as_deref(),
             chat_instruct_command: &request.chat_instruct_command,
+            enable_thinking: request.enable_thinking,
         };
         let context = model.info.context_length;
         let limit = match request.params.truncation_length as usize {

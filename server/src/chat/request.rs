@@ -19,6 +19,9 @@ pub struct ChatRequest {
     pub instruction_template: Option<String>,
     pub continuation: Continuation,
     pub params: GenerationParams,
+    /// Passed to templates that read it (Qwen3's `enable_thinking`);
+    /// `None` leaves the template's default.
+    pub enable_thinking: Option<bool>,
 }
 
 impl ChatRequest {
@@ -33,6 +36,7 @@ impl ChatRequest {
             chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND.to_string(),
             instruction_template: None,
             continuation: Continuation::Reply,
+            enable_thinking: None,
             params,
         }
     }

@@ -21,6 +21,7 @@ use super::{
     ApiError, ApiState,
 };
 use crate::engine::EngineEvent;
+use app::reasoning::{split, ReasoningStream};
 
 pub async fn chat_completions(
     State(state): State<ApiState>,
@@ -32,11 +33,33 @@ pub async fn chat_completions(
     let model = state.chat.engine().model()?.info.name.clone();
     let id = new_id("chatcmpl");
     let (events, prompt) = state.chat.start(&owner(caller), &id, &chat)?;
+    // A continued reply goes on from the assistant text it was given, so
+    // whether it is inside reasoning depends on that text.
+    let given = match chat.continuation {
+        crate::prompt::Continuation::ContinueLast => chat
+            .history
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
     let prompt_tokens = prompt.tokens.len() as u32;
     let created = now_secs();
 
     if !request.sampling.stream {
         let reply = collect(events).await?;
+        let whole = format!("{given}{}", reply.text);
+        let parts = split(&whole);
+        let (content, reasoning_content) = match parts.reasoning {
+            // The reasoning and answer this reply wrote (not the given text).
+            Some(r) if !given.is_empty() => {
+                let before = split(&given);
+                let r = r.strip_prefix(before.reasoning.unwrap_or("")).unwrap_or(r);
+                (parts.answer.to_string(), Some(r.trim_start().to_string()))
+            }
+            Some(r) => (parts.answer.to_string(), Some(r.to_string())),
+            None => (reply.text, None),
+        };
         return Ok(Json(ChatCompletion {
             id,
             object: "chat.completion",
@@ -46,7 +69,8 @@ pub async fn chat_completions(
                 index: 0,
                 message: AssistantMessage {
                     role: "assistant",
-                    content: reply.text,
+                    content,
+                    reasoning_content,
                 },
                 finish_reason: finish_reason(reply.reason),
             }],
@@ -75,22 +99,32 @@ pub async fn chat_completions(
         Delta {
             role: Some("assistant"),
             content: Some(String::new()),
+            reasoning_content: None,
         },
         None,
     );
+    let mut reasoning = ReasoningStream::continuing(&given);
+    let delta = |d: app::reasoning::Delta| {
+        (!d.reasoning.is_empty() || !d.answer.is_empty()).then(|| Delta {
+            role: None,
+            content: (!d.answer.is_empty()).then_some(d.answer),
+            reasoning_content: (!d.reasoning.is_empty()).then_some(d.reasoning),
+        })
+    };
     let body = sse_stream(events, move |event| match event {
-        EngineEvent::Text(text) => vec![json_event(&chunk(
-            Delta {
-                role: None,
-                content: Some(text),
-            },
-            None,
-        ))],
+        EngineEvent::Text(text) => delta(reasoning.push(&text))
+            .map(|d| json_event(&chunk(d, None)))
+            .into_iter()
+            .collect(),
         EngineEvent::Finished { reason, stats } => {
-            let mut out = vec![json_event(&chunk(
+            let mut out: Vec<_> = delta(reasoning.finish())
+                .map(|d| json_event(&chunk(d, None)))
+                .into_iter()
+                .collect();
+            out.push(json_event(&chunk(
                 Delta::default(),
                 Some(finish_reason(reason)),
-            ))];
+            )));
             if include_usage {
                 let mut usage = chunk(Delta::default(), None);
                 usage.choices.clear();

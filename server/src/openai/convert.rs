@@ -207,5 +207,27 @@ pub fn chat_request(
         instruction_template,
         continuation,
         params,
+        enable_thinking: enable_thinking(extras)?,
     })
+}
+
+/// `chat_template_kwargs.enable_thinking`, or else what `reasoning_effort`
+/// implies ("none" and "minimal" turn thinking off).
+fn enable_thinking(extras: &super::types::ChatFields) -> Result<Option<bool>, ApiError> {
+    if let Some(on) = extras
+        .chat_template_kwargs
+        .as_ref()
+        .and_then(|k| k.enable_thinking)
+    {
+        return Ok(Some(on));
+    }
+    match extras.reasoning_effort.as_deref() {
+        None => Ok(None),
+        Some("none" | "minimal") => Ok(Some(false)),
+        Some("low" | "medium" | "high") => Ok(Some(true)),
+        Some(_) => Err(ApiError::invalid(
+            "reasoning_effort must be none, minimal, low, medium or high",
+            Some("reasoning_effort"),
+        )),
+    }
 }

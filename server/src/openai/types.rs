@@ -113,6 +113,16 @@ pub struct ChatFields {
     pub chat_instruct_command: Option<String>,
     #[serde(rename = "continue_")]
     pub continue_last: bool,
+    pub chat_template_kwargs: Option<TemplateKwargs>,
+    pub reasoning_effort: Option<String>,
+}
+
+/// The template variables a request may set (vLLM's and llama-server's
+/// `chat_template_kwargs`); others are ignored.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TemplateKwargs {
+    pub enable_thinking: Option<bool>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -154,6 +164,9 @@ impl Usage {
 pub struct AssistantMessage {
     pub role: &'static str,
     pub content: String,
+    /// The reply's reasoning (`<think>…</think>`), apart from its answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -179,6 +192,8 @@ pub struct Delta {
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -17,6 +17,8 @@ pub struct PromptSettings<'a> {
     pub system_message: Option<&'a str>,
     /// Chat-instruct's command, with `<|character|>` and `<|prompt|>`.
     pub chat_instruct_command: &'a str,
+    /// The template's `enable_thinking` (Qwen3); `None`: its default.
+    pub enable_thinking: Option<bool>,
 }
 
 /// What the model is asked to write next.
@@ -217,9 +219,19 @@ fn chat_transcript(settings: &PromptSettings, history: &[ChatMessage]) -> String
             Role::Assistant => settings.bot_name(),
             Role::System => continue,
         };
-        out.push_str(&format!("{name}: {}\n", message.content));
+        out.push_str(&format!("{name}: {}\n", history_text(message)));
     }
     out
+}
+
+/// A finished message as the prompt's history shows it: a reply's
+/// reasoning is left out (the templates of reasoning models ask for that,
+/// and it would fill the context), the answer kept.
+fn history_text(message: &ChatMessage) -> &str {
+    match message.role {
+        Role::Assistant => app::reasoning::answer_only(&message.content),
+        _ => &message.content,
+    }
 }
 
 fn render_instruct(
@@ -233,9 +245,14 @@ fn render_instruct(
     if let Some(system) = settings.system_message.filter(|s| !s.trim().is_empty()) {
         messages.push(ChatMessage::new(Role::System, settings.substitute(system)));
     }
-    messages.extend(history.iter().cloned());
+    messages.extend(
+        history
+            .iter()
+            .map(|m| ChatMessage::new(m.role, history_text(m))),
+    );
+    let thinking = settings.enable_thinking;
     match continuation {
-        Continuation::Reply => template.render(&messages, true),
+        Continuation::Reply => template.render_with(&messages, true, thinking),
         Continuation::ContinueLast => open_turn(template, messages, Role::Assistant, partial),
         Continuation::Impersonate => open_turn(template, messages, Role::User, partial),
     }
@@ -298,6 +315,7 @@ mod tests {
             user: u,
             system_message: None,
             chat_instruct_command: app::types::DEFAULT_CHAT_INSTRUCT_COMMAND,
+            enable_thinking: None,
         }
     }
 
@@ -318,6 +336,43 @@ Sam: Which way is north?\n";
             s.stop_strings(),
             vec!["\nSam:".to_string(), "\nAria:".to_string()]
         );
+    }
+
+    /// A reply's reasoning stays out of the history in every mode; the
+    /// reply being continued keeps it (the model is still inside it).
+    #[test]
+    fn reasoning_is_left_out_of_the_history() {
+        let (c, u, t) = fixture();
+        let mut h = history();
+        h[2].content = "<think>\nCheck the chart.\n</think>\n\nNear the reef.".into();
+        for mode in [Mode::Chat, Mode::ChatInstruct, Mode::Instruct] {
+            let out = render_prompt(&settings(mode, &c, &u), &t, &h, Continuation::Reply).unwrap();
+            assert!(
+                out.contains("Near the reef.") && !out.contains("chart"),
+                "{mode:?}: {out}"
+            );
+        }
+        h.push(ChatMessage::new(Role::Assistant, "<think>Polaris is"));
+        let s = settings(Mode::Instruct, &c, &u);
+        let out = render_prompt(&s, &t, &h, Continuation::ContinueLast).unwrap();
+        assert!(
+            out.ends_with("<think>Polaris is") && !out.contains("chart"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn enable_thinking_reaches_the_template_only_when_set() {
+        let t = ChatTemplate::compile(
+            "{% if enable_thinking is defined and enable_thinking is false %}off{% elif enable_thinking is defined %}on{% else %}default{% endif %}",
+            None,
+            None,
+        )
+        .unwrap();
+        let m = [ChatMessage::new(Role::User, "hi")];
+        assert_eq!(t.render_with(&m, true, Some(false)).unwrap(), "off");
+        assert_eq!(t.render_with(&m, true, Some(true)).unwrap(), "on");
+        assert_eq!(t.render(&m, true).unwrap(), "default");
     }
 
     #[test]

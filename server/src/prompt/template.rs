@@ -10,7 +10,7 @@
 use std::io::Write;
 
 use app::types::{ChatMessage, Role};
-use minijinja::{context, Environment, Error, ErrorKind};
+use minijinja::{context, Environment, Error, ErrorKind, Value};
 
 use super::PromptError;
 
@@ -80,6 +80,17 @@ impl ChatTemplate {
         messages: &[ChatMessage],
         add_generation_prompt: bool,
     ) -> Result<String, PromptError> {
+        self.render_with(messages, add_generation_prompt, None)
+    }
+
+    /// [`render`](Self::render) with `enable_thinking` set for templates
+    /// that read it (Qwen3's); `None` leaves it undefined.
+    pub fn render_with(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+        enable_thinking: Option<bool>,
+    ) -> Result<String, PromptError> {
         let template = self
             .env
             .get_template(TEMPLATE_NAME)
@@ -92,6 +103,7 @@ impl ChatTemplate {
                     add_generation_prompt => add_generation_prompt,
                     bos_token => self.bos_token,
                     eos_token => self.eos_token,
+                    enable_thinking => enable_thinking.map_or(Value::UNDEFINED, Value::from),
                 },
                 &mut out,
             )

@@ -136,6 +136,7 @@ mod tests {
             user: &u,
             system_message: None,
             chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND,
+            enable_thinking: None,
         };
         build_prompt(&s, &t, &h, Continuation::Reply, budget, words)
     }

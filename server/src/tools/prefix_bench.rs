@@ -64,6 +64,7 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
         user: &user,
         system_message: None,
         chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND,
+        enable_thinking: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

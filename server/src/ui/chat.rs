@@ -203,6 +203,7 @@ impl UiChat {
             instruction_template,
             continuation,
             params,
+            enable_thinking: Some(settings.thinking),
         })
     }
 }
