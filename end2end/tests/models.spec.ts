@@ -3,6 +3,7 @@ import { lastAssistant, newChat, openApp, send, setMode, setParam, waitIdle } fr
 
 const SMOL = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 const QWEN = 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf';
+const GEMMA = 'gemma-3-270m-q4_k_m.gguf';
 
 async function loadModel(page: Page, file: string) {
   await page.locator('#tab-model').click();
@@ -13,7 +14,7 @@ async function loadModel(page: Page, file: string) {
   await expect(page.locator('.model-badge')).toContainText(file);
 }
 
-test('Model tab: list the folder, switch between SmolLM2 and Qwen, chat with each', async ({ page }) => {
+test('Model tab: list the folder, switch between SmolLM2, Qwen and Gemma 3, use each', async ({ page }) => {
   await openApp(page);
   await page.locator('#tab-model').click();
   await expect(page.locator(`tr[data-model="${SMOL}"]`)).toContainText('llama');
@@ -34,6 +35,17 @@ test('Model tab: list the folder, switch between SmolLM2 and Qwen, chat with eac
     await send(page, 'Say hello.');
     await waitIdle(page);
     expect((await lastAssistant(page).locator('.content').innerText()).length).toBeGreaterThan(0);
+
+    // Gemma 3 270M is a base model (no chat template): the Notebook
+    // continues raw text with it.
+    await loadModel(page, GEMMA);
+    await expect(page.locator('.model-summary')).toContainText('gemma3');
+    await setParam(page, 'temperature', '0');
+    await page.locator('#tab-notebook').click();
+    await page.locator('#notebook-text').fill('The capital of France is the city of');
+    await page.locator('#notebook-generate').click();
+    await expect(page.locator('#notebook-status')).toHaveText(/\d+ prompt \+ \d+ new tokens/, { timeout: 60_000 });
+    expect(await page.locator('#notebook-text').inputValue()).toMatch(/^The capital of France is the city of Paris/);
   } finally {
     // The other tests run on SmolLM2.
     await loadModel(page, SMOL);
