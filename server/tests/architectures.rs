@@ -11,6 +11,8 @@ use server::engine::{load_model, BatchModel, DeviceSpec, Kernels, LoadOptions, M
 use server::tools::tiny::write_tiny;
 use sha2::Digest;
 
+type Model = Box<dyn BatchModel>;
+
 fn options(kernels: Kernels) -> LoadOptions {
     LoadOptions {
         device: DeviceSpec::Cpu,
@@ -23,10 +25,7 @@ fn options(kernels: Kernels) -> LoadOptions {
 /// Loads the file twice: our kernels (proved by the exact-path threshold
 /// only our backend has) and candle's. `None` (after a loud skip) where
 /// this CPU has no fast kernels.
-fn both(
-    path: &std::path::Path,
-    test: &str,
-) -> Option<(ModelParts, Box<dyn BatchModel>, Box<dyn BatchModel>)> {
+fn both(path: &std::path::Path, test: &str) -> Option<(ModelParts, Model, Model)> {
     if !server::cpu::quant::has_fast_kernels() {
         common::skip(
             test,
@@ -88,6 +87,28 @@ struct Agreement {
     worst: f32,
 }
 
+impl Agreement {
+    /// Logs the numbers and asserts: at least `min_clear` clear choices,
+    /// every one of them the same, log-probabilities within [`BOUND`].
+    fn check(&self, what: &str, min_clear: usize) {
+        eprintln!(
+            "{what}: greedy tokens equal for {}/32 steps; {}/{} clear choices agree; largest log-probability difference {:.4}",
+            self.same_prefix, self.agreed, self.clear, self.worst
+        );
+        assert!(
+            self.clear >= min_clear,
+            "{what}: only {} clear choices",
+            self.clear
+        );
+        assert_eq!(self.agreed, self.clear, "{what}: a clear choice differs");
+        assert!(
+            self.worst < BOUND,
+            "{what}: log-probabilities differ by {}",
+            self.worst
+        );
+    }
+}
+
 /// A choice is clear when the runner-up is this much less likely (in
 /// log-probability): quantized activations (ours, candle's and llama.cpp's
 /// each quantize them their own way) move the numbers by less.
@@ -124,11 +145,7 @@ fn agreement(
         let mine = log_probs(&logits);
         let mut sorted = lp.clone();
         sorted.sort_by(|a, b| b.total_cmp(a));
-        let d = (mine[want as usize] - lp[want as usize]).abs();
-        if std::env::var("SHOW_STEPS").is_ok() {
-            eprintln!("step diff {d:.4}");
-        }
-        worst = worst.max(d);
+        worst = worst.max((mine[want as usize] - lp[want as usize]).abs());
         if sorted[0] - sorted[1] > CLEAR {
             clear += 1;
             agreed += usize::from(argmax(&logits) == want);
@@ -244,14 +261,7 @@ fn qwen3moe_follows_llama_cpp() {
     let (_, mut ours) = load_model(&path, options(Kernels::Auto)).unwrap();
     assert!(ours.shape().exact_from.is_some(), "our kernels run it");
     let prompt: Vec<u32> = serde_json::from_value(fixture["prompt"].clone()).unwrap();
-    let a = follows_llama_cpp(ours.as_mut(), &prompt, &fixture);
-    eprintln!(
-        "qwen3moe vs llama.cpp: greedy tokens equal for {}/32 steps; {}/{} clear choices agree; largest log-probability difference {:.4}",
-        a.same_prefix, a.agreed, a.clear, a.worst
-    );
-    assert!(a.clear >= 16, "only {} clear choices", a.clear);
-    assert_eq!(a.agreed, a.clear, "a clear choice differs from llama.cpp's");
-    assert!(a.worst < BOUND, "log-probabilities differ by {}", a.worst);
+    follows_llama_cpp(ours.as_mut(), &prompt, &fixture).check("qwen3moe vs llama.cpp", 16);
 }
 
 #[test]
@@ -280,12 +290,5 @@ fn gemma3_says_paris_and_follows_llama_cpp() {
         let text = parts.tokenizer.decode(&tokens).unwrap();
         assert!(text.trim_start().starts_with("Paris"), "{name}: {text:?}");
     }
-    let a = follows_llama_cpp(ours.as_mut(), &prompt, &fixture);
-    eprintln!(
-        "gemma3 vs llama.cpp: greedy tokens equal for {}/32 steps; {}/{} clear choices agree; largest log-probability difference {:.4}",
-        a.same_prefix, a.agreed, a.clear, a.worst
-    );
-    assert!(a.clear >= 20, "only {} clear choices", a.clear);
-    assert_eq!(a.agreed, a.clear, "a clear choice differs from llama.cpp's");
-    assert!(a.worst < BOUND, "log-probabilities differ by {}", a.worst);
+    follows_llama_cpp(ours.as_mut(), &prompt, &fixture).check("gemma3 vs llama.cpp", 20);
 }

@@ -108,6 +108,6 @@ impl Config {
     /// Whether layer `i` is a sliding-window (local) layer.
     pub fn window(&self, layer: usize) -> Option<usize> {
         self.sliding
-            .and_then(|(window, pattern)| ((layer + 1) % pattern != 0).then_some(window))
+            .and_then(|(window, pattern)| (!(layer + 1).is_multiple_of(pattern)).then_some(window))
     }
 }

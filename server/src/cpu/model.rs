@@ -20,7 +20,7 @@ use super::{
         add, add_bias, gelu_mul, rms_norm, rms_norm_in_place, silu_mul, soft_cap, RopeStyle,
         RopeTable,
     },
-    project::project,
+    project::project_groups,
     quant::{dequantize_row, QuantizedActs},
     team::Team,
     weights::{Matrix, WeightFile},
@@ -275,21 +275,18 @@ impl CpuModel {
 
         for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&s.x, &layer.attn_norm, self.eps, &mut s.h);
-            for (rows, exact) in groups.clone() {
-                project(
-                    team,
-                    file,
-                    &s.h,
-                    rows,
-                    exact,
-                    &mut s.acts,
-                    &mut [
-                        (&layer.wq, &mut s.q),
-                        (&layer.wk, &mut s.k),
-                        (&layer.wv, &mut s.v),
-                    ],
-                );
-            }
+            project_groups(
+                team,
+                file,
+                &s.h,
+                &groups,
+                &mut s.acts,
+                &mut [
+                    (&layer.wq, &mut s.q),
+                    (&layer.wk, &mut s.k),
+                    (&layer.wv, &mut s.v),
+                ],
+            );
             for (buf, bias) in [
                 (&mut s.q, &layer.bq),
                 (&mut s.k, &layer.bk),
@@ -342,17 +339,14 @@ impl CpuModel {
                 .collect();
             attend_batch(team, &s.q, &attend, &self.shape, layer.window, &mut s.attn);
 
-            for (rows, exact) in groups.clone() {
-                project(
-                    team,
-                    file,
-                    &s.attn,
-                    rows,
-                    exact,
-                    &mut s.acts,
-                    &mut [(&layer.wo, &mut s.out)],
-                );
-            }
+            project_groups(
+                team,
+                file,
+                &s.attn,
+                &groups,
+                &mut s.acts,
+                &mut [(&layer.wo, &mut s.out)],
+            );
             if let Some(w) = &layer.post_attn_norm {
                 rms_norm_in_place(&mut s.out[..n * dim], w, self.eps);
             }
@@ -361,33 +355,27 @@ impl CpuModel {
             rms_norm(&s.x, &layer.ffn_norm, self.eps, &mut s.h);
             match &layer.ffn {
                 FeedForward::Dense { gate, up, down } => {
-                    for (rows, exact) in groups.clone() {
-                        project(
-                            team,
-                            file,
-                            &s.h,
-                            rows,
-                            exact,
-                            &mut s.acts,
-                            &mut [(gate, &mut s.gate), (up, &mut s.up)],
-                        );
-                    }
+                    project_groups(
+                        team,
+                        file,
+                        &s.h,
+                        &groups,
+                        &mut s.acts,
+                        &mut [(gate, &mut s.gate), (up, &mut s.up)],
+                    );
                     let width = n * gate.rows;
                     match self.arch.activation {
                         Activation::Silu => silu_mul(&mut s.gate[..width], &s.up[..width]),
                         Activation::GeluTanh => gelu_mul(&mut s.gate[..width], &s.up[..width]),
                     }
-                    for (rows, exact) in groups.clone() {
-                        project(
-                            team,
-                            file,
-                            &s.gate,
-                            rows,
-                            exact,
-                            &mut s.acts,
-                            &mut [(down, &mut s.out)],
-                        );
-                    }
+                    project_groups(
+                        team,
+                        file,
+                        &s.gate,
+                        &groups,
+                        &mut s.acts,
+                        &mut [(down, &mut s.out)],
+                    );
                 }
                 FeedForward::Experts(experts) => experts_forward(
                     team,
@@ -426,17 +414,14 @@ impl CpuModel {
         let vocab = self.output.rows;
         let mut logits = vec![0f32; wanted.len() * vocab];
         let split = wanted.iter().take_while(|s| s.row < split).count();
-        for (rows, exact) in [(0..split, false), (split..wanted.len(), true)] {
-            project(
-                team,
-                file,
-                &last,
-                rows,
-                exact,
-                &mut s.acts,
-                &mut [(&self.output, &mut logits)],
-            );
-        }
+        project_groups(
+            team,
+            file,
+            &last,
+            &[(0..split, false), (split..wanted.len(), true)],
+            &mut s.acts,
+            &mut [(&self.output, &mut logits)],
+        );
         if let Some(cap) = self.final_softcap {
             soft_cap(&mut logits, cap);
         }

@@ -8,7 +8,7 @@ use std::ops::Range;
 use super::{
     layer::Experts,
     ops::{silu_mul, softmax},
-    project::project,
+    project::{project, project_groups},
     quant::QuantizedActs,
     team::Team,
     weights::WeightFile,
@@ -57,17 +57,14 @@ pub fn experts_forward(
 ) {
     let count = experts.count;
     s.scores.resize(n * count, 0.0);
-    for (rows, exact) in [(0..split, false), (split..n, true)] {
-        project(
-            team,
-            file,
-            h,
-            rows,
-            exact,
-            acts,
-            &mut [(&experts.router, &mut s.scores)],
-        );
-    }
+    project_groups(
+        team,
+        file,
+        h,
+        &[(0..split, false), (split..n, true)],
+        acts,
+        &mut [(&experts.router, &mut s.scores)],
+    );
     let routes = route(&mut s.scores, count, experts.used);
     out[..n * dim].fill(0.0);
     let ff = experts.ff;

@@ -51,3 +51,18 @@ pub fn project(
         matmul(team, &mut fused, acts, n);
     }
 }
+
+/// [`project`] for each group of rows on its own method: a batch's rows on
+/// the integer kernels, then its exact ones.
+pub fn project_groups(
+    team: &Team,
+    file: &WeightFile,
+    x: &[f32],
+    groups: &[(Range<usize>, bool)],
+    acts: &mut QuantizedActs,
+    products: &mut [(&Matrix, &mut [f32])],
+) {
+    for (rows, exact) in groups {
+        project(team, file, x, rows.clone(), *exact, acts, products);
+    }
+}

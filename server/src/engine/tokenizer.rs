@@ -36,7 +36,7 @@ const TOKEN_TYPE_USER_DEFINED: u32 = 4;
 /// The two vocabulary kinds GGUF files carry.
 enum Vocabulary {
     Bpe(Box<Tokenizer>),
-    Spm(SpmVocab),
+    Spm(Box<SpmVocab>),
 }
 
 /// Tokens that end a turn wherever a vocabulary has them, whatever the
@@ -218,7 +218,7 @@ fn vocab_matches(tokenizer: &Tokenizer, gguf: &GgufFile) -> bool {
 fn from_gguf_metadata(gguf: &GgufFile) -> Result<Vocabulary, EngineError> {
     match gguf.str("tokenizer.ggml.model").unwrap_or("(none)") {
         "gpt2" => bpe_from_gguf(gguf).map(|t| Vocabulary::Bpe(Box::new(t))),
-        "llama" => spm_from_gguf(gguf).map(Vocabulary::Spm),
+        "llama" => spm_from_gguf(gguf).map(|v| Vocabulary::Spm(Box::new(v))),
         other => Err(EngineError::Tokenizer(format!(
             "tokenizer model `{other}` in the GGUF is not supported (gpt2 and llama are); put the model's tokenizer.json beside the file"
         ))),

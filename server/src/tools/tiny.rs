@@ -108,7 +108,7 @@ pub fn write_tiny(arch_name: &str, out: &Path, seed: u64) -> Result<usize, ToolE
     }
     // Attention output is Q4_K and the feed-forward down Q6_K where the
     // row is a whole 256-value super-block; Q8_0 otherwise.
-    let k_or = |cols: usize, k: GgmlDType| if cols % 256 == 0 { k } else { G::Q8_0 };
+    let k_or = |cols: usize, k: GgmlDType| if cols.is_multiple_of(256) { k } else { G::Q8_0 };
     for i in 0..LAYERS {
         let t = |n: &str| format!("blk.{i}.{n}");
         b.add(&t("attn_norm.weight"), &[DIM], G::F32, 0.0)?;
