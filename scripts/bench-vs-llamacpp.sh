@@ -15,6 +15,7 @@ LLAMA_BENCH=.tools/llama.cpp-build/bin/llama-bench
 
 scripts/fetch-models.sh smollm2 >&2
 scripts/fetch-models.sh qwen >&2
+scripts/fetch-models.sh gemma >&2
 LLAMA_CPP_PYTHON=$LLAMA_CPP_PYTHON scripts/llamacpp-build.sh llama-bench
 
 # candlelight built for this CPU, as `make run` builds it.
@@ -31,4 +32,5 @@ done
 python3 scripts/bench_vs_llamacpp.py --rounds "$ROUNDS" --llama-bench "$LLAMA_BENCH" --candlelight "$CANDLELIGHT" \
     --llama-version "$LLAMA_CPP_PYTHON" \
     models/SmolLM2-135M-Instruct.Q4_1.gguf models/SmolLM2-135M-Instruct.Q8_0.gguf \
-    models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf models/qwen2.5-coder-0.5b-instruct-q8_0.gguf
+    models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf models/qwen2.5-coder-0.5b-instruct-q8_0.gguf \
+    models/gemma-3-270m-q4_k_m.gguf
