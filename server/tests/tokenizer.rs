@@ -83,8 +83,12 @@ fn gemma_ids_match_llama_cpp() {
         let text = case["text"].as_str().unwrap();
         let expected: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
         let mut got = ours.encode(text).unwrap();
-        // The model asks for <bos>; the reference was made without it.
-        assert_eq!(got.remove(0), 2, "<bos> first");
+        // The model asks for <bos>; the reference was made without it. A
+        // text that starts with <bos> itself gets no second one.
+        assert_eq!(got[0], 2, "<bos> first");
+        if !text.starts_with("<bos>") {
+            got.remove(0);
+        }
         assert_eq!(got, expected, "ids differ for {text:?}");
         let specials = ["<start_of_turn>", "<end_of_turn>", "<bos>"];
         let visible = specials
