@@ -78,13 +78,14 @@ impl Config {
                 ),
             });
         }
+        let blocks = required("block_count")?;
         Ok(Self {
             arch,
             dim,
             heads,
             kv_heads,
             head_dim,
-            blocks: required("block_count")?,
+            blocks,
             rope_dim: int("rope.dimension_count").unwrap_or(head_dim),
             eps: float("attention.layer_norm_rms_epsilon").unwrap_or(1e-5),
             rope_base,
@@ -95,9 +96,7 @@ impl Config {
                 1.0
             },
             sliding,
-            // Gemma scales queries by 1/√query_pre_attn_scalar, which
-            // llama.cpp's converter leaves as the head size.
-            attention_scale: 1.0 / (head_dim as f32).sqrt(),
+            attention_scale: attention_scale(arch, dim, heads, head_dim, blocks),
             embed_scale: arch.gemma_norms.then(|| (dim as f32).sqrt()),
             final_softcap: float("final_logit_softcapping").filter(|c| *c > 0.0),
             experts_used: int("expert_used_count").unwrap_or(0),
@@ -110,4 +109,22 @@ impl Config {
         self.sliding
             .and_then(|(window, pattern)| (!(layer + 1).is_multiple_of(pattern)).then_some(window))
     }
+}
+
+/// Scores are scaled by 1/√head_dim, except Gemma 3 27B's (62 layers),
+/// whose `query_pre_attn_scalar` is dim/heads; the GGUF does not carry it,
+/// so this follows llama.cpp's rule.
+fn attention_scale(
+    arch: &Architecture,
+    dim: usize,
+    heads: usize,
+    head_dim: usize,
+    blocks: usize,
+) -> f32 {
+    let scalar = if arch.gemma_norms && blocks == 62 {
+        dim / heads
+    } else {
+        head_dim
+    };
+    1.0 / (scalar as f32).sqrt()
 }

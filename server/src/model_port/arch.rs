@@ -57,8 +57,6 @@ pub struct Architecture {
     pub candle: CandleModule,
     /// Longest context candle's module supports (tables it precomputes).
     pub candle_context_cap: Option<usize>,
-    /// The markers the model's template puts around its reasoning.
-    pub reasoning: Option<(&'static str, &'static str)>,
 }
 
 const BASE: Architecture = Architecture {
@@ -72,10 +70,7 @@ const BASE: Architecture = Architecture {
     sliding_pattern: None,
     candle: CandleModule::Llama,
     candle_context_cap: None,
-    reasoning: None,
 };
-
-const THINK: Option<(&str, &str)> = Some(("<think>", "</think>"));
 
 pub const ARCHITECTURES: &[Architecture] = &[
     Architecture {
@@ -94,7 +89,6 @@ pub const ARCHITECTURES: &[Architecture] = &[
         name: "qwen3",
         qk_norm: true,
         candle: CandleModule::Qwen3,
-        reasoning: THINK,
         ..BASE
     },
     Architecture {
@@ -102,7 +96,6 @@ pub const ARCHITECTURES: &[Architecture] = &[
         qk_norm: true,
         experts: true,
         candle: CandleModule::Qwen3Moe,
-        reasoning: THINK,
         ..BASE
     },
     Architecture {
