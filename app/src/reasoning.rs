@@ -73,27 +73,33 @@ impl ReasoningStream {
             text: given.to_string(),
             ..Self::default()
         };
-        stream.emit(given.len());
+        stream.emit(given.len(), false);
         stream
     }
 
     pub fn push(&mut self, piece: &str) -> Delta {
         self.text.push_str(piece);
         let settled = self.text.len() - held_back(&self.text);
-        self.emit(settled)
+        self.emit(settled, false)
     }
 
     /// The rest, at the end of the reply.
     pub fn finish(&mut self) -> Delta {
-        self.emit(self.text.len())
+        self.emit(self.text.len(), true)
     }
 
-    fn emit(&mut self, upto: usize) -> Delta {
+    /// Whether the reply (with the text it continued) opened reasoning.
+    pub fn opened(&self) -> bool {
+        split(&self.text).reasoning.is_some()
+    }
+
+    fn emit(&mut self, upto: usize, done: bool) -> Delta {
         let visible = &self.text[..upto];
         let parts = split(visible);
         // Until the reply has shown whether it opens with reasoning,
-        // nothing is the answer yet.
-        let undecided = parts.reasoning.is_none() && OPEN.starts_with(visible.trim_start());
+        // nothing is the answer yet (at the end, it has).
+        let undecided =
+            !done && parts.reasoning.is_none() && OPEN.starts_with(visible.trim_start());
         let reasoning = parts.reasoning.unwrap_or("");
         let answer = if undecided { "" } else { parts.answer };
         let delta = Delta {
@@ -110,6 +116,18 @@ impl ReasoningStream {
         self.sent_answer = self.sent_answer.max(answer.len());
         delta
     }
+}
+
+/// A finished reply's reasoning (`None` when it opened none) and answer,
+/// exactly as the stream gives them piece by piece: after `given` (the
+/// text a continued reply goes on from), only what the reply added.
+pub fn reply_parts(given: &str, reply: &str) -> (Option<String>, String) {
+    let mut stream = ReasoningStream::continuing(given);
+    let mut parts = stream.push(reply);
+    let rest = stream.finish();
+    parts.reasoning += &rest.reasoning;
+    parts.answer += &rest.answer;
+    (stream.opened().then_some(parts.reasoning), parts.answer)
 }
 
 /// Bytes at the end of `text` that could begin a tag (or the whitespace a
@@ -208,5 +226,30 @@ mod tests {
             ("".into(), "Hi there!".into())
         );
         assert_eq!(stream(&["<", "b>bold"]), ("".into(), "<b>bold".into()));
+        // A reply that ends looking like the start of a tag keeps its text.
+        assert_eq!(stream(&["<th"]), ("".into(), "<th".into()));
+    }
+
+    #[test]
+    fn a_finished_reply_splits_as_its_stream_does() {
+        assert_eq!(reply_parts("", "plain"), (None, "plain".into()));
+        assert_eq!(
+            reply_parts("", "<think> a </think> b"),
+            (Some("a".into()), "b".into())
+        );
+        assert_eq!(
+            reply_parts("", "<think></think>b"),
+            (Some("".into()), "b".into())
+        );
+        // Continued inside reasoning: only what the reply added.
+        assert_eq!(
+            reply_parts("<think>Let me", " see.</think>4"),
+            (Some(" see.".into()), "4".into())
+        );
+        // Continued inside the answer: the given answer is not repeated.
+        assert_eq!(
+            reply_parts("<think>x</think>The sum", " is 4."),
+            (Some("".into()), " is 4.".into())
+        );
     }
 }

@@ -21,7 +21,7 @@ use super::{
     ApiError, ApiState,
 };
 use crate::engine::EngineEvent;
-use app::reasoning::{split, ReasoningStream};
+use app::reasoning::{reply_parts, ReasoningStream};
 
 pub async fn chat_completions(
     State(state): State<ApiState>,
@@ -48,18 +48,7 @@ pub async fn chat_completions(
 
     if !request.sampling.stream {
         let reply = collect(events).await?;
-        let whole = format!("{given}{}", reply.text);
-        let parts = split(&whole);
-        let (content, reasoning_content) = match parts.reasoning {
-            // The reasoning and answer this reply wrote (not the given text).
-            Some(r) if !given.is_empty() => {
-                let before = split(&given);
-                let r = r.strip_prefix(before.reasoning.unwrap_or("")).unwrap_or(r);
-                (parts.answer.to_string(), Some(r.trim_start().to_string()))
-            }
-            Some(r) => (parts.answer.to_string(), Some(r.to_string())),
-            None => (reply.text, None),
-        };
+        let (reasoning_content, content) = reply_parts(&given, &reply.text);
         return Ok(Json(ChatCompletion {
             id,
             object: "chat.completion",
