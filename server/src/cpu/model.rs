@@ -66,6 +66,9 @@ pub struct CpuModel {
     output: Matrix,
     output_norm: Vec<f32>,
     final_softcap: Option<f32>,
+    /// The widest dense feed-forward (0 when every layer has experts),
+    /// for sizing the scratch buffers.
+    dense_ff: usize,
     dim: usize,
     shape: Shape,
     eps: f32,
@@ -122,8 +125,17 @@ impl CpuModel {
                 reason: format!("the embeddings are not {} wide", config.dim),
             });
         }
+        let dense_ff = layers
+            .iter()
+            .map(|l| match &l.ffn {
+                FeedForward::Dense { gate, .. } => gate.rows,
+                FeedForward::Experts(_) => 0,
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Self {
             arch: config.arch,
+            dense_ff,
             layers,
             embed,
             embed_scale: config.embed_scale,
@@ -232,15 +244,7 @@ impl CpuModel {
             }
         }
         let s = &mut self.scratch;
-        let ff = self
-            .layers
-            .iter()
-            .map(|l| match &l.ffn {
-                FeedForward::Dense { gate, .. } => gate.rows,
-                FeedForward::Experts(_) => 0,
-            })
-            .max()
-            .unwrap_or(0);
+        let ff = self.dense_ff;
         for (buf, len) in [
             (&mut s.x, n * dim),
             (&mut s.h, n * dim),
