@@ -35,7 +35,7 @@ TOOL_INSTALL_ENV := CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_
 
 VENV := .venv
 
-.PHONY: run test build toolchain node-tools chromium models test-models cargo-test e2e api-test fmt lint cuda-build
+.PHONY: run test build toolchain node-tools vendor chromium models test-models cargo-test e2e api-test fmt lint cuda-build
 
 ## run: build the release app and serve it on the default model at http://127.0.0.1:$(PORT)
 run: build models
@@ -45,7 +45,7 @@ run: build models
 ## Chromium, and the official openai Python client against the API
 test: toolchain node-tools chromium test-models cargo-test build e2e api-test
 
-build: toolchain node-tools
+build: toolchain node-tools vendor
 	cargo leptos build --release $(LEPTOS_FLAGS)
 
 toolchain:
@@ -59,6 +59,20 @@ toolchain:
 node-tools: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
+
+# KaTeX (math) and highlight.js (code) for the browser, from the npm
+# packages, served from our own public/vendor: the page loads nothing from
+# other sites. cargo-leptos copies public/ into the site.
+vendor: public/vendor/.copied
+public/vendor/.copied: node_modules/.package-lock.json
+	rm -rf public/vendor
+	mkdir -p public/vendor/katex/fonts public/vendor/highlight
+	cp node_modules/katex/dist/katex.min.js node_modules/katex/dist/katex.min.css public/vendor/katex/
+	cp node_modules/katex/dist/fonts/*.woff2 public/vendor/katex/fonts/
+	cp node_modules/@highlightjs/cdn-assets/highlight.min.js public/vendor/highlight/
+	cp node_modules/@highlightjs/cdn-assets/styles/github.min.css \
+	   node_modules/@highlightjs/cdn-assets/styles/github-dark.min.css public/vendor/highlight/
+	touch $@
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }

@@ -37,6 +37,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <title>"candlelight"</title>
                 <link rel="stylesheet" href="/pkg/candlelight.css" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Math and code highlighting in messages (loads its
+                // libraries from /vendor when a message needs them).
+                <script src="/enhance.js" defer="defer"></script>
                 // Read by `storage` so each user's settings stay their own.
                 <meta name="candlelight-user" content=current_user() />
                 <AutoReload options=options.clone() />

@@ -23,6 +23,7 @@ export const userMessages = (page: Page) => page.locator('.message.user');
 /** Sets one number field on the Parameters tab and goes back to Chat. */
 export async function setParam(page: Page, name: string, value: string) {
   await page.getByRole('button', { name: 'Parameters', exact: true }).click();
+  await page.locator('#ptab-generation').click();
   const input = page.locator(`#param-${name}`);
   await input.fill(value);
   await input.press('Tab');
@@ -64,6 +65,7 @@ export async function waitForFolder(page: Page) {
 /** Picks a character on the Parameters tab and goes back to Chat. */
 export async function chooseCharacter(page: Page, name: string) {
   await page.locator('#tab-parameters').click();
+  await page.locator('#ptab-character').click();
   await page.locator('#character-select').selectOption(name);
   await expect(page.locator('#character-name')).toHaveValue(name);
   await page.locator('#tab-chat').click();

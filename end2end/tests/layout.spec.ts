@@ -46,6 +46,7 @@ test('the character is changed from the Chat tab', async ({ page }) => {
   await waitForFolder(page);
   await expect(page.locator('.chat-list')).toHaveAttribute('data-folder', 'chat/Captain Mara');
   await page.locator('#tab-parameters').click();
+  await page.locator('#ptab-character').click();
   await expect(page.locator('#character-select')).toHaveValue('Captain Mara');
   await page.locator('#tab-chat').click();
   await page.locator('#chat-character').selectOption('Assistant');

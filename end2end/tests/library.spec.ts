@@ -33,6 +33,7 @@ test('characters: edit and save as, chat with the copy, delete it', async ({ pag
   acceptDialogs(page, 'Helper Bot');
   await openApp(page);
   await page.locator('#tab-parameters').click();
+  await page.locator('#ptab-character').click();
   await page.locator('#character-select').selectOption('Assistant');
   await page.locator('#character-greeting').fill('Beep boop, {{user}}! Ready.');
   await page.locator('#character-save-as').click(); // prompt() answered "Helper Bot"
@@ -42,6 +43,7 @@ test('characters: edit and save as, chat with the copy, delete it', async ({ pag
   await page.locator('#character-select').selectOption('Assistant');
   await expect(page.locator('#character-greeting')).toHaveValue('How can I help you today?');
 
+  await page.locator('#ptab-user').click();
   await page.locator('#user-name').fill('Alex');
   await page.locator('#user-name').press('Tab');
   await chooseCharacter(page, 'Helper Bot');
@@ -52,6 +54,7 @@ test('characters: edit and save as, chat with the copy, delete it', async ({ pag
   await expect(assistantMessages(page).first()).toContainText('Beep boop, Alex! Ready.');
 
   await page.locator('#tab-parameters').click();
+  await page.locator('#ptab-character').click();
   await page.locator('#character-delete').click();
   await expect(page.locator('#character-select option[value="Helper Bot"]')).toHaveCount(0);
 });
@@ -59,6 +62,7 @@ test('characters: edit and save as, chat with the copy, delete it', async ({ pag
 test('a SillyTavern V2 card imports with its picture and greetings', async ({ page }) => {
   await openApp(page);
   await page.locator('#tab-parameters').click();
+  await page.locator('#ptab-character').click();
   await page.locator('#card-import').setInputFiles({ name: 'seraphina.png', mimeType: 'image/png', buffer: cardPng(v2Card) });
   await expect(page.locator('.notice').first()).toContainText('Imported seraphina.png as Seraphina');
   await expect(page.locator('.notice').first()).toContainText('creator_notes');
@@ -81,6 +85,7 @@ test('a SillyTavern V2 card imports with its picture and greetings', async ({ pa
 test('a malformed card is refused with a message and adds nothing', async ({ page }) => {
   await openApp(page);
   await page.locator('#tab-parameters').click();
+  await page.locator('#ptab-character').click();
   const before = await page.locator('#character-select option').count();
   await page.locator('#card-import').setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a png at all') });
   await expect(page.locator('#tab-chat')).toBeVisible();

@@ -1,14 +1,17 @@
 use leptos::prelude::*;
 
 /// A labelled number input with a slider, committing on change. Text that is
-/// not a number is refused on the spot and the last good value stays.
+/// not a number is refused on the spot and the last good value stays. The
+/// slider may stop short of `max` (`slider_max`); the box takes the rest.
 #[component]
 pub fn NumberField(
     label: &'static str,
     /// Element id, also used by tests.
-    id: &'static str,
+    #[prop(into)]
+    id: String,
     min: f64,
     max: f64,
+    slider_max: f64,
     step: f64,
     #[prop(into)] value: Signal<f64>,
     set: impl Fn(f64) + Copy + Send + Sync + 'static,
@@ -24,11 +27,11 @@ pub fn NumberField(
     };
     view! {
         <div class="field" title=help>
-            <label for=id>{label}</label>
+            <label for=id.clone()>{label}</label>
             <input
                 type="range"
                 min=min
-                max=max
+                max=slider_max
                 step=step
                 prop:value=move || show(value.get())
                 on:input=move |ev| commit(event_target_value(&ev))

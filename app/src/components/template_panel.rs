@@ -9,13 +9,16 @@ use crate::api::{
 };
 use crate::state::ChatState;
 
-/// The instruction template (the model's own or a saved one), the instruct
-/// system message, and the chat-instruct command.
+/// The instruction template (the model's own or a saved one) and the
+/// instruct system message. Edits to the source take effect only once saved
+/// under a name, and the panel says so while they are unsaved.
 #[component]
 pub fn TemplatePanel() -> impl IntoView {
     let state = ChatState::expect();
     let templates = RwSignal::new(Vec::<String>::new());
     let source = RwSignal::new(String::new());
+    // The editor's text differs from the template in use.
+    let edited = RwSignal::new(false);
     let editor = NodeRef::<Textarea>::new();
     let name_box = NodeRef::<Input>::new();
     let selected = Memo::new(move |_| state.settings.with(|s| s.instruction_template.clone()));
@@ -43,7 +46,10 @@ pub fn TemplatePanel() -> impl IntoView {
                     .map(|t| t.unwrap_or_else(|| "(the model has no chat template)".into())),
             };
             match text {
-                Ok(t) => source.set(t),
+                Ok(t) => {
+                    source.set(t);
+                    edited.set(false);
+                }
                 Err(e) => state.fail(e),
             }
         });
@@ -118,7 +124,19 @@ pub fn TemplatePanel() -> impl IntoView {
                 </For>
             </select>
             <button id="template-delete" disabled=move || selected().is_none() on:click=move |_| delete()>"Delete"</button>
-            <textarea id="template-source" class="code" rows="10" node_ref=editor prop:value=move || source.get()></textarea>
+            <textarea
+                id="template-source"
+                class="code"
+                rows="10"
+                node_ref=editor
+                prop:value=move || source.get()
+                on:input=move |ev| edited.set(source.with_untracked(|s| *s != event_target_value(&ev)))
+            ></textarea>
+            <Show when=move || edited.get()>
+                <p class="notice inline" id="template-unsaved">
+                    "Unsaved edits: chats use the template above as it was until you save it under a name."
+                </p>
+            </Show>
             <div class="row">
                 <input id="template-name" node_ref=name_box placeholder="Save as (name)" />
                 <button id="template-save" on:click=move |_| save()>"Save template"</button>
@@ -129,13 +147,6 @@ pub fn TemplatePanel() -> impl IntoView {
                 rows="2"
                 prop:value=move || state.settings.with(|s| s.system_message.clone())
                 on:change=move |ev| state.settings.update(|s| s.system_message = event_target_value(&ev))
-            ></textarea>
-            <label for="chat-instruct-command">"Chat-instruct command (<|character|> and <|prompt|> are filled in)"</label>
-            <textarea
-                id="chat-instruct-command"
-                rows="3"
-                prop:value=move || state.settings.with(|s| s.chat_instruct_command.clone())
-                on:change=move |ev| state.settings.update(|s| s.chat_instruct_command = event_target_value(&ev))
             ></textarea>
         </div>
     }

@@ -1,57 +1,120 @@
 use leptos::prelude::*;
 
-use crate::components::{CharacterPanel, NumberField, PresetBar, TemplatePanel, UserPanel};
+use crate::components::{
+    CharacterPanel, CommandPanel, NumberField, PresetBar, TemplatePanel, UserPanel,
+};
 use crate::state::ChatState;
-use crate::types::GenerationParams;
+use crate::types::{GenerationParams, NUMERIC_PARAMS};
 
-/// Builds a NumberField bound to one numeric field of the parameters.
-macro_rules! param_field {
-    ($state:expr, $field:ident, $min:expr, $max:expr, $step:expr, $help:expr) => {{
-        let params = $state.params;
-        view! {
-            <NumberField
-                label=stringify!($field)
-                id=concat!("param-", stringify!($field))
-                min=$min
-                max=$max
-                step=$step
-                help=$help
-                value=Signal::derive(move || params.with(|p| p.$field as f64))
-                set=move |v: f64| params.update(|p| p.$field = v as _)
-            />
-        }
-    }};
+/// The Parameters tab's sections, as text-generation-webui splits it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Generation,
+    Character,
+    Template,
+    Command,
+    User,
 }
 
-/// The Parameters tab: presets and every sampler the engine supports (with
-/// text-generation-webui's names and ranges), the character, the user, and
-/// the instruction template.
+impl Section {
+    const ALL: [Section; 5] = [
+        Section::Generation,
+        Section::Character,
+        Section::Template,
+        Section::Command,
+        Section::User,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Section::Generation => "Generation",
+            Section::Character => "Character",
+            Section::Template => "Instruction template",
+            Section::Command => "Chat-instruct command",
+            Section::User => "User",
+        }
+    }
+
+    /// Element id of the section's tab button (tests click these).
+    fn id(self) -> &'static str {
+        match self {
+            Section::Generation => "ptab-generation",
+            Section::Character => "ptab-character",
+            Section::Template => "ptab-template",
+            Section::Command => "ptab-command",
+            Section::User => "ptab-user",
+        }
+    }
+}
+
+/// The Parameters tab, in sections (one shown at a time, all kept mounted so
+/// unsaved edits survive a switch): presets and every sampler the engine
+/// supports (text-generation-webui's names; ranges from `NUMERIC_PARAMS`),
+/// the character, the instruction template, the chat-instruct command and
+/// the user.
 #[component]
 pub fn ParametersPage() -> impl IntoView {
+    let section = RwSignal::new(Section::Generation);
+    let tab = move |s: Section| {
+        view! {
+            <button
+                class="sub-tab"
+                role="tab"
+                id=s.id()
+                class:active=move || section.get() == s
+                aria-selected=move || (section.get() == s).to_string()
+                on:click=move |_| section.set(s)
+            >
+                {s.label()}
+            </button>
+        }
+    };
+    let shown = move |s: Section| move || section.get() != s;
+    view! {
+        <div class="parameters">
+            <nav class="sub-tabs" role="tablist">{Section::ALL.map(tab).collect_view()}</nav>
+            <div class="section" class:hidden=shown(Section::Generation)><GenerationPanel /></div>
+            <div class="section" class:hidden=shown(Section::Character)><CharacterPanel /></div>
+            <div class="section" class:hidden=shown(Section::Template)><TemplatePanel /></div>
+            <div class="section" class:hidden=shown(Section::Command)><CommandPanel /></div>
+            <div class="section" class:hidden=shown(Section::User)><UserPanel /></div>
+        </div>
+    }
+}
+
+/// Presets and the samplers.
+#[component]
+fn GenerationPanel() -> impl IntoView {
     let state = ChatState::expect();
     let params = state.params;
     let problem = move || params.with(|p| p.validate().err().map(|e| e.to_string()));
     let stops_text = move || params.with(|p| p.custom_stopping_strings.join("\n"));
+    let fields = NUMERIC_PARAMS
+        .iter()
+        .map(|entry| {
+            view! {
+                <NumberField
+                    label=entry.name
+                    id=format!("param-{}", entry.name)
+                    min=entry.lowest()
+                    max=entry.max
+                    slider_max=entry.slider_max
+                    step=entry.step
+                    help=entry.help
+                    value=Signal::derive(move || params.with(|p| (entry.get)(p)))
+                    set=move |v: f64| params.update(|p| (entry.set)(p, v))
+                />
+            }
+        })
+        .collect_view();
 
     view! {
-        <div class="parameters">
             <div class="panel">
                 <h2>"Generation"</h2>
                 {move || problem().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <PresetBar />
                 <div class="param-grid">
-                    {param_field!(state, max_new_tokens, 1.0, 4096.0, 1.0, "Longest reply, in tokens")}
-                    {param_field!(state, temperature, 0.0, 5.0, 0.01, "Randomness; 0 is greedy")}
-                    {param_field!(state, top_p, 0.01, 1.0, 0.01, "Keep the most likely tokens whose probabilities add up to this; 1 is off")}
-                    {param_field!(state, top_k, 0.0, 200.0, 1.0, "Keep only the k most likely tokens; 0 is off")}
-                    {param_field!(state, min_p, 0.0, 1.0, 0.01, "Drop tokens less likely than this fraction of the best one; 0 is off")}
-                    {param_field!(state, typical_p, 0.01, 1.0, 0.01, "Locally typical sampling; 1 is off")}
-                    {param_field!(state, repetition_penalty, 1.0, 1.5, 0.01, "Penalise tokens already in the context; 1 is off")}
-                    {param_field!(state, repetition_penalty_range, 0.0, 4096.0, 1.0, "How many recent tokens the penalties see; 0 is all")}
-                    {param_field!(state, presence_penalty, -2.0, 2.0, 0.05, "Penalise any token already present")}
-                    {param_field!(state, frequency_penalty, -2.0, 2.0, 0.05, "Penalise tokens by how often they appeared")}
-                    {param_field!(state, seed, -1.0, 4294967295.0, 1.0, "-1 is random")}
-                    {param_field!(state, truncation_length, 0.0, 32768.0, 256.0, "Prompt limit in tokens (oldest turns go first); 0 is the model's context")}
+                    {fields}
                 </div>
                 <div class="checks">
                     <label>
@@ -87,10 +150,6 @@ pub fn ParametersPage() -> impl IntoView {
                     "Reset to defaults"
                 </button>
             </div>
-            <CharacterPanel />
-            <UserPanel />
-            <TemplatePanel />
-        </div>
     }
 }
 

@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use super::param_ranges::NUMERIC_PARAMS;
+
 /// Sampling parameters, with text-generation-webui's names and meanings so
 /// its users (and its presets) feel at home.
 ///
@@ -67,13 +69,6 @@ pub struct ParamError {
     pub message: String,
 }
 
-/// Below this a temperature is greedy decoding in all but name (and far
-/// below it, logits / temperature overflow); 0 asks for greedy outright.
-pub const MIN_TEMPERATURE: f32 = 1e-4;
-
-/// Upper bound on one reply; the context length bounds it further.
-pub const MAX_NEW_TOKENS_LIMIT: u32 = 32_768;
-
 impl GenerationParams {
     /// Every sampler switched off (temperature 1): what text-generation-webui
     /// presets are written against, and what OpenAI clients expect when
@@ -111,80 +106,20 @@ impl GenerationParams {
     /// Checks every field once, at the edge, so the engine never sees a value
     /// it could choke on.
     pub fn validate(&self) -> Result<(), ParamError> {
-        fn check(ok: bool, field: &str, range: &str) -> Result<(), ParamError> {
-            if ok {
-                Ok(())
-            } else {
-                Err(ParamError {
-                    field: field.to_string(),
-                    message: format!("{field} must be {range}"),
-                })
-            }
+        for entry in NUMERIC_PARAMS {
+            entry
+                .check((entry.get)(self))
+                .map_err(|allowed| ParamError {
+                    field: entry.name.to_string(),
+                    message: format!("{} must be {allowed}", entry.name),
+                })?;
         }
-        let floats = [
-            ("temperature", self.temperature),
-            ("top_p", self.top_p),
-            ("min_p", self.min_p),
-            ("typical_p", self.typical_p),
-            ("repetition_penalty", self.repetition_penalty),
-            ("presence_penalty", self.presence_penalty),
-            ("frequency_penalty", self.frequency_penalty),
-        ];
-        for (field, value) in floats {
-            check(value.is_finite(), field, "a finite number")?;
-            check(
-                !value.is_subnormal(),
-                field,
-                "0 or a normal number, not a subnormal one",
-            )?;
+        if self.custom_stopping_strings.iter().any(String::is_empty) {
+            return Err(ParamError {
+                field: "custom_stopping_strings".into(),
+                message: "custom_stopping_strings must be non-empty strings".into(),
+            });
         }
-        check(
-            (1..=MAX_NEW_TOKENS_LIMIT).contains(&self.max_new_tokens),
-            "max_new_tokens",
-            "in [1, 32768]",
-        )?;
-        check(
-            self.temperature == 0.0 || (MIN_TEMPERATURE..=5.0).contains(&self.temperature),
-            "temperature",
-            "0 (greedy) or in [0.0001, 5]",
-        )?;
-        check(self.top_p > 0.0 && self.top_p <= 1.0, "top_p", "in (0, 1]")?;
-        check((0.0..=1.0).contains(&self.min_p), "min_p", "in [0, 1]")?;
-        check(
-            self.typical_p > 0.0 && self.typical_p <= 1.0,
-            "typical_p",
-            "in (0, 1]",
-        )?;
-        check(
-            self.repetition_penalty > 0.0 && self.repetition_penalty <= 10.0,
-            "repetition_penalty",
-            "in (0, 10]",
-        )?;
-        check(
-            (-2.0..=2.0).contains(&self.presence_penalty),
-            "presence_penalty",
-            "in [-2, 2]",
-        )?;
-        check(
-            (-2.0..=2.0).contains(&self.frequency_penalty),
-            "frequency_penalty",
-            "in [-2, 2]",
-        )?;
-        check(
-            self.truncation_length == 0 || self.truncation_length >= 16,
-            "truncation_length",
-            "0 (the model's context) or at least 16",
-        )?;
-        check(
-            self.seed >= -1,
-            "seed",
-            "-1 (random) or a non-negative integer",
-        )?;
-        check(
-            self.custom_stopping_strings.iter().all(|s| !s.is_empty()),
-            "custom_stopping_strings",
-            "non-empty strings",
-        )?;
         Ok(())
     }
 }

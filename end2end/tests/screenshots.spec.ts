@@ -1,0 +1,47 @@
+import { test, expect } from '@playwright/test';
+import { openApp, newChat, send, setMode, setParam, waitIdle, chooseCharacter } from './helpers';
+
+/** Screenshots of each tab on a desktop and a phone, for the README and
+ * issue notes: `SCREENSHOTS=end2end/screenshots npx playwright test
+ * --config end2end/playwright.config.ts screenshots`. Skipped otherwise. */
+const dir = process.env.SCREENSHOTS;
+
+const sizes = [
+  { name: 'desktop', width: 1400, height: 900 },
+  { name: 'phone', width: 390, height: 844 },
+];
+
+for (const size of sizes) {
+  test(`screenshots at ${size.width}x${size.height}`, async ({ page }) => {
+    test.skip(!dir, 'set SCREENSHOTS=<folder> to take screenshots');
+    const shot = (tab: string) =>
+      page.screenshot({ path: `${dir}/${tab}-${size.name}.jpg`, type: 'jpeg', quality: 70 });
+    await page.setViewportSize({ width: size.width, height: size.height });
+    await openApp(page);
+    await setParam(page, 'max_new_tokens', '96');
+    await chooseCharacter(page, 'AI助理');
+    await setMode(page, 'chat-instruct');
+    await newChat(page);
+    await send(page, '你好！请用一句话介绍你自己。');
+    await waitIdle(page);
+    await send(page, 'What is $\\int_0^1 x\\,dx$? Show it as $$\\int_0^1 x\\,dx = \\frac{1}{2}$$ and a line of Python.');
+    await waitIdle(page);
+    await shot('chat');
+
+    await page.locator('#tab-parameters').click();
+    await shot('parameters');
+    await page.locator('#ptab-character').click();
+    await shot('parameters-character');
+
+    await page.locator('#tab-notebook').click();
+    const notebook = page.locator('#notebook-text');
+    await notebook.fill('The three primary colours are');
+    await page.locator('#notebook-generate').click();
+    await expect(page.locator('#notebook-status')).toHaveText(/new tokens/, { timeout: 120_000 });
+    await shot('notebook');
+
+    await page.locator('#tab-model').click();
+    await expect(page.locator('.model-files tr[data-model]').first()).toBeVisible();
+    await shot('model');
+  });
+}
