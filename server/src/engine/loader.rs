@@ -4,7 +4,8 @@
 use std::{path::Path, sync::Arc, time::Instant};
 
 use super::{
-    candle::CandleModel, device::DeviceSpec, gguf::GgufFile, BatchModel, EngineError, TextTokenizer,
+    candle::CandleModel, constraint::Constraints, device::DeviceSpec, gguf::GgufFile,
+    token_bytes::token_bytes, BatchModel, EngineError, TextTokenizer,
 };
 use crate::{cpu::CpuModel, prompt::ChatTemplate};
 
@@ -58,6 +59,8 @@ pub struct ModelParts {
     pub template: Result<Arc<ChatTemplate>, String>,
     /// The template's Jinja source, shown on the Parameters tab.
     pub template_source: Option<String>,
+    /// Grammars for structured output and forced tool calls.
+    pub constraints: Arc<Constraints>,
 }
 
 /// The tokenizer of a model file, without loading its weights.
@@ -145,6 +148,7 @@ pub fn load_model(
         tracing::warn!(error = %e, "chat template unavailable; only raw completions will work");
     }
     let kv_bytes_per_token = kv_bytes_per_token(&gguf, &architecture);
+    let words = token_bytes(&gguf)?;
     let model = weights(path, gguf, options)?;
     let shape = model.shape();
     let info = ModelInfo {
@@ -173,9 +177,11 @@ pub fn load_model(
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
         "model loaded"
     );
+    let tokenizer = Arc::new(tokenizer);
     let parts = ModelParts {
         info,
-        tokenizer: Arc::new(tokenizer),
+        constraints: Arc::new(Constraints::new(words, tokenizer.clone())),
+        tokenizer,
         template,
         template_source,
     };

@@ -7,10 +7,12 @@
 //! kernels (`crate::cpu`) and candle's models (`candle.rs`).
 
 mod candle;
+mod constraint;
 mod detokenize;
 mod device;
 #[cfg(test)]
 mod fake;
+mod gbnf;
 mod gguf;
 mod lead;
 mod loader;
@@ -19,6 +21,7 @@ mod sampler;
 mod scheduler;
 mod spm;
 mod stop;
+mod token_bytes;
 mod tokenizer;
 mod types;
 
@@ -39,8 +42,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 pub use crate::model_port::{shown_file, EngineError};
 pub use crate::model_port::{BatchModel, ModelShape, SeqChunk};
+pub use constraint::{Constraints, Grammar, TokenConstraint};
 pub use detokenize::{IncrementalDecoder, TokenDecoder};
 pub use device::DeviceSpec;
+pub use gbnf::gbnf_to_lark;
 pub use gguf::GgufFile;
 pub use loader::{
     load_model, load_tokenizer, load_weights, Kernels, LoadOptions, ModelInfo, ModelParts,
@@ -48,7 +53,10 @@ pub use loader::{
 };
 pub use metrics::Metrics;
 pub use tokenizer::TextTokenizer;
-pub use types::{EngineEvent, FinishReason, GenerationJob, GenerationStats, Sampling};
+pub use types::{
+    EngineEvent, FinishReason, GenerationJob, GenerationStats, Sampling, TokenLogprob,
+    TokenLogprobs,
+};
 
 use scheduler::{QueuedJob, Reload, SchedulerHandle, SchedulerSetup};
 

@@ -141,20 +141,25 @@ impl TextTokenizer {
     /// Token ids for a rendered prompt. Special-token text such as
     /// `<|im_start|>` becomes its single special id.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, EngineError> {
-        let mut ids = match &self.inner {
-            Vocabulary::Bpe(t) => t
-                .encode(text, false)
-                .map_err(|e| EngineError::Tokenizer(e.to_string()))?
-                .get_ids()
-                .to_vec(),
-            Vocabulary::Spm(v) => v.encode(text),
-        };
+        let mut ids = self.encode_text(text)?;
         if let (true, Some(bos)) = (self.add_bos, self.bos) {
             if ids.first() != Some(&bos) {
                 ids.insert(0, bos);
             }
         }
         Ok(ids)
+    }
+
+    /// Token ids for a piece of text, without the BOS a prompt begins with.
+    pub fn encode_text(&self, text: &str) -> Result<Vec<u32>, EngineError> {
+        Ok(match &self.inner {
+            Vocabulary::Bpe(t) => t
+                .encode(text, false)
+                .map_err(|e| EngineError::Tokenizer(e.to_string()))?
+                .get_ids()
+                .to_vec(),
+            Vocabulary::Spm(v) => v.encode(text),
+        })
     }
 
     /// Text for ids, leaving out control tokens.

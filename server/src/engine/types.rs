@@ -2,7 +2,7 @@
 //! terms: the engine knows nothing of the UI crate (or leptos). The chat
 //! layer builds a [`GenerationJob`] from validated UI or API parameters.
 
-use super::EngineError;
+use super::{EngineError, TokenConstraint};
 
 /// Why a reply ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +95,12 @@ pub struct GenerationJob {
     /// Names whose `Name:` is stripped from the start of the reply, with
     /// leading white space (chat modes; empty: the text is left as it is).
     pub strip_leading_names: Vec<String>,
+    /// A grammar the reply must follow (structured output, forced tool
+    /// calls): tokens it does not allow are never sampled.
+    pub constraint: Option<TokenConstraint>,
+    /// Report each sampled token's log-probability and this many of the
+    /// most likely alternatives (OpenAI's `logprobs`/`top_logprobs`).
+    pub logprobs: Option<usize>,
 }
 
 impl GenerationJob {
@@ -108,8 +114,27 @@ impl GenerationJob {
             eos_ids,
             ban_eos: false,
             strip_leading_names: Vec::new(),
+            constraint: None,
+            logprobs: None,
         }
     }
+}
+
+/// One token and its log-probability under the model (after a grammar's
+/// mask, before the samplers reshape the distribution).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenLogprob {
+    pub id: u32,
+    /// The token's text (a piece of a character shows as U+FFFD).
+    pub text: String,
+    pub logprob: f32,
+}
+
+/// The sampled token and the most likely ones at its place.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenLogprobs {
+    pub chosen: TokenLogprob,
+    pub top: Vec<TokenLogprob>,
 }
 
 /// What the engine tells the requester while a reply is generated.
@@ -121,6 +146,9 @@ pub enum EngineEvent {
     Reading { done: usize, total: usize },
     /// Reply text, never splitting a UTF-8 character.
     Text(String),
+    /// The next token's log-probabilities (when the job asked), sent
+    /// before its text.
+    Logprobs(TokenLogprobs),
     /// The reply ended; the last event.
     Finished {
         reason: FinishReason,

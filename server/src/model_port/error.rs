@@ -31,6 +31,10 @@ pub enum EngineError {
     Compute(String),
     #[error("the engine worker has stopped")]
     WorkerGone,
+    #[error("the grammar or schema cannot be used: {0}")]
+    Grammar(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("the remote backend failed: {0}")]
     Remote(String),
 }

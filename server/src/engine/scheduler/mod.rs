@@ -152,7 +152,10 @@ impl Scheduler {
 
     fn take(&mut self, message: Message) {
         match message {
-            Message::Job(queued) => self.waiting.push_back(Waiting { queued, told: None }),
+            Message::Job(queued) => self.waiting.push_back(Waiting {
+                queued: *queued,
+                told: None,
+            }),
             Message::Release => {
                 if self.running.is_empty() && self.waiting.is_empty() && self.model.take().is_some()
                 {

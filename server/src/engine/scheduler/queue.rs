@@ -25,7 +25,9 @@ pub struct QueuedJob {
 }
 
 pub enum Message {
-    Job(QueuedJob),
+    /// Boxed: a job (prompt, sampler settings, grammar) is much larger
+    /// than the other messages.
+    Job(Box<QueuedJob>),
     /// Drop the weights until the next job (idle timeout).
     Release,
 }
@@ -48,7 +50,7 @@ impl SchedulerHandle {
                 (d < limit).then_some(d + 1)
             })
             .map_err(|_| EngineError::QueueFull)?;
-        self.sender.send(Message::Job(job)).map_err(|_| {
+        self.sender.send(Message::Job(Box::new(job))).map_err(|_| {
             self.depth.fetch_sub(1, Ordering::SeqCst);
             EngineError::WorkerGone
         })

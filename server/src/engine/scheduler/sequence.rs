@@ -14,7 +14,8 @@ use super::super::{
     lead::LeadTrimmer,
     sampler::Sampler,
     stop::{StopMatcher, StopOutcome},
-    EngineError, EngineEvent, FinishReason, GenerationJob, GenerationStats,
+    EngineError, EngineEvent, FinishReason, GenerationJob, GenerationStats, TokenLogprob,
+    TokenLogprobs,
 };
 use super::queue::QueuedJob;
 
@@ -172,13 +173,26 @@ impl Sequence {
         mut logits: Vec<f32>,
         decoder: &dyn TokenDecoder,
     ) -> Result<Option<FinishReason>, EngineError> {
+        if let Some(grammar) = &mut self.job.constraint {
+            grammar.mask(&mut logits)?;
+        }
+        // The model's own distribution, before the samplers reshape it.
+        let original = self.job.logprobs.map(|_| logits.clone());
         let token = self.sampler.sample(&mut logits, &self.tokens);
+        if let Some(grammar) = &mut self.job.constraint {
+            grammar.commit(token)?;
+        }
         if self.stats.completion_tokens == 0 {
             self.stats.time_to_first_token_ms = self.received.elapsed().as_secs_f64() * 1000.0;
             self.decode_started = Some(Instant::now());
         }
         if self.job.eos_ids.contains(&token) && !self.job.ban_eos {
             return Ok(Some(FinishReason::Stop));
+        }
+        if let (Some(top), Some(original)) = (self.job.logprobs, original) {
+            let _ = self.events.send(EngineEvent::Logprobs(logprobs(
+                &original, token, top, decoder,
+            )));
         }
         self.tokens.push(token);
         self.stats.completion_tokens += 1;
@@ -190,6 +204,9 @@ impl Sequence {
                 self.hit_stop_string = true;
                 return Ok(Some(FinishReason::Stop));
             }
+        }
+        if self.job.constraint.as_ref().is_some_and(|g| g.finished()) {
+            return Ok(Some(FinishReason::Stop));
         }
         Ok((self.stats.completion_tokens as usize >= self.max_new).then_some(FinishReason::Length))
     }
@@ -229,5 +246,32 @@ impl Sequence {
     /// Gives up: the events channel, to send the error on.
     pub fn into_events(self) -> UnboundedSender<EngineEvent> {
         self.events
+    }
+}
+
+/// `chosen`'s log-probability in `logits` and the `top` most likely tokens.
+fn logprobs(logits: &[f32], chosen: u32, top: usize, decoder: &dyn TokenDecoder) -> TokenLogprobs {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
+    let log_total = max as f64 + sum.ln();
+    let entry = |id: u32| TokenLogprob {
+        id,
+        text: decoder.decode(&[id]).unwrap_or_default(),
+        logprob: (logits
+            .get(id as usize)
+            .copied()
+            .unwrap_or(f32::NEG_INFINITY) as f64
+            - log_total) as f32,
+    };
+    let mut ids: Vec<u32> = (0..logits.len() as u32).collect();
+    let by_logit = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]);
+    if top > 0 && top < ids.len() {
+        ids.select_nth_unstable_by(top - 1, by_logit);
+    }
+    ids.truncate(top);
+    ids.sort_unstable_by(by_logit);
+    TokenLogprobs {
+        chosen: entry(chosen),
+        top: ids.into_iter().map(entry).collect(),
     }
 }

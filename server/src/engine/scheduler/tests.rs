@@ -62,7 +62,7 @@ fn drain(s: &mut Submitted) -> (String, FinishReason, GenerationStats, Vec<usize
         match ev {
             EngineEvent::Text(t) => text.push_str(&t),
             EngineEvent::Waiting { ahead } => places.push(ahead),
-            EngineEvent::Reading { .. } => {}
+            EngineEvent::Reading { .. } | EngineEvent::Logprobs(_) => {}
             EngineEvent::Finished { reason, stats } => return (text, reason, stats, places),
             EngineEvent::Failed(e) => panic!("{e}"),
         }
