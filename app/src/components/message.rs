@@ -22,12 +22,13 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
     let author = move || match role() {
         Role::User => state.settings.with(|s| s.user.name.clone()),
         Role::System => "System".to_string(),
+        Role::Tool => "Tool".to_string(),
         Role::Assistant if in_chat_mode() => state.settings.with(|s| s.character.clone()),
         Role::Assistant => "Assistant".to_string(),
     };
     let class = move || match role() {
         Role::User => "message user",
-        Role::System => "message system",
+        Role::System | Role::Tool => "message system",
         Role::Assistant => "message assistant",
     };
     let picture = move || {

@@ -8,12 +8,13 @@ mod error;
 mod events;
 mod library;
 mod model;
+mod param_ranges;
 mod params;
 mod persona;
 mod settings;
 
 pub use caller::Caller;
-pub use chat::{ChatMessage, CompletionRequest, ReplyRequest, Role};
+pub use chat::{ChatMessage, CompletionRequest, FunctionCall, ReplyRequest, Role, ToolCall};
 pub use chat_log::{
     ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage,
 };
@@ -23,6 +24,7 @@ pub use library::{CardImport, CharacterInfo, PresetInfo};
 pub use model::{
     Batching, DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
 };
+pub use param_ranges::{NumericParam, MAX_NEW_TOKENS_LIMIT, MIN_TEMPERATURE, NUMERIC_PARAMS};
 pub use params::{GenerationParams, ParamError};
 pub use persona::{
     substitute_names, Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,

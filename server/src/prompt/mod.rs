@@ -11,5 +11,5 @@ pub use error::PromptError;
 pub use modes::{
     chat_instruct_message, chat_mode_prompt, render_prompt, Continuation, PromptSettings,
 };
-pub use template::ChatTemplate;
+pub use template::{ChatTemplate, TemplateVars};
 pub use truncate::{build_prompt, BuiltPrompt};

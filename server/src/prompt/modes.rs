@@ -5,7 +5,7 @@
 
 use app::types::{substitute_names, Character, ChatMessage, Mode, Role, UserProfile};
 
-use super::{lore, ChatTemplate, PromptError};
+use super::{lore, ChatTemplate, PromptError, TemplateVars};
 
 /// Everything besides the conversation that shapes the prompt.
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +19,8 @@ pub struct PromptSettings<'a> {
     pub chat_instruct_command: &'a str,
     /// The template's `enable_thinking` (Qwen3); `None`: its default.
     pub enable_thinking: Option<bool>,
+    /// Functions the model may call (instruct mode, through the template).
+    pub tools: Option<&'a [serde_json::Value]>,
 }
 
 /// What the model is asked to write next.
@@ -217,7 +219,7 @@ fn chat_transcript(settings: &PromptSettings, history: &[ChatMessage]) -> String
         let name = match message.role {
             Role::User => settings.user_name(),
             Role::Assistant => settings.bot_name(),
-            Role::System => continue,
+            Role::System | Role::Tool => continue,
         };
         out.push_str(&format!("{name}: {}\n", history_text(message)));
     }
@@ -245,14 +247,16 @@ fn render_instruct(
     if let Some(system) = settings.system_message.filter(|s| !s.trim().is_empty()) {
         messages.push(ChatMessage::new(Role::System, settings.substitute(system)));
     }
-    messages.extend(
-        history
-            .iter()
-            .map(|m| ChatMessage::new(m.role, history_text(m))),
-    );
-    let thinking = settings.enable_thinking;
+    messages.extend(history.iter().map(|m| ChatMessage {
+        content: history_text(m).to_string(),
+        ..m.clone()
+    }));
+    let vars = TemplateVars {
+        enable_thinking: settings.enable_thinking,
+        tools: settings.tools,
+    };
     match continuation {
-        Continuation::Reply => template.render_with(&messages, true, thinking),
+        Continuation::Reply => template.render_with(&messages, true, &vars),
         Continuation::ContinueLast => open_turn(template, messages, Role::Assistant, partial),
         Continuation::Impersonate => open_turn(template, messages, Role::User, partial),
     }
@@ -316,6 +320,7 @@ mod tests {
             system_message: None,
             chat_instruct_command: app::types::DEFAULT_CHAT_INSTRUCT_COMMAND,
             enable_thinking: None,
+            tools: None,
         }
     }
 
@@ -370,8 +375,12 @@ Sam: Which way is north?\n";
         )
         .unwrap();
         let m = [ChatMessage::new(Role::User, "hi")];
-        assert_eq!(t.render_with(&m, true, Some(false)).unwrap(), "off");
-        assert_eq!(t.render_with(&m, true, Some(true)).unwrap(), "on");
+        let thinking = |on| TemplateVars {
+            enable_thinking: Some(on),
+            ..TemplateVars::default()
+        };
+        assert_eq!(t.render_with(&m, true, &thinking(false)).unwrap(), "off");
+        assert_eq!(t.render_with(&m, true, &thinking(true)).unwrap(), "on");
         assert_eq!(t.render(&m, true).unwrap(), "default");
     }
 

@@ -41,6 +41,16 @@ impl Write for Bounded {
     }
 }
 
+/// Variables some templates read beyond the messages; unset ones stay
+/// undefined, so templates apply their own defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TemplateVars<'a> {
+    /// Qwen3's switch for its reasoning.
+    pub enable_thinking: Option<bool>,
+    /// OpenAI function definitions (`{"type": "function", "function": …}`).
+    pub tools: Option<&'a [serde_json::Value]>,
+}
+
 pub struct ChatTemplate {
     env: Environment<'static>,
     bos_token: String,
@@ -80,16 +90,15 @@ impl ChatTemplate {
         messages: &[ChatMessage],
         add_generation_prompt: bool,
     ) -> Result<String, PromptError> {
-        self.render_with(messages, add_generation_prompt, None)
+        self.render_with(messages, add_generation_prompt, &TemplateVars::default())
     }
 
-    /// [`render`](Self::render) with `enable_thinking` set for templates
-    /// that read it (Qwen3's); `None` leaves it undefined.
+    /// [`render`](Self::render) with the optional variables templates read.
     pub fn render_with(
         &self,
         messages: &[ChatMessage],
         add_generation_prompt: bool,
-        enable_thinking: Option<bool>,
+        vars: &TemplateVars,
     ) -> Result<String, PromptError> {
         let template = self
             .env
@@ -103,7 +112,8 @@ impl ChatTemplate {
                     add_generation_prompt => add_generation_prompt,
                     bos_token => self.bos_token,
                     eos_token => self.eos_token,
-                    enable_thinking => enable_thinking.map_or(Value::UNDEFINED, Value::from),
+                    enable_thinking => vars.enable_thinking.map_or(Value::UNDEFINED, Value::from),
+                    tools => vars.tools.map_or(Value::UNDEFINED, Value::from_serialize),
                 },
                 &mut out,
             )

@@ -137,6 +137,7 @@ mod tests {
             system_message: None,
             chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND,
             enable_thinking: None,
+            tools: None,
         };
         build_prompt(&s, &t, &h, Continuation::Reply, budget, words)
     }

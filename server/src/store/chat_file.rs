@@ -139,7 +139,7 @@ pub fn render(file: &ChatFile) -> Value {
     let empty_reply = LoggedMessage::new(Role::Assistant, "");
     for message in &file.messages {
         match message.role {
-            Role::User | Role::System => {
+            Role::User | Role::System | Role::Tool => {
                 if let Some(user) = pending_user.take() {
                     push_row(user, &empty_reply, &mut internal, &mut shown);
                 }
