@@ -23,16 +23,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
+QWEN = ROOT / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
+def launch(model: Path | None, *extra: str):
+    """Starts the server on `model` (or with `extra` naming a backend);
+    yields its base URL, then stops it."""
     assert BINARY.exists(), f"{BINARY} is missing: run `make build`"
-    assert MODEL.exists(), f"{MODEL} is missing: run `scripts/fetch-models.sh smollm2`"
+    assert model is None or model.exists(), f"{model} is missing: run `scripts/fetch-models.sh all`"
     port = free_port()
     data = tempfile.mkdtemp(prefix="candlelight-api-")
     log = open(Path(data) / "server.log", "w")
+    model_args = ["--model", str(model)] if model else []
     proc = subprocess.Popen(
-        [str(BINARY), "--model", str(MODEL), "--listen-port", str(port),
-         "--api-key", API_KEY, "--user-data-dir", data],
+        [str(BINARY), *model_args, "--listen-port", str(port),
+         "--api-key", API_KEY, "--user-data-dir", data, *extra],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -52,6 +57,25 @@ def server():
     yield base
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """SmolLM2 135M: the small model most tests use."""
+    yield from launch(MODEL)
+
+
+@pytest.fixture(scope="session")
+def remote_server(server):
+    """A second candlelight whose replies come from the first
+    (`--backend openai`), as when one machine serves another."""
+    yield from launch(None, "--backend", "openai", "--backend-url", f"{server}/v1", "--backend-key", API_KEY)
+
+
+@pytest.fixture(scope="session")
+def qwen_server():
+    """Qwen2.5-Coder 0.5B, the default model: its template takes tools."""
+    yield from launch(QWEN)
 
 
 def post_json(url: str, body: dict) -> dict:

@@ -18,7 +18,9 @@ impl From<EngineError> for AppError {
         match e {
             EngineError::QueueFull => AppError::Busy,
             EngineError::NoModel(reason) => AppError::NoModel(reason),
-            EngineError::PromptTooLong { .. } => AppError::InvalidParameter(e.to_string()),
+            EngineError::PromptTooLong { .. }
+            | EngineError::Grammar(_)
+            | EngineError::Unsupported(_) => AppError::InvalidParameter(e.to_string()),
             EngineError::WorkerGone => {
                 AppError::Generation("the engine has stopped; restart the server".into())
             }

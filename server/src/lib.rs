@@ -21,6 +21,7 @@ mod status;
 pub mod store;
 #[cfg(test)]
 mod test_support;
+pub mod tool_calls;
 pub mod tools;
 mod ui;
 
@@ -33,7 +34,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::{
     access::{Access, AccessPolicy, SitePolicy, Throttle, MAX_BODY_BYTES},
-    chat::ChatEngine,
+    chat::Backend,
     models::ModelLibrary,
     openai::{ApiConfig, ApiState},
     store::UserData,
@@ -43,7 +44,7 @@ use crate::{
 /// model and its queue), the user data folder, and the model folder.
 #[derive(Clone)]
 pub struct AppState {
-    pub chat: Arc<ChatEngine>,
+    pub chat: Arc<dyn Backend>,
     pub data: Arc<UserData>,
     pub models: Arc<ModelLibrary>,
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use server::{
     access::{parse_users, AccessPolicy},
-    chat::ChatEngine,
+    chat::{Backend, ChatEngine},
     config::{BackendKind, Cli, Command, Config},
     engine::{Engine, EngineOptions, LoadOptions},
     leptos_options,
@@ -206,21 +206,21 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
         },
         queue_capacity: config.queue_size,
     };
-    let chat = match config.backend {
+    let chat: Arc<dyn Backend> = match config.backend {
         BackendKind::Openai => {
             let url = config
                 .backend_url
                 .clone()
                 .context("--backend openai needs --backend-url")?;
-            let remote = Arc::new(RemoteBackend::new(&url, config.backend_key.clone()));
-            match remote.model_id().await {
-                Ok(model) => {
-                    tracing::info!(backend = %remote.url(), model, "generating with a remote server")
+            let engine = Arc::new(Engine::new(options, format!("replies come from {url}")));
+            let remote = RemoteBackend::new(&url, config.backend_key.clone(), engine);
+            match remote.model_ids().await {
+                Ok(models) => {
+                    tracing::info!(backend = %remote.url(), ?models, "generating with a remote server")
                 }
                 Err(e) => tracing::warn!(error = %e, "the remote backend does not answer yet"),
             }
-            let engine = Engine::new(options, format!("replies come from {}", remote.url()));
-            ChatEngine::with_remote(Arc::new(engine), remote)
+            Arc::new(remote)
         }
         BackendKind::Local => {
             let engine = Arc::new(Engine::new(options, "no model loaded"));
@@ -228,11 +228,11 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
             let loading = engine.clone();
             // A model that fails to load leaves the server running, saying why.
             let _ = tokio::task::spawn_blocking(move || loading.switch_to(&path)).await;
-            ChatEngine::new(engine)
+            Arc::new(ChatEngine::new(engine))
         }
     };
     let state = AppState {
-        chat: Arc::new(chat),
+        chat,
         data: Arc::new(data),
         models,
     };

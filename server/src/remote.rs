@@ -17,12 +17,17 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::{
-    chat::{ChatError, ChatRequest},
-    engine::{Engine, EngineError, EngineEvent, FinishReason, GenerationStats, ReplyStream},
+    chat::{Backend, BoxFuture, ChatError, ChatRequest, Prepared, ServedModel},
+    engine::{
+        Engine, EngineError, EngineEvent, FinishReason, GenerationStats, ReplyStream, TextTokenizer,
+    },
     prompt::{chat_instruct_message, chat_mode_prompt, BuiltPrompt, Continuation, PromptSettings},
+    tool_calls::ToolFormat,
 };
 
 pub struct RemoteBackend {
+    /// Tracks the running replies (Stop, metrics); generates nothing.
+    engine: Arc<Engine>,
     client: reqwest::Client,
     /// Base URL ending in `/v1`.
     base: String,
@@ -39,7 +44,7 @@ struct Outgoing {
 }
 
 impl RemoteBackend {
-    pub fn new(url: &str, key: Option<String>) -> Self {
+    pub fn new(url: &str, key: Option<String>, engine: Arc<Engine>) -> Self {
         let url = url.trim_end_matches('/');
         let base = if url.ends_with("/v1") {
             url.to_string()
@@ -47,6 +52,7 @@ impl RemoteBackend {
             format!("{url}/v1")
         };
         Self {
+            engine,
             client: reqwest::Client::new(),
             base,
             key,
@@ -66,11 +72,9 @@ impl RemoteBackend {
         }
     }
 
-    /// The remote server's (first) model id, asked once.
-    pub async fn model_id(&self) -> Result<String, EngineError> {
-        if let Some(id) = self.model.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-            return Ok(id);
-        }
+    /// The remote server's models, asked now; the first becomes the one
+    /// requests name.
+    pub async fn model_ids(&self) -> Result<Vec<String>, EngineError> {
         let mut request = self.client.get(format!("{}/models", self.base));
         if let Some(k) = &self.key {
             request = request.bearer_auth(k);
@@ -82,12 +86,20 @@ impl RemoteBackend {
             return Err(remote(format!("HTTP {}", response.status())));
         }
         let list: Value = response.json().await.map_err(|e| remote(e.to_string()))?;
-        let id = list["data"][0]["id"]
-            .as_str()
-            .ok_or_else(|| remote("the server lists no model".into()))?
-            .to_string();
-        *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
-        Ok(id)
+        let ids: Vec<String> = list["data"]
+            .as_array()
+            .map(|models| {
+                models
+                    .iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let first = ids
+            .first()
+            .ok_or_else(|| remote("the server lists no model".into()))?;
+        *self.model.lock().unwrap_or_else(|e| e.into_inner()) = Some(first.clone());
+        Ok(ids)
     }
 
     /// The last known model id, without asking.
@@ -96,6 +108,12 @@ impl RemoteBackend {
     }
 
     fn outgoing(&self, request: &ChatRequest) -> Result<Outgoing, ChatError> {
+        if !request.tools.is_empty() || request.grammar.is_some() {
+            return Err(ChatError::InvalidParameter(
+                "tools, response_format and grammar_string are not passed on to a remote backend yet"
+                    .into(),
+            ));
+        }
         let settings = PromptSettings {
             mode: request.mode,
             character: &request.character,
@@ -103,6 +121,7 @@ impl RemoteBackend {
             system_message: request.system_message.as_deref(),
             chat_instruct_command: &request.chat_instruct_command,
             enable_thinking: request.enable_thinking,
+            tools: None,
         };
         let messages_body = |messages: Vec<ChatMessage>| {
             let shown = messages
@@ -152,11 +171,10 @@ impl RemoteBackend {
         Ok(Outgoing { path, body, shown })
     }
 
-    /// Sends the request and streams the reply through `engine`'s registry
-    /// (so Stop and the metrics work as for the local engine).
-    pub fn start(
+    /// Sends the request and streams the reply through the engine's
+    /// registry (so Stop and the metrics work as for the local engine).
+    fn start_chat(
         &self,
-        engine: &Engine,
         owner: &str,
         request_id: &str,
         request: &ChatRequest,
@@ -172,13 +190,13 @@ impl RemoteBackend {
             system_message: None,
             chat_instruct_command: "",
             enable_thinking: request.enable_thinking,
+            tools: None,
         }
         .stop_strings();
         let mut stops = settings_stops.clone();
         stops.extend(request.params.custom_stopping_strings.iter().cloned());
         let outgoing = self.outgoing(request)?;
         let stream = self.send(
-            engine,
             (owner, request_id),
             outgoing.path,
             outgoing.body,
@@ -197,9 +215,8 @@ impl RemoteBackend {
     }
 
     /// A raw prompt to `/v1/completions`.
-    pub fn start_completion(
+    fn start_raw(
         &self,
-        engine: &Engine,
         owner: &str,
         request_id: &str,
         prompt: &str,
@@ -207,7 +224,6 @@ impl RemoteBackend {
     ) -> ReplyStream {
         let stops = params.custom_stopping_strings.clone();
         self.send(
-            engine,
             (owner, request_id),
             "/completions",
             json!({ "prompt": prompt }),
@@ -218,7 +234,6 @@ impl RemoteBackend {
 
     fn send(
         &self,
-        engine: &Engine,
         (owner, request_id): (&str, &str),
         path: &'static str,
         mut body: Value,
@@ -251,9 +266,9 @@ impl RemoteBackend {
                 b.insert("model".into(), json!(model));
             }
         }
-        let (events, cancel, stream) = engine.open_reply(owner, request_id);
+        let (events, cancel, stream) = self.engine.open_reply(owner, request_id);
         let request = self.post(path).json(&body);
-        let metrics = engine.metrics_handle();
+        let metrics = self.engine.metrics_handle();
         let url = format!("{}{path}", self.base);
         tokio::spawn(async move {
             let started = Instant::now();
@@ -355,4 +370,79 @@ async fn relay(
 }
 
 /// The remote backend as shared state.
-pub type Remote = Arc<RemoteBackend>;
+impl Backend for RemoteBackend {
+    fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    fn start(
+        &self,
+        owner: &str,
+        request_id: &str,
+        request: &ChatRequest,
+    ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
+        if request.logprobs.is_some() {
+            return Err(ChatError::Engine(unsupported("log-probabilities")));
+        }
+        self.start_chat(owner, request_id, request)
+    }
+
+    fn start_completion(
+        &self,
+        owner: &str,
+        request_id: &str,
+        prompt: &str,
+        params: GenerationParams,
+        logprobs: Option<usize>,
+    ) -> Result<(ReplyStream, usize), ChatError> {
+        params
+            .validate()
+            .map_err(|e| ChatError::InvalidParameter(e.message))?;
+        if logprobs.is_some() {
+            return Err(ChatError::Engine(unsupported("log-probabilities")));
+        }
+        Ok((self.start_raw(owner, request_id, prompt, &params), 0))
+    }
+
+    fn prepare(&self, _: &ChatRequest) -> Result<Prepared, ChatError> {
+        Err(ChatError::Engine(unsupported(
+            "the exact prompt in tokens (the remote server applies its own template)",
+        )))
+    }
+
+    fn tool_format(&self, _: &ChatRequest) -> Result<ToolFormat, ChatError> {
+        Ok(ToolFormat::Hermes)
+    }
+
+    fn served(&self) -> Result<ServedModel, EngineError> {
+        Ok(ServedModel {
+            name: self.known_model().unwrap_or_else(|| "remote model".into()),
+            architecture: "remote".into(),
+            context_length: 0,
+            device: self.base.clone(),
+        })
+    }
+
+    fn models(&self) -> BoxFuture<'_, Result<Vec<String>, EngineError>> {
+        Box::pin(self.model_ids())
+    }
+
+    fn tokenizer(&self) -> Result<Arc<TextTokenizer>, EngineError> {
+        Err(unsupported("exact token counts"))
+    }
+
+    fn model_template(&self) -> Option<String> {
+        None
+    }
+
+    fn remote_url(&self) -> Option<String> {
+        Some(self.base.clone())
+    }
+}
+
+/// What a remote backend cannot do, said plainly.
+fn unsupported(what: &str) -> EngineError {
+    EngineError::Unsupported(format!(
+        "{what} are not available with --backend openai: replies come from another server"
+    ))
+}

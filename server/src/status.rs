@@ -12,29 +12,25 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::chat::ChatEngine;
+use crate::chat::Backend;
 
-pub fn routes(chat: Arc<ChatEngine>) -> Router {
+pub fn routes(chat: Arc<dyn Backend>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(chat)
 }
 
-async fn health(State(chat): State<Arc<ChatEngine>>) -> Response {
-    if let Some(remote) = chat.remote() {
-        return match remote.model_id().await {
-            Ok(model) => Json(json!({"status": "ok", "model": model, "backend": remote.url()}))
-                .into_response(),
-            Err(e) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "reason": e.to_string()})),
-            )
-                .into_response(),
-        };
-    }
-    match chat.engine().model() {
-        Ok(m) => Json(json!({"status": "ok", "model": m.info.name})).into_response(),
+/// Ready when the backend names a model (a remote server is asked).
+async fn health(State(chat): State<Arc<dyn Backend>>) -> Response {
+    match chat.models().await {
+        Ok(models) => {
+            let mut body = json!({"status": "ok", "model": models.first()});
+            if let Some(url) = chat.remote_url() {
+                body["backend"] = json!(url);
+            }
+            Json(body).into_response()
+        }
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "unavailable", "reason": e.to_string()})),
@@ -43,9 +39,9 @@ async fn health(State(chat): State<Arc<ChatEngine>>) -> Response {
     }
 }
 
-async fn metrics(State(chat): State<Arc<ChatEngine>>) -> Response {
+async fn metrics(State(chat): State<Arc<dyn Backend>>) -> Response {
     let engine = chat.engine();
-    let loaded = chat.remote().is_some() || engine.model().is_ok();
+    let loaded = chat.served().is_ok();
     let text = engine.metrics().render(engine.queue_depth(), loaded);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

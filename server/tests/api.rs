@@ -232,12 +232,12 @@ async fn invalid_fields_are_named_with_400() {
             "top_p",
         ),
         (
-            json!({"messages": [{"role": "user", "content": "hi"}], "n": 2}),
+            json!({"messages": [{"role": "user", "content": "hi"}], "n": 9}),
             "n",
         ),
         (json!({"messages": []}), "messages"),
         (
-            json!({"messages": [{"role": "tool", "content": "x"}]}),
+            json!({"messages": [{"role": "function", "content": "x"}]}),
             "messages",
         ),
         (

@@ -188,7 +188,11 @@ async fn a_cancelled_long_prompt_frees_the_engine_within_a_second() {
                 assert!(done < total, "{done} of {total}");
                 break;
             }
-            Some(EngineEvent::Reading { .. } | EngineEvent::Waiting { .. }) => {}
+            Some(
+                EngineEvent::Reading { .. }
+                | EngineEvent::Waiting { .. }
+                | EngineEvent::Logprobs(_),
+            ) => {}
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -20,6 +20,8 @@ pub fn job(
         eos_ids,
         ban_eos: params.ban_eos_token,
         strip_leading_names: Vec::new(),
+        constraint: None,
+        logprobs: None,
     }
 }
 

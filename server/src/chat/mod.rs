@@ -2,6 +2,7 @@
 //! and fit the prompt for the mode, queue the job. The UI and the API share
 //! this, so both send the same prompt for the same request.
 
+mod backend;
 mod error;
 pub mod job;
 mod request;
@@ -11,21 +12,21 @@ use std::sync::Arc;
 
 use app::types::GenerationParams;
 
+pub use backend::{Backend, BoxFuture, ServedModel};
 pub use error::ChatError;
 pub use request::ChatRequest;
 use template_cache::TemplateCache;
 
 use crate::{
-    engine::{Engine, GenerationJob, ReplyStream},
+    engine::{Engine, EngineError, GenerationJob, ReplyStream, TextTokenizer},
     prompt::{build_prompt, BuiltPrompt, ChatTemplate, PromptError, PromptSettings},
-    remote::Remote,
+    tool_calls::{self, ToolFormat},
 };
 
+/// The local backend: replies from the in-process engine.
 pub struct ChatEngine {
     engine: Arc<Engine>,
     templates: TemplateCache,
-    /// When set, generation goes to this OpenAI-compatible server.
-    remote: Option<Remote>,
 }
 
 /// A prompt ready to run, and the job that runs it.
@@ -39,42 +40,47 @@ impl ChatEngine {
         Self {
             engine,
             templates: TemplateCache::default(),
-            remote: None,
         }
     }
+}
 
-    /// Generation by a remote server; `engine` only keeps the registry of
-    /// running replies and the metrics.
-    pub fn with_remote(engine: Arc<Engine>, remote: Remote) -> Self {
-        Self {
-            remote: Some(remote),
-            ..Self::new(engine)
-        }
-    }
-
-    pub fn engine(&self) -> &Arc<Engine> {
+impl Backend for ChatEngine {
+    fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
 
-    pub fn remote(&self) -> Option<&Remote> {
-        self.remote.as_ref()
-    }
-
     /// Builds the prompt exactly as it will be sent, without running it.
-    pub fn prepare(&self, request: &ChatRequest) -> Result<Prepared, ChatError> {
+    fn prepare(&self, request: &ChatRequest) -> Result<Prepared, ChatError> {
         request
             .params
             .validate()
             .map_err(|e| ChatError::InvalidParameter(e.message))?;
         let model = self.engine.model()?;
         let template = self.template_for(request)?;
+        // Tools go to a template that renders them; one that does not gets
+        // them described in the system message.
+        let tools = &request.tools;
+        let template_takes_tools =
+            tool_calls::template_takes_tools(&self.template_source(request)?);
+        let system_message = match (
+            tools.is_empty() || template_takes_tools,
+            &request.system_message,
+        ) {
+            (true, system) => system.clone(),
+            (false, None) => Some(tool_calls::fallback_system_prompt(tools)),
+            (false, Some(system)) => Some(format!(
+                "{system}\n\n{}",
+                tool_calls::fallback_system_prompt(tools)
+            )),
+        };
         let settings = PromptSettings {
             mode: request.mode,
             character: &request.character,
             user: &request.user,
-            system_message: request.system_message.as_deref(),
+            system_message: system_message.as_deref(),
             chat_instruct_command: &request.chat_instruct_command,
             enable_thinking: request.enable_thinking,
+            tools: (!tools.is_empty() && template_takes_tools).then_some(tools.as_slice()),
         };
         let context = model.info.context_length;
         let limit = match request.params.truncation_length as usize {
@@ -111,39 +117,40 @@ impl ChatEngine {
             tokenizer.eos_ids().to_vec(),
         );
         job.strip_leading_names = settings.names_to_strip(request.continuation);
+        job.logprobs = request.logprobs;
+        if let Some(grammar) = &request.grammar {
+            job.constraint = Some(blocking(|| model.constraints.constraint(grammar))?);
+            // The grammar decides where the reply ends.
+            job.ban_eos = false;
+        }
         Ok(Prepared { prompt, job })
     }
 
     /// Prepares and queues `owner`'s request. Dropping the stream cancels it.
-    pub fn start(
+    fn start(
         &self,
         owner: &str,
         request_id: &str,
         request: &ChatRequest,
     ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
-        if let Some(remote) = &self.remote {
-            return remote.start(&self.engine, owner, request_id, request);
-        }
         let Prepared { prompt, job } = self.prepare(request)?;
         Ok((self.engine.submit(owner, request_id, job)?, prompt))
     }
 
-    /// Queues a raw prompt (no template), as `/v1/completions` sends it.
-    /// Returns the stream and the prompt's length in tokens.
-    pub fn start_completion(
+    /// Queues a raw prompt (no template), as `/v1/completions` sends it,
+    /// with log-probabilities if asked. Returns the stream and the
+    /// prompt's length in tokens.
+    fn start_completion(
         &self,
         owner: &str,
         request_id: &str,
         prompt: &str,
         params: GenerationParams,
+        logprobs: Option<usize>,
     ) -> Result<(ReplyStream, usize), ChatError> {
         params
             .validate()
             .map_err(|e| ChatError::InvalidParameter(e.message))?;
-        if let Some(remote) = &self.remote {
-            let stream = remote.start_completion(&self.engine, owner, request_id, prompt, &params);
-            return Ok((stream, 0));
-        }
         let model = self.engine.model()?;
         let tokens = blocking(|| model.tokenizer.encode(prompt))?;
         let context = model.info.context_length;
@@ -155,13 +162,61 @@ impl ChatEngine {
             )));
         }
         let prompt_tokens = tokens.len();
-        let job = job::job(
+        let mut job = job::job(
             tokens,
             &params,
             params.custom_stopping_strings.clone(),
             model.tokenizer.eos_ids().to_vec(),
         );
+        job.logprobs = logprobs;
         Ok((self.engine.submit(owner, request_id, job)?, prompt_tokens))
+    }
+
+    /// How the model writes tool calls, from the template it is prompted
+    /// with.
+    fn tool_format(&self, request: &ChatRequest) -> Result<ToolFormat, ChatError> {
+        Ok(ToolFormat::from_template(&self.template_source(request)?))
+    }
+
+    fn served(&self) -> Result<ServedModel, EngineError> {
+        let m = self.engine.model()?;
+        Ok(ServedModel {
+            name: m.info.name.clone(),
+            architecture: m.info.architecture.clone(),
+            context_length: m.info.context_length,
+            device: m.info.device.to_string(),
+        })
+    }
+
+    fn models(&self) -> BoxFuture<'_, Result<Vec<String>, EngineError>> {
+        let names = self.served().map(|m| vec![m.name]);
+        Box::pin(std::future::ready(names))
+    }
+
+    fn tokenizer(&self) -> Result<Arc<TextTokenizer>, EngineError> {
+        Ok(self.engine.model()?.tokenizer.clone())
+    }
+
+    fn model_template(&self) -> Option<String> {
+        self.engine.model().ok()?.template_source.clone()
+    }
+
+    fn remote_url(&self) -> Option<String> {
+        None
+    }
+}
+
+impl ChatEngine {
+    fn template_source(&self, request: &ChatRequest) -> Result<String, ChatError> {
+        match &request.instruction_template {
+            Some(source) => Ok(source.clone()),
+            None => Ok(self
+                .engine
+                .model()?
+                .template_source
+                .clone()
+                .unwrap_or_default()),
+        }
     }
 
     fn template_for(&self, request: &ChatRequest) -> Result<Arc<ChatTemplate>, ChatError> {

@@ -2,7 +2,7 @@ use app::types::{
     Character, ChatMessage, GenerationParams, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
 };
 
-use crate::prompt::Continuation;
+use crate::{engine::Grammar, prompt::Continuation};
 
 /// A request for the next message of a conversation, from the UI or the API.
 #[derive(Clone, Debug)]
@@ -22,6 +22,12 @@ pub struct ChatRequest {
     /// Passed to templates that read it (Qwen3's `enable_thinking`);
     /// `None` leaves the template's default.
     pub enable_thinking: Option<bool>,
+    /// Functions the model may call (OpenAI `tools`, instruct mode).
+    pub tools: Vec<serde_json::Value>,
+    /// A grammar the reply must follow (structured output, forced calls).
+    pub grammar: Option<Grammar>,
+    /// Report log-probabilities with this many alternatives per token.
+    pub logprobs: Option<usize>,
 }
 
 impl ChatRequest {
@@ -37,6 +43,9 @@ impl ChatRequest {
             instruction_template: None,
             continuation: Continuation::Reply,
             enable_thinking: None,
+            tools: Vec::new(),
+            grammar: None,
+            logprobs: None,
             params,
         }
     }

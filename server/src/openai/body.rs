@@ -58,6 +58,7 @@ impl ChatCompletionRequest {
             messages,
             sampling: part(value)?,
             chat: part(value)?,
+            output: part(value)?,
         })
     }
 }

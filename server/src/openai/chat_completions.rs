@@ -1,27 +1,61 @@
-//! `POST /v1/chat/completions`, streamed or not, with the
-//! text-generation-webui extras.
+//! `POST /v1/chat/completions`, streamed or not, with tools, structured
+//! output and the text-generation-webui extras.
 
-use app::types::Caller;
+use std::sync::{
+    atomic::{AtomicU32, Ordering},
+    Arc,
+};
+
+use app::types::{Caller, Mode};
 use axum::{
     extract::State,
     response::{sse::Sse, IntoResponse, Response},
     Extension, Json,
 };
+use futures::StreamExt;
 
 use super::{
     body::JsonObject,
-    convert, owner,
-    sse::{
-        collect, done_event, error_events, finish_reason, json_event, new_id, now_secs, sse_stream,
-    },
+    convert, logprobs, output, owner,
+    reply::{ReplyShaper, Shaped},
+    sse::{collect, done_event, finish_reason, json_event, new_id, now_secs, sse_stream},
     types::{
         AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
-        ChunkChoice, Delta, Usage,
+        ChoiceLogprobs, ChunkChoice, Delta, FunctionDelta, ResponseFunction, ResponseToolCall,
+        ToolCallDelta, Usage,
     },
     ApiError, ApiState,
 };
-use crate::engine::EngineEvent;
-use app::reasoning::{reply_parts, ReasoningStream};
+use crate::{
+    engine::{EngineEvent, FinishReason},
+    tool_calls::ParsedCall,
+};
+
+/// `tool_calls` when the reply made calls, else why it ended.
+fn reply_finish(reason: FinishReason, made_calls: bool) -> &'static str {
+    if made_calls && reason != FinishReason::Length {
+        "tool_calls"
+    } else {
+        finish_reason(reason)
+    }
+}
+
+fn response_call(call: ParsedCall) -> ResponseToolCall {
+    ResponseToolCall {
+        id: new_id("call"),
+        kind: "function",
+        function: ResponseFunction {
+            name: call.name,
+            arguments: call.arguments,
+        },
+    }
+}
+
+/// One choice's running reply.
+struct Running {
+    index: u32,
+    events: crate::engine::ReplyStream,
+}
 
 pub async fn chat_completions(
     State(state): State<ApiState>,
@@ -29,10 +63,42 @@ pub async fn chat_completions(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let request = ChatCompletionRequest::parse(&body)?;
-    let chat = convert::chat_request(&request, &state.data)?;
-    let model = state.chat.engine().model()?.info.name.clone();
+    let mut chat = convert::chat_request(&request, &state.data)?;
+    let choices = convert::choices(&request.sampling)?;
+    let model = state.chat.served()?.name;
+    let format = state.chat.tool_format(&chat)?;
+    let plan = output::plan(&request.output, format)?;
+    if !plan.tools.is_empty() && chat.mode != Mode::Instruct {
+        return Err(ApiError::invalid(
+            "tools work in instruct mode only",
+            Some("tools"),
+        ));
+    }
+    chat.tools = plan.tools;
+    chat.grammar = plan.grammar;
+    let parse_calls = plan.parse_calls.then_some(format);
+    let with_logprobs = chat.logprobs.is_some();
+
     let id = new_id("chatcmpl");
-    let (events, prompt) = state.chat.start(&owner(caller), &id, &chat)?;
+    let owner = owner(caller);
+    // `n` independent replies to the same prompt; with a seed, choice i
+    // samples with seed + i (so they differ, and each is reproducible).
+    let mut running = Vec::with_capacity(choices as usize);
+    let mut prompt_tokens = 0;
+    for index in 0..choices {
+        let mut one = chat.clone();
+        if one.params.seed >= 0 {
+            one.params.seed = one.params.seed.saturating_add(index as i64);
+        }
+        let request_id = if index == 0 {
+            id.clone()
+        } else {
+            format!("{id}-{index}")
+        };
+        let (events, prompt) = state.chat.start(&owner, &request_id, &one)?;
+        prompt_tokens = prompt.tokens.len() as u32;
+        running.push(Running { index, events });
+    }
     // A continued reply goes on from the assistant text it was given, so
     // whether it is inside reasoning depends on that text.
     let given = match chat.continuation {
@@ -43,27 +109,45 @@ pub async fn chat_completions(
             .unwrap_or_default(),
         _ => String::new(),
     };
-    let prompt_tokens = prompt.tokens.len() as u32;
     let created = now_secs();
 
     if !request.sampling.stream {
-        let reply = collect(events).await?;
-        let (reasoning_content, content) = reply_parts(&given, &reply.text);
+        let replies =
+            futures::future::join_all(running.into_iter().map(|r| collect(r.events))).await;
+        let mut completion_tokens = 0;
+        let mut answers = Vec::with_capacity(replies.len());
+        for (index, reply) in replies.into_iter().enumerate() {
+            let reply = reply?;
+            completion_tokens += reply.stats.completion_tokens;
+            let (reasoning_content, shaped) =
+                ReplyShaper::new(&given, parse_calls).whole(&reply.text);
+            let made_calls = !shaped.calls.is_empty();
+            let content = if made_calls && shaped.content.trim().is_empty() {
+                None
+            } else {
+                Some(shaped.content)
+            };
+            answers.push(ChatChoice {
+                index: index as u32,
+                message: AssistantMessage {
+                    role: "assistant",
+                    content,
+                    reasoning_content,
+                    tool_calls: shaped.calls.into_iter().map(response_call).collect(),
+                },
+                finish_reason: reply_finish(reply.reason, made_calls),
+                logprobs: with_logprobs.then(|| ChoiceLogprobs {
+                    content: reply.logprobs.iter().map(logprobs::chat_entry).collect(),
+                }),
+            });
+        }
         return Ok(Json(ChatCompletion {
             id,
             object: "chat.completion",
             created,
             model,
-            choices: vec![ChatChoice {
-                index: 0,
-                message: AssistantMessage {
-                    role: "assistant",
-                    content,
-                    reasoning_content,
-                },
-                finish_reason: finish_reason(reply.reason),
-            }],
-            usage: Usage::new(prompt_tokens, reply.stats.completion_tokens),
+            choices: answers,
+            usage: Usage::new(prompt_tokens, completion_tokens),
         })
         .into_response());
     }
@@ -72,61 +156,137 @@ pub async fn chat_completions(
         .sampling
         .stream_options
         .is_some_and(|o| o.include_usage);
-    let chunk = move |delta: Delta, finish: Option<&'static str>| ChatCompletionChunk {
-        id: id.clone(),
-        object: "chat.completion.chunk",
-        created,
-        model: model.clone(),
-        choices: vec![ChunkChoice {
-            index: 0,
-            delta,
-            finish_reason: finish,
-        }],
-        usage: None,
-    };
-    let first = chunk(
-        Delta {
-            role: Some("assistant"),
-            content: Some(String::new()),
-            reasoning_content: None,
-        },
-        None,
-    );
-    let mut reasoning = ReasoningStream::continuing(&given);
-    let delta = |d: app::reasoning::Delta| {
-        (!d.reasoning.is_empty() || !d.answer.is_empty()).then(|| Delta {
-            role: None,
-            content: (!d.answer.is_empty()).then_some(d.answer),
-            reasoning_content: (!d.reasoning.is_empty()).then_some(d.reasoning),
-        })
-    };
-    let body = sse_stream(events, move |event| match event {
-        EngineEvent::Text(text) => delta(reasoning.push(&text))
-            .map(|d| json_event(&chunk(d, None)))
-            .into_iter()
-            .collect(),
-        EngineEvent::Finished { reason, stats } => {
-            let mut out: Vec<_> = delta(reasoning.finish())
-                .map(|d| json_event(&chunk(d, None)))
-                .into_iter()
-                .collect();
-            out.push(json_event(&chunk(
-                Delta::default(),
-                Some(finish_reason(reason)),
-            )));
-            if include_usage {
-                let mut usage = chunk(Delta::default(), None);
-                usage.choices.clear();
-                usage.usage = Some(Usage::new(prompt_tokens, stats.completion_tokens));
-                out.push(json_event(&usage));
-            }
-            out.push(done_event());
-            out
+    let chunk = {
+        let (id, model) = (id.clone(), model.clone());
+        move |index: u32, delta: Delta, finish: Option<&'static str>| ChatCompletionChunk {
+            id: id.clone(),
+            object: "chat.completion.chunk",
+            created,
+            model: model.clone(),
+            choices: vec![ChunkChoice {
+                index,
+                delta,
+                finish_reason: finish,
+                logprobs: None,
+            }],
+            usage: None,
         }
-        EngineEvent::Failed(e) => error_events(e.into()),
-        // The API simply streams once the reply starts.
-        EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => vec![],
-    });
-    let stream = futures::StreamExt::chain(futures::stream::iter(vec![json_event(&first)]), body);
+    };
+    // Every choice's completion tokens, for the usage chunk at the end.
+    let spent = Arc::new(AtomicU32::new(0));
+    let mut streams = Vec::with_capacity(running.len());
+    for Running { index, events } in running {
+        let first = chunk(
+            index,
+            Delta {
+                role: Some("assistant"),
+                content: Some(String::new()),
+                ..Delta::default()
+            },
+            None,
+        );
+        let mut shaper = ReplyShaper::new(&given, parse_calls);
+        let mut calls = CallCounter::default();
+        let chunk = chunk.clone();
+        let spent = spent.clone();
+        let body = sse_stream(events, move |event| match event {
+            EngineEvent::Text(text) => calls
+                .deltas(shaper.push(&text))
+                .into_iter()
+                .map(|d| json_event(&chunk(index, d, None)))
+                .collect(),
+            EngineEvent::Logprobs(l) => {
+                let mut c = chunk(index, Delta::default(), None);
+                c.choices[0].logprobs = Some(ChoiceLogprobs {
+                    content: vec![logprobs::chat_entry(&l)],
+                });
+                vec![json_event(&c)]
+            }
+            EngineEvent::Finished { reason, stats } => {
+                spent.fetch_add(stats.completion_tokens, Ordering::Relaxed);
+                let mut out: Vec<_> = calls
+                    .deltas(shaper.finish())
+                    .into_iter()
+                    .map(|d| json_event(&chunk(index, d, None)))
+                    .collect();
+                out.push(json_event(&chunk(
+                    index,
+                    Delta::default(),
+                    Some(reply_finish(reason, shaper.made_calls())),
+                )));
+                out
+            }
+            EngineEvent::Failed(e) => vec![json_event(&ApiError::from(e).body())],
+            // The API simply streams once the reply starts.
+            EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => vec![],
+        });
+        streams.push(
+            futures::stream::iter(vec![json_event(&first)])
+                .chain(body)
+                .boxed(),
+        );
+    }
+    // Every choice's chunks as they come, then usage and DONE once all end.
+    let tail = futures::stream::once(async move {
+        let mut out = Vec::new();
+        if include_usage {
+            let mut usage = chunk(0, Delta::default(), None);
+            usage.choices.clear();
+            usage.usage = Some(Usage::new(prompt_tokens, spent.load(Ordering::Relaxed)));
+            out.push(json_event(&usage));
+        }
+        out.push(done_event());
+        futures::stream::iter(out)
+    })
+    .flatten();
+    let stream = futures::stream::select_all(streams).chain(tail);
     Ok(Sse::new(stream).into_response())
+}
+
+/// Numbers a choice's calls and turns a shaped piece of reply into deltas:
+/// text and reasoning as one, each call as OpenAI streams it (id and name,
+/// then the arguments).
+#[derive(Default)]
+struct CallCounter {
+    sent: u32,
+}
+
+impl CallCounter {
+    fn deltas(&mut self, shaped: Shaped) -> Vec<Delta> {
+        let mut out = Vec::new();
+        if !shaped.reasoning.is_empty() || !shaped.content.is_empty() {
+            out.push(Delta {
+                content: (!shaped.content.is_empty()).then_some(shaped.content),
+                reasoning_content: (!shaped.reasoning.is_empty()).then_some(shaped.reasoning),
+                ..Delta::default()
+            });
+        }
+        for call in shaped.calls {
+            let index = self.sent;
+            self.sent += 1;
+            let delta = |d: ToolCallDelta| Delta {
+                tool_calls: vec![d],
+                ..Delta::default()
+            };
+            out.push(delta(ToolCallDelta {
+                index,
+                id: Some(new_id("call")),
+                kind: Some("function"),
+                function: FunctionDelta {
+                    name: Some(call.name),
+                    arguments: String::new(),
+                },
+            }));
+            out.push(delta(ToolCallDelta {
+                index,
+                id: None,
+                kind: None,
+                function: FunctionDelta {
+                    name: None,
+                    arguments: call.arguments,
+                },
+            }));
+        }
+        out
+    }
 }

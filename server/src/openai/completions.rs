@@ -9,11 +9,13 @@ use axum::{
 
 use super::{
     body::JsonObject,
-    convert, owner,
+    convert, logprobs, owner,
     sse::{
         collect, done_event, error_events, finish_reason, json_event, new_id, now_secs, sse_stream,
     },
-    types::{Completion, CompletionChoice, CompletionRequest, PromptField, Usage},
+    types::{
+        Completion, CompletionChoice, CompletionLogprobs, CompletionRequest, PromptField, Usage,
+    },
     ApiError, ApiState,
 };
 use crate::engine::EngineEvent;
@@ -34,37 +36,48 @@ pub async fn completions(
             ))
         }
     };
+    if request.sampling.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid(
+            "/v1/completions answers one choice (n = 1); /v1/chat/completions takes n",
+            Some("n"),
+        ));
+    }
     let params = convert::params(&request.sampling, &state.data)?;
-    let model = state.chat.engine().model()?.info.name.clone();
+    let logprobs = logprobs::completion_request(&request.sampling)?;
+    let model = state.chat.served()?.name;
     let id = new_id("cmpl");
     let (events, prompt_tokens) =
         state
             .chat
-            .start_completion(&owner(caller), &id, &prompt, params)?;
+            .start_completion(&owner(caller), &id, &prompt, params, logprobs)?;
     let prompt_tokens = prompt_tokens as u32;
     let created = now_secs();
-    let answer =
-        move |text: String, finish: Option<&'static str>, usage: Option<Usage>| Completion {
-            id: id.clone(),
-            object: "text_completion",
-            created,
-            model: model.clone(),
-            choices: vec![CompletionChoice {
-                index: 0,
-                text,
-                finish_reason: finish,
-                logprobs: None,
-            }],
-            usage,
-        };
+    let answer = move |text: String,
+                       finish: Option<&'static str>,
+                       usage: Option<Usage>,
+                       logprobs: Option<CompletionLogprobs>| Completion {
+        id: id.clone(),
+        object: "text_completion",
+        created,
+        model: model.clone(),
+        choices: vec![CompletionChoice {
+            index: 0,
+            text,
+            finish_reason: finish,
+            logprobs,
+        }],
+        usage,
+    };
 
     if !request.sampling.stream {
         let reply = collect(events).await?;
         let usage = Usage::new(prompt_tokens, reply.stats.completion_tokens);
+        let token_logprobs = logprobs.map(|_| logprobs::completion(&reply.logprobs));
         return Ok(Json(answer(
             reply.text,
             Some(finish_reason(reply.reason)),
             Some(usage),
+            token_logprobs,
         ))
         .into_response());
     }
@@ -73,9 +86,16 @@ pub async fn completions(
         .stream_options
         .is_some_and(|o| o.include_usage);
     let body = sse_stream(events, move |event| match event {
-        EngineEvent::Text(text) => vec![json_event(&answer(text, None, None))],
+        EngineEvent::Text(text) => vec![json_event(&answer(text, None, None, None))],
+        // Each token's numbers as their own chunk, before its text.
+        EngineEvent::Logprobs(l) => vec![json_event(&answer(
+            String::new(),
+            None,
+            None,
+            Some(logprobs::completion(&[l])),
+        ))],
         EngineEvent::Finished { reason, stats } => {
-            let mut last = answer(String::new(), Some(finish_reason(reason)), None);
+            let mut last = answer(String::new(), Some(finish_reason(reason)), None, None);
             if include_usage {
                 last.usage = Some(Usage::new(prompt_tokens, stats.completion_tokens));
             }

@@ -3,15 +3,33 @@
 //! text-generation-webui chat extras.
 
 use app::types::{
-    Character, ChatMessage, GenerationParams, Mode, Role, UserProfile,
+    Character, ChatMessage, FunctionCall, GenerationParams, Mode, Role, ToolCall, UserProfile,
     DEFAULT_CHAT_INSTRUCT_COMMAND,
 };
 
 use super::{
-    types::{ChatCompletionRequest, Content, RequestMessage, SamplingFields},
+    types::{ChatCompletionRequest, Content, RequestMessage, SamplingFields, StopField},
     ApiError,
 };
 use crate::{chat::ChatRequest, prompt::Continuation, store::UserData};
+
+/// OpenAI's limit on `stop` strings (TGW's `custom_stopping_strings` has none).
+const MAX_STOP: usize = 4;
+
+/// Most choices one chat request may ask for (`n`): each is a reply the
+/// engine runs beside the others.
+pub const MAX_CHOICES: u32 = 8;
+
+/// How many choices a chat request asks for.
+pub fn choices(fields: &SamplingFields) -> Result<u32, ApiError> {
+    match fields.n.unwrap_or(1) {
+        n @ 1..=MAX_CHOICES => Ok(n),
+        _ => Err(ApiError::invalid(
+            format!("n must be in [1, {MAX_CHOICES}]"),
+            Some("n"),
+        )),
+    }
+}
 
 /// The character chat modes use when the request names none.
 const DEFAULT_CHARACTER: &str = "Assistant";
@@ -62,11 +80,16 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<GenerationPara
             .map(|s| s.into_vec())
             .unwrap_or_default(),
     );
+    if let Some(StopField::Many(list)) = &fields.stop {
+        if list.len() > MAX_STOP {
+            return Err(ApiError::invalid(
+                format!("stop may hold at most {MAX_STOP} strings"),
+                Some("stop"),
+            ));
+        }
+    }
     if !stops.is_empty() {
         p.custom_stopping_strings = stops;
-    }
-    if fields.n.is_some_and(|n| n != 1) {
-        return Err(ApiError::invalid("only n = 1 is supported", Some("n")));
     }
     p.validate()
         .map_err(|e| ApiError::invalid(e.message, Some(&e.field)))?;
@@ -93,6 +116,38 @@ fn message_text(message: &RequestMessage, index: usize) -> Result<String, ApiErr
     }
 }
 
+/// An assistant message's calls as the template reads them: arguments
+/// parsed into a JSON object (templates print them with `tojson`).
+fn tool_calls(message: &RequestMessage, index: usize) -> Result<Vec<ToolCall>, ApiError> {
+    let calls = message.tool_calls.as_deref().unwrap_or_default();
+    calls
+        .iter()
+        .enumerate()
+        .map(|(j, call)| {
+            let text = call.function.arguments.as_deref().unwrap_or("{}");
+            let arguments = serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
+                ApiError::invalid(
+                    format!(
+                        "messages[{index}].tool_calls[{j}].function.arguments is not JSON: {e}"
+                    ),
+                    Some("messages"),
+                )
+            })?;
+            Ok(ToolCall {
+                id: call
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| format!("call_{index}_{j}")),
+                kind: "function".into(),
+                function: FunctionCall {
+                    name: call.function.name.clone(),
+                    arguments,
+                },
+            })
+        })
+        .collect()
+}
+
 /// The request's messages as history plus the system message (if any).
 fn split_messages(
     messages: &[RequestMessage],
@@ -110,10 +165,17 @@ fn split_messages(
         match m.role.as_str() {
             "system" | "developer" => system.push(text),
             "user" => history.push(ChatMessage::new(Role::User, text)),
-            "assistant" => history.push(ChatMessage::new(Role::Assistant, text)),
+            "assistant" => history.push(ChatMessage {
+                tool_calls: tool_calls(m, i)?,
+                ..ChatMessage::new(Role::Assistant, text)
+            }),
+            "tool" => history.push(ChatMessage {
+                tool_call_id: m.tool_call_id.clone(),
+                ..ChatMessage::new(Role::Tool, text)
+            }),
             other => {
                 return Err(ApiError::invalid(
-                    format!("messages[{i}]: role `{other}` is not supported (use system, user or assistant)"),
+                    format!("messages[{i}]: role `{other}` is not supported (use system, user, assistant or tool)"),
                     Some("messages"),
                 ))
             }
@@ -208,6 +270,9 @@ pub fn chat_request(
         continuation,
         params,
         enable_thinking: enable_thinking(extras)?,
+        tools: Vec::new(),
+        grammar: None,
+        logprobs: super::logprobs::chat_request(&body.sampling)?,
     })
 }
 

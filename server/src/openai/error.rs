@@ -146,6 +146,9 @@ impl From<EngineError> for ApiError {
             EngineError::QueueFull => ApiError::Busy,
             EngineError::NoModel(reason) => ApiError::NoModel(reason),
             EngineError::PromptTooLong { .. } => ApiError::invalid(e.to_string(), Some("messages")),
+            EngineError::Grammar(_) | EngineError::Unsupported(_) => {
+                ApiError::invalid(e.to_string(), None)
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

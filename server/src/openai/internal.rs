@@ -24,7 +24,7 @@ struct TokensBody {
 
 fn encode(state: &ApiState, body: &Value) -> Result<Vec<u32>, ApiError> {
     let TextBody { text } = part(body)?;
-    Ok(state.chat.engine().model()?.tokenizer.encode(&text)?)
+    Ok(state.chat.tokenizer()?.encode(&text)?)
 }
 
 pub async fn token_count(
@@ -47,15 +47,15 @@ pub async fn decode_tokens(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
     let TokensBody { tokens } = part(&body)?;
-    let model = state.chat.engine().model()?;
-    let vocab = model.tokenizer.vocab_size();
+    let tokenizer = state.chat.tokenizer()?;
+    let vocab = tokenizer.vocab_size();
     if let Some(bad) = tokens.iter().find(|&&t| t as usize >= vocab) {
         return Err(ApiError::invalid(
             format!("token {bad} is outside the vocabulary (size {vocab})"),
             Some("tokens"),
         ));
     }
-    Ok(Json(json!({ "text": model.tokenizer.decode(&tokens)? })))
+    Ok(Json(json!({ "text": tokenizer.decode(&tokens)? })))
 }
 
 /// The prompt a chat completion request would send, without running it.
@@ -84,13 +84,13 @@ pub async fn stop_generation(
 }
 
 pub async fn model_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let model = state.chat.engine().model()?;
+    let model = state.chat.served()?;
     Ok(Json(json!({
-        "model_name": model.info.name,
+        "model_name": model.name,
         "lora_names": [],
-        "loader": "candle",
-        "architecture": model.info.architecture,
-        "context_length": model.info.context_length,
-        "device": model.info.device.to_string(),
+        "loader": if state.chat.remote_url().is_some() { "remote" } else { "candlelight" },
+        "architecture": model.architecture,
+        "context_length": model.context_length,
+        "device": model.device,
     })))
 }

@@ -8,7 +8,10 @@ mod completions;
 mod convert;
 mod error;
 mod internal;
+mod logprobs;
 mod models;
+mod output;
+mod reply;
 mod sse;
 pub mod types;
 
@@ -23,11 +26,11 @@ use axum::{
 pub use error::ApiError;
 use tower_http::cors::CorsLayer;
 
-use crate::{access::Throttle, chat::ChatEngine, store::UserData};
+use crate::{access::Throttle, chat::Backend, store::UserData};
 
 #[derive(Clone)]
 pub struct ApiState {
-    pub chat: Arc<ChatEngine>,
+    pub chat: Arc<dyn Backend>,
     pub data: Arc<UserData>,
 }
 

@@ -1,4 +1,5 @@
-//! `GET /v1/models` and `GET /v1/models/{id}`: the loaded model.
+//! `GET /v1/models` and `GET /v1/models/{id}`: the loaded model, or the
+//! remote server's models under `--backend openai`.
 
 use axum::{
     extract::{Path, State},
@@ -19,9 +20,11 @@ fn model_object(name: &str) -> ModelObject {
     }
 }
 
+/// The models the backend serves now (a remote server is asked); none
+/// while no model is loaded.
 pub async fn list(State(state): State<ApiState>) -> Json<ModelList> {
-    let data = match state.chat.engine().model() {
-        Ok(m) => vec![model_object(&m.info.name)],
+    let data = match state.chat.models().await {
+        Ok(names) => names.iter().map(|n| model_object(n)).collect(),
         Err(_) => Vec::new(),
     };
     Json(ModelList {
@@ -34,8 +37,8 @@ pub async fn get(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<ModelObject>, ApiError> {
-    match state.chat.engine().model() {
-        Ok(m) if m.info.name == id => Ok(Json(model_object(&m.info.name))),
+    match state.chat.models().await {
+        Ok(names) if names.contains(&id) => Ok(Json(model_object(&id))),
         _ => Err(ApiError::ModelNotFound(id)),
     }
 }

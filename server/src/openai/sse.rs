@@ -12,7 +12,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::ApiError;
-use crate::engine::{EngineEvent, FinishReason, GenerationStats, ReplyStream};
+use crate::engine::{EngineEvent, FinishReason, GenerationStats, ReplyStream, TokenLogprobs};
 
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -37,18 +37,23 @@ pub struct Collected {
     pub text: String,
     pub reason: FinishReason,
     pub stats: GenerationStats,
+    /// Each token's log-probabilities, when they were asked for.
+    pub logprobs: Vec<TokenLogprobs>,
 }
 
 pub async fn collect(mut events: ReplyStream) -> Result<Collected, ApiError> {
     let mut text = String::new();
+    let mut logprobs = Vec::new();
     while let Some(event) = events.next().await {
         match event {
             EngineEvent::Text(t) => text.push_str(&t),
+            EngineEvent::Logprobs(l) => logprobs.push(l),
             EngineEvent::Finished { reason, stats } => {
                 return Ok(Collected {
                     text,
                     reason,
                     stats,
+                    logprobs,
                 })
             }
             EngineEvent::Failed(e) => return Err(e.into()),

@@ -53,6 +53,9 @@ pub struct SamplingFields {
     pub stop: Option<StopField>,
     pub custom_stopping_strings: Option<StopField>,
     pub n: Option<u32>,
+    /// Chat: `true`/`false`; completions: how many alternatives per token.
+    pub logprobs: Option<serde_json::Value>,
+    pub top_logprobs: Option<u32>,
     pub stream: bool,
     pub stream_options: Option<StreamOptions>,
 }
@@ -79,6 +82,91 @@ pub struct RequestMessage {
     pub role: String,
     #[serde(default)]
     pub content: Option<Content>,
+    /// An assistant message's calls, sent back with the history.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<RequestToolCall>>,
+    /// Which call a `tool` message answers.
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RequestToolCall {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub function: CalledFunction,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CalledFunction {
+    pub name: String,
+    /// JSON text, as OpenAI sends it.
+    #[serde(default)]
+    pub arguments: Option<String>,
+}
+
+/// What the reply may or must be: tools to call, a JSON shape, a grammar.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OutputFields {
+    pub tools: Vec<ToolDefinition>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: Option<bool>,
+    pub response_format: Option<ResponseFormat>,
+    /// text-generation-webui's GBNF grammar.
+    pub grammar_string: Option<String>,
+}
+
+/// A function the model may call (`{"type": "function", "function": …}`),
+/// kept as given for the chat template.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ToolDefinition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: FunctionDefinition,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct FunctionDefinition {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The arguments' JSON schema; none means no arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// `"none"`, `"auto"`, `"required"`, or one named function.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ToolChoice {
+    Mode(String),
+    Function { function: NamedFunction },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct NamedFunction {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: JsonSchemaFormat },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct JsonSchemaFormat {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
+    #[serde(default)]
+    pub strict: Option<bool>,
 }
 
 /// A chat completion request: each part is read from the same JSON object
@@ -88,6 +176,7 @@ pub struct ChatCompletionRequest {
     pub messages: Vec<RequestMessage>,
     pub sampling: SamplingFields,
     pub chat: ChatFields,
+    pub output: OutputFields,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -163,10 +252,48 @@ impl Usage {
 #[derive(Clone, Debug, Serialize)]
 pub struct AssistantMessage {
     pub role: &'static str,
-    pub content: String,
+    /// None (JSON null) when the reply is only tool calls.
+    pub content: Option<String>,
     /// The reply's reasoning (`<think>…</think>`), apart from its answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ResponseToolCall>,
+}
+
+/// A call in an answer: `{"id", "type": "function", "function": {"name",
+/// "arguments"}}`, the arguments as JSON text.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResponseToolCall {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: ResponseFunction,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ResponseFunction {
+    pub name: String,
+    pub arguments: String,
+}
+
+/// A call in a streamed chunk: the first chunk of a call has its id and
+/// name, later ones (if any) more of its arguments.
+#[derive(Clone, Debug, Serialize)]
+pub struct ToolCallDelta {
+    pub index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    pub function: FunctionDelta,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FunctionDelta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub arguments: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -174,6 +301,37 @@ pub struct ChatChoice {
     pub index: u32,
     pub message: AssistantMessage,
     pub finish_reason: &'static str,
+    pub logprobs: Option<ChoiceLogprobs>,
+}
+
+/// A chat choice's log-probabilities: one entry per token.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChoiceLogprobs {
+    pub content: Vec<LogprobEntry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LogprobEntry {
+    pub token: String,
+    pub logprob: f32,
+    pub bytes: Vec<u8>,
+    pub top_logprobs: Vec<TopLogprob>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TopLogprob {
+    pub token: String,
+    pub logprob: f32,
+    pub bytes: Vec<u8>,
+}
+
+/// The legacy completions format of log-probabilities.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CompletionLogprobs {
+    pub tokens: Vec<String>,
+    pub token_logprobs: Vec<f32>,
+    pub top_logprobs: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub text_offset: Vec<usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -194,6 +352,8 @@ pub struct Delta {
     pub content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCallDelta>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -201,6 +361,8 @@ pub struct ChunkChoice {
     pub index: u32,
     pub delta: Delta,
     pub finish_reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<ChoiceLogprobs>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -219,7 +381,7 @@ pub struct CompletionChoice {
     pub index: u32,
     pub text: String,
     pub finish_reason: Option<&'static str>,
-    pub logprobs: Option<()>,
+    pub logprobs: Option<CompletionLogprobs>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -45,6 +45,14 @@ pub struct BenchServeArgs {
     /// A label for the output (the server's name).
     #[arg(long, default_value = "server")]
     pub label: String,
+    /// Ask through /v1/chat/completions instead of /v1/completions.
+    #[arg(long)]
+    pub chat: bool,
+    /// With --chat: every stream must answer with JSON of a schema (a list
+    /// of at least --gen-tokens integers, so the reply cannot end early),
+    /// enforced token by token: measures the grammar's cost.
+    #[arg(long, requires = "chat")]
+    pub schema: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,6 +65,8 @@ pub struct StreamsResult {
     /// Each stream's time to first token, seconds, in start order.
     pub ttft_seconds: Vec<f64>,
     pub tokens: usize,
+    /// The median stream's tokens after its first, per second after it.
+    pub decode_tokens_per_second: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +112,8 @@ fn prompt(i: usize, words: usize) -> String {
 struct Outcome {
     ttft: Duration,
     tokens: usize,
+    /// From the first to the last piece of text.
+    decode: Duration,
 }
 
 async fn one_stream(
@@ -110,8 +122,7 @@ async fn one_stream(
     i: usize,
     started: Instant,
 ) -> Result<Outcome, ToolError> {
-    let body = json!({
-        "prompt": prompt(i, args.prompt_words),
+    let mut body = json!({
         "max_tokens": args.gen_tokens,
         "temperature": 0,
         "stream": true,
@@ -120,8 +131,22 @@ async fn one_stream(
         "ban_eos_token": true,
         "ignore_eos": true,
     });
+    let text = prompt(i, args.prompt_words);
+    let endpoint = if args.chat {
+        body["messages"] = json!([{"role": "user", "content": format!("{text}\nList numbers.")}]);
+        if args.schema {
+            body["response_format"] = json!({"type": "json_schema", "json_schema": {
+                "name": "numbers",
+                "schema": {"type": "array", "items": {"type": "integer"}, "minItems": args.gen_tokens},
+            }});
+        }
+        "chat/completions"
+    } else {
+        body["prompt"] = json!(text);
+        "completions"
+    };
     let mut request = client
-        .post(format!("{}/v1/completions", args.url.trim_end_matches('/')))
+        .post(format!("{}/v1/{endpoint}", args.url.trim_end_matches('/')))
         .json(&body);
     if let Some(key) = &args.api_key {
         request = request.bearer_auth(key);
@@ -133,6 +158,7 @@ async fn one_stream(
     }
     let mut body = response.bytes_stream();
     let (mut buffer, mut ttft, mut pieces, mut usage) = (Vec::new(), None, 0, None);
+    let mut last = started;
     while let Some(chunk) = body.next().await {
         buffer.extend_from_slice(&chunk.map_err(|e| failed(e.to_string()))?);
         while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
@@ -144,9 +170,14 @@ async fn one_stream(
             let Ok(value) = serde_json::from_str::<Value>(data) else {
                 continue;
             };
-            let text = value["choices"][0]["text"].as_str().unwrap_or("");
+            let choice = &value["choices"][0];
+            let text = choice["text"]
+                .as_str()
+                .or_else(|| choice["delta"]["content"].as_str())
+                .unwrap_or("");
             if !text.is_empty() {
                 ttft.get_or_insert_with(|| started.elapsed());
+                last = Instant::now();
                 pieces += 1;
             }
             if let Some(n) = value["usage"]["completion_tokens"].as_u64() {
@@ -154,9 +185,11 @@ async fn one_stream(
             }
         }
     }
+    let ttft = ttft.ok_or_else(|| failed("no text came back".into()))?;
     Ok(Outcome {
-        ttft: ttft.ok_or_else(|| failed("no text came back".into()))?,
+        ttft,
         tokens: usage.unwrap_or(pieces),
+        decode: last.duration_since(started).saturating_sub(ttft),
     })
 }
 
@@ -165,14 +198,19 @@ async fn measure(
     args: &BenchServeArgs,
     streams: usize,
     round: usize,
-) -> Result<(f64, Vec<f64>, usize), ToolError> {
+) -> Result<(f64, Vec<f64>, usize, f64), ToolError> {
     let started = Instant::now();
     let runs = (0..streams).map(|i| one_stream(client, args, round * 100 + i, started));
     let outcomes: Vec<Outcome> = futures::future::try_join_all(runs).await?;
     let wall = started.elapsed().as_secs_f64();
     let tokens: usize = outcomes.iter().map(|o| o.tokens).sum();
     let ttft = outcomes.iter().map(|o| o.ttft.as_secs_f64()).collect();
-    Ok((tokens as f64 / wall, ttft, tokens))
+    let mut decode: Vec<f64> = outcomes
+        .iter()
+        .map(|o| o.tokens.saturating_sub(1) as f64 / o.decode.as_secs_f64().max(1e-9))
+        .collect();
+    decode.sort_by(f64::total_cmp);
+    Ok((tokens as f64 / wall, ttft, tokens, decode[decode.len() / 2]))
 }
 
 /// Starts candlelight's own server on `model` on a free loopback port;
@@ -264,7 +302,7 @@ pub fn run(args: &BenchServeArgs) -> Result<BenchServe, ToolError> {
                 rounds.push(measure(&client, args, streams, round).await?);
             }
             rounds.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let (aggregate, ttft, tokens) = rounds.swap_remove(rounds.len() / 2);
+            let (aggregate, ttft, tokens, decode) = rounds.swap_remove(rounds.len() / 2);
             let one = results
                 .iter()
                 .find(|r| r.streams == 1)
@@ -275,6 +313,7 @@ pub fn run(args: &BenchServeArgs) -> Result<BenchServe, ToolError> {
                 ratio_to_one: aggregate / one.max(1e-9),
                 ttft_seconds: ttft,
                 tokens,
+                decode_tokens_per_second: decode,
             });
         }
         Ok(BenchServe {
@@ -288,16 +327,17 @@ pub fn run(args: &BenchServeArgs) -> Result<BenchServe, ToolError> {
 /// The table for people, then one JSON line for scripts.
 pub fn print(r: &BenchServe) {
     println!(
-        "{}: {} new tokens per stream; aggregate tok/s, ratio to one stream, time to first token",
+        "{}: {} new tokens per stream; aggregate tok/s, ratio to one stream, decode tok/s of the median stream, time to first token",
         r.label, r.gen_tokens
     );
     for s in &r.results {
         let ttft: Vec<String> = s.ttft_seconds.iter().map(|t| format!("{t:.2}")).collect();
         println!(
-            "  {:>2} streams: {:>7.1} tok/s  {:>5.2}x  ttft {} s",
+            "  {:>2} streams: {:>7.1} tok/s  {:>5.2}x  decode {:>6.1} tok/s  ttft {} s",
             s.streams,
             s.aggregate_tokens_per_second,
             s.ratio_to_one,
+            s.decode_tokens_per_second,
             ttft.join(", ")
         );
     }

@@ -65,6 +65,7 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
         system_message: None,
         chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND,
         enable_thinking: None,
+        tools: None,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -98,7 +99,9 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
                         return Ok((turn, text));
                     }
                     EngineEvent::Failed(e) => return Err(e.into()),
-                    EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => {}
+                    EngineEvent::Waiting { .. }
+                    | EngineEvent::Reading { .. }
+                    | EngineEvent::Logprobs(_) => {}
                 }
             }
             Err(ToolError::Invalid("the reply did not finish".into()))

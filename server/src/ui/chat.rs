@@ -124,6 +124,7 @@ impl ChatService for UiChat {
             &request.request_id,
             &request.prompt,
             request.params,
+            None,
         )?;
         // The prompt is the browser's own text: only its length goes back.
         let prompt = StreamEvent::Prompt {
@@ -132,7 +133,8 @@ impl ChatService for UiChat {
             dropped_messages: 0,
         };
         Ok(Box::pin(
-            futures::stream::once(async move { prompt }).chain(events.map(shown_event)),
+            futures::stream::once(async move { prompt })
+                .chain(events.filter_map(|e| std::future::ready(shown_event(e)))),
         ))
     }
 
@@ -141,22 +143,12 @@ impl ChatService for UiChat {
     }
 
     fn model_status(&self) -> ModelStatus {
-        if let Some(remote) = self.state.chat.remote() {
-            return ModelStatus::Ready {
-                name: remote
-                    .known_model()
-                    .unwrap_or_else(|| "remote model".into()),
-                architecture: "remote".into(),
-                context_length: 0,
-                device: remote.url().to_string(),
-            };
-        }
-        match self.state.chat.engine().model() {
+        match self.state.chat.served() {
             Ok(m) => ModelStatus::Ready {
-                name: m.info.name.clone(),
-                architecture: m.info.architecture.clone(),
-                context_length: m.info.context_length,
-                device: m.info.device.to_string(),
+                name: m.name,
+                architecture: m.architecture,
+                context_length: m.context_length,
+                device: m.device,
             },
             Err(e) => ModelStatus::Failed {
                 reason: AppError::from(e).to_string(),
@@ -165,13 +157,7 @@ impl ChatService for UiChat {
     }
 
     fn model_template(&self) -> Option<String> {
-        self.state
-            .chat
-            .engine()
-            .model()
-            .ok()?
-            .template_source
-            .clone()
+        self.state.chat.model_template()
     }
 }
 
@@ -204,6 +190,9 @@ impl UiChat {
             continuation,
             params,
             enable_thinking: Some(settings.thinking),
+            tools: Vec::new(),
+            grammar: None,
+            logprobs: None,
         })
     }
 }
@@ -268,7 +257,10 @@ async fn drive(
     let mut text = begun;
     let mut end: Option<StreamEvent> = None;
     while let Some(event) = events.next().await {
-        match shown_event(event) {
+        let Some(event) = shown_event(event) else {
+            continue;
+        };
+        match event {
             StreamEvent::Text { text: piece } => {
                 text.push_str(&piece);
                 if tx.send(StreamEvent::Text { text: piece }).is_err() {
@@ -304,9 +296,10 @@ async fn drive(
     }));
 }
 
-/// An engine event as the browser is sent it.
-fn shown_event(event: EngineEvent) -> StreamEvent {
-    match event {
+/// An engine event as the browser is sent it (the UI asks for no
+/// log-probabilities).
+fn shown_event(event: EngineEvent) -> Option<StreamEvent> {
+    Some(match event {
         EngineEvent::Text(text) => StreamEvent::Text { text },
         EngineEvent::Waiting { ahead } => StreamEvent::Waiting {
             ahead: ahead as u32,
@@ -322,7 +315,8 @@ fn shown_event(event: EngineEvent) -> StreamEvent {
         EngineEvent::Failed(e) => StreamEvent::Error {
             message: AppError::from(e).to_string(),
         },
-    }
+        EngineEvent::Logprobs(_) => return None,
+    })
 }
 
 fn save_reply(

@@ -39,7 +39,7 @@ impl ModelService for UiModels {
             rss_mib: memory::rss_mib(),
             gpu_mib: memory::gpu_used_mib(),
             idle_released: engine.is_released(),
-            remote: self.state.chat.remote().map(|r| r.url().to_string()),
+            remote: self.state.chat.remote_url(),
             batching: engine.model().ok().map(|m| {
                 let metrics = engine.metrics();
                 let mib = |bytes: usize| bytes as f64 / (1 << 20) as f64;
@@ -56,7 +56,7 @@ impl ModelService for UiModels {
     }
 
     fn load(&self, name: &str) -> Result<(), AppError> {
-        if self.state.chat.remote().is_some() {
+        if self.state.chat.remote_url().is_some() {
             return Err(AppError::InvalidParameter(
                 "models run on the remote server (--backend openai)".into(),
             ));

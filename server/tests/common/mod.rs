@@ -119,7 +119,9 @@ pub async fn collect(engine: &Engine, job: GenerationJob) -> Reply {
                 }
             }
             EngineEvent::Failed(e) => panic!("generation failed: {e}"),
-            EngineEvent::Waiting { .. } | EngineEvent::Reading { .. } => {}
+            EngineEvent::Waiting { .. }
+            | EngineEvent::Reading { .. }
+            | EngineEvent::Logprobs(_) => {}
         }
     }
     panic!("stream ended without a final event");

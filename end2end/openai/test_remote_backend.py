@@ -1,0 +1,57 @@
+"""The official openai client against a candlelight started with
+`--backend openai`, pointing at another candlelight (SmolLM2): the API
+works the same, and what only the local engine can do says so."""
+
+import openai
+import pytest
+from openai import OpenAI
+
+from conftest import API_KEY
+
+MODEL_ID = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture
+def client(remote_server):
+    return OpenAI(base_url=f"{remote_server}/v1", api_key=API_KEY)
+
+
+def test_models_are_the_remote_servers(client):
+    assert [m.id for m in client.models.list()] == [MODEL_ID]
+    assert client.models.retrieve(MODEL_ID).id == MODEL_ID
+
+
+def test_chat_streams_through_the_remote(client):
+    stream = client.chat.completions.create(
+        model=MODEL_ID, messages=[{"role": "user", "content": "Tell me about the Moon."}],
+        max_tokens=16, temperature=0, stream=True,
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert len(text) > 10, text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] in (["length"], ["stop"])
+
+    reply = client.chat.completions.create(
+        model=MODEL_ID, messages=[{"role": "user", "content": "Tell me about the Moon."}],
+        max_tokens=16, temperature=0,
+    )
+    # The same greedy reply as the streamed one: both came from the remote model.
+    assert reply.choices[0].message.content == text
+    assert reply.model == MODEL_ID
+
+
+def test_completions_through_the_remote(client):
+    reply = client.completions.create(model=MODEL_ID, prompt="The capital of France is", max_tokens=8, temperature=0)
+    assert reply.choices[0].text
+
+
+def test_what_needs_the_local_engine_says_so(remote_server, post):
+    with pytest.raises(Exception) as err:
+        post(f"{remote_server}/v1/internal/token-count", {"text": "hello"})
+    assert "400" in str(err.value)
+    bad = OpenAI(base_url=f"{remote_server}/v1", api_key=API_KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as e:
+        bad.chat.completions.create(
+            model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], logprobs=True, max_tokens=4,
+        )
+    assert "--backend openai" in str(e.value)

@@ -1,0 +1,77 @@
+//! Where replies come from, as chat, the UI's services, `/health` and the
+//! API see it: the in-process engine ([`super::ChatEngine`]) or a remote
+//! OpenAI-compatible server (`crate::remote::RemoteBackend`). Everything
+//! above this trait is the same in both modes; what a backend cannot do
+//! (exact token counts remotely) it says with [`EngineError::Unsupported`].
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use app::types::GenerationParams;
+
+use super::{ChatError, ChatRequest, Prepared};
+use crate::{
+    engine::{Engine, EngineError, ReplyStream, TextTokenizer},
+    prompt::BuiltPrompt,
+    tool_calls::ToolFormat,
+};
+
+/// The model replies come from, as the Model tab and the API name it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServedModel {
+    pub name: String,
+    pub architecture: String,
+    /// 0 when unknown (a remote server does not say).
+    pub context_length: usize,
+    /// `cpu`, `cuda:0`, or the remote server's URL.
+    pub device: String,
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait Backend: Send + Sync {
+    /// The registry of running replies (Stop, the metrics, the queue): the
+    /// local engine runs them; for a remote backend it only tracks them.
+    fn engine(&self) -> &Arc<Engine>;
+
+    /// Starts `owner`'s reply to a chat request; dropping the stream
+    /// cancels it.
+    fn start(
+        &self,
+        owner: &str,
+        request_id: &str,
+        request: &ChatRequest,
+    ) -> Result<(ReplyStream, BuiltPrompt), ChatError>;
+
+    /// Starts a raw completion (no template); returns the stream and the
+    /// prompt's length in tokens (0 where the backend cannot count).
+    fn start_completion(
+        &self,
+        owner: &str,
+        request_id: &str,
+        prompt: &str,
+        params: GenerationParams,
+        logprobs: Option<usize>,
+    ) -> Result<(ReplyStream, usize), ChatError>;
+
+    /// The prompt a request would send, without sending it.
+    fn prepare(&self, request: &ChatRequest) -> Result<Prepared, ChatError>;
+
+    /// How the model writes tool calls.
+    fn tool_format(&self, request: &ChatRequest) -> Result<ToolFormat, ChatError>;
+
+    /// The model now answering, without asking anyone.
+    fn served(&self) -> Result<ServedModel, EngineError>;
+
+    /// The models a client may name: asks the remote server, so `/health`
+    /// and `/v1/models` show what it serves now.
+    fn models(&self) -> BoxFuture<'_, Result<Vec<String>, EngineError>>;
+
+    /// The tokenizer, where exact token counts are possible.
+    fn tokenizer(&self) -> Result<Arc<TextTokenizer>, EngineError>;
+
+    /// The model's own chat template, when known.
+    fn model_template(&self) -> Option<String>;
+
+    /// The remote server's URL, when replies come from one.
+    fn remote_url(&self) -> Option<String>;
+}
