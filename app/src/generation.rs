@@ -40,7 +40,7 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
         return false;
     };
     let params = state.params.get_untracked();
-    if let Err(e) = params.validate() {
+    if let Err(e) = params.check() {
         state.error.set(Some(format!("Parameters: {e}")));
         return false;
     }

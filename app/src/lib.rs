@@ -99,7 +99,7 @@ pub fn App() -> impl IntoView {
             state.settings.set(settings);
         }
         if let Some(params) =
-            storage::load::<GenerationParams>(storage::PARAMS).filter(|p| p.validate().is_ok())
+            storage::load::<GenerationParams>(storage::PARAMS).filter(|p| p.check().is_ok())
         {
             state.params.set(params);
         }

@@ -12,7 +12,7 @@ use std::{
     time::Instant,
 };
 
-use app::types::{ChatMessage, GenerationParams, Mode, Role};
+use app::types::{ChatMessage, GenerationParams, Mode, Role, ValidParams};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -179,10 +179,6 @@ impl RemoteBackend {
         request_id: &str,
         request: &ChatRequest,
     ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
-        request
-            .params
-            .validate()
-            .map_err(|e| ChatError::InvalidParameter(e.message))?;
         let settings_stops = PromptSettings {
             mode: request.mode,
             character: &request.character,
@@ -220,7 +216,7 @@ impl RemoteBackend {
         owner: &str,
         request_id: &str,
         prompt: &str,
-        params: &GenerationParams,
+        params: &ValidParams,
     ) -> ReplyStream {
         let stops = params.custom_stopping_strings.clone();
         self.send(
@@ -237,27 +233,50 @@ impl RemoteBackend {
         (owner, request_id): (&str, &str),
         path: &'static str,
         mut body: Value,
-        params: &GenerationParams,
+        params: &ValidParams,
         stops: Vec<String>,
     ) -> ReplyStream {
-        let p = params;
+        let greedy = params.is_greedy();
+        // Every field named (no `..`): a new sampler does not compile until
+        // it is decided here what the remote server gets for it.
+        let GenerationParams {
+            max_new_tokens,
+            temperature,
+            top_p,
+            top_k,
+            min_p,
+            typical_p,
+            repetition_penalty,
+            repetition_penalty_range,
+            presence_penalty,
+            frequency_penalty,
+            do_sample: _, // in `greedy`
+            seed,
+            custom_stopping_strings: _, // in `stops`, with the mode's own
+            ban_eos_token,
+            truncation_length: _, // the remote server fits its own context
+        } = &**params;
         let sampling = json!({
-            "max_tokens": p.max_new_tokens,
-            "temperature": if p.is_greedy() { 0.0 } else { p.temperature },
-            "top_p": p.top_p,
-            "top_k": p.top_k,
-            "min_p": p.min_p,
-            "typical_p": p.typical_p,
-            "repetition_penalty": p.repetition_penalty,
-            "presence_penalty": p.presence_penalty,
-            "frequency_penalty": p.frequency_penalty,
+            "max_tokens": max_new_tokens,
+            "temperature": if greedy { 0.0 } else { *temperature },
+            "top_p": top_p,
+            "top_k": top_k,
+            "min_p": min_p,
+            "typical_p": typical_p,
+            "repetition_penalty": repetition_penalty,
+            "repetition_penalty_range": repetition_penalty_range,
+            "presence_penalty": presence_penalty,
+            "frequency_penalty": frequency_penalty,
+            // text-generation-webui's and llama-server's / vLLM's names.
+            "ban_eos_token": ban_eos_token,
+            "ignore_eos": ban_eos_token,
             "stream": true,
             "stream_options": {"include_usage": true},
         });
         if let (Value::Object(b), Value::Object(s)) = (&mut body, sampling) {
             b.extend(s);
-            if p.seed >= 0 {
-                b.insert("seed".into(), json!(p.seed));
+            if *seed >= 0 {
+                b.insert("seed".into(), json!(seed));
             }
             if !stops.is_empty() {
                 b.insert("stop".into(), json!(stops));
@@ -313,6 +332,7 @@ async fn relay(
     let mut first_token: Option<Instant> = None;
     let mut pieces = 0u32;
     let mut reason = FinishReason::Stop;
+    let mut thinking = ThinkTags::default();
     'read: while let Some(chunk) = body.next().await {
         if cancel.load(Ordering::Relaxed) || events.is_closed() {
             reason = FinishReason::Cancelled;
@@ -338,14 +358,22 @@ async fn relay(
                     .to_string());
             }
             let choice = &value["choices"][0];
-            let text = choice["delta"]["content"]
+            let answer = choice["delta"]["content"]
                 .as_str()
                 .or_else(|| choice["text"].as_str())
                 .unwrap_or("");
+            // A server that splits reasoning off (vLLM, llama-server,
+            // candlelight) sends it as reasoning_content: it goes back
+            // inside <think>, where the UI and our API split it again.
+            let reasoning = choice["delta"]["reasoning_content"]
+                .as_str()
+                .or_else(|| choice["delta"]["reasoning"].as_str())
+                .unwrap_or("");
+            let text = thinking.wrap(reasoning, answer);
             if !text.is_empty() {
                 first_token.get_or_insert_with(Instant::now);
                 pieces += 1;
-                let _ = events.send(EngineEvent::Text(text.to_string()));
+                let _ = events.send(EngineEvent::Text(text));
             }
             if choice["finish_reason"].as_str() == Some("length") {
                 reason = FinishReason::Length;
@@ -392,12 +420,9 @@ impl Backend for RemoteBackend {
         owner: &str,
         request_id: &str,
         prompt: &str,
-        params: GenerationParams,
+        params: ValidParams,
         logprobs: Option<usize>,
     ) -> Result<(ReplyStream, usize), ChatError> {
-        params
-            .validate()
-            .map_err(|e| ChatError::InvalidParameter(e.message))?;
         if logprobs.is_some() {
             return Err(ChatError::Engine(unsupported("log-probabilities")));
         }
@@ -445,4 +470,52 @@ fn unsupported(what: &str) -> EngineError {
     EngineError::Unsupported(format!(
         "{what} are not available with --backend openai: replies come from another server"
     ))
+}
+
+/// Puts a remote reply's separate reasoning back into `<think>…</think>`.
+#[derive(Default)]
+struct ThinkTags {
+    open: bool,
+}
+
+impl ThinkTags {
+    fn wrap(&mut self, reasoning: &str, answer: &str) -> String {
+        let mut out = String::new();
+        if !reasoning.is_empty() {
+            if !self.open {
+                out.push_str("<think>");
+                self.open = true;
+            }
+            out.push_str(reasoning);
+        }
+        if !answer.is_empty() {
+            if self.open {
+                out.push_str("</think>");
+                self.open = false;
+            }
+            out.push_str(answer);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ThinkTags;
+
+    #[test]
+    fn separate_reasoning_is_wrapped_in_think_tags() {
+        let mut t = ThinkTags::default();
+        let out: String = [
+            ("Let me", ""),
+            (" think.", ""),
+            ("", "Four."),
+            ("", " Done"),
+        ]
+        .iter()
+        .map(|(r, a)| t.wrap(r, a))
+        .collect();
+        assert_eq!(out, "<think>Let me think.</think>Four. Done");
+        assert_eq!(ThinkTags::default().wrap("", "plain"), "plain");
+    }
 }

@@ -17,7 +17,7 @@ fn job(engine: &Engine, messages: &[ChatMessage]) -> GenerationJob {
         .unwrap();
     server::chat::job::job(
         model.tokenizer.encode(&prompt).unwrap(),
-        &GenerationParams::greedy(24),
+        &GenerationParams::greedy(24).validate().unwrap(),
         vec![],
         model.tokenizer.eos_ids().to_vec(),
     )

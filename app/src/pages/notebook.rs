@@ -23,7 +23,7 @@ pub fn NotebookPage() -> impl IntoView {
             return;
         }
         let params = state.params.get_untracked();
-        if let Err(e) = params.validate() {
+        if let Err(e) = params.check() {
             error.set(Some(e.to_string()));
             return;
         }

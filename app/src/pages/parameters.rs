@@ -87,7 +87,7 @@ pub fn ParametersPage() -> impl IntoView {
 fn GenerationPanel() -> impl IntoView {
     let state = ChatState::expect();
     let params = state.params;
-    let problem = move || params.with(|p| p.validate().err().map(|e| e.to_string()));
+    let problem = move || params.with(|p| p.check().err().map(|e| e.to_string()));
     let stops_text = move || params.with(|p| p.custom_stopping_strings.join("\n"));
     let fields = NUMERIC_PARAMS
         .iter()

@@ -25,7 +25,7 @@ pub use model::{
     Batching, DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
 };
 pub use param_ranges::{NumericParam, MAX_NEW_TOKENS_LIMIT, MIN_TEMPERATURE, NUMERIC_PARAMS};
-pub use params::{GenerationParams, ParamError};
+pub use params::{GenerationParams, ParamError, ValidParams};
 pub use persona::{
     substitute_names, Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
 };

@@ -69,7 +69,41 @@ pub struct ParamError {
     pub message: String,
 }
 
+/// Parameters that passed [`GenerationParams::validate`]. Generation takes
+/// only this type, so an unchecked request cannot reach the engine; it
+/// reads as the parameters it holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidParams(GenerationParams);
+
+impl std::ops::Deref for ValidParams {
+    type Target = GenerationParams;
+
+    fn deref(&self) -> &GenerationParams {
+        &self.0
+    }
+}
+
+impl ValidParams {
+    /// The same parameters with another seed (any non-negative seed is
+    /// valid): each of several choices samples with its own.
+    pub fn with_seed(mut self, seed: i64) -> Self {
+        self.0.seed = seed.max(-1);
+        self
+    }
+
+    pub fn into_inner(self) -> GenerationParams {
+        self.0
+    }
+}
+
 impl GenerationParams {
+    /// Checks every field once, at the edge, so the engine never sees a
+    /// value it could choke on.
+    pub fn validate(self) -> Result<ValidParams, ParamError> {
+        self.check()?;
+        Ok(ValidParams(self))
+    }
+
     /// Every sampler switched off (temperature 1): what text-generation-webui
     /// presets are written against, and what OpenAI clients expect when
     /// they leave a field out.
@@ -103,9 +137,8 @@ impl GenerationParams {
         !self.do_sample || self.temperature == 0.0 || self.top_k == 1
     }
 
-    /// Checks every field once, at the edge, so the engine never sees a value
-    /// it could choke on.
-    pub fn validate(&self) -> Result<(), ParamError> {
+    /// Checks every field against `NUMERIC_PARAMS` (and the stop strings).
+    pub fn check(&self) -> Result<(), ParamError> {
         for entry in NUMERIC_PARAMS {
             entry
                 .check((entry.get)(self))
@@ -131,7 +164,7 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         GenerationParams::default().validate().unwrap();
-        GenerationParams::greedy(10).validate().unwrap();
+        GenerationParams::greedy(10).check().unwrap();
     }
 
     #[test]
@@ -139,7 +172,7 @@ mod tests {
         let bad = |f: fn(&mut GenerationParams)| {
             let mut p = GenerationParams::default();
             f(&mut p);
-            p.validate().unwrap_err().message
+            p.check().unwrap_err().message
         };
         assert_eq!(bad(|p| p.top_p = 0.0), "top_p must be in (0, 1]");
         assert_eq!(bad(|p| p.top_p = 1.5), "top_p must be in (0, 1]");

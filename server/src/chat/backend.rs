@@ -6,7 +6,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use app::types::GenerationParams;
+use app::types::ValidParams;
 
 use super::{ChatError, ChatRequest, Prepared};
 use crate::{
@@ -49,7 +49,7 @@ pub trait Backend: Send + Sync {
         owner: &str,
         request_id: &str,
         prompt: &str,
-        params: GenerationParams,
+        params: ValidParams,
         logprobs: Option<usize>,
     ) -> Result<(ReplyStream, usize), ChatError>;
 

@@ -1,14 +1,14 @@
 //! The engine's job for a request: the UI's and the API's sampling
 //! parameters (text-generation-webui's names) in the engine's own terms.
 
-use app::types::GenerationParams;
+use app::types::{GenerationParams, ValidParams};
 
 use crate::engine::{GenerationJob, Sampling};
 
-/// `params` must have been validated (the chat layer does that first).
+/// Only validated parameters make a job.
 pub fn job(
     prompt_tokens: Vec<u32>,
-    params: &GenerationParams,
+    params: &ValidParams,
     stop_strings: Vec<String>,
     eos_ids: Vec<u32>,
 ) -> GenerationJob {

@@ -10,7 +10,7 @@ mod template_cache;
 
 use std::sync::Arc;
 
-use app::types::GenerationParams;
+use app::types::ValidParams;
 
 pub use backend::{Backend, BoxFuture, ServedModel};
 pub use error::ChatError;
@@ -51,10 +51,6 @@ impl Backend for ChatEngine {
 
     /// Builds the prompt exactly as it will be sent, without running it.
     fn prepare(&self, request: &ChatRequest) -> Result<Prepared, ChatError> {
-        request
-            .params
-            .validate()
-            .map_err(|e| ChatError::InvalidParameter(e.message))?;
         let model = self.engine.model()?;
         let template = self.template_for(request)?;
         // Tools go to a template that renders them; one that does not gets
@@ -145,12 +141,9 @@ impl Backend for ChatEngine {
         owner: &str,
         request_id: &str,
         prompt: &str,
-        params: GenerationParams,
+        params: ValidParams,
         logprobs: Option<usize>,
     ) -> Result<(ReplyStream, usize), ChatError> {
-        params
-            .validate()
-            .map_err(|e| ChatError::InvalidParameter(e.message))?;
         let model = self.engine.model()?;
         let tokens = blocking(|| model.tokenizer.encode(prompt))?;
         let context = model.info.context_length;

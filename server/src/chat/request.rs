@@ -1,5 +1,5 @@
 use app::types::{
-    Character, ChatMessage, GenerationParams, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
+    Character, ChatMessage, Mode, UserProfile, ValidParams, DEFAULT_CHAT_INSTRUCT_COMMAND,
 };
 
 use crate::{engine::Grammar, prompt::Continuation};
@@ -18,7 +18,7 @@ pub struct ChatRequest {
     /// Jinja source of the instruction template; `None` means the model's own.
     pub instruction_template: Option<String>,
     pub continuation: Continuation,
-    pub params: GenerationParams,
+    pub params: ValidParams,
     /// Passed to templates that read it (Qwen3's `enable_thinking`);
     /// `None` leaves the template's default.
     pub enable_thinking: Option<bool>,
@@ -32,7 +32,7 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     /// An instruct-mode request with the model's own template.
-    pub fn instruct(history: Vec<ChatMessage>, params: GenerationParams) -> Self {
+    pub fn instruct(history: Vec<ChatMessage>, params: ValidParams) -> Self {
         Self {
             history,
             mode: Mode::Instruct,

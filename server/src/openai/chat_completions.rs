@@ -88,7 +88,8 @@ pub async fn chat_completions(
     for index in 0..choices {
         let mut one = chat.clone();
         if one.params.seed >= 0 {
-            one.params.seed = one.params.seed.saturating_add(index as i64);
+            let seed = one.params.seed.saturating_add(index as i64);
+            one.params = one.params.with_seed(seed);
         }
         let request_id = if index == 0 {
             id.clone()

@@ -4,7 +4,7 @@
 
 use app::types::{
     Character, ChatMessage, FunctionCall, GenerationParams, Mode, Role, ToolCall, UserProfile,
-    DEFAULT_CHAT_INSTRUCT_COMMAND,
+    ValidParams, DEFAULT_CHAT_INSTRUCT_COMMAND,
 };
 
 use super::{
@@ -36,11 +36,30 @@ const DEFAULT_CHARACTER: &str = "Assistant";
 
 /// Sampling parameters: neutral (or the named preset), then every field the
 /// request sets. Validated here, at the edge.
-pub fn params(fields: &SamplingFields, data: &UserData) -> Result<GenerationParams, ApiError> {
+pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, ApiError> {
     let mut p = match &fields.preset {
         Some(name) => data.presets.load(name)?.params,
         None => GenerationParams::neutral(),
     };
+    // Every field named (no `..`): a new sampler does not compile until
+    // the API reads it (below) and the remote body sends it (remote.rs).
+    let GenerationParams {
+        max_new_tokens: _,          // max_tokens and its aliases
+        custom_stopping_strings: _, // stop and custom_stopping_strings
+        temperature: _,
+        top_p: _,
+        top_k: _,
+        min_p: _,
+        typical_p: _,
+        repetition_penalty: _,
+        repetition_penalty_range: _,
+        presence_penalty: _,
+        frequency_penalty: _,
+        do_sample: _,
+        seed: _,
+        truncation_length: _,
+        ban_eos_token: _,
+    } = &p;
     macro_rules! set {
         ($($field:ident),*) => {$(
             if let Some(v) = fields.$field { p.$field = v; }
@@ -92,8 +111,7 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<GenerationPara
         p.custom_stopping_strings = stops;
     }
     p.validate()
-        .map_err(|e| ApiError::invalid(e.message, Some(&e.field)))?;
-    Ok(p)
+        .map_err(|e| ApiError::invalid(e.message, Some(&e.field)))
 }
 
 fn message_text(message: &RequestMessage, index: usize) -> Result<String, ApiError> {

@@ -66,7 +66,7 @@ impl Presets {
     /// Writes only the values that differ from neutral.
     pub fn save(&self, name: &str, params: &GenerationParams) -> Result<(), StoreError> {
         params
-            .validate()
+            .check()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let neutral = to_map(&GenerationParams::neutral());
         let mine = to_map(params);
@@ -103,7 +103,7 @@ pub fn apply(base: &GenerationParams, preset: &Map<String, Value>) -> Result<Loa
     }
     let params: GenerationParams = serde_json::from_value(Value::Object(merged))
         .map_err(|e| format!("a value has the wrong type: {e}"))?;
-    params.validate().map_err(|e| e.to_string())?;
+    params.check().map_err(|e| e.to_string())?;
     Ok(LoadedPreset { params, ignored })
 }
 

@@ -44,8 +44,9 @@ enum Target {
 
 impl ChatService for UiChat {
     fn start_reply(&self, caller: &Caller, request: ReplyRequest) -> Result<EventStream, AppError> {
-        request
+        let params = request
             .params
+            .clone()
             .validate()
             .map_err(|e| AppError::InvalidParameter(e.message))?;
         let chats = self.state.data.chats.of_user(caller.user.as_deref())?;
@@ -73,12 +74,7 @@ impl ChatService for UiChat {
             }
             _ => (plan.continuation, String::new()),
         };
-        let chat_request = self.chat_request(
-            &request.settings,
-            history,
-            continuation,
-            request.params.clone(),
-        )?;
+        let chat_request = self.chat_request(&request.settings, history, continuation, params)?;
         // Queued first, saved second: a request refused (busy, too long)
         // leaves the chat as it was, with no turn that has no reply.
         let (events, prompt) =
@@ -123,7 +119,10 @@ impl ChatService for UiChat {
             &owner(caller),
             &request.request_id,
             &request.prompt,
-            request.params,
+            request
+                .params
+                .validate()
+                .map_err(|e| AppError::InvalidParameter(e.message))?,
             None,
         )?;
         // The prompt is the browser's own text: only its length goes back.
@@ -167,7 +166,7 @@ impl UiChat {
         settings: &ChatSettings,
         history: Vec<app::types::ChatMessage>,
         continuation: Continuation,
-        params: app::types::GenerationParams,
+        params: app::types::ValidParams,
     ) -> Result<ChatRequest, AppError> {
         let data = &self.state.data;
         let character = match (settings.mode, data.characters.load(&settings.character)) {

@@ -97,6 +97,7 @@ pub fn chat_job(engine: &Engine, user: &str, params: GenerationParams) -> Genera
     let prompt = template
         .render(&[ChatMessage::new(Role::User, user)], true)
         .expect("template renders");
+    let params = params.validate().expect("valid parameters");
     server::chat::job::job(
         model.tokenizer.encode(&prompt).expect("prompt encodes"),
         &params,
