@@ -104,6 +104,13 @@ pub struct Config {
           value_parser = parse_parallel)]
     pub parallel: usize,
 
+    /// GPU memory (GiB) the model may use, weights and KV caches together;
+    /// a --ctx-size × --parallel that does not fit is refused at load with
+    /// the number of tokens that would (emulate a 24 GB card on a bigger
+    /// one with --gpu-memory 24).
+    #[arg(long, env = "CANDLELIGHT_GPU_MEMORY", value_parser = parse_gib)]
+    pub gpu_memory: Option<f64>,
+
     /// How many requests may wait for the model; more are refused as busy.
     #[arg(long, env = "CANDLELIGHT_QUEUE_SIZE", default_value_t = 16)]
     pub queue_size: usize,
@@ -178,6 +185,22 @@ pub struct Config {
     /// Folder with the built web app (made by `cargo leptos build`).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+}
+
+impl Config {
+    /// `--gpu-memory` in bytes.
+    pub fn gpu_memory_bytes(&self) -> Option<usize> {
+        self.gpu_memory
+            .map(|gib| (gib * (1u64 << 30) as f64) as usize)
+    }
+}
+
+/// `--gpu-memory`: a positive number of GiB.
+fn parse_gib(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(g) if g > 0.0 && g < 65536.0 => Ok(g),
+        _ => Err(format!("`{text}` is not a size in GiB, such as 24 or 79.5")),
+    }
 }
 
 /// `--parallel`: 1 to 64 replies at once.

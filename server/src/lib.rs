@@ -8,6 +8,7 @@ pub mod config;
 pub mod cpu;
 pub mod engine;
 mod errors;
+pub mod gpu;
 mod headers;
 pub mod memory;
 pub mod model_port;

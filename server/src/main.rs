@@ -202,6 +202,7 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
             device: config.device,
             ctx_size: config.ctx_size,
             parallel: config.parallel,
+            gpu_memory: config.gpu_memory_bytes(),
             ..LoadOptions::default()
         },
         queue_capacity: config.queue_size,

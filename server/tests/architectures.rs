@@ -19,6 +19,7 @@ fn options(kernels: Kernels) -> LoadOptions {
         ctx_size: Some(2048),
         parallel: 1,
         kernels,
+        gpu_memory: None,
     }
 }
 

@@ -4,10 +4,7 @@
 
 mod common;
 
-use app::types::{ChatMessage, Role};
-use server::engine::{
-    load_model, BatchModel, DeviceSpec, Kernels, LoadOptions, ModelParts, SeqChunk,
-};
+use server::engine::{load_model, BatchModel, DeviceSpec, Kernels, LoadOptions, SeqChunk};
 
 /// Both paths quantize activations to 8 bits, but in different block
 /// sizes (candle: 256 for K-quants) and with differently rounded scales, so
@@ -52,14 +49,6 @@ fn argmax(l: &[f32]) -> (u32, f32) {
     (best.0 as u32, best.1 - best.2)
 }
 
-fn prompt_ids(parts: &ModelParts, text: &str) -> Vec<u32> {
-    let t = parts.template.as_ref().unwrap();
-    let prompt = t
-        .render(&[ChatMessage::new(Role::User, text)], true)
-        .unwrap();
-    parts.tokenizer.encode(&prompt).unwrap()
-}
-
 /// Feeds the same tokens to both models; returns the reference's greedy
 /// tokens, the fast path's greedy choices at each step, the largest logit
 /// difference, and the reference's top-2 margin at each step.
@@ -99,7 +88,7 @@ fn check(path: std::path::PathBuf, prompts: &[&str], tolerance: f32, agree_above
     let (parts, mut fast) = load_model(&path, one_slot(Kernels::Auto)).unwrap();
     let (_, mut reference) = load_model(&path, one_slot(Kernels::Candle)).unwrap();
     for text in prompts {
-        let ids = prompt_ids(&parts, text);
+        let ids = common::prompt_ids(&parts, text);
         let (ref_tokens, fast_tokens, worst, margins) =
             compare(fast.as_mut(), reference.as_mut(), &ids, 24);
         println!(
@@ -185,7 +174,7 @@ fn smollm2_is_as_close_to_exact_f32_as_candle() {
         "What is the capital of France?",
         "Write a haiku about the sea.",
     ] {
-        let ids = prompt_ids(&parts, text);
+        let ids = common::prompt_ids(&parts, text);
         let (_, _, fast_err, _) = compare(fast.as_mut(), exact.as_mut(), &ids, 16);
         let (_, _, candle_err, _) = compare(candle.as_mut(), exact.as_mut(), &ids, 16);
         println!("{text:?}: max |Δlogit| vs exact f32: ours {fast_err:.3}, candle {candle_err:.3}");
@@ -216,7 +205,7 @@ fn f32_weights_give_candles_prompt_logits() {
         "What is the capital of France?",
         "Write a haiku about the sea.",
     ] {
-        let ids = prompt_ids(&parts, text);
+        let ids = common::prompt_ids(&parts, text);
         let exact = SeqChunk {
             slot: 0,
             tokens: &ids,

@@ -3,11 +3,8 @@
 //! (qwen2), per-head query/key norms (qwen3, gemma3), Gemma's extra norms,
 //! and a routed mixture of experts (qwen3moe) instead of one feed-forward.
 
-use super::{
-    config::Config,
-    weights::{Matrix, WeightFile},
-};
-use crate::model_port::EngineError;
+use super::weights::{Matrix, WeightFile};
+use crate::model_port::{config::Config, EngineError};
 
 pub struct Layer {
     pub attn_norm: Vec<f32>,

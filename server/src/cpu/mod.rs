@@ -6,7 +6,6 @@
 //! the reference it is tested against (and the path on other CPUs).
 
 mod attention;
-mod config;
 mod gemm;
 mod layer;
 mod matmul;

@@ -11,9 +11,10 @@ use std::path::Path;
 
 use candle_core::quantized::gguf_file::Content;
 
+use crate::model_port::config::Config;
+
 use super::{
     attention::{attend_batch, AttendSeg, LayerCache, Shape},
-    config::Config,
     layer::{FeedForward, Layer},
     moe::{experts_forward, ExpertScratch},
     ops::{

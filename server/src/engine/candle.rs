@@ -1,9 +1,9 @@
 //! candle's quantized models (one per architecture in `model_port::arch`)
-//! behind the batch port: the path on CUDA and on CPUs without AVX-512
-//! VNNI, and the reference our own kernels are tested against. candle's
-//! models keep one KV cache that only grows, so this backend has one slot
-//! and no prefix reuse: it serves queued requests one after another (the
-//! GPU issue replaces it). candle's qwen3moe cannot forget its cache, so a
+//! behind the batch port: the path on CPUs without AVX-512 VNNI, on CUDA
+//! for the architectures `crate::gpu` does not cover yet, and the
+//! reference both our paths are tested against. candle's models keep one
+//! KV cache that only grows, so this backend has one slot and no prefix
+//! reuse: it serves queued requests one after another. candle's qwen3moe cannot forget its cache, so a
 //! new sequence on it loads the weights again.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use candle_transformers::models::{
 };
 
 use super::{gguf::GgufFile, BatchModel, EngineError, ModelShape, SeqChunk};
-use crate::model_port::{arch::CandleModule, architecture};
+use crate::model_port::{arch::CandleModule, architecture, load_error};
 
 enum Weights {
     Llama(quantized_llama::ModelWeights),
@@ -142,28 +142,6 @@ impl CandleModel {
         };
         let logits = logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?;
         Ok(logits.to_vec1::<f32>()?)
-    }
-}
-
-/// A failed weight load: out of device memory, or a file that is not what
-/// its header promised.
-fn load_error(path: &Path, device: &Device, e: candle_core::Error) -> EngineError {
-    let reason = e.to_string();
-    if reason.contains("OUT_OF_MEMORY") || reason.to_ascii_lowercase().contains("out of memory") {
-        EngineError::OutOfMemory {
-            device: if device.is_cuda() {
-                "the GPU"
-            } else {
-                "system memory"
-            }
-            .to_string(),
-            reason,
-        }
-    } else {
-        EngineError::CorruptModel {
-            file: super::shown_file(path),
-            reason,
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use super::{
     candle::CandleModel, constraint::Constraints, device::DeviceSpec, gguf::GgufFile,
     token_bytes::token_bytes, BatchModel, EngineError, TextTokenizer,
 };
-use crate::{cpu::CpuModel, prompt::ChatTemplate};
+use crate::{cpu::CpuModel, gpu::GpuModel, model_port::config::Config, prompt::ChatTemplate};
 
 /// Facts about the loaded model, for the UI, the API and the log.
 #[derive(Clone, Debug)]
@@ -34,6 +34,9 @@ pub struct LoadOptions {
     /// How many replies run at once (`--parallel`).
     pub parallel: usize,
     pub kernels: Kernels,
+    /// Bytes of GPU memory weights and caches may take (`--gpu-memory`);
+    /// a context that does not fit is refused at load.
+    pub gpu_memory: Option<usize>,
 }
 
 /// Replies generated at once on the CPU unless `--parallel` says otherwise.
@@ -46,6 +49,7 @@ impl Default for LoadOptions {
             ctx_size: None,
             parallel: DEFAULT_PARALLEL,
             kernels: Kernels::Auto,
+            gpu_memory: None,
         }
     }
 }
@@ -68,14 +72,18 @@ pub fn load_tokenizer(path: &Path) -> Result<TextTokenizer, EngineError> {
     TextTokenizer::for_model(path, &GgufFile::open(path)?)
 }
 
-/// Which CPU implementation runs the model.
+/// Which implementation runs the model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Kernels {
-    /// candlelight's own path where the CPU and the file allow it, else candle.
+    /// candlelight's own path where the device and the file allow it (our
+    /// CPU kernels; `crate::gpu` on CUDA), else candle's models.
     #[default]
     Auto,
     /// candle's quantized models (the reference).
     Candle,
+    /// The GPU path's model (`crate::gpu`) on whatever device: on the CPU
+    /// it is slow, and it is how tests check it without a GPU.
+    Gpu,
 }
 
 /// Only the weights (after an idle release), on the same terms.
@@ -94,7 +102,38 @@ fn weights(
         ctx_size,
         parallel,
         kernels,
+        gpu_memory,
     } = options;
+    let on_gpu = match (kernels, device) {
+        (Kernels::Gpu, _) => true,
+        (Kernels::Auto, DeviceSpec::Cuda(_)) => {
+            match crate::gpu::unsupported(&Config::read(&gguf.content)?) {
+                None => true,
+                Some(reason) => {
+                    tracing::info!(%reason, "using candle's model on the GPU");
+                    false
+                }
+            }
+        }
+        _ => false,
+    };
+    if on_gpu {
+        let GgufFile {
+            content,
+            mut reader,
+        } = gguf;
+        let model = GpuModel::load(
+            path,
+            content,
+            &mut reader,
+            &device.open()?,
+            ctx_size,
+            parallel,
+            gpu_memory,
+        )?;
+        tracing::info!("running on candlelight's GPU path");
+        return Ok(Box::new(model));
+    }
     let own = device == DeviceSpec::Cpu
         && kernels == Kernels::Auto
         && crate::cpu::quant::has_fast_kernels();

@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use thiserror::Error;
 
 /// Everything a model backend and the engine can fail with. Mapped once to
@@ -45,6 +47,28 @@ pub fn shown_file(path: &std::path::Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "the model file".into())
+}
+
+/// A failed weight load: out of device memory, or a file that is not what
+/// its header promised.
+pub fn load_error(path: &Path, device: &candle_core::Device, e: candle_core::Error) -> EngineError {
+    let reason = e.to_string();
+    if reason.contains("OUT_OF_MEMORY") || reason.to_ascii_lowercase().contains("out of memory") {
+        EngineError::OutOfMemory {
+            device: if device.is_cuda() {
+                "the GPU"
+            } else {
+                "system memory"
+            }
+            .to_string(),
+            reason,
+        }
+    } else {
+        EngineError::CorruptModel {
+            file: shown_file(path),
+            reason,
+        }
+    }
 }
 
 impl From<candle_core::Error> for EngineError {

@@ -1,18 +1,20 @@
 //! The port between the engine's scheduler and a model backend (our CPU
-//! kernels in `crate::cpu`, candle on CPU or CUDA in `engine::candle`): a
+//! kernels in `crate::cpu`, our candle-tensor model for CUDA in
+//! `crate::gpu`, candle's own models in `engine::candle`): a
 //! batch of sequence chunks in, the logits the chunks asked for out. A
 //! backend owns the KV memory of its sequence slots; it knows nothing of
 //! requests, sampling or streaming, and nothing here is async.
 //!
 //! It sits below both the engine and the backends (with the one error
-//! enum they share), so the arrows point down: `engine` → `cpu` →
-//! `model_port`, and `engine` → `model_port`.
+//! enum they share, and the hyperparameters read from a file), so the
+//! arrows point down: `engine` → `cpu` or `gpu` → `model_port`.
 
 pub mod arch;
+pub mod config;
 mod error;
 
 pub use arch::{architecture, Architecture};
-pub use error::{shown_file, EngineError};
+pub use error::{load_error, shown_file, EngineError};
 
 /// One sequence's part of a batch.
 #[derive(Clone, Copy, Debug)]

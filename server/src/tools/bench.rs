@@ -216,5 +216,6 @@ pub fn one_sequence(device: DeviceSpec, reference: bool) -> LoadOptions {
         } else {
             Kernels::Auto
         },
+        gpu_memory: None,
     }
 }

@@ -127,3 +127,15 @@ pub async fn collect(engine: &Engine, job: GenerationJob) -> Reply {
     }
     panic!("stream ended without a final event");
 }
+
+/// A one-message chat prompt in the model's own template, as tokens.
+pub fn prompt_ids(parts: &server::engine::ModelParts, text: &str) -> Vec<u32> {
+    let t = parts.template.as_ref().unwrap();
+    let prompt = t
+        .render(
+            &[app::types::ChatMessage::new(app::types::Role::User, text)],
+            true,
+        )
+        .unwrap();
+    parts.tokenizer.encode(&prompt).unwrap()
+}

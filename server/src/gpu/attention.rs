@@ -1,0 +1,133 @@
+//! Grouped-query attention of one chunk over its slot's cache. The query
+//! heads that share a key/value head are stacked as extra rows of one
+//! matrix product, so the shared keys and values are read in place and
+//! never repeated per query head.
+
+use candle_core::{DType, Device, Result, Tensor};
+
+/// `queries` (heads, n, head_dim) at positions `start..start + n`;
+/// `keys`/`values` (kv_heads, start + n, head_dim). Returns (heads, n, head_dim).
+pub fn attend(
+    queries: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    start: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    let (heads, n, head_dim) = queries.dims3()?;
+    let (kv_heads, len, _) = keys.dims3()?;
+    let groups = heads / kv_heads;
+    // Heads are numbered so that heads g·i .. g·(i+1) share key head i.
+    let q = queries.reshape((kv_heads, groups * n, head_dim))?;
+    let scores = (q.matmul(&keys.t()?)? * scale)?.to_dtype(DType::F32)?;
+    let scores = if n > 1 {
+        let mask = causal_mask(n, start, len, queries.device())?;
+        scores
+            .reshape((kv_heads, groups, n, len))?
+            .broadcast_add(&mask)?
+            .reshape((kv_heads, groups * n, len))?
+    } else {
+        scores
+    };
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(values.dtype())?;
+    probs.matmul(values)?.reshape((heads, n, head_dim))
+}
+
+/// (n, len): 0 where query `i` (at position start + i) may see key `j`,
+/// −∞ where the key lies in its future.
+fn causal_mask(n: usize, start: usize, len: usize, device: &Device) -> Result<Tensor> {
+    let mask: Vec<f32> = (0..n)
+        .flat_map(|i| {
+            (0..len).map(move |j| {
+                if j > start + i {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    Tensor::from_vec(mask, (n, len), device)
+}
+
+/// Attention with every query head given its own copy of its key/value
+/// head: the plain formula, for tests.
+#[cfg(test)]
+fn attend_repeated(
+    queries: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    start: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    let (heads, n, _) = queries.dims3()?;
+    let (kv_heads, len, _) = keys.dims3()?;
+    let groups = heads / kv_heads;
+    let mut out = Vec::new();
+    for h in 0..heads {
+        let q = queries.get(h)?;
+        let k = keys.get(h / groups)?;
+        let v = values.get(h / groups)?;
+        let scores = (q.matmul(&k.t()?)? * scale)?;
+        let mask = causal_mask(n, start, len, queries.device())?;
+        let probs = candle_nn::ops::softmax(&(scores + mask)?, candle_core::D::Minus1)?;
+        out.push(probs.matmul(&v)?);
+    }
+    Tensor::stack(&out, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouped_heads_match_repeated_heads_with_the_causal_mask() {
+        let dev = Device::Cpu;
+        let (heads, kv_heads, d, start, n) = (6, 2, 8, 5, 4);
+        let len = start + n;
+        let q = Tensor::randn(0f32, 1.0, (heads, n, d), &dev).unwrap();
+        // A wider buffer narrowed to `len`, as the cache hands it out.
+        let k_buf = Tensor::randn(0f32, 1.0, (kv_heads, 16, d), &dev).unwrap();
+        let v_buf = Tensor::randn(0f32, 1.0, (kv_heads, 16, d), &dev).unwrap();
+        let (k, v) = (
+            k_buf.narrow(1, 0, len).unwrap(),
+            v_buf.narrow(1, 0, len).unwrap(),
+        );
+        let scale = 1.0 / (d as f64).sqrt();
+        for (queries, start) in [
+            (q.clone(), start),
+            (
+                q.narrow(1, n - 1, 1).unwrap().contiguous().unwrap(),
+                len - 1,
+            ),
+        ] {
+            let got = attend(&queries, &k, &v, start, scale).unwrap();
+            let want = attend_repeated(
+                &queries,
+                &k.contiguous().unwrap(),
+                &v.contiguous().unwrap(),
+                start,
+                scale,
+            )
+            .unwrap();
+            let diff = (got - want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "{diff}");
+        }
+    }
+
+    #[test]
+    fn a_query_never_sees_later_keys() {
+        let dev = Device::Cpu;
+        let mask: Vec<Vec<f32>> = causal_mask(2, 3, 5, &dev).unwrap().to_vec2().unwrap();
+        assert_eq!(mask[0][3], 0.0);
+        assert_eq!(mask[0][4], f32::NEG_INFINITY);
+        assert_eq!(mask[1][4], 0.0);
+    }
+}
