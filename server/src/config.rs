@@ -98,8 +98,10 @@ pub struct Config {
     /// queue. Each has a KV cache slot of its own that holds up to
     /// --ctx-size tokens and grows as it is used, so the cache can take up
     /// to parallel × ctx-size tokens' worth of memory (the Model tab shows
-    /// the size per token). candle's models (CUDA, CPUs without AVX-512
-    /// VNNI) run one reply at a time.
+    /// the size per token). On CUDA (llama, qwen2, qwen3) the slots are
+    /// allocated at load, so fit them with --gpu-memory. candle's own models
+    /// (CPUs without AVX-512 VNNI, other architectures on CUDA) run one
+    /// reply at a time.
     #[arg(long, env = "CANDLELIGHT_PARALLEL", default_value_t = crate::engine::DEFAULT_PARALLEL,
           value_parser = parse_parallel)]
     pub parallel: usize,
