@@ -78,6 +78,12 @@ def test_invalid_parameter_is_a_bad_request(client):
     assert "top_p" in str(err.value)
 
 
+def test_completion_echo_is_refused_by_name(client):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.completions.create(model=MODEL_ID, prompt="Once upon a time", max_tokens=4, echo=True)
+    assert "echo" in str(err.value)
+
+
 def test_wrong_key_is_refused(server):
     bad = OpenAI(base_url=f"{server}/v1", api_key="wrong-key", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as err:

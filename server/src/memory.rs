@@ -1,5 +1,5 @@
-//! Memory readings for the benchmark: this process's peak resident set, and
-//! GPU memory in use where a GPU is present.
+//! Memory readings for the benchmark and the GPU load plan: this process's
+//! peak resident set, and GPU memory in use and free where a GPU is present.
 
 fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -27,5 +27,17 @@ pub fn gpu_used_mib() -> Option<f64> {
 
 #[cfg(not(feature = "cuda"))]
 pub fn gpu_used_mib() -> Option<f64> {
+    None
+}
+
+/// Bytes free on the current CUDA device.
+#[cfg(feature = "cuda")]
+pub fn gpu_free_bytes() -> Option<usize> {
+    let (free, _) = candle_core::cuda::cudarc::driver::result::mem_get_info().ok()?;
+    Some(free)
+}
+
+#[cfg(not(feature = "cuda"))]
+pub fn gpu_free_bytes() -> Option<usize> {
     None
 }

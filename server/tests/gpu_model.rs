@@ -204,3 +204,33 @@ fn a_context_that_does_not_fit_the_gpu_memory_is_refused_with_what_fits() {
     let (_, model) = load_model(&common::smollm2_path(), with(slots)).unwrap();
     assert_eq!(model.shape().slots, slots);
 }
+
+/// The GPU check's benchmark decodes after a depth of context in every
+/// slot (llama-bench's -d), here on SmolLM2 on the CPU.
+#[test]
+fn bench_decodes_after_a_depth_of_context() {
+    use server::tools::bench::{run, BenchArgs};
+    let args = BenchArgs {
+        model: common::smollm2_path(),
+        prompt_tokens: 32,
+        gen_tokens: 8,
+        threads: None,
+        device: DeviceSpec::Cpu,
+        reference: false,
+        repeats: 1,
+        batch: 2,
+        depth: 100,
+        ctx_size: Some(256),
+        gpu_memory: None,
+    };
+    let result = run(&args).unwrap();
+    assert_eq!((result.depth, result.batch), (100, 2));
+    assert!(result.decode_tokens_per_second > 0.0);
+    let too_deep = BenchArgs {
+        batch: 1,
+        depth: 250,
+        ..args
+    };
+    let err = run(&too_deep).unwrap_err().to_string();
+    assert!(err.contains("258") && err.contains("256"), "{err}");
+}

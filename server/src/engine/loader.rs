@@ -122,14 +122,22 @@ fn weights(
             content,
             mut reader,
         } = gguf;
+        let device = device.open()?;
+        // Without --gpu-memory, plan against what the card has free now.
+        let limit = gpu_memory.or_else(|| {
+            device
+                .is_cuda()
+                .then(crate::memory::gpu_free_bytes)
+                .flatten()
+        });
         let model = GpuModel::load(
             path,
             content,
             &mut reader,
-            &device.open()?,
+            &device,
             ctx_size,
             parallel,
-            gpu_memory,
+            limit,
         )?;
         tracing::info!("running on candlelight's GPU path");
         return Ok(Box::new(model));

@@ -43,32 +43,47 @@ impl Footprint {
         }
     }
 
+    /// Bytes a load may spend on caches and transient buffers.
+    fn available(&self, limit: usize) -> usize {
+        limit.saturating_sub(self.weights + OVERHEAD)
+    }
+
+    /// Bytes `slots` caches of `context` positions need, with a forward's
+    /// transient buffers at that context.
+    fn needed(&self, context: usize, slots: usize) -> usize {
+        (slots * self.kv_per_token + self.scores_per_token) * context
+    }
+
     /// Tokens of KV cache (all slots together) that fit in `limit` bytes
     /// next to the weights, with `context` the longest a slot may grow.
     pub fn tokens_that_fit(&self, limit: usize, context: usize) -> usize {
-        let fixed = self.weights + OVERHEAD + self.scores_per_token * context;
-        limit.saturating_sub(fixed) / self.kv_per_token.max(1)
+        self.available(limit)
+            .saturating_sub(self.scores_per_token * context)
+            / self.kv_per_token.max(1)
+    }
+
+    /// The longest context `slots` slots may have within `limit`.
+    pub fn max_context(&self, limit: usize, slots: usize) -> usize {
+        self.available(limit) / (slots * self.kv_per_token + self.scores_per_token).max(1)
     }
 
     /// Checks `slots` caches of `context` positions against `limit`.
     pub fn check(&self, limit: usize, context: usize, slots: usize) -> Result<(), EngineError> {
-        let fit = self.tokens_that_fit(limit, context);
-        if slots * context <= fit {
+        if self.needed(context, slots) <= self.available(limit) {
             return Ok(());
         }
+        let fit = self.tokens_that_fit(limit, context);
         let fitting_slots = fit / context.max(1);
-        let advice = if fitting_slots >= 1 {
-            format!(
-                "use --parallel {fitting_slots}, or --ctx-size {}",
-                fit / slots.max(1)
-            )
-        } else {
-            format!("use --parallel 1 with --ctx-size {fit} or less")
+        let longest = self.max_context(limit, slots);
+        let advice = match (fitting_slots, longest) {
+            (0, 0..16) => "the weights leave no room for a cache".to_string(),
+            (0, _) => format!("use --ctx-size {longest}"),
+            _ => format!("use --parallel {fitting_slots}, or --ctx-size {longest}"),
         };
         Err(EngineError::OutOfMemory {
             device: format!("the GPU (--gpu-memory {:.1} GiB)", limit as f64 / GIB),
             reason: format!(
-                "{:.1} GiB of weights leave room for {fit} tokens of KV cache, and {slots} slot(s) of {context} tokens need {}: {advice}",
+                "{:.1} GiB of weights leave room for {fit} tokens of KV cache at a context of {context}, and {slots} slot(s) need {}: {advice}",
                 self.weights as f64 / GIB,
                 slots * context,
             ),
@@ -98,15 +113,13 @@ mod tests {
     }
 
     #[test]
-    fn too_many_slots_are_refused_with_the_number_that_fits() {
-        let limit = 24 << 30;
-        let err = qwen_32b().check(limit, 32768, 4).unwrap_err().to_string();
-        let fit = qwen_32b().tokens_that_fit(limit, 32768);
-        assert!(err.contains(&format!("room for {fit} tokens")), "{err}");
-        assert!(
-            err.contains(&format!("--parallel {}", fit / 32768)),
-            "{err}"
-        );
-        assert!(fit < 4 * 32768);
+    fn too_many_slots_are_refused_with_a_context_that_fits() {
+        let (limit, model) = (24 << 30, qwen_32b());
+        let err = model.check(limit, 32768, 4).unwrap_err().to_string();
+        let longest = model.max_context(limit, 4);
+        assert!(err.contains(&format!("--ctx-size {longest}")), "{err}");
+        assert!((1024..32768).contains(&longest), "{longest}");
+        assert!(model.check(limit, longest, 4).is_ok());
+        assert!(model.check(limit, longest + 1, 4).is_err());
     }
 }

@@ -26,6 +26,12 @@ pub async fn completions(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let request = CompletionRequest::parse(&body)?;
+    if body.get("echo").and_then(serde_json::Value::as_bool) == Some(true) {
+        return Err(ApiError::invalid(
+            "echo is not supported: the prompt is not returned with the completion",
+            Some("echo"),
+        ));
+    }
     let prompt = match request.prompt {
         PromptField::One(p) => p,
         PromptField::Many(mut v) if v.len() == 1 => v.remove(0),

@@ -38,6 +38,16 @@ pub struct BenchArgs {
     /// decode speed is then the aggregate of all of them.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
+    /// Decode after this many tokens of context already in each slot
+    /// (llama-bench's -d): decode speed at a long context.
+    #[arg(long, default_value_t = 0)]
+    pub depth: usize,
+    /// Caps each slot's context (default: the model's).
+    #[arg(long)]
+    pub ctx_size: Option<usize>,
+    /// GPU memory (GiB) for the load plan, as the server's --gpu-memory.
+    #[arg(long)]
+    pub gpu_memory: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,6 +58,8 @@ pub struct BenchResult {
     pub prompt_tokens: usize,
     pub gen_tokens: usize,
     pub batch: usize,
+    /// Tokens of context before the decode.
+    pub depth: usize,
     pub load_seconds: f64,
     pub prompt_tokens_per_second: f64,
     pub decode_tokens_per_second: f64,
@@ -71,22 +83,35 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
     let started = Instant::now();
     let mut options = one_sequence(args.device, args.reference);
     options.parallel = args.batch.max(1);
+    options.ctx_size = args.ctx_size;
+    options.gpu_memory = args
+        .gpu_memory
+        .map(|gib| (gib * (1u64 << 30) as f64) as usize);
     let (parts, mut model) = load_model(&args.model, options)?;
     let batch = args.batch.clamp(1, model.shape().slots);
     let load_seconds = started.elapsed().as_secs_f64();
     let context = model.shape().context_length;
-    if args.prompt_tokens + args.gen_tokens > context {
+    let longest = args.prompt_tokens.max(args.depth) + args.gen_tokens;
+    if longest > context {
         return Err(ToolError::Invalid(format!(
-            "prompt plus generated tokens ({}) exceed the context ({context})",
-            args.prompt_tokens + args.gen_tokens,
+            "prompt (or depth) plus generated tokens ({longest}) exceed the context ({context})",
         )));
     }
     let prompt = prompt_tokens(&parts, args.prompt_tokens)?;
-
-    round(model.as_mut(), &prompt, args.gen_tokens.min(4), batch)?; // warm-up
+    let depth = prompt_tokens(&parts, args.depth)?;
+    let decode = Decode {
+        gen: args.gen_tokens.min(4),
+        batch,
+        context: &depth,
+    };
+    round(model.as_mut(), &prompt, &decode)?; // warm-up
     let mut rounds = Vec::new();
     for _ in 0..args.repeats {
-        rounds.push(round(model.as_mut(), &prompt, args.gen_tokens, batch)?);
+        let decode = Decode {
+            gen: args.gen_tokens,
+            ..decode
+        };
+        rounds.push(round(model.as_mut(), &prompt, &decode)?);
     }
     let median = |f: fn(&Round) -> f64| {
         let mut v: Vec<f64> = rounds.iter().map(f).collect();
@@ -100,6 +125,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
         prompt_tokens: args.prompt_tokens,
         gen_tokens: args.gen_tokens,
         batch,
+        depth: args.depth,
         load_seconds,
         prompt_tokens_per_second: median(|r| r.prompt_tps),
         decode_tokens_per_second: median(|r| r.decode_tps),
@@ -119,14 +145,19 @@ pub fn print(r: &BenchResult) {
         "prompt:  {} tokens at {:.1} tok/s",
         r.prompt_tokens, r.prompt_tokens_per_second
     );
+    let after = if r.depth > 0 {
+        format!(" after {} tokens of context", r.depth)
+    } else {
+        String::new()
+    };
     if r.batch > 1 {
         println!(
-            "decode:  {} tokens in each of {} sequences at {:.1} tok/s together",
+            "decode:  {} tokens in each of {} sequences{after} at {:.1} tok/s together",
             r.gen_tokens, r.batch, r.decode_tokens_per_second
         );
     } else {
         println!(
-            "decode:  {} tokens at {:.1} tok/s",
+            "decode:  {} tokens{after} at {:.1} tok/s",
             r.gen_tokens, r.decode_tokens_per_second
         );
     }
@@ -146,20 +177,35 @@ struct Round {
     ttft_ms: f64,
 }
 
-/// One measurement, as llama-bench makes them: the prompt processed in one
-/// go from an empty cache, and separately `gen` tokens generated one at a
-/// time from the start of the context, by `batch` sequences stepped
-/// together (each in its own slot).
-fn round(
-    model: &mut dyn BatchModel,
-    prompt: &[u32],
+/// The decode half of a round: `gen` tokens for each of `batch` slots,
+/// after `context` (read first, untimed; empty: from position 0).
+#[derive(Clone, Copy)]
+struct Decode<'a> {
     gen: usize,
     batch: usize,
-) -> Result<Round, ToolError> {
+    context: &'a [u32],
+}
+
+/// One measurement, as llama-bench makes them: the prompt processed in one
+/// go from an empty cache, and separately `gen` tokens generated one at a
+/// time after the decode's context (llama-bench's depth), by `batch`
+/// sequences stepped together (each in its own slot).
+fn round(model: &mut dyn BatchModel, prompt: &[u32], decode: &Decode) -> Result<Round, ToolError> {
+    let Decode {
+        gen,
+        batch,
+        context,
+    } = *decode;
     let start = Instant::now();
     let logits = model.forward_one(0, prompt, 0)?;
     let _first = argmax(&logits);
     let prefill = start.elapsed().as_secs_f64();
+    if !context.is_empty() {
+        for slot in 0..batch {
+            model.forward_one(slot, context, 0)?;
+        }
+    }
+    let depth = context.len();
 
     let decode_start = Instant::now();
     let mut tokens: Vec<u32> = (0..batch).map(|b| prompt[b % prompt.len()]).collect();
@@ -170,7 +216,7 @@ fn round(
             .map(|(slot, t)| SeqChunk {
                 slot,
                 tokens: std::slice::from_ref(t),
-                start: pos,
+                start: depth + pos,
                 logits: true,
                 exact: false,
             })

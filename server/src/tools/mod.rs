@@ -7,6 +7,7 @@ pub mod complete;
 pub mod prefix_bench;
 pub mod quantize;
 
+mod shapes;
 pub mod synth;
 pub mod tiny;
 

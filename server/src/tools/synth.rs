@@ -38,6 +38,10 @@ pub struct SynthArgs {
     /// qwen3moe, gemma3, phi3), for tests where no small real file exists.
     #[arg(long)]
     pub arch: Option<String>,
+    /// With --from a qwen2 header: a model of this bigger sibling's shape
+    /// instead (qwen2.5-7b, qwen2.5-32b), in llama.cpp's Q4_K_M mix.
+    #[arg(long, requires = "from")]
+    pub shape: Option<String>,
     /// Where to write the random-weight model.
     #[arg(long)]
     pub out: PathBuf,
@@ -79,6 +83,11 @@ pub fn synthesize(args: &SynthArgs) -> Result<usize, ToolError> {
         (None, None) => return Err(ToolError::Invalid("give --from or --arch".into())),
     };
     let (content, _) = read_header(from)?;
+    if let Some(name) = &args.shape {
+        let shape = super::shapes::QwenShape::named(name)?;
+        super::shapes::write_shape(&content, shape, &args.out, args.seed)?;
+        return Ok(shape.tensor_count());
+    }
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
