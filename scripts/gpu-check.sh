@@ -5,9 +5,14 @@
 #   .gpu/call2/{smollm2.part-ab, qwen-header.gguf, expected-*.json}
 # It checks that the CUDA build loads SmolLM2 (real weights) and a
 # random-weight model of Qwen2.5-0.5B's exact shape on the GPU, that greedy
-# tokens match the CPU's, measures speed and GPU memory, streams a reply
-# over HTTP from the server on the GPU, and checks that a model which does
-# not fit gives a clear error. Results go to $OUT (or /tmp/gpu-out).
+# tokens match the CPU's; measures prompt (pp512) and decode (tg128 at 0
+# and 4k tokens of context) speed and peak GPU memory of the 0.5B, 7B and
+# 32B Qwen2.5 shapes (Q4_K_M mix, random weights made here by synth-gguf),
+# 1/4/8 sequences on the 7B, the 32B in --gpu-memory 24 with an 8k prompt,
+# and llama.cpp's llama-bench on the same files when the call carries it;
+# streams a reply over HTTP from the server on the GPU; and checks that a
+# model which does not fit gives a clear error. Results go to $OUT (or
+# /tmp/gpu-out).
 set -uo pipefail
 
 OUT=${OUT:-/tmp/gpu-out}
@@ -42,6 +47,12 @@ if [ -f "$W/smollm2.gguf" ] && [ "$(sha256sum "$W/smollm2.gguf" | cut -d' ' -f1)
 else
     echo "smollm2: missing or damaged (the machine was not the same for both calls?)"
 fi
+
+for tool in llama-bench llama-batched-bench; do
+    if [ -f "$W/$tool.xz" ] && [ ! -x "$W/$tool" ]; then
+        xz -dc "$W/$tool.xz" >"$W/$tool" && chmod +x "$W/$tool"
+    fi
+done
 
 # CUDA user-space libraries come from PyTorch's wheels; the driver gives libcuda.
 LIBS=$(python3 -c 'import glob,site,os;print(":".join(d for sp in site.getsitepackages() for d in glob.glob(os.path.join(sp,"nvidia","cu13","lib"))))')
@@ -85,13 +96,56 @@ if [ "$HAVE_SMOL" = 1 ]; then
     "$B" bench --model "$W/smollm2.gguf" --prompt-tokens 512 --gen-tokens 128 --device cuda | tee "$OUT/bench-smol-cuda.txt"
 fi
 
-section "Qwen2.5-0.5B shape (random weights from the real header)"
-"$B" synth-gguf --from "$W/qwen-header.gguf" --out "$W/qwen-synth.gguf" && ls -la "$W/qwen-synth.gguf"
-"$B" complete --model "$W/qwen-synth.gguf" --prompt "Hello" --max-tokens 16 --device cuda >"$OUT/qwen-cuda.json"
-"$B" complete --model "$W/qwen-synth.gguf" --prompt "Hello" --max-tokens 16 --device cpu >"$OUT/qwen-cpu.json"
+section "Qwen2.5-0.5B shape (random weights from the real header): cuda vs cpu"
+"$B" synth-gguf --from "$W/qwen-header.gguf" --out "$W/qwen-0.5b.gguf" && ls -la "$W/qwen-0.5b.gguf"
+"$B" complete --model "$W/qwen-0.5b.gguf" --prompt "Hello" --max-tokens 16 --device cuda >"$OUT/qwen-cuda.json"
+"$B" complete --model "$W/qwen-0.5b.gguf" --prompt "Hello" --max-tokens 16 --device cpu >"$OUT/qwen-cpu.json"
 compare "$OUT/qwen-cuda.json" "$OUT/qwen-cpu.json" "qwen-shape random weights"
-"$B" bench --model "$W/qwen-synth.gguf" --prompt-tokens 512 --gen-tokens 128 --device cuda | tee "$OUT/bench-qwen-cuda.txt"
-"$B" bench --model "$W/qwen-synth.gguf" --prompt-tokens 512 --gen-tokens 64 --device cpu --repeats 1 | tee "$OUT/bench-qwen-cpu.txt"
+
+section "the real shapes: Qwen2.5-7B and 32B, Q4_K_M mix, random weights"
+for size in 7b 32b; do
+    "$B" synth-gguf --from "$W/qwen-header.gguf" --shape "qwen2.5-$size" --out "$W/qwen-$size.gguf" && ls -la "$W/qwen-$size.gguf"
+done
+
+# peak MODEL LABEL ARGS...: one bench run with GPU memory sampled every
+# 100 ms; prints the bench's lines and the peak, and keeps its JSON line.
+peak() {
+    local label=$1; shift
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 >"$OUT/mem-$label.txt" &
+    local sampler=$!
+    timeout 240 "$B" bench --device cuda --repeats 2 "$@" >"$OUT/bench-$label.txt" 2>&1
+    echo "exit $?" >>"$OUT/bench-$label.txt"
+    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+    grep -E "prompt:|decode:|exit|error|Error" "$OUT/bench-$label.txt"
+    echo "$label: peak GPU memory $(sort -n "$OUT/mem-$label.txt" | tail -1) MiB"
+}
+for size in 0.5b 7b 32b; do
+    section "ours: qwen-$size"
+    peak "$size-d0" --model "$W/qwen-$size.gguf" --prompt-tokens 512 --gen-tokens 128 --ctx-size 1024
+    peak "$size-d4k" --model "$W/qwen-$size.gguf" --prompt-tokens 512 --gen-tokens 128 --depth 4096 --ctx-size 4608
+done
+section "ours: qwen-7b, 1, 4 and 8 sequences decoding together"
+for n in 1 4 8; do
+    peak "7b-batch$n" --model "$W/qwen-7b.gguf" --prompt-tokens 64 --gen-tokens 128 --batch "$n" --ctx-size 1024
+done
+section "ours: qwen-32b in 24 GiB holds an 8k prompt and answers"
+peak "32b-8k" --model "$W/qwen-32b.gguf" --prompt-tokens 8192 --gen-tokens 16 --ctx-size 8704 --gpu-memory 24
+
+if [ -x "$W/llama-bench" ]; then
+    for size in 0.5b 7b 32b; do
+        section "llama.cpp: qwen-$size (llama-bench, CUDA, all layers on the GPU)"
+        nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 >"$OUT/mem-llama-$size.txt" &
+        sampler=$!
+        timeout 240 "$W/llama-bench" -m "$W/qwen-$size.gguf" -ngl 99 -p 512 -n 128 -d 0,4096 -r 2 | tee "$OUT/llama-$size.txt"
+        kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+        echo "llama.cpp $size: peak GPU memory $(sort -n "$OUT/mem-llama-$size.txt" | tail -1) MiB"
+    done
+    section "llama.cpp: qwen-7b, 8 sequences (llama-batched-bench)"
+    [ -x "$W/llama-batched-bench" ] && timeout 240 "$W/llama-batched-bench" -m "$W/qwen-7b.gguf" -ngl 99 -c 4096 -npp 64 -ntg 128 -npl 1,4,8 | tee "$OUT/llama-7b-batched.txt"
+else
+    echo "no llama-bench for CUDA in this call: ours only"
+fi
+rm -f "$W"/qwen-7b.gguf "$W"/qwen-32b.gguf
 
 if [ "$HAVE_SMOL" = 1 ]; then
     section "server on cuda: one streamed reply over HTTP"
@@ -118,7 +172,7 @@ time.sleep(40)
 EOF
 HOG=$!
 sleep 12
-"$B" complete --model "$W/qwen-synth.gguf" --prompt "Hello" --max-tokens 4 --device cuda
+"$B" complete --model "$W/qwen-0.5b.gguf" --prompt "Hello" --max-tokens 4 --device cuda
 echo "exit code: $? (expected non-zero, with a message naming GPU memory)"
 kill "$HOG" 2>/dev/null
 echo "gpu-check done"

@@ -24,6 +24,13 @@ first=$((LIMIT - $(stat -c %s .gpu/call1/candlelight.xz)))
 head -c "$first" "$SMOL" >.gpu/call1/smollm2.part-aa
 tail -c +"$((first + 1))" "$SMOL" >.gpu/call2/smollm2.part-ab
 "$HOST_BIN" gguf-header --model "$QWEN" --out .gpu/call2/qwen-header.gguf
+# llama.cpp for CUDA, when scripts/llamacpp-cuda-build.sh has built it.
+for tool in llama-bench llama-batched-bench; do
+    bin=.tools/llama.cpp-cuda/bin/$tool
+    if [ -x "$bin" ]; then
+        strip -o ".gpu/$tool" "$bin" && xz -T0 -6 -c ".gpu/$tool" >".gpu/call2/$tool.xz" && rm ".gpu/$tool"
+    fi
+done
 for prompt in "What is the capital of France?" "Write a haiku about the sea."; do
     tag=$(echo "$prompt" | tr -cd 'a-z' | head -c 12)
     "$HOST_BIN" complete --model "$SMOL" --prompt "$prompt" --max-tokens 32 >".gpu/call2/expected-smol-$tag.json" 2>/dev/null

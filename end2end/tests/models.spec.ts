@@ -11,6 +11,9 @@ async function loadModel(page: Page, file: string) {
   await expect(page.locator('.model-summary')).toContainText(file, { timeout: 60_000 });
   await expect(page.locator('.loading')).toHaveCount(0);
   await expect(page.locator(`tr[data-model="${file}"].loaded`)).toHaveCount(1);
+  // The loaded file is not offered again.
+  await expect(page.locator(`tr[data-model="${file}"] .load-model`)).toHaveText('Loaded');
+  await expect(page.locator(`tr[data-model="${file}"] .load-model`)).toBeDisabled();
   await expect(page.locator('.model-badge')).toContainText(file);
 }
 

@@ -14,13 +14,21 @@ const sizes = [
 for (const size of sizes) {
   test(`screenshots at ${size.width}x${size.height}`, async ({ page }) => {
     test.skip(!dir, 'set SCREENSHOTS=<folder> to take screenshots');
+    const png = !!process.env.SCREENSHOTS_PNG;
     const shot = (tab: string) =>
-      page.screenshot({ path: `${dir}/${tab}-${size.name}.jpg`, type: 'jpeg', quality: 70 });
+      png
+        ? page.screenshot({ path: `${dir}/${tab}-${size.name}.png` })
+        : page.screenshot({ path: `${dir}/${tab}-${size.name}.jpg`, type: 'jpeg', quality: 70 });
     await page.setViewportSize({ width: size.width, height: size.height });
     await openApp(page);
     await setParam(page, 'max_new_tokens', '96');
     await chooseCharacter(page, 'AI助理');
     await setMode(page, 'chat-instruct');
+    if (size.width < 800) {
+      // The past chats are a drawer here: open it for New chat (it closes itself).
+      await page.locator('#chats-menu').click();
+      await expect(page.locator('.chat-sidebar')).toBeInViewport();
+    }
     await newChat(page);
     await send(page, '你好！请用一句话介绍你自己。');
     await waitIdle(page);
@@ -29,8 +37,12 @@ for (const size of sizes) {
     await shot('chat');
 
     await page.locator('#tab-parameters').click();
+    await page.locator('#ptab-generation').click();
+    await expect(page.locator('#ptab-generation')).toHaveAttribute('aria-selected', 'true');
     await shot('parameters');
     await page.locator('#ptab-character').click();
+    await expect(page.locator('#ptab-character')).toHaveAttribute('aria-selected', 'true');
+    await page.waitForTimeout(300);
     await shot('parameters-character');
 
     await page.locator('#tab-notebook').click();

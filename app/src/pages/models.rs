@@ -178,7 +178,7 @@ pub fn ModelsPage() -> impl IntoView {
                                                 disabled=move || is_loaded.get() || loading().is_some()
                                                 on:click=move |_| load(for_button.clone())
                                             >
-                                                "Load"
+                                                {move || if is_loaded.get() { "Loaded" } else { "Load" }}
                                             </button>
                                         </td>
                                     </tr>
