@@ -23,8 +23,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def bench(candlelight, streams, extra, label):
-    cmd = [candlelight, "bench-serve", "--streams", streams, "--gen-tokens", str(GEN), "--label", label] + extra
+def bench(candlelight, streams, extra, label, gen=GEN):
+    cmd = [candlelight, "bench-serve", "--streams", streams, "--gen-tokens", str(gen), "--label", label] + extra
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True,
                          env={**os.environ, "RAYON_NUM_THREADS": os.environ.get("RAYON_NUM_THREADS", "2")}).stdout
     print(out, flush=True)

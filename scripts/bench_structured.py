@@ -19,10 +19,10 @@ ROUNDS = 3
 
 
 def run(candlelight, target, schema, label):
-    extra = target + ["--chat", "--rounds", str(ROUNDS), "--gen-tokens", str(GEN)]
+    extra = target + ["--chat", "--rounds", str(ROUNDS)]
     if schema:
         extra.append("--schema")
-    result = bench(candlelight, "1", extra, label)
+    result = bench(candlelight, "1", extra, label, gen=GEN)
     return result["results"][0]["decode_tokens_per_second"]
 
 

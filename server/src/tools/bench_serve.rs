@@ -158,6 +158,7 @@ async fn one_stream(
     }
     let mut body = response.bytes_stream();
     let (mut buffer, mut ttft, mut pieces, mut usage) = (Vec::new(), None, 0, None);
+    let mut reply = String::new();
     let mut last = started;
     while let Some(chunk) = body.next().await {
         buffer.extend_from_slice(&chunk.map_err(|e| failed(e.to_string()))?);
@@ -176,6 +177,7 @@ async fn one_stream(
                 .or_else(|| choice["delta"]["content"].as_str())
                 .unwrap_or("");
             if !text.is_empty() {
+                reply.push_str(text);
                 ttft.get_or_insert_with(|| started.elapsed());
                 last = Instant::now();
                 pieces += 1;
@@ -186,11 +188,26 @@ async fn one_stream(
         }
     }
     let ttft = ttft.ok_or_else(|| failed("no text came back".into()))?;
+    if args.schema && !is_integer_list_prefix(&reply) {
+        // The schema was not enforced: the speed would not be its cost.
+        return Err(failed(format!(
+            "the reply is not a list of integers: {reply:.80}"
+        )));
+    }
     Ok(Outcome {
         ttft,
         tokens: usage.unwrap_or(pieces),
         decode: last.duration_since(started).saturating_sub(ttft),
     })
+}
+
+/// Whether `text` starts a JSON list of integers (it may be cut short).
+fn is_integer_list_prefix(text: &str) -> bool {
+    let text = text.trim_start();
+    text.starts_with('[')
+        && text[1..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ',' | '-' | ' ' | '\n' | ']'))
 }
 
 async fn measure(
@@ -292,7 +309,13 @@ pub fn run(args: &BenchServeArgs) -> Result<BenchServe, ToolError> {
             }
             None => args,
         };
-        let client = reqwest::Client::new();
+        // A fresh connection per stream, as separate users make: a pooled
+        // one that the server closed after its last reply fails the next
+        // request (llama-server closes idle keep-alive connections).
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| ToolError::Invalid(e.to_string()))?;
         // Warm-up: the server maps its weights and fills its caches.
         measure(&client, args, 1, 99).await?;
         let mut results: Vec<StreamsResult> = Vec::new();
@@ -342,4 +365,17 @@ pub fn print(r: &BenchServe) {
         );
     }
     println!("{}", serde_json::to_string(r).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_integer_list_prefix;
+
+    #[test]
+    fn only_a_list_of_integers_passes_as_the_schema_reply() {
+        assert!(is_integer_list_prefix("[1, 2,\n 3"));
+        assert!(is_integer_list_prefix(" [-4, 5]"));
+        assert!(!is_integer_list_prefix("Sure! [1, 2]"));
+        assert!(!is_integer_list_prefix("[1, 2.5]"));
+    }
 }
