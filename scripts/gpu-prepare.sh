@@ -36,3 +36,9 @@ for prompt in "What is the capital of France?" "Write a haiku about the sea."; d
     "$HOST_BIN" complete --model "$SMOL" --prompt "$prompt" --max-tokens 32 >".gpu/call2/expected-smol-$tag.json" 2>/dev/null
 done
 du -b .gpu/call1 .gpu/call2
+for call in .gpu/call1 .gpu/call2; do
+    if (( $(du -sb "$call" | cut -f1) > 64 * 1024 * 1024 )); then
+        echo "gpu-prepare: $call is over the 64 MiB a call carries: leave llama.cpp's tools for a call of their own" >&2
+        exit 1
+    fi
+done
