@@ -201,8 +201,10 @@ fn a_context_that_does_not_fit_the_gpu_memory_is_refused_with_what_fits() {
     assert!(err.contains("--ctx-size"), "{err}");
     let slots = fit / 1024;
     assert!((1..64).contains(&slots), "{fit}");
-    let (_, model) = load_model(&common::smollm2_path(), with(slots)).unwrap();
+    let (parts, model) = load_model(&common::smollm2_path(), with(slots)).unwrap();
     assert_eq!(model.shape().slots, slots);
+    // What the Model tab shows.
+    assert_eq!(parts.info.kv_tokens_that_fit, Some(fit));
 }
 
 /// The GPU check's benchmark decodes after a depth of context in every

@@ -141,6 +141,7 @@ pub fn ModelsPage() -> impl IntoView {
                                             "{} replies at once, each up to {} tokens; KV cache up to {:.0} MiB per reply ({:.0} MiB in use). Running: {}, waiting: {}.",
                                             b.slots, b.context_length, b.full_slot_mib, b.cache_mib, b.active, b.waiting
                                         )}
+                                        {b.kv_tokens_that_fit.map(|n| format!(" GPU memory holds {n} tokens of KV cache next to the weights."))}
                                     </p>
                                 })}
                                 {p.remote.map(|url| view! { <p class="notice">{format!("Generation goes to the remote server {url}.")}</p> })}

@@ -57,6 +57,8 @@ pub struct Batching {
     pub full_slot_mib: f64,
     /// KV cache memory in use now, MiB.
     pub cache_mib: f64,
+    /// Tokens of KV cache that fit next to the weights (GPU memory plan).
+    pub kv_tokens_that_fit: Option<usize>,
     pub active: usize,
     pub waiting: usize,
 }

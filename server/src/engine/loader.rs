@@ -21,6 +21,8 @@ pub struct ModelInfo {
     pub slots: usize,
     /// KV cache bytes per token of context (per slot).
     pub kv_bytes_per_token: usize,
+    /// Tokens of KV cache that fit next to the weights (GPU memory plan).
+    pub kv_tokens_that_fit: Option<usize>,
     pub device: DeviceSpec,
     pub tokenizer_source: String,
 }
@@ -207,6 +209,7 @@ pub fn load_model(
         context_length: shape.context_length,
         slots: shape.slots,
         kv_bytes_per_token,
+        kv_tokens_that_fit: model.kv_tokens_that_fit(),
         device,
         tokenizer_source: tokenizer.source.clone(),
     };

@@ -45,6 +45,8 @@ pub struct GpuModel {
     slots: usize,
     context_length: usize,
     vocab: usize,
+    /// What the memory plan found room for, when one was made.
+    kv_tokens_that_fit: Option<usize>,
 }
 
 /// Why a file is not for this path (it then runs on `engine::candle`).
@@ -87,16 +89,21 @@ impl GpuModel {
         let context_length = ctx_size.map_or(config.trained_context, |c| {
             c.clamp(16, config.trained_context)
         });
-        if let Some(limit) = memory_limit {
-            let footprint = Footprint::of(&content, &config, dtype.size_in_bytes());
-            footprint.check(limit, context_length, slots)?;
-            tracing::info!(
-                kv_tokens_that_fit = footprint.tokens_that_fit(limit, context_length),
-                slots,
-                context_length,
-                "GPU memory plan"
-            );
-        }
+        let kv_tokens_that_fit = match memory_limit {
+            Some(limit) => {
+                let footprint = Footprint::of(&content, &config, dtype.size_in_bytes());
+                footprint.check(limit, context_length, slots)?;
+                let fit = footprint.tokens_that_fit(limit, context_length);
+                tracing::info!(
+                    kv_tokens_that_fit = fit,
+                    slots,
+                    context_length,
+                    "GPU memory plan"
+                );
+                Some(fit)
+            }
+            None => None,
+        };
         let loaded = (|| {
             let mut r = Reader {
                 content: &content,
@@ -155,6 +162,7 @@ impl GpuModel {
             slots,
             context_length,
             vocab,
+            kv_tokens_that_fit,
         })
     }
 
@@ -259,5 +267,9 @@ impl BatchModel for GpuModel {
 
     fn cache_bytes(&self) -> usize {
         self.cache.bytes()
+    }
+
+    fn kv_tokens_that_fit(&self) -> Option<usize> {
+        self.kv_tokens_that_fit
     }
 }

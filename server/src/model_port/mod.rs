@@ -69,6 +69,13 @@ pub trait BatchModel: Send {
         0
     }
 
+    /// Tokens of KV cache the load's memory plan found room for next to
+    /// the weights (the GPU path), for the Model tab; `None` where no
+    /// plan was made.
+    fn kv_tokens_that_fit(&self) -> Option<usize> {
+        None
+    }
+
     /// One sequence alone (tools and tests): `tokens` at `start..` of
     /// `slot`, split as the scheduler would and on the same path, returning
     /// the logits after the last token.
