@@ -236,3 +236,26 @@ fn bench_decodes_after_a_depth_of_context() {
     let err = run(&too_deep).unwrap_err().to_string();
     assert!(err.contains("258") && err.contains("256"), "{err}");
 }
+
+/// q/k/v and gate/up are one matrix product each where their types match:
+/// every layer of SmolLM2 (all Q4_1); on Qwen's Q4_K_M, the layers whose
+/// attn_v is Q6_K keep it apart (and the numbers above stay the same).
+#[test]
+fn neighbouring_matrices_of_one_type_are_one_product() {
+    use server::{engine::GgufFile, gpu::GpuModel};
+    let products = |path: std::path::PathBuf| {
+        let GgufFile {
+            content,
+            mut reader,
+        } = GgufFile::open(&path).unwrap();
+        let device = candle_core::Device::Cpu;
+        let model =
+            GpuModel::load(&path, content, &mut reader, &device, Some(64), 1, None).unwrap();
+        model.products_per_layer()
+    };
+    let smol = products(common::smollm2_path());
+    assert!(smol.iter().all(|&n| n == 4), "{smol:?}");
+    let qwen = products(common::qwen_path());
+    assert!(qwen.iter().all(|&n| n == 4 || n == 5), "{qwen:?}");
+    assert!(qwen.contains(&4) && qwen.contains(&5), "{qwen:?}");
+}

@@ -1,40 +1,28 @@
 //! One transformer block's weights (quantized matrices stay quantized on
-//! the device) and its two halves: the projections into queries, keys and
-//! values, and the feed-forward.
+//! the device; q/k/v and gate/up stacked where their types match) and its
+//! two halves: the projections into queries, keys and values, and the
+//! feed-forward.
 
 use candle_core::{
     quantized::{gguf_file::Content, QMatMul},
     DType, Device, Module, Result, Tensor,
 };
 
-/// A quantized matrix with an optional bias (qwen2's q, k and v).
-pub struct Linear {
-    weight: QMatMul,
-    bias: Option<Tensor>,
-}
-
-impl Linear {
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.weight.forward(x)?;
-        match &self.bias {
-            Some(bias) => y.broadcast_add(bias),
-            None => Ok(y),
-        }
-    }
-}
+use super::stacked::Stacked;
 
 pub struct Layer {
     pub attn_norm: Tensor,
-    pub q: Linear,
-    pub k: Linear,
-    pub v: Linear,
+    /// Queries, keys and values, stacked where their types match.
+    qkv: Stacked,
+    /// qwen2's biases of q, k and v.
+    qkv_bias: Option<[Tensor; 3]>,
     /// qwen3: RMSNorm of each query and key head before the rotation.
-    pub q_norm: Option<Tensor>,
-    pub k_norm: Option<Tensor>,
+    q_norm: Option<Tensor>,
+    k_norm: Option<Tensor>,
     pub o: QMatMul,
     pub ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
+    /// Gate and up, stacked where their types match.
+    gate_up: Stacked,
     down: QMatMul,
 }
 
@@ -71,26 +59,28 @@ impl<R: std::io::Seek + std::io::Read> Reader<'_, R> {
         }
     }
 
-    fn linear(&mut self, name: &str) -> Result<Linear> {
-        Ok(Linear {
-            weight: self.matrix(&format!("{name}.weight"))?,
-            bias: self.optional_vector(&format!("{name}.bias"))?,
-        })
+    fn stacked(&mut self, names: &[String]) -> Result<Stacked> {
+        Stacked::load(self.content, self.reader, self.device, names)
     }
 
     pub fn layer(&mut self, i: usize) -> Result<Layer> {
         let p = format!("blk.{i}");
+        let names = |parts: &[&str], suffix: &str| -> Vec<String> {
+            parts.iter().map(|t| format!("{p}.{t}.{suffix}")).collect()
+        };
+        let qkv_bias = match names(&["attn_q", "attn_k", "attn_v"], "bias").as_slice() {
+            [q, k, v] if self.has(q) => Some([self.vector(q)?, self.vector(k)?, self.vector(v)?]),
+            _ => None,
+        };
         Ok(Layer {
             attn_norm: self.vector(&format!("{p}.attn_norm.weight"))?,
-            q: self.linear(&format!("{p}.attn_q"))?,
-            k: self.linear(&format!("{p}.attn_k"))?,
-            v: self.linear(&format!("{p}.attn_v"))?,
+            qkv: self.stacked(&names(&["attn_q", "attn_k", "attn_v"], "weight"))?,
+            qkv_bias,
             q_norm: self.optional_vector(&format!("{p}.attn_q_norm.weight"))?,
             k_norm: self.optional_vector(&format!("{p}.attn_k_norm.weight"))?,
             o: self.matrix(&format!("{p}.attn_output.weight"))?,
             ffn_norm: self.vector(&format!("{p}.ffn_norm.weight"))?,
-            gate: self.matrix(&format!("{p}.ffn_gate.weight"))?,
-            up: self.matrix(&format!("{p}.ffn_up.weight"))?,
+            gate_up: self.stacked(&names(&["ffn_gate", "ffn_up"], "weight"))?,
             down: self.matrix(&format!("{p}.ffn_down.weight"))?,
         })
     }
@@ -105,28 +95,35 @@ impl Layer {
         (heads, kv_heads, head_dim): (usize, usize, usize),
         eps: f32,
     ) -> Result<(Tensor, Tensor, Tensor)> {
-        let q = heads_first(
-            &self.q.forward(h)?,
-            heads,
-            head_dim,
-            self.q_norm.as_ref(),
-            eps,
-        )?;
-        let k = heads_first(
-            &self.k.forward(h)?,
-            kv_heads,
-            head_dim,
-            self.k_norm.as_ref(),
-            eps,
-        )?;
-        let v = heads_first(&self.v.forward(h)?, kv_heads, head_dim, None, eps)?;
+        let Ok([q, k, v]) = <[Tensor; 3]>::try_from(self.qkv.forward(h)?) else {
+            candle_core::bail!("q, k and v did not come out as three");
+        };
+        let [q, k, v] = match &self.qkv_bias {
+            Some([bq, bk, bv]) => [
+                q.broadcast_add(bq)?,
+                k.broadcast_add(bk)?,
+                v.broadcast_add(bv)?,
+            ],
+            None => [q, k, v],
+        };
+        let q = heads_first(&q, heads, head_dim, self.q_norm.as_ref(), eps)?;
+        let k = heads_first(&k, kv_heads, head_dim, self.k_norm.as_ref(), eps)?;
+        let v = heads_first(&v, kv_heads, head_dim, None, eps)?;
         Ok((q, k, v))
     }
 
     /// SwiGLU feed-forward of normed rows.
     pub fn feed_forward(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
-        self.down.forward(&(gate * self.up.forward(x)?)?)
+        let Ok([gate, up]) = <[Tensor; 2]>::try_from(self.gate_up.forward(x)?) else {
+            candle_core::bail!("gate and up did not come out as two");
+        };
+        self.down.forward(&(candle_nn::ops::silu(&gate)? * up)?)
+    }
+
+    /// Matrix products one forward of this layer runs (q/k/v, o, gate/up,
+    /// down), fewer where neighbours were stacked.
+    pub fn products(&self) -> usize {
+        self.qkv.products() + 1 + self.gate_up.products() + 1
     }
 }
 

@@ -12,6 +12,7 @@ pub mod fit;
 mod kv_cache;
 mod layer;
 mod rope;
+mod stacked;
 
 use std::path::Path;
 
@@ -164,6 +165,12 @@ impl GpuModel {
             vocab,
             kv_tokens_that_fit,
         })
+    }
+
+    /// Matrix products each layer runs per forward (q/k/v and gate/up
+    /// stacked where their types match: 4 when all are).
+    pub fn products_per_layer(&self) -> Vec<usize> {
+        self.layers.iter().map(Layer::products).collect()
     }
 
     fn check(&self, batch: &[SeqChunk]) -> Result<(), EngineError> {

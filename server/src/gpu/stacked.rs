@@ -1,0 +1,79 @@
+//! Matrices that read the same input, stacked by rows into one where their
+//! quantization types match: one matrix product, and on CUDA one
+//! quantization of the input, instead of one per matrix (llama.cpp fuses
+//! q/k/v and gate/up the same way). The output is split again by columns.
+//! Each output element is still one row's dot product with the input, so
+//! stacking changes no number.
+
+use std::borrow::Cow;
+
+use candle_core::{
+    quantized::{gguf_file::Content, QMatMul, QStorage, QTensor},
+    Device, Module, Result, Tensor,
+};
+
+pub struct Stacked {
+    /// Each product and the widths of the outputs it holds, in order.
+    groups: Vec<(QMatMul, Vec<usize>)>,
+}
+
+impl Stacked {
+    /// Loads `names` (matrices with the same input width), stacking each
+    /// run of neighbours with the same type.
+    pub fn load<R: std::io::Read + std::io::Seek>(
+        content: &Content,
+        reader: &mut R,
+        device: &Device,
+        names: &[String],
+    ) -> Result<Self> {
+        let mut runs: Vec<Vec<QTensor>> = Vec::new();
+        for name in names {
+            let tensor = content.tensor(reader, name, &Device::Cpu)?;
+            match runs.last_mut() {
+                Some(run) if run[0].dtype() == tensor.dtype() => run.push(tensor),
+                _ => runs.push(vec![tensor]),
+            }
+        }
+        let groups = runs
+            .into_iter()
+            .map(|run| {
+                let widths: Vec<usize> = run.iter().map(|t| t.shape().dims()[0]).collect();
+                let columns = run[0].shape().dims()[1];
+                let mut bytes = Vec::new();
+                for t in &run {
+                    if t.shape().dims()[1] != columns {
+                        candle_core::bail!("stacked matrices read inputs of different widths");
+                    }
+                    bytes.extend_from_slice(&t.data()?);
+                }
+                let storage = QStorage::from_data(Cow::Owned(bytes), device, run[0].dtype())?;
+                let stacked = QTensor::new(storage, (widths.iter().sum::<usize>(), columns))?;
+                Ok((QMatMul::from_qtensor(stacked)?, widths))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { groups })
+    }
+
+    /// Each matrix's output for rows `x`, in the order they were named.
+    pub fn forward(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let mut outputs = Vec::new();
+        for (weight, widths) in &self.groups {
+            let y = weight.forward(x)?;
+            if widths.len() == 1 {
+                outputs.push(y);
+                continue;
+            }
+            let mut start = 0;
+            for &width in widths {
+                outputs.push(y.narrow(candle_core::D::Minus1, start, width)?);
+                start += width;
+            }
+        }
+        Ok(outputs)
+    }
+
+    /// Matrix products one forward runs.
+    pub fn products(&self) -> usize {
+        self.groups.len()
+    }
+}
