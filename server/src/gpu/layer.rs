@@ -4,7 +4,7 @@
 //! feed-forward.
 
 use candle_core::{
-    quantized::{gguf_file::Content, QMatMul},
+    quantized::{gguf_file::Content, QMatMul, QTensor},
     DType, Device, Module, Result, Tensor,
 };
 
@@ -36,8 +36,12 @@ pub struct Reader<'a, R> {
 }
 
 impl<R: std::io::Seek + std::io::Read> Reader<'_, R> {
+    pub fn tensor(&mut self, name: &str) -> Result<QTensor> {
+        self.content.tensor(self.reader, name, self.device)
+    }
+
     pub fn matrix(&mut self, name: &str) -> Result<QMatMul> {
-        QMatMul::from_qtensor(self.content.tensor(self.reader, name, self.device)?)
+        QMatMul::from_qtensor(self.tensor(name)?)
     }
 
     pub fn vector(&mut self, name: &str) -> Result<Tensor> {

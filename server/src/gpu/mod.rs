@@ -112,11 +112,13 @@ impl GpuModel {
                 device,
                 dtype,
             };
-            let embedding = r.matrix("token_embd.weight")?;
+            // Tied embeddings: one copy on the device serves both ends.
+            let table = std::sync::Arc::new(r.tensor("token_embd.weight")?);
+            let embedding = QMatMul::from_arc(table.clone())?;
             let output = if r.has("output.weight") {
                 r.matrix("output.weight")?
             } else {
-                r.matrix("token_embd.weight")?
+                QMatMul::from_arc(table)?
             };
             let layers = (0..config.blocks)
                 .map(|i| r.layer(i))
