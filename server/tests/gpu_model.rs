@@ -75,13 +75,19 @@ fn greedy_side_by_side(
 }
 
 fn matches_candle(path: std::path::PathBuf, prompts: &[&str]) {
+    let prompts: Vec<String> = prompts.iter().map(|p| p.to_string()).collect();
+    matches_candle_on(path, &prompts);
+}
+
+fn matches_candle_on(path: std::path::PathBuf, prompts: &[String]) {
     let (parts, mut ours) = load_model(&path, options(Kernels::Gpu, 1)).unwrap();
     let (_, mut reference) = load_model(&path, options(Kernels::Candle, 1)).unwrap();
     for text in prompts {
         let ids = common::prompt_ids(&parts, text);
         let (to, tr, worst) = greedy_side_by_side(ours.as_mut(), reference.as_mut(), &ids);
         println!(
-            "{text:?}: max |Δlogit| = {worst:.5}; {:?}",
+            "{} prompt tokens: max |Δlogit| = {worst:.5}; {:?}",
+            ids.len(),
             parts.tokenizer.decode(&to).unwrap()
         );
         assert_eq!(to, tr, "{text:?}: greedy tokens differ");
@@ -99,9 +105,20 @@ fn smollm2_on_the_gpu_path_matches_candle_on_cpu() {
 
 #[test]
 fn qwen_on_the_gpu_path_matches_candle_on_cpu() {
-    matches_candle(
+    // The third prompt is longer than a block of query rows
+    // (gpu::attention's QUERY_BLOCK), so its attention runs in blocks.
+    let long = format!(
+        "Summarize this log in one sentence:\n{}",
+        "The lighthouse keeper noted the wind, the ships that passed and the colour of the sea. "
+            .repeat(8)
+    );
+    matches_candle_on(
         common::qwen_path(),
-        &["What is the capital of France?", "写一首关于春天的短诗。"],
+        &[
+            "What is the capital of France?".into(),
+            "写一首关于春天的短诗。".into(),
+            long,
+        ],
     );
 }
 

@@ -1,13 +1,56 @@
 //! Grouped-query attention of one chunk over its slot's cache. The query
 //! heads that share a key/value head are stacked as extra rows of one
 //! matrix product, so the shared keys and values are read in place and
-//! never repeated per query head.
+//! never repeated per query head. A long chunk is attended in blocks of
+//! query rows, so the score matrix a prompt needs at once grows with the
+//! context but not with the chunk (the memory plan counts one block).
 
 use candle_core::{DType, Device, Result, Tensor};
+
+/// Query rows whose scores exist at once.
+pub const QUERY_BLOCK: usize = 64;
 
 /// `queries` (heads, n, head_dim) at positions `start..start + n`;
 /// `keys`/`values` (kv_heads, start + n, head_dim). Returns (heads, n, head_dim).
 pub fn attend(
+    queries: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    start: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    attend_in_blocks(queries, keys, values, start, scale, QUERY_BLOCK)
+}
+
+fn attend_in_blocks(
+    queries: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    start: usize,
+    scale: f64,
+    block: usize,
+) -> Result<Tensor> {
+    let n = queries.dim(1)?;
+    if n <= block {
+        return attend_block(queries, keys, values, start, scale);
+    }
+    let mut outputs = Vec::with_capacity(n.div_ceil(block));
+    for first in (0..n).step_by(block) {
+        let rows = block.min(n - first);
+        // The block's last query sees keys up to its own position.
+        let seen = start + first + rows;
+        outputs.push(attend_block(
+            &queries.narrow(1, first, rows)?.contiguous()?,
+            &keys.narrow(1, 0, seen)?,
+            &values.narrow(1, 0, seen)?,
+            start + first,
+            scale,
+        )?);
+    }
+    Tensor::cat(&outputs, 1)
+}
+
+fn attend_block(
     queries: &Tensor,
     keys: &Tensor,
     values: &Tensor,
@@ -119,6 +162,21 @@ mod tests {
                 .to_scalar::<f32>()
                 .unwrap();
             assert!(diff < 1e-5, "{diff}");
+        }
+    }
+
+    #[test]
+    fn blocks_of_query_rows_give_what_one_block_gives() {
+        let dev = Device::Cpu;
+        let (heads, kv_heads, d, start, n) = (4, 2, 8, 3, 10);
+        let q = Tensor::randn(0f32, 1.0, (heads, n, d), &dev).unwrap();
+        let k = Tensor::randn(0f32, 1.0, (kv_heads, start + n, d), &dev).unwrap();
+        let v = Tensor::randn(0f32, 1.0, (kv_heads, start + n, d), &dev).unwrap();
+        let whole = attend_in_blocks(&q, &k, &v, start, 0.3, n).unwrap();
+        for block in [1, 3, 4] {
+            let parts = attend_in_blocks(&q, &k, &v, start, 0.3, block).unwrap();
+            let diff = (&parts - &whole).unwrap().abs().unwrap().max_all().unwrap();
+            assert!(diff.to_scalar::<f32>().unwrap() < 1e-5, "block {block}");
         }
     }
 

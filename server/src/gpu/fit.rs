@@ -5,7 +5,7 @@
 
 use candle_core::quantized::gguf_file::Content;
 
-use super::MAX_ROWS;
+use super::attention::QUERY_BLOCK;
 use crate::model_port::{config::Config, EngineError};
 
 /// Bytes per attention score a forward holds at once (see [`Footprint`]).
@@ -24,8 +24,8 @@ pub struct Footprint {
     /// One token of one slot, every layer, keys and values.
     pub kv_per_token: usize,
     /// The largest transient buffers of a forward, per token of context:
-    /// one chunk's attention scores and probabilities (f32, and the
-    /// probabilities again in the activation type).
+    /// one block of query rows' attention scores and probabilities (f32,
+    /// and the probabilities again in the activation type).
     pub scores_per_token: usize,
 }
 
@@ -39,7 +39,7 @@ impl Footprint {
         Self {
             weights,
             kv_per_token: config.blocks * 2 * config.kv_heads * config.head_dim * cache_type_size,
-            scores_per_token: config.heads * MAX_ROWS * SCORE_BYTES,
+            scores_per_token: config.heads * QUERY_BLOCK * SCORE_BYTES,
         }
     }
 
@@ -100,7 +100,7 @@ mod tests {
         Footprint {
             weights: 19_850_000_000,
             kv_per_token: 64 * 2 * 8 * 128 * 2,
-            scores_per_token: 40 * MAX_ROWS * SCORE_BYTES,
+            scores_per_token: 40 * QUERY_BLOCK * SCORE_BYTES,
         }
     }
 
@@ -110,6 +110,8 @@ mod tests {
         let fit = qwen_32b().tokens_that_fit(limit, 8192);
         assert!(fit >= 8192, "{fit}");
         assert!(qwen_32b().check(limit, 8192, 1).is_ok());
+        // Query blocks keep the transient scores small: one slot of 16k fits.
+        assert!(qwen_32b().max_context(limit, 1) >= 16_384);
     }
 
     #[test]
