@@ -10,51 +10,74 @@ use candle_core::{DType, Device, Result, Tensor};
 /// Query rows whose scores exist at once.
 pub const QUERY_BLOCK: usize = 64;
 
-/// `queries` (heads, n, head_dim) at positions `start..start + n`;
+/// How a chunk of `n` queries at positions `start..start + n` is attended:
+/// its blocks of query rows, each with its causal mask, built once per
+/// forward and used by every layer.
+pub struct ChunkPlan {
+    start: usize,
+    /// (first row, rows, mask; none for a single row, which sees everything).
+    blocks: Vec<(usize, usize, Option<Tensor>)>,
+}
+
+impl ChunkPlan {
+    pub fn new(n: usize, start: usize, device: &Device) -> Result<Self> {
+        Self::with_block(n, start, QUERY_BLOCK, device)
+    }
+
+    fn with_block(n: usize, start: usize, block: usize, device: &Device) -> Result<Self> {
+        let blocks = (0..n)
+            .step_by(block)
+            .map(|first| {
+                let rows = block.min(n - first);
+                // The block's last query sees keys up to its own position.
+                let seen = start + first + rows;
+                let mask = (rows > 1)
+                    .then(|| causal_mask(rows, start + first, seen, device))
+                    .transpose()?;
+                Ok((first, rows, mask))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { start, blocks })
+    }
+}
+
+/// `queries` (heads, n, head_dim) of the chunk `plan` was made for;
 /// `keys`/`values` (kv_heads, start + n, head_dim). Returns (heads, n, head_dim).
 pub fn attend(
     queries: &Tensor,
     keys: &Tensor,
     values: &Tensor,
-    start: usize,
+    plan: &ChunkPlan,
     scale: f64,
 ) -> Result<Tensor> {
-    attend_in_blocks(queries, keys, values, start, scale, QUERY_BLOCK)
-}
-
-fn attend_in_blocks(
-    queries: &Tensor,
-    keys: &Tensor,
-    values: &Tensor,
-    start: usize,
-    scale: f64,
-    block: usize,
-) -> Result<Tensor> {
-    let n = queries.dim(1)?;
-    if n <= block {
-        return attend_block(queries, keys, values, start, scale);
-    }
-    let mut outputs = Vec::with_capacity(n.div_ceil(block));
-    for first in (0..n).step_by(block) {
-        let rows = block.min(n - first);
-        // The block's last query sees keys up to its own position.
-        let seen = start + first + rows;
+    let mut outputs = Vec::with_capacity(plan.blocks.len());
+    for (first, rows, mask) in &plan.blocks {
+        let seen = plan.start + first + rows;
+        let queries = if plan.blocks.len() == 1 {
+            queries.clone()
+        } else {
+            queries.narrow(1, *first, *rows)?.contiguous()?
+        };
         outputs.push(attend_block(
-            &queries.narrow(1, first, rows)?.contiguous()?,
+            &queries,
             &keys.narrow(1, 0, seen)?,
             &values.narrow(1, 0, seen)?,
-            start + first,
+            mask.as_ref(),
             scale,
         )?);
     }
-    Tensor::cat(&outputs, 1)
+    match outputs.len() {
+        1 => Ok(outputs.remove(0)),
+        _ => Tensor::cat(&outputs, 1),
+    }
 }
 
+/// One block of query rows over the keys it may see, `mask` (rows, keys).
 fn attend_block(
     queries: &Tensor,
     keys: &Tensor,
     values: &Tensor,
-    start: usize,
+    mask: Option<&Tensor>,
     scale: f64,
 ) -> Result<Tensor> {
     let (heads, n, head_dim) = queries.dims3()?;
@@ -63,14 +86,12 @@ fn attend_block(
     // Heads are numbered so that heads g·i .. g·(i+1) share key head i.
     let q = queries.reshape((kv_heads, groups * n, head_dim))?;
     let scores = (q.matmul(&keys.t()?)? * scale)?.to_dtype(DType::F32)?;
-    let scores = if n > 1 {
-        let mask = causal_mask(n, start, len, queries.device())?;
-        scores
+    let scores = match mask {
+        Some(mask) => scores
             .reshape((kv_heads, groups, n, len))?
-            .broadcast_add(&mask)?
-            .reshape((kv_heads, groups * n, len))?
-    } else {
-        scores
+            .broadcast_add(mask)?
+            .reshape((kv_heads, groups * n, len))?,
+        None => scores,
     };
     let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(values.dtype())?;
     probs.matmul(values)?.reshape((heads, n, head_dim))
@@ -144,7 +165,8 @@ mod tests {
                 len - 1,
             ),
         ] {
-            let got = attend(&queries, &k, &v, start, scale).unwrap();
+            let plan = ChunkPlan::new(queries.dim(1).unwrap(), start, &dev).unwrap();
+            let got = attend(&queries, &k, &v, &plan, scale).unwrap();
             let want = attend_repeated(
                 &queries,
                 &k.contiguous().unwrap(),
@@ -172,9 +194,10 @@ mod tests {
         let q = Tensor::randn(0f32, 1.0, (heads, n, d), &dev).unwrap();
         let k = Tensor::randn(0f32, 1.0, (kv_heads, start + n, d), &dev).unwrap();
         let v = Tensor::randn(0f32, 1.0, (kv_heads, start + n, d), &dev).unwrap();
-        let whole = attend_in_blocks(&q, &k, &v, start, 0.3, n).unwrap();
+        let plan = |block| ChunkPlan::with_block(n, start, block, &dev).unwrap();
+        let whole = attend(&q, &k, &v, &plan(n), 0.3).unwrap();
         for block in [1, 3, 4] {
-            let parts = attend_in_blocks(&q, &k, &v, start, 0.3, block).unwrap();
+            let parts = attend(&q, &k, &v, &plan(block), 0.3).unwrap();
             let diff = (&parts - &whole).unwrap().abs().unwrap().max_all().unwrap();
             assert!(diff.to_scalar::<f32>().unwrap() < 1e-5, "block {block}");
         }

@@ -21,6 +21,7 @@ use candle_core::{
     DType, Device, Module, Tensor,
 };
 
+use attention::ChunkPlan;
 use fit::Footprint;
 use kv_cache::{CacheShape, KvCache};
 use layer::{Layer, Reader};
@@ -210,6 +211,10 @@ impl GpuModel {
             .rope
             .rows(&Tensor::new(positions.as_slice(), &self.device)?)?;
         let scale = f64::from(c.attention_scale);
+        let plans = batch
+            .iter()
+            .map(|b| ChunkPlan::new(b.tokens.len(), b.start, &self.device))
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let mut x = self.embedding.embedding(&ids)?.to_dtype(self.dtype)?;
         for (i, layer) in self.layers.iter().enumerate() {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.eps)?;
@@ -219,7 +224,7 @@ impl GpuModel {
             let v = v.squeeze(0)?;
             let mut outputs = Vec::with_capacity(batch.len());
             let mut offset = 0;
-            for chunk in batch {
+            for (chunk, plan) in batch.iter().zip(&plans) {
                 let n = chunk.tokens.len();
                 self.cache.write(
                     i,
@@ -230,7 +235,7 @@ impl GpuModel {
                 )?;
                 let (keys, values) = self.cache.read(i, chunk.slot, chunk.start + n)?;
                 let queries = q.narrow(1, offset, n)?.contiguous()?;
-                let out = attention::attend(&queries, &keys, &values, chunk.start, scale)?;
+                let out = attention::attend(&queries, &keys, &values, plan, scale)?;
                 outputs.push(out.transpose(0, 1)?.reshape((n, heads * head_dim))?);
                 offset += n;
             }
