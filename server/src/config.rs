@@ -192,8 +192,7 @@ pub struct Config {
 impl Config {
     /// `--gpu-memory` in bytes.
     pub fn gpu_memory_bytes(&self) -> Option<usize> {
-        self.gpu_memory
-            .map(|gib| (gib * (1u64 << 30) as f64) as usize)
+        self.gpu_memory.map(crate::memory::gib_to_bytes)
     }
 }
 

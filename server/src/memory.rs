@@ -30,6 +30,11 @@ pub fn gpu_used_mib() -> Option<f64> {
     None
 }
 
+/// `gib` GiB in bytes (`--gpu-memory` takes fractions: 79.5).
+pub fn gib_to_bytes(gib: f64) -> usize {
+    (gib * (1u64 << 30) as f64) as usize
+}
+
 /// Bytes free on the current CUDA device.
 #[cfg(feature = "cuda")]
 pub fn gpu_free_bytes() -> Option<usize> {

@@ -84,9 +84,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
     let mut options = one_sequence(args.device, args.reference);
     options.parallel = args.batch.max(1);
     options.ctx_size = args.ctx_size;
-    options.gpu_memory = args
-        .gpu_memory
-        .map(|gib| (gib * (1u64 << 30) as f64) as usize);
+    options.gpu_memory = args.gpu_memory.map(crate::memory::gib_to_bytes);
     let (parts, mut model) = load_model(&args.model, options)?;
     let batch = args.batch.clamp(1, model.shape().slots);
     let load_seconds = started.elapsed().as_secs_f64();

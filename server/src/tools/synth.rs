@@ -85,8 +85,7 @@ pub fn synthesize(args: &SynthArgs) -> Result<usize, ToolError> {
     let (content, _) = read_header(from)?;
     if let Some(name) = &args.shape {
         let shape = super::shapes::QwenShape::named(name)?;
-        super::shapes::write_shape(&content, shape, &args.out, args.seed)?;
-        return Ok(shape.tensor_count());
+        return super::shapes::write_shape(&content, shape, &args.out, args.seed);
     }
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
