@@ -45,6 +45,10 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Time to first token of a chat's first and second turn (the prefix cache).
     BenchPrefix(PrefixBenchArgs),
+    /// Render chat templates sent on standard input (the server starts
+    /// these itself, each with a capped heap).
+    #[command(hide = true)]
+    TemplateWorker,
 }
 
 /// Where replies are generated.

@@ -10,6 +10,7 @@ pub mod engine;
 mod errors;
 pub mod gpu;
 mod headers;
+pub mod listen;
 pub mod memory;
 pub mod model_port;
 pub mod models;

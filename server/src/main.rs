@@ -42,6 +42,7 @@ fn run() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::TemplateWorker) => Ok(server::prompt::sandbox::serve_stdio()?),
         None => serve(cli.serve),
         Some(Command::Bench(args)) => {
             if let Some(threads) = args.threads {
@@ -91,6 +92,10 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
+    // Every chat template renders in a worker process with a capped heap.
+    let exe = std::env::current_exe().context("finding this program to start template workers")?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+    server::prompt::sandbox::install(exe, workers);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -257,13 +262,13 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
     print_links(&server_config.access, host, config.listen_port);
     tracing::info!(%addr, "listening");
     let engine = state.chat.engine().clone();
-    axum::serve(
+    server::listen::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        server::listen::Limits::default(),
+        shutdown_signal(engine),
     )
-    .with_graceful_shutdown(shutdown_signal(engine))
-    .await
-    .context("serving")?;
+    .await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod error;
 mod lore;
 mod modes;
+pub mod sandbox;
 mod template;
 mod truncate;
 

@@ -5,7 +5,10 @@
 //!
 //! Templates come from model files and from users, so a render is bounded:
 //! it may run [`RENDER_FUEL`] instructions (a nested loop is stopped, not
-//! left to run for hours) and write [`MAX_RENDER_BYTES`].
+//! left to run for hours) and write [`MAX_RENDER_BYTES`]; where the
+//! [`sandbox`](super::sandbox) is installed (the server) it runs in a
+//! worker process whose heap is capped, so no value it builds can exhaust
+//! the server's memory.
 
 use std::io::Write;
 
@@ -53,6 +56,7 @@ pub struct TemplateVars<'a> {
 
 pub struct ChatTemplate {
     env: Environment<'static>,
+    source: String,
     bos_token: String,
     eos_token: String,
 }
@@ -78,6 +82,7 @@ impl ChatTemplate {
             .map_err(|e| PromptError::TemplateSyntax(e.to_string()))?;
         Ok(Self {
             env,
+            source: source.to_string(),
             bos_token: bos_token.unwrap_or_default().to_string(),
             eos_token: eos_token.unwrap_or_default().to_string(),
         })
@@ -95,6 +100,25 @@ impl ChatTemplate {
 
     /// [`render`](Self::render) with the optional variables templates read.
     pub fn render_with(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+        vars: &TemplateVars,
+    ) -> Result<String, PromptError> {
+        let sandboxed = super::sandbox::render(
+            &self.source,
+            &self.bos_token,
+            &self.eos_token,
+            messages,
+            add_generation_prompt,
+            vars,
+        );
+        sandboxed.unwrap_or_else(|| self.render_local(messages, add_generation_prompt, vars))
+    }
+
+    /// Renders in this process (the template worker, and where no sandbox
+    /// is installed).
+    pub(crate) fn render_local(
         &self,
         messages: &[ChatMessage],
         add_generation_prompt: bool,

@@ -4,6 +4,8 @@
 
 use app::types::{ChatMessage, Role};
 
+use crate::engine::TEXT_BYTES_PER_CONTEXT_TOKEN;
+
 use super::{modes::render_prompt, ChatTemplate, Continuation, PromptError, PromptSettings};
 
 /// The prompt as it will be sent, with what it took to make it fit.
@@ -26,7 +28,16 @@ pub fn build_prompt(
     budget: usize,
     encode: impl Fn(&str) -> Result<Vec<u32>, PromptError>,
 ) -> Result<BuiltPrompt, PromptError> {
-    let candidates = turn_starts(history);
+    let all_starts = turn_starts(history);
+    // A long chat's file may hold far more text than any prompt sends:
+    // turns beyond what the budget could hold at
+    // TEXT_BYTES_PER_CONTEXT_TOKEN bytes a token are never rendered.
+    let within = first_start_within(
+        history,
+        &all_starts,
+        budget.saturating_mul(TEXT_BYTES_PER_CONTEXT_TOKEN),
+    );
+    let candidates = &all_starts[within..];
     let attempt = |start: usize| -> Result<(String, Vec<u32>), PromptError> {
         let text = render_prompt(settings, template, &history[start..], continuation)?;
         let tokens = encode(&text)?;
@@ -35,8 +46,8 @@ pub fn build_prompt(
     let fits = |r: &(String, Vec<u32>)| r.1.len() <= budget;
 
     // Most prompts fit whole: one render.
-    let mut best = attempt(0)?;
-    let mut best_start = 0;
+    let mut best_start = candidates[0];
+    let mut best = attempt(best_start)?;
     if !fits(&best) {
         let (mut lo, mut hi) = (1, candidates.len());
         // Invariant: candidates[..lo] do not fit.
@@ -58,7 +69,7 @@ pub fn build_prompt(
             }
             None => {
                 let shortest = match candidates.last() {
-                    Some(&last) if last > 0 => attempt(last)?.1.len(),
+                    Some(&last) if last > best_start => attempt(last)?.1.len(),
                     _ => best.1.len(),
                 };
                 return Err(PromptError::ContextTooLong {
@@ -74,6 +85,24 @@ pub fn build_prompt(
         dropped_messages: best_start,
         stop_strings: settings.stop_strings(),
     })
+}
+
+/// The index in `starts` of the oldest start whose messages hold at most
+/// `max_bytes` of text (the last start if none does).
+fn first_start_within(history: &[ChatMessage], starts: &[usize], max_bytes: usize) -> usize {
+    let mut suffix_bytes = 0usize;
+    let mut next = history.len();
+    for (i, &start) in starts.iter().enumerate().rev() {
+        suffix_bytes += history[start..next]
+            .iter()
+            .map(|m| m.content.len())
+            .sum::<usize>();
+        next = start;
+        if suffix_bytes > max_bytes {
+            return (i + 1).min(starts.len() - 1);
+        }
+    }
+    0
 }
 
 /// Where the history may start: the beginning, or any user message up to
@@ -169,6 +198,45 @@ mod tests {
         assert_eq!(
             p.text,
             "Context words stay here always.\n\nYou: five five five\nBot:"
+        );
+    }
+
+    /// A chat of 5,000 long turns is fitted by rendering only its newest
+    /// few: the rest could never fit the budget.
+    #[test]
+    fn turns_far_beyond_the_budget_are_never_rendered() {
+        let (c, u, t, _) = setup();
+        let s = PromptSettings {
+            mode: Mode::Chat,
+            character: &c,
+            user: &u,
+            system_message: None,
+            chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND,
+            enable_thinking: None,
+            tools: None,
+        };
+        let history: Vec<ChatMessage> = (0..5000)
+            .map(|i| {
+                let role = if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                };
+                ChatMessage::new(role, format!("turn{i} ").repeat(150))
+            })
+            .collect();
+        let longest_render = std::cell::Cell::new(0);
+        let p = build_prompt(&s, &t, &history, Continuation::Reply, 400, |text| {
+            longest_render.set(longest_render.get().max(text.len()));
+            words(text)
+        })
+        .unwrap();
+        assert!(p.text.contains("turn4998"), "the newest turn is kept");
+        assert!(p.dropped_messages >= 4990, "{}", p.dropped_messages);
+        assert!(
+            longest_render.get() <= 400 * TEXT_BYTES_PER_CONTEXT_TOKEN + 1024,
+            "rendered {} bytes",
+            longest_render.get()
         );
     }
 
