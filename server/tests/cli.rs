@@ -129,10 +129,17 @@ async fn listen_prints_a_token_link_and_refuses_requests_without_it() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
-    // The address is locked out for a moment, so guessing is slow.
-    let again = client.get(&link).send().await.unwrap();
+    // The address is locked out for a moment, so guessing is slow...
+    let again = client
+        .get(format!("{base}/?token=wrong2"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 429, "a wrong token locks the address out");
     assert!(again.headers().contains_key("retry-after"));
+    // ...but whoever holds the token is never kept out by it.
+    let owner = client.get(&link).send().await.unwrap();
+    assert_eq!(owner.status(), 200);
 }
 
 #[tokio::test]
@@ -176,10 +183,13 @@ async fn sigterm_ends_running_streams_cleanly() {
     {
         text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
     }
+    // Cut off by the server, not finished: the client is told so.
     assert!(
-        text.contains("\"finish_reason\":\"stop\""),
-        "the reply ends with a finish reason"
+        text.contains("\"code\":\"reply_interrupted\""),
+        "the reply ends with an error: {}",
+        &text[text.len().saturating_sub(400)..]
     );
+    assert!(!text.contains("\"finish_reason\":\"stop\""));
     assert!(
         text.trim_end().ends_with("data: [DONE]"),
         "{}",

@@ -194,7 +194,7 @@ pub async fn guard(
     }
 }
 
-/// Checks `given` under the throttle; on success runs `accepted`.
+/// Checks the access token `given` under the throttle.
 fn throttled_check(
     access: &Access,
     ip: IpAddr,
@@ -204,7 +204,7 @@ fn throttled_check(
 ) -> Result<(), Refusal> {
     match access
         .throttle
-        .attempt(ip, || constant_time_eq(given.as_bytes(), secret.as_bytes()))
+        .verify(ip, || constant_time_eq(given.as_bytes(), secret.as_bytes()))
     {
         Attempt::Accepted => Ok(()),
         Attempt::Refused(wait) => {

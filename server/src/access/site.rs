@@ -83,14 +83,68 @@ fn is_loopback_name(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The `host:port` part of an `Origin` (`scheme://host:port`).
-fn origin_authority(origin: &str) -> Option<&str> {
-    let (_, rest) = origin.split_once("://")?;
-    Some(rest.split('/').next().unwrap_or(rest))
+/// An origin or authority reduced to what makes two of them the same
+/// site: the host name (lower case) and the port, a missing port being
+/// its scheme's default (`https://host` is `host:443`).
+#[derive(Debug, PartialEq, Eq)]
+struct Site {
+    host: String,
+    port: Option<u16>,
 }
 
-fn same_authority(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+impl Site {
+    /// `authority` (`host[:port]`), reached by `scheme`.
+    fn of_authority(authority: &str, scheme: &str) -> Self {
+        let authority = authority.trim();
+        let host = host_name(authority)
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let after_host = match authority.strip_prefix('[') {
+            Some(rest) => rest.split_once(']').map_or("", |(_, r)| r),
+            None => authority.split_once(':').map_or("", |(_, r)| r),
+        };
+        let port = after_host
+            .trim_start_matches(':')
+            .parse()
+            .ok()
+            .or_else(|| default_port(scheme));
+        Site { host, port }
+    }
+
+    /// An `Origin` header (`scheme://host[:port]`); none for `null`.
+    fn of_origin(origin: &str) -> Option<(Self, String)> {
+        let (scheme, rest) = origin.split_once("://")?;
+        let authority = rest.split('/').next().unwrap_or(rest);
+        Some((Self::of_authority(authority, scheme), scheme.to_string()))
+    }
+}
+
+/// The first element of RFC 7239's `Forwarded` header: its `host` and
+/// `proto` parameters.
+fn forwarded_param<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let first = header_str(headers, "forwarded")?.split(',').next()?;
+    first.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// The first value of a comma-separated `X-Forwarded-*` header.
+fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    header_str(headers, name)
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 fn changes_state(method: &Method) -> bool {
@@ -178,16 +232,21 @@ impl SitePolicy {
         let Some(origin) = origin else {
             return Ok(()); // not a browser, or a same-origin GET-like request
         };
-        let Some(authority) = origin_authority(origin) else {
-            return Err(SiteRefusal::CrossSite); // "null": a sandboxed or file page
+        // "null" (a sandboxed or file page) has no site: refused below.
+        let Some((origin, origin_scheme)) = Site::of_origin(origin) else {
+            return Err(SiteRefusal::CrossSite);
         };
         // Behind a reverse proxy the browser's origin is the proxy's name,
-        // which the proxy passes on in X-Forwarded-Host (or keeps in Host).
-        let forwarded = header_str(headers, "x-forwarded-host")
-            .and_then(|v| v.split(',').next())
-            .map(str::trim);
-        let matches = same_authority(authority, host)
-            || forwarded.is_some_and(|f| same_authority(authority, f));
+        // which the proxy passes on in `Forwarded` or `X-Forwarded-Host`
+        // (or keeps in Host), often with the port it listens on: ports are
+        // compared with the scheme's default filled in.
+        let proto = forwarded_param(headers, "proto")
+            .or_else(|| first_value(headers, "x-forwarded-proto"))
+            .unwrap_or(&origin_scheme);
+        let forwarded =
+            forwarded_param(headers, "host").or_else(|| first_value(headers, "x-forwarded-host"));
+        let matches = Site::of_authority(host, &origin_scheme) == origin
+            || forwarded.is_some_and(|f| Site::of_authority(f, proto) == origin);
         if matches {
             Ok(())
         } else {
@@ -347,6 +406,68 @@ mod tests {
         );
         let guarded = SitePolicy::default();
         assert_eq!(guarded.check_headers(&Method::GET, "/", &h), Ok(()));
+    }
+
+    /// A TLS proxy forwards `host:443` while the browser's Origin leaves
+    /// the default port out; another port is still another site.
+    #[test]
+    fn forwarded_default_ports_match_the_origin() {
+        let proxy = SitePolicy::default();
+        let post = |pairs: &[(&'static str, &str)]| {
+            let mut all = pairs.to_vec();
+            all.extend([JSON, LEN]);
+            proxy.check_headers(&Method::POST, "/api/save_preset", &headers(&all))
+        };
+        let origin = ("origin", "https://u1.gpu.example");
+        assert_eq!(
+            post(&[
+                ("host", "127.0.0.1:6006"),
+                ("x-forwarded-host", "u1.gpu.example:443"),
+                origin
+            ]),
+            Ok(())
+        );
+        assert_eq!(
+            post(&[
+                ("host", "127.0.0.1:6006"),
+                ("x-forwarded-host", "u1.gpu.example"),
+                ("x-forwarded-proto", "https"),
+                origin
+            ]),
+            Ok(())
+        );
+        assert_eq!(
+            post(&[
+                ("host", "127.0.0.1:6006"),
+                ("forwarded", "for=10.0.0.9;host=u1.gpu.example;proto=https"),
+                origin
+            ]),
+            Ok(())
+        );
+        assert_eq!(post(&[("host", "U1.gpu.example:443"), origin]), Ok(()));
+        assert_eq!(
+            post(&[
+                ("host", "127.0.0.1:6006"),
+                ("x-forwarded-host", "u1.gpu.example:8443"),
+                origin
+            ]),
+            Err(SiteRefusal::CrossSite)
+        );
+        assert_eq!(
+            post(&[
+                ("host", "127.0.0.1:6006"),
+                ("x-forwarded-host", "u1.gpu.example"),
+                ("origin", "https://evil.example")
+            ]),
+            Err(SiteRefusal::CrossSite)
+        );
+        assert_eq!(
+            post(&[
+                ("host", "127.0.0.1:7860"),
+                ("origin", "http://127.0.0.1:7861")
+            ]),
+            Err(SiteRefusal::CrossSite)
+        );
     }
 
     #[test]

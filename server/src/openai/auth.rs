@@ -1,6 +1,7 @@
 //! `--api-key`: every `/v1` request must carry `Authorization: Bearer KEY`
 //! (the scheme in any case). Wrong keys are throttled per client address,
-//! like the access token and passwords, and logged.
+//! like the access token, and logged; a request without a key is not a
+//! guess and is refused without counting, and the right key always passes.
 
 use std::sync::Arc;
 
@@ -27,9 +28,11 @@ pub async fn require_api_key(
     request: Request,
     next: Next,
 ) -> Response {
-    let given = bearer(request.headers()).unwrap_or("").to_string();
+    let Some(given) = bearer(request.headers()).map(str::to_string) else {
+        return ApiError::Unauthorized.into_response();
+    };
     let ip = client_ip(&request);
-    match guard.throttle.attempt(ip, || {
+    match guard.throttle.verify(ip, || {
         constant_time_eq(given.as_bytes(), guard.key.as_bytes())
     }) {
         Attempt::Accepted => next.run(request).await,
