@@ -19,6 +19,7 @@ impl From<EngineError> for AppError {
             EngineError::QueueFull => AppError::Busy,
             EngineError::NoModel(reason) => AppError::NoModel(reason),
             EngineError::PromptTooLong { .. }
+            | EngineError::TextTooLong { .. }
             | EngineError::Grammar(_)
             | EngineError::Unsupported(_) => AppError::InvalidParameter(e.to_string()),
             EngineError::WorkerGone => {
@@ -32,10 +33,11 @@ impl From<EngineError> for AppError {
 impl From<ChatError> for AppError {
     fn from(e: ChatError) -> Self {
         match e {
-            ChatError::InvalidParameter(m) => AppError::InvalidParameter(m),
+            ChatError::InvalidParameter { message, .. } => AppError::InvalidParameter(message),
             ChatError::Engine(e) => e.into(),
             ChatError::Prompt(
                 e @ (PromptError::ContextTooLong { .. }
+                | PromptError::Tokenize(_)
                 | PromptError::TemplateSyntax(_)
                 | PromptError::TemplateTooExpensive(_)),
             ) => AppError::InvalidParameter(e.to_string()),
@@ -54,6 +56,7 @@ impl From<StoreError> for AppError {
             StoreError::InvalidName { .. } | StoreError::Invalid(_) => {
                 AppError::InvalidParameter(e.to_string())
             }
+            StoreError::Malformed { .. } => AppError::Damaged(e.to_string()),
             other => AppError::Storage(other.to_string()),
         }
     }

@@ -8,7 +8,7 @@
 //! transcript to `/v1/completions`.
 
 use std::{
-    sync::{atomic::Ordering, Arc, Mutex},
+    sync::{Arc, Mutex},
     time::Instant,
 };
 
@@ -17,7 +17,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::{
-    chat::{Backend, BoxFuture, ChatError, ChatRequest, Prepared, ServedModel},
+    chat::{Backend, BoxFuture, ChatError, ChatRequest, CompletionOptions, Prepared, ServedModel},
     engine::{
         Engine, EngineError, EngineEvent, FinishReason, GenerationStats, ReplyStream, TextTokenizer,
     },
@@ -109,10 +109,12 @@ impl RemoteBackend {
 
     fn outgoing(&self, request: &ChatRequest) -> Result<Outgoing, ChatError> {
         if !request.tools.is_empty() || request.grammar.is_some() {
-            return Err(ChatError::InvalidParameter(
-                "tools, response_format and grammar_string are not passed on to a remote backend yet"
-                    .into(),
-            ));
+            return Err(ChatError::InvalidParameter {
+                message:
+                    "tools, response_format and grammar_string are not passed on to a remote backend yet"
+                        .into(),
+                param: if request.tools.is_empty() { "response_format" } else { "tools" },
+            });
         }
         let settings = PromptSettings {
             mode: request.mode,
@@ -141,9 +143,10 @@ impl RemoteBackend {
                 ("/completions", (json!({ "prompt": prompt }), prompt))
             }
             (_, Continuation::Impersonate) => {
-                return Err(ChatError::InvalidParameter(
-                    "Impersonate works in chat mode with a remote backend".into(),
-                ))
+                return Err(ChatError::InvalidParameter {
+                    message: "Impersonate works in chat mode with a remote backend".into(),
+                    param: "mode",
+                })
             }
             (Mode::ChatInstruct, continuation) => {
                 let mut messages = vec![ChatMessage::new(
@@ -314,7 +317,7 @@ impl RemoteBackend {
 async fn relay(
     request: reqwest::RequestBuilder,
     events: &tokio::sync::mpsc::UnboundedSender<EngineEvent>,
-    cancel: &std::sync::atomic::AtomicBool,
+    cancel: &crate::engine::Cancel,
     started: Instant,
 ) -> Result<(FinishReason, GenerationStats), String> {
     let response = request.send().await.map_err(|e| e.to_string())?;
@@ -334,7 +337,11 @@ async fn relay(
     let mut reason = FinishReason::Stop;
     let mut thinking = ThinkTags::default();
     'read: while let Some(chunk) = body.next().await {
-        if cancel.load(Ordering::Relaxed) || events.is_closed() {
+        if let Some(why) = cancel.reason() {
+            reason = why;
+            break;
+        }
+        if events.is_closed() {
             reason = FinishReason::Cancelled;
             break;
         }
@@ -421,10 +428,15 @@ impl Backend for RemoteBackend {
         request_id: &str,
         prompt: &str,
         params: ValidParams,
-        logprobs: Option<usize>,
+        options: CompletionOptions,
     ) -> Result<(ReplyStream, usize), ChatError> {
-        if logprobs.is_some() {
+        if options.logprobs.is_some() {
             return Err(ChatError::Engine(unsupported("log-probabilities")));
+        }
+        if options.grammar.is_some() {
+            return Err(ChatError::Engine(unsupported(
+                "response_format and grammar_string",
+            )));
         }
         Ok((self.start_raw(owner, request_id, prompt, &params), 0))
     }

@@ -33,6 +33,7 @@ pub fn StatusLine() -> impl IntoView {
                 // A reply cut short says so, beside its numbers.
                 let ended = match state.last_finish.get()? {
                     FinishReason::Cancelled => "stopped",
+                    FinishReason::Interrupted => "interrupted by the server",
                     FinishReason::Length => "max_new_tokens reached",
                     FinishReason::Stop => return None,
                 };

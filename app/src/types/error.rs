@@ -31,6 +31,10 @@ pub enum AppError {
     ChatBusy,
     #[error("{0} not found")]
     NotFound(String),
+    /// A file in the user data folder that cannot be read as what it
+    /// should be (the message names it).
+    #[error("{0}")]
+    Damaged(String),
     #[error("saving or loading failed: {0}")]
     Storage(String),
     #[error("the server is not set up correctly: {0}")]
@@ -51,6 +55,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::StaleChat | AppError::ChatBusy => 409,
             AppError::TooLarge(_) => 413,
+            AppError::Damaged(_) => 422,
             AppError::TooManyAttempts { .. } | AppError::Busy => 429,
             AppError::NoModel(_) => 503,
             AppError::Transport(_) => 502,

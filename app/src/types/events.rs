@@ -10,6 +10,9 @@ pub enum FinishReason {
     Length,
     /// Stopped by the user or because the client went away.
     Cancelled,
+    /// Cut off by the server (shutting down, the model switched or
+    /// unloaded).
+    Interrupted,
 }
 
 impl FinishReason {
@@ -18,6 +21,7 @@ impl FinishReason {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
             FinishReason::Cancelled => "cancelled",
+            FinishReason::Interrupted => "interrupted",
         }
     }
 }

@@ -10,7 +10,7 @@ use app::types::ValidParams;
 
 use super::{ChatError, ChatRequest, Prepared};
 use crate::{
-    engine::{Engine, EngineError, ReplyStream, TextTokenizer},
+    engine::{Engine, EngineError, Grammar, ReplyStream, TextTokenizer},
     prompt::BuiltPrompt,
     tool_calls::ToolFormat,
 };
@@ -24,6 +24,15 @@ pub struct ServedModel {
     pub context_length: usize,
     /// `cpu`, `cuda:0`, or the remote server's URL.
     pub device: String,
+}
+
+/// What a raw completion may ask for beyond its sampling.
+#[derive(Clone, Debug, Default)]
+pub struct CompletionOptions {
+    /// Each token's log-probability and this many alternatives.
+    pub logprobs: Option<usize>,
+    /// A grammar the text must follow (`response_format`, `grammar_string`).
+    pub grammar: Option<Grammar>,
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -50,7 +59,7 @@ pub trait Backend: Send + Sync {
         request_id: &str,
         prompt: &str,
         params: ValidParams,
-        logprobs: Option<usize>,
+        options: CompletionOptions,
     ) -> Result<(ReplyStream, usize), ChatError>;
 
     /// The prompt a request would send, without sending it.

@@ -6,8 +6,12 @@ use crate::{engine::EngineError, prompt::PromptError, store::StoreError};
 /// (`errors.rs`) and the API (`openai/error.rs`) each map this once.
 #[derive(Debug, Error)]
 pub enum ChatError {
-    #[error("{0}")]
-    InvalidParameter(String),
+    /// A request field (named as the API names it) that cannot work.
+    #[error("{message}")]
+    InvalidParameter {
+        message: String,
+        param: &'static str,
+    },
     #[error(transparent)]
     Prompt(#[from] PromptError),
     #[error(transparent)]

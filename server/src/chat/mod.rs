@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use app::types::ValidParams;
 
-pub use backend::{Backend, BoxFuture, ServedModel};
+pub use backend::{Backend, BoxFuture, CompletionOptions, ServedModel};
 pub use error::ChatError;
 pub use request::ChatRequest;
 use template_cache::TemplateCache;
@@ -85,9 +85,12 @@ impl Backend for ChatEngine {
         };
         let max_new = request.params.max_new_tokens as usize;
         if max_new >= limit {
-            return Err(ChatError::InvalidParameter(format!(
-                "max_new_tokens ({max_new}) must be smaller than the context ({limit} tokens)"
-            )));
+            return Err(ChatError::InvalidParameter {
+                message: format!(
+                    "max_new_tokens ({max_new}) must be smaller than the context ({limit} tokens)"
+                ),
+                param: "max_tokens",
+            });
         }
         let tokenizer = &model.tokenizer;
         let prompt = blocking(|| {
@@ -134,25 +137,34 @@ impl Backend for ChatEngine {
     }
 
     /// Queues a raw prompt (no template), as `/v1/completions` sends it,
-    /// with log-probabilities if asked. Returns the stream and the
-    /// prompt's length in tokens.
+    /// with log-probabilities and a grammar if asked. Returns the stream
+    /// and the prompt's length in tokens.
     fn start_completion(
         &self,
         owner: &str,
         request_id: &str,
         prompt: &str,
         params: ValidParams,
-        logprobs: Option<usize>,
+        options: CompletionOptions,
     ) -> Result<(ReplyStream, usize), ChatError> {
         let model = self.engine.model()?;
-        let tokens = blocking(|| model.tokenizer.encode(prompt))?;
+        let tokens = blocking(|| model.tokenizer.encode(prompt)).map_err(|e| match e {
+            e @ EngineError::TextTooLong { .. } => ChatError::InvalidParameter {
+                message: e.to_string(),
+                param: "prompt",
+            },
+            e => e.into(),
+        })?;
         let context = model.info.context_length;
         if tokens.is_empty() || tokens.len() >= context {
-            return Err(ChatError::InvalidParameter(format!(
-                "the prompt has {} tokens; it must have between 1 and {} for this model",
-                tokens.len(),
-                context - 1
-            )));
+            return Err(ChatError::InvalidParameter {
+                message: format!(
+                    "the prompt has {} tokens; it must have between 1 and {} for this model",
+                    tokens.len(),
+                    context - 1
+                ),
+                param: "prompt",
+            });
         }
         let prompt_tokens = tokens.len();
         let mut job = job::job(
@@ -161,7 +173,11 @@ impl Backend for ChatEngine {
             params.custom_stopping_strings.clone(),
             model.tokenizer.eos_ids().to_vec(),
         );
-        job.logprobs = logprobs;
+        job.logprobs = options.logprobs;
+        if let Some(grammar) = &options.grammar {
+            job.constraint = Some(blocking(|| model.constraints.constraint(grammar))?);
+            job.ban_eos = false;
+        }
         Ok((self.engine.submit(owner, request_id, job)?, prompt_tokens))
     }
 

@@ -95,12 +95,30 @@ impl Constraints {
         };
         let parser = factory
             .create_parser(top)
-            .map_err(|e| EngineError::Grammar(e.to_string()))?;
+            .map_err(|e| EngineError::Grammar(in_users_terms(&e.to_string())))?;
         Ok(TokenConstraint {
             matcher: Box::new(Matcher::new(Ok(parser))),
             eos_ids: self.tokenizer.eos_ids().to_vec(),
         })
     }
+}
+
+/// The grammar engine's message without what only it understands: a
+/// regular expression's error is said in one line (not with the pattern
+/// drawn above a caret), and only the first line of anything else is kept
+/// (never the grammar source or the parser's state).
+fn in_users_terms(message: &str) -> String {
+    let message = message.trim();
+    if message.starts_with("regex parse error") {
+        let cause = message
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error:"))
+            .unwrap_or("it does not parse")
+            .trim();
+        return format!("a `pattern` is not a valid regular expression: {cause}");
+    }
+    crate::model_port::first_line(message)
 }
 
 /// One reply's grammar state.

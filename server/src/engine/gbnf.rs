@@ -10,6 +10,8 @@ use std::fmt::Write;
 pub fn gbnf_to_lark(gbnf: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut rules = 0;
+    let mut defined: Vec<String> = Vec::new();
+    let mut used: Vec<String> = Vec::new();
     let chars: Vec<char> = gbnf.chars().collect();
     let mut i = 0;
     let rule_name = |name: &str| {
@@ -96,9 +98,11 @@ pub fn gbnf_to_lark(gbnf: &str) -> Result<String, String> {
                     }
                     rules += 1;
                     write!(out, "{}: ", rule_name(&name)).ok();
+                    defined.push(name);
                     i = j + 3;
                 } else {
                     write!(out, "{} ", rule_name(&name)).ok();
+                    used.push(name);
                 }
             }
             other => return Err(format!("unexpected `{other}`")),
@@ -106,6 +110,11 @@ pub fn gbnf_to_lark(gbnf: &str) -> Result<String, String> {
     }
     if !out.lines().any(|l| l.starts_with("start:")) {
         return Err("the grammar has no `root` rule".into());
+    }
+    // Said here in the grammar's own names: the grammar engine would name
+    // the translated rule.
+    if let Some(missing) = used.iter().find(|u| !defined.contains(u)) {
+        return Err(format!("the rule `{missing}` is used but never defined"));
     }
     out.push('\n');
     Ok(out)
@@ -189,6 +198,10 @@ mod tests {
         assert!(gbnf_to_lark("root ::= [a-z")
             .unwrap_err()
             .contains("not closed"));
+        assert_eq!(
+            gbnf_to_lark("root ::= greeting \"!\"\ngreet ::= \"hi\"").unwrap_err(),
+            "the rule `greeting` is used but never defined"
+        );
         assert!(gbnf_to_lark("root ::= x ; y")
             .unwrap_err()
             .contains("unexpected"));

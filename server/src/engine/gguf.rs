@@ -22,7 +22,7 @@ impl GgufFile {
         let mut reader = BufReader::new(file);
         let content = Content::read(&mut reader).map_err(|e| EngineError::CorruptModel {
             file: display,
-            reason: e.to_string(),
+            reason: crate::model_port::candle_reason(&e),
         })?;
         Ok(Self { content, reader })
     }

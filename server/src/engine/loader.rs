@@ -227,6 +227,8 @@ pub fn load_model(
         seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
         "model loaded"
     );
+    let mut tokenizer = tokenizer;
+    tokenizer.limit_to_context(info.context_length);
     let tokenizer = Arc::new(tokenizer);
     let parts = ModelParts {
         info,

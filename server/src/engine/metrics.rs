@@ -34,7 +34,7 @@ pub struct Metrics {
 impl Metrics {
     pub fn record(&self, reason: FinishReason, stats: &GenerationStats) {
         self.replies.fetch_add(1, Ordering::Relaxed);
-        if reason == FinishReason::Cancelled {
+        if matches!(reason, FinishReason::Cancelled | FinishReason::Interrupted) {
             self.cancelled.fetch_add(1, Ordering::Relaxed);
         }
         self.prompt_tokens

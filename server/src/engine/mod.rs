@@ -6,6 +6,7 @@
 //! Below it, [`crate::model_port`] is what a backend implements: our CPU
 //! kernels (`crate::cpu`) and candle's models (`candle.rs`).
 
+mod cancel;
 mod candle;
 mod constraint;
 mod detokenize;
@@ -42,6 +43,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 pub use crate::model_port::{shown_file, EngineError};
 pub use crate::model_port::{BatchModel, ModelShape, SeqChunk};
+pub use cancel::Cancel;
 pub use constraint::{Constraints, Grammar, TokenConstraint};
 pub use detokenize::{IncrementalDecoder, TokenDecoder};
 pub use device::DeviceSpec;
@@ -52,7 +54,7 @@ pub use loader::{
     DEFAULT_PARALLEL,
 };
 pub use metrics::Metrics;
-pub use tokenizer::TextTokenizer;
+pub use tokenizer::{TextTokenizer, TEXT_BYTES_PER_CONTEXT_TOKEN};
 pub use types::{
     EngineEvent, FinishReason, GenerationJob, GenerationStats, Sampling, TokenLogprob,
     TokenLogprobs,
@@ -65,7 +67,7 @@ use scheduler::{QueuedJob, Reload, SchedulerHandle, SchedulerSetup};
 type ReplyKey = (String, String);
 
 /// Cancellation flags of the generations in flight.
-type ActiveMap = Arc<Mutex<HashMap<ReplyKey, Arc<AtomicBool>>>>;
+type ActiveMap = Arc<Mutex<HashMap<ReplyKey, Cancel>>>;
 
 /// How models are loaded and served.
 #[derive(Clone, Copy, Debug)]
@@ -264,9 +266,9 @@ impl Engine {
         &self,
         owner: &str,
         request_id: &str,
-    ) -> (UnboundedSender<EngineEvent>, Arc<AtomicBool>, ReplyStream) {
+    ) -> (UnboundedSender<EngineEvent>, Cancel, ReplyStream) {
         let (events, receiver) = unbounded_channel();
-        let cancel = Arc::new(AtomicBool::new(false));
+        let cancel = Cancel::default();
         let key = (owner.to_string(), request_id.to_string());
         let registration = Registration::new(&self.active, key, cancel.clone());
         let stream = ReplyStream {
@@ -281,19 +283,18 @@ impl Engine {
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         match active.get(&(owner.to_string(), request_id.to_string())) {
             Some(flag) => {
-                flag.store(true, Ordering::Relaxed);
+                flag.stop();
                 true
             }
             None => false,
         }
     }
 
-    /// Ends every generation in flight or waiting; returns how many.
+    /// Ends every generation in flight or waiting as interrupted by the
+    /// server (shutdown, a model switch or unload); returns how many.
     pub fn stop_all(&self) -> usize {
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active
-            .values()
-            .for_each(|f| f.store(true, Ordering::Relaxed));
+        active.values().for_each(Cancel::interrupt);
         active.len()
     }
 
@@ -301,8 +302,7 @@ impl Engine {
     pub fn stop_owned_by(&self, owner: &str) -> usize {
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         let mine: Vec<_> = active.iter().filter(|((o, _), _)| o == owner).collect();
-        mine.iter()
-            .for_each(|(_, f)| f.store(true, Ordering::Relaxed));
+        mine.iter().for_each(|(_, f)| f.stop());
         mine.len()
     }
 
@@ -361,7 +361,7 @@ struct Registration {
 }
 
 impl Registration {
-    fn new(active: &ActiveMap, key: ReplyKey, cancel: Arc<AtomicBool>) -> Self {
+    fn new(active: &ActiveMap, key: ReplyKey, cancel: Cancel) -> Self {
         active
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -409,14 +409,11 @@ mod tests {
         let (_events, cancel, _stream) = engine.open_reply("ann", "r1");
         let (_b_events, b_cancel, _b_stream) = engine.open_reply("bob", "r1");
         assert!(!engine.stop("eve", "r1"));
-        assert!(!cancel.load(Ordering::Relaxed));
+        assert!(!cancel.is_set());
         assert!(engine.stop("ann", "r1"));
-        assert!(cancel.load(Ordering::Relaxed));
-        assert!(
-            !b_cancel.load(Ordering::Relaxed),
-            "bob's reply of the same id runs on"
-        );
+        assert_eq!(cancel.reason(), Some(FinishReason::Cancelled));
+        assert!(!b_cancel.is_set(), "bob's reply of the same id runs on");
         assert_eq!(engine.stop_owned_by("bob"), 1);
-        assert!(b_cancel.load(Ordering::Relaxed));
+        assert!(b_cancel.is_set());
     }
 }

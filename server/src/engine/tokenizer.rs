@@ -76,9 +76,24 @@ pub struct TextTokenizer {
     eos_ids: Vec<u32>,
     bos_text: Option<String>,
     eos_text: Option<String>,
+    /// Text longer than this is refused before it is tokenized (see
+    /// [`TextTokenizer::limit_to_context`]).
+    text_limit: usize,
+    /// The context the limit was derived from, for the error message.
+    context_tokens: usize,
     /// Where the tokenizer came from, for the log.
     pub source: String,
 }
+
+/// Bytes of text per token of context that are still tokenized: natural
+/// text and code take 1.5-5 bytes a token, so text beyond this cannot fit
+/// the context, and tokenizing it would only cost memory (the Hugging Face
+/// tokenizer takes about 60 times the text's size while it works).
+pub const TEXT_BYTES_PER_CONTEXT_TOKEN: usize = 16;
+
+/// The least text tokenized, whatever the context: a token count of a
+/// page is always answered.
+const MIN_TEXT_LIMIT: usize = 64 << 10;
 
 impl TextTokenizer {
     /// The tokenizer for the model at `model_path`: a `<stem>.tokenizer.json`
@@ -134,8 +149,24 @@ impl TextTokenizer {
             bos,
             eos_ids,
             inner,
+            text_limit: usize::MAX,
+            context_tokens: 0,
             source,
         })
+    }
+
+    /// Refuses, from now on, text too long for a context of
+    /// `context_tokens` ([`TEXT_BYTES_PER_CONTEXT_TOKEN`] bytes a token).
+    pub fn limit_to_context(&mut self, context_tokens: usize) {
+        self.context_tokens = context_tokens;
+        self.text_limit = context_tokens
+            .saturating_mul(TEXT_BYTES_PER_CONTEXT_TOKEN)
+            .max(MIN_TEXT_LIMIT);
+    }
+
+    /// The most bytes of text [`encode`](Self::encode) takes.
+    pub fn text_limit(&self) -> usize {
+        self.text_limit
     }
 
     /// Token ids for a rendered prompt. Special-token text such as
@@ -152,6 +183,13 @@ impl TextTokenizer {
 
     /// Token ids for a piece of text, without the BOS a prompt begins with.
     pub fn encode_text(&self, text: &str) -> Result<Vec<u32>, EngineError> {
+        if text.len() > self.text_limit {
+            return Err(EngineError::TextTooLong {
+                bytes: text.len(),
+                limit: self.text_limit,
+                context_tokens: self.context_tokens,
+            });
+        }
         Ok(match &self.inner {
             Vocabulary::Bpe(t) => t
                 .encode(text, false)

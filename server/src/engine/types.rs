@@ -13,6 +13,9 @@ pub enum FinishReason {
     Length,
     /// Stopped by the user, or the client went away.
     Cancelled,
+    /// Cut off by the server: shutting down, or the model was switched or
+    /// unloaded.
+    Interrupted,
 }
 
 impl FinishReason {
@@ -21,6 +24,7 @@ impl FinishReason {
             FinishReason::Stop => "stop",
             FinishReason::Length => "length",
             FinishReason::Cancelled => "cancelled",
+            FinishReason::Interrupted => "interrupted",
         }
     }
 }

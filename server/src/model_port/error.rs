@@ -25,6 +25,12 @@ pub enum EngineError {
         prompt_tokens: usize,
         context_length: usize,
     },
+    #[error("the text is {} KB, far more than this model's {context_tokens}-token context can hold: at most {} KB of text is tokenized", bytes.div_ceil(1024), limit / 1024)]
+    TextTooLong {
+        bytes: usize,
+        limit: usize,
+        context_tokens: usize,
+    },
     #[error("the request queue is full")]
     QueueFull,
     #[error("no model is loaded: {0}")]
@@ -49,10 +55,31 @@ pub fn shown_file(path: &std::path::Path) -> String {
         .unwrap_or_else(|| "the model file".into())
 }
 
+/// A candle error as users may read it: without the backtrace candle adds
+/// when `RUST_BACKTRACE` is set, without the file paths it wraps around
+/// errors, on one line.
+pub fn candle_reason(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. }
+        | candle_core::Error::WithPath { inner, .. } => candle_reason(inner),
+        other => first_line(&other.to_string()),
+    }
+}
+
+/// The first line of a message, cut to a readable length.
+pub fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("").trim();
+    let mut shown: String = line.chars().take(300).collect();
+    if line.chars().count() > 300 {
+        shown.push('…');
+    }
+    shown
+}
+
 /// A failed weight load: out of device memory, or a file that is not what
 /// its header promised.
 pub fn load_error(path: &Path, device: &candle_core::Device, e: candle_core::Error) -> EngineError {
-    let reason = e.to_string();
+    let reason = candle_reason(&e);
     if reason.contains("OUT_OF_MEMORY") || reason.to_ascii_lowercase().contains("out of memory") {
         EngineError::OutOfMemory {
             device: if device.is_cuda() {
@@ -73,6 +100,35 @@ pub fn load_error(path: &Path, device: &candle_core::Device, e: candle_core::Err
 
 impl From<candle_core::Error> for EngineError {
     fn from(e: candle_core::Error) -> Self {
-        EngineError::Compute(e.to_string())
+        EngineError::Compute(candle_reason(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With RUST_BACKTRACE=1 candle appends a backtrace (and may wrap a
+    /// path around the error): neither reaches a user.
+    #[test]
+    fn candle_errors_lose_their_backtrace_and_paths() {
+        let inner = candle_core::Error::Msg("unknown dtype for tensor 30".into());
+        let wrapped = candle_core::Error::WithBacktrace {
+            inner: Box::new(candle_core::Error::WithPath {
+                inner: Box::new(inner),
+                path: "/home/ann/models/x.gguf".into(),
+            }),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        assert!(
+            wrapped.to_string().lines().count() > 1,
+            "candle shows a backtrace"
+        );
+        assert_eq!(candle_reason(&wrapped), "unknown dtype for tensor 30");
+        let e: EngineError = wrapped.into();
+        assert_eq!(
+            e.to_string(),
+            "model computation failed: unknown dtype for tensor 30"
+        );
     }
 }

@@ -14,7 +14,7 @@ pub mod config;
 mod error;
 
 pub use arch::{architecture, Architecture};
-pub use error::{load_error, shown_file, EngineError};
+pub use error::{candle_reason, first_line, load_error, shown_file, EngineError};
 
 /// One sequence's part of a batch.
 #[derive(Clone, Copy, Debug)]

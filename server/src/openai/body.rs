@@ -69,6 +69,7 @@ impl CompletionRequest {
         Ok(Self {
             prompt,
             sampling: part(value)?,
+            output: part(value)?,
         })
     }
 }

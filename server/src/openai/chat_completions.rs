@@ -27,7 +27,7 @@ use super::{
     ApiError, ApiState,
 };
 use crate::{
-    engine::{EngineEvent, FinishReason},
+    engine::{EngineEvent, FinishReason, GenerationStats},
     tool_calls::ParsedCall,
 };
 
@@ -55,6 +55,16 @@ fn response_call(call: ParsedCall) -> ResponseToolCall {
 struct Running {
     index: u32,
     events: crate::engine::ReplyStream,
+}
+
+/// The prompt's tokens for `usage`: where the prompt could not be counted
+/// here (a remote backend), the count its server reported.
+pub(super) fn counted_prompt(counted_here: u32, stats: &GenerationStats) -> u32 {
+    if counted_here > 0 {
+        counted_here
+    } else {
+        stats.prompt_tokens
+    }
 }
 
 pub async fn chat_completions(
@@ -96,7 +106,10 @@ pub async fn chat_completions(
         } else {
             format!("{id}-{index}")
         };
-        let (events, prompt) = state.chat.start(&owner, &request_id, &one)?;
+        let (events, prompt) = state
+            .chat
+            .start(&owner, &request_id, &one)
+            .map_err(|e| ApiError::naming_grammar(e, output::grammar_field(&request.output)))?;
         prompt_tokens = prompt.tokens.len() as u32;
         running.push(Running { index, events });
     }
@@ -120,6 +133,7 @@ pub async fn chat_completions(
         for (index, reply) in replies.into_iter().enumerate() {
             let reply = reply?;
             completion_tokens += reply.stats.completion_tokens;
+            prompt_tokens = counted_prompt(prompt_tokens, &reply.stats);
             let (reasoning_content, shaped) =
                 ReplyShaper::new(&given, parse_calls).whole(&reply.text);
             let made_calls = !shaped.calls.is_empty();
@@ -175,6 +189,7 @@ pub async fn chat_completions(
     };
     // Every choice's completion tokens, for the usage chunk at the end.
     let spent = Arc::new(AtomicU32::new(0));
+    let prompt_seen = Arc::new(AtomicU32::new(prompt_tokens));
     let mut streams = Vec::with_capacity(running.len());
     for Running { index, events } in running {
         let first = chunk(
@@ -190,6 +205,7 @@ pub async fn chat_completions(
         let mut calls = CallCounter::default();
         let chunk = chunk.clone();
         let spent = spent.clone();
+        let prompt_seen = prompt_seen.clone();
         let body = sse_stream(events, move |event| match event {
             EngineEvent::Text(text) => calls
                 .deltas(shaper.push(&text))
@@ -205,16 +221,22 @@ pub async fn chat_completions(
             }
             EngineEvent::Finished { reason, stats } => {
                 spent.fetch_add(stats.completion_tokens, Ordering::Relaxed);
+                let counted = counted_prompt(prompt_seen.load(Ordering::Relaxed), &stats);
+                prompt_seen.store(counted, Ordering::Relaxed);
                 let mut out: Vec<_> = calls
                     .deltas(shaper.finish())
                     .into_iter()
                     .map(|d| json_event(&chunk(index, d, None)))
                     .collect();
-                out.push(json_event(&chunk(
-                    index,
-                    Delta::default(),
-                    Some(reply_finish(reason, shaper.made_calls())),
-                )));
+                if reason == FinishReason::Interrupted {
+                    out.push(json_event(&ApiError::Interrupted.body()));
+                } else {
+                    out.push(json_event(&chunk(
+                        index,
+                        Delta::default(),
+                        Some(reply_finish(reason, shaper.made_calls())),
+                    )));
+                }
                 out
             }
             EngineEvent::Failed(e) => vec![json_event(&ApiError::from(e).body())],
@@ -233,7 +255,10 @@ pub async fn chat_completions(
         if include_usage {
             let mut usage = chunk(0, Delta::default(), None);
             usage.choices.clear();
-            usage.usage = Some(Usage::new(prompt_tokens, spent.load(Ordering::Relaxed)));
+            usage.usage = Some(Usage::new(
+                prompt_seen.load(Ordering::Relaxed),
+                spent.load(Ordering::Relaxed),
+            ));
             out.push(json_event(&usage));
         }
         out.push(done_event());

@@ -9,7 +9,8 @@ use axum::{
 
 use super::{
     body::JsonObject,
-    convert, logprobs, owner,
+    chat_completions::counted_prompt,
+    convert, logprobs, output, owner,
     sse::{
         collect, done_event, error_events, finish_reason, json_event, new_id, now_secs, sse_stream,
     },
@@ -18,7 +19,10 @@ use super::{
     },
     ApiError, ApiState,
 };
-use crate::engine::EngineEvent;
+use crate::{
+    chat::CompletionOptions,
+    engine::{EngineEvent, FinishReason},
+};
 
 pub async fn completions(
     State(state): State<ApiState>,
@@ -48,14 +52,24 @@ pub async fn completions(
             Some("n"),
         ));
     }
+    if !request.output.tools.is_empty() || request.output.tool_choice.is_some() {
+        return Err(ApiError::invalid(
+            "tools need messages: use /v1/chat/completions",
+            Some("tools"),
+        ));
+    }
     let params = convert::params(&request.sampling, &state.data)?;
-    let logprobs = logprobs::completion_request(&request.sampling)?;
+    let options = CompletionOptions {
+        logprobs: logprobs::completion_request(&request.sampling)?,
+        grammar: output::format_grammar(&request.output)?,
+    };
+    let logprobs = options.logprobs;
     let model = state.chat.served()?.name;
     let id = new_id("cmpl");
-    let (events, prompt_tokens) =
-        state
-            .chat
-            .start_completion(&owner(caller), &id, &prompt, params, logprobs)?;
+    let (events, prompt_tokens) = state
+        .chat
+        .start_completion(&owner(caller), &id, &prompt, params, options)
+        .map_err(|e| ApiError::naming_grammar(e, output::grammar_field(&request.output)))?;
     let prompt_tokens = prompt_tokens as u32;
     let created = now_secs();
     let answer = move |text: String,
@@ -77,7 +91,10 @@ pub async fn completions(
 
     if !request.sampling.stream {
         let reply = collect(events).await?;
-        let usage = Usage::new(prompt_tokens, reply.stats.completion_tokens);
+        let usage = Usage::new(
+            counted_prompt(prompt_tokens, &reply.stats),
+            reply.stats.completion_tokens,
+        );
         let token_logprobs = logprobs.map(|_| logprobs::completion(&reply.logprobs));
         return Ok(Json(answer(
             reply.text,
@@ -100,10 +117,17 @@ pub async fn completions(
             None,
             Some(logprobs::completion(&[l])),
         ))],
+        EngineEvent::Finished {
+            reason: FinishReason::Interrupted,
+            ..
+        } => error_events(ApiError::Interrupted),
         EngineEvent::Finished { reason, stats } => {
             let mut last = answer(String::new(), Some(finish_reason(reason)), None, None);
             if include_usage {
-                last.usage = Some(Usage::new(prompt_tokens, stats.completion_tokens));
+                last.usage = Some(Usage::new(
+                    counted_prompt(prompt_tokens, &stats),
+                    stats.completion_tokens,
+                ));
             }
             vec![json_event(&last), done_event()]
         }

@@ -11,7 +11,11 @@ use super::{
     types::{ChatCompletionRequest, Content, RequestMessage, SamplingFields, StopField},
     ApiError,
 };
-use crate::{chat::ChatRequest, prompt::Continuation, store::UserData};
+use crate::{
+    chat::ChatRequest,
+    prompt::Continuation,
+    store::{StoreError, UserData},
+};
 
 /// OpenAI's limit on `stop` strings (TGW's `custom_stopping_strings` has none).
 const MAX_STOP: usize = 4;
@@ -31,6 +35,29 @@ pub fn choices(fields: &SamplingFields) -> Result<u32, ApiError> {
     }
 }
 
+/// A store error about the file a request field names, as that field's
+/// error (a damaged or missing preset is the `preset` field's problem).
+fn field(param: &'static str) -> impl Fn(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::Io { .. } => e.into(),
+        other => ApiError::invalid(other.to_string(), Some(param)),
+    }
+}
+
+/// Names are replaced into prompts wherever `{{user}}` or `{{char}}`
+/// stand, so they are kept to a name's length.
+const MAX_NAME_CHARS: usize = 256;
+
+fn short_name(name: &str, param: &'static str) -> Result<String, ApiError> {
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::invalid(
+            format!("{param} must be at most {MAX_NAME_CHARS} characters"),
+            Some(param),
+        ));
+    }
+    Ok(name.to_string())
+}
+
 /// The character chat modes use when the request names none.
 const DEFAULT_CHARACTER: &str = "Assistant";
 
@@ -38,7 +65,7 @@ const DEFAULT_CHARACTER: &str = "Assistant";
 /// request sets. Validated here, at the edge.
 pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, ApiError> {
     let mut p = match &fields.preset {
-        Some(name) => data.presets.load(name)?.params,
+        Some(name) => data.presets.load(name).map_err(field("preset"))?.params,
         None => GenerationParams::neutral(),
     };
     // Every field named (no `..`): a new sampler does not compile until
@@ -225,10 +252,10 @@ pub fn chat_request(
             name: DEFAULT_CHARACTER.into(),
             ..Character::default()
         },
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(field("character")(e)),
     };
     if let Some(name) = extras.name2.as_ref().or(extras.bot_name.as_ref()) {
-        character.name = name.clone();
+        character.name = short_name(name, "name2")?;
     }
     if let Some(context) = &extras.context {
         character.context = context.clone();
@@ -238,7 +265,7 @@ pub fn chat_request(
     }
     let mut user = UserProfile::default();
     if let Some(name) = extras.name1.as_ref().or(extras.user_name.as_ref()) {
-        user.name = name.clone();
+        user.name = short_name(name, "name1")?;
     }
     if let Some(bio) = &extras.user_bio {
         user.bio = bio.clone();
@@ -270,7 +297,11 @@ pub fn chat_request(
         &extras.instruction_template,
     ) {
         (Some(source), _) => Some(source.clone()),
-        (None, Some(name)) => Some(data.templates.load(name)?),
+        (None, Some(name)) => Some(
+            data.templates
+                .load(name)
+                .map_err(field("instruction_template"))?,
+        ),
         (None, None) => None,
     };
 

@@ -39,6 +39,10 @@ pub enum ApiError {
     Busy,
     #[error("no model is loaded: {0}")]
     NoModel(String),
+    /// The server cut the reply off (shutting down, or the model was
+    /// switched or unloaded): not the way its client asked it to end.
+    #[error("the server stopped this reply before it finished (it is shutting down, or its model was switched or unloaded)")]
+    Interrupted,
     #[error("{0}")]
     Internal(String),
 }
@@ -75,7 +79,7 @@ impl ApiError {
             ApiError::ModelNotFound(_) | ApiError::UnknownEndpoint(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Busy | ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NoModel(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NoModel(_) | ApiError::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,6 +109,7 @@ impl ApiError {
             ApiError::Busy => ("rate_limit_error", Some("server_busy")),
             ApiError::TooManyAttempts { .. } => ("rate_limit_error", Some("too_many_attempts")),
             ApiError::NoModel(_) => ("server_error", Some("model_not_loaded")),
+            ApiError::Interrupted => ("server_error", Some("reply_interrupted")),
             ApiError::Internal(_) => ("server_error", None),
         };
         let param = match self {
@@ -145,7 +150,9 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::QueueFull => ApiError::Busy,
             EngineError::NoModel(reason) => ApiError::NoModel(reason),
-            EngineError::PromptTooLong { .. } => ApiError::invalid(e.to_string(), Some("messages")),
+            EngineError::PromptTooLong { .. } | EngineError::TextTooLong { .. } => {
+                ApiError::invalid(e.to_string(), Some("messages"))
+            }
             EngineError::Grammar(_) | EngineError::Unsupported(_) => {
                 ApiError::invalid(e.to_string(), None)
             }
@@ -154,18 +161,33 @@ impl From<EngineError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// `e`, with a grammar that does not compile named as `field` (the
+    /// request field it came from).
+    pub fn naming_grammar(e: ChatError, field: &str) -> Self {
+        match e {
+            ChatError::Engine(EngineError::Grammar(m)) => {
+                ApiError::invalid(format!("{field}: {m}"), Some(field))
+            }
+            other => other.into(),
+        }
+    }
+}
+
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
         match e {
-            ChatError::InvalidParameter(m) => ApiError::invalid(m, None),
-            ChatError::Engine(e) => e.into(),
-            ChatError::Prompt(e @ PromptError::ContextTooLong { .. }) => {
-                ApiError::invalid(e.to_string(), Some("messages"))
+            ChatError::InvalidParameter { message, param } => {
+                ApiError::invalid(message, Some(param))
             }
+            ChatError::Engine(e) => e.into(),
+            ChatError::Prompt(
+                e @ (PromptError::ContextTooLong { .. } | PromptError::Tokenize(_)),
+            ) => ApiError::invalid(e.to_string(), Some("messages")),
             ChatError::Prompt(
                 e @ (PromptError::TemplateSyntax(_) | PromptError::TemplateTooExpensive(_)),
             ) => ApiError::invalid(e.to_string(), Some("instruction_template_str")),
-            ChatError::Prompt(e) => ApiError::invalid(e.to_string(), None),
+            ChatError::Prompt(e) => ApiError::invalid(e.to_string(), Some("messages")),
             ChatError::Store(e) => e.into(),
         }
     }

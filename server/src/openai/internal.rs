@@ -5,6 +5,8 @@ use axum::{extract::State, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::engine::EngineError;
+
 use super::{
     body::{part, JsonObject},
     convert,
@@ -24,7 +26,10 @@ struct TokensBody {
 
 fn encode(state: &ApiState, body: &Value) -> Result<Vec<u32>, ApiError> {
     let TextBody { text } = part(body)?;
-    Ok(state.chat.tokenizer()?.encode(&text)?)
+    state.chat.tokenizer()?.encode(&text).map_err(|e| match e {
+        e @ EngineError::TextTooLong { .. } => ApiError::invalid(e.to_string(), Some("text")),
+        e => e.into(),
+    })
 }
 
 pub async fn token_count(
@@ -66,6 +71,8 @@ pub async fn chat_prompt(
     let request = ChatCompletionRequest::parse(&body)?;
     let chat = convert::chat_request(&request, &state.data)?;
     let prepared = state.chat.prepare(&chat)?;
+    // (chat-prompt takes no response_format: tools and grammars are not
+    // rendered into the prompt text.)
     Ok(Json(json!({
         "prompt": prepared.prompt.text,
         "prompt_tokens": prepared.prompt.tokens.len(),

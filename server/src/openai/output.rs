@@ -23,6 +23,16 @@ pub struct OutputPlan {
     pub grammar: Option<Grammar>,
 }
 
+/// The request field a grammar came from, to name in its errors.
+pub fn grammar_field(fields: &OutputFields) -> &'static str {
+    match (&fields.tool_choice, &fields.grammar_string) {
+        (Some(ToolChoice::Function { .. }), _) => "tool_choice",
+        (Some(ToolChoice::Mode(m)), _) if m == "required" => "tool_choice",
+        (_, Some(_)) => "grammar_string",
+        _ => "response_format",
+    }
+}
+
 /// How generated JSON is laid out: one line, OpenAI's separators. Free
 /// white space lets a small model pad forever; none keeps it short.
 fn compact(mut schema: Value) -> Value {
@@ -123,7 +133,7 @@ fn tool_definitions(tools: &[ToolDefinition]) -> Result<Vec<Value>, ApiError> {
 }
 
 /// The grammar `response_format` or `grammar_string` asks for.
-fn format_grammar(fields: &OutputFields) -> Result<Option<Grammar>, ApiError> {
+pub fn format_grammar(fields: &OutputFields) -> Result<Option<Grammar>, ApiError> {
     let format = match &fields.response_format {
         None | Some(ResponseFormat::Text) => None,
         Some(ResponseFormat::JsonObject) => {

@@ -24,11 +24,13 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{:016x}", rand::rng().random::<u64>())
 }
 
-/// OpenAI has no "cancelled": a stopped reply simply stopped.
+/// OpenAI has no "cancelled": a stopped reply simply stopped. A reply the
+/// server cut off never gets a finish reason: it ends with an error
+/// ([`ApiError::Interrupted`]), which callers check first.
 pub fn finish_reason(reason: FinishReason) -> &'static str {
     match reason {
         FinishReason::Length => "length",
-        FinishReason::Stop | FinishReason::Cancelled => "stop",
+        FinishReason::Stop | FinishReason::Cancelled | FinishReason::Interrupted => "stop",
     }
 }
 
@@ -48,6 +50,10 @@ pub async fn collect(mut events: ReplyStream) -> Result<Collected, ApiError> {
         match event {
             EngineEvent::Text(t) => text.push_str(&t),
             EngineEvent::Logprobs(l) => logprobs.push(l),
+            EngineEvent::Finished {
+                reason: FinishReason::Interrupted,
+                ..
+            } => return Err(ApiError::Interrupted),
             EngineEvent::Finished { reason, stats } => {
                 return Ok(Collected {
                     text,

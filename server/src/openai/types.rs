@@ -230,6 +230,8 @@ pub struct PromptOnly {
 pub struct CompletionRequest {
     pub prompt: PromptField,
     pub sampling: SamplingFields,
+    /// `response_format` and `grammar_string` (tools need a chat).
+    pub output: OutputFields,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -123,7 +123,7 @@ impl ChatService for UiChat {
                 .params
                 .validate()
                 .map_err(|e| AppError::InvalidParameter(e.message))?,
-            None,
+            crate::chat::CompletionOptions::default(),
         )?;
         // The prompt is the browser's own text: only its length goes back.
         let prompt = StreamEvent::Prompt {
@@ -355,6 +355,7 @@ fn finish_reason(reason: engine::FinishReason) -> FinishReason {
         engine::FinishReason::Stop => FinishReason::Stop,
         engine::FinishReason::Length => FinishReason::Length,
         engine::FinishReason::Cancelled => FinishReason::Cancelled,
+        engine::FinishReason::Interrupted => FinishReason::Interrupted,
     }
 }
 

@@ -194,8 +194,11 @@ impl Scheduler {
                 EngineEvent::Failed(e)
             }
         };
-        // Free the place first: whoever reads the last event may submit again.
+        // Free the place first: whoever reads the last event may submit
+        // again, or read the metrics and expect this reply gone.
         self.depth.fetch_sub(1, Ordering::SeqCst);
+        self.metrics
+            .set_occupancy(self.running.len(), self.waiting.len());
         let _ = events.send(event);
     }
 
@@ -220,22 +223,23 @@ impl Scheduler {
         let mut i = 0;
         while i < self.waiting.len() {
             let q = &self.waiting[i].queued;
-            if q.cancel.load(Ordering::Relaxed) || q.events.is_closed() {
+            let reason = q
+                .cancel
+                .reason()
+                .or_else(|| q.events.is_closed().then_some(FinishReason::Cancelled));
+            if let Some(reason) = reason {
                 let Some(w) = self.waiting.remove(i) else {
                     break;
                 };
-                self.end(
-                    &w.queued.events,
-                    Ok((FinishReason::Cancelled, GenerationStats::default())),
-                );
+                self.end(&w.queued.events, Ok((reason, GenerationStats::default())));
             } else {
                 i += 1;
             }
         }
         let mut i = 0;
         while i < self.running.len() {
-            if self.running[i].cancelled() {
-                self.finish(i, FinishReason::Cancelled);
+            if let Some(reason) = self.running[i].cancelled() {
+                self.finish(i, reason);
             } else {
                 i += 1;
             }

@@ -5,7 +5,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
         mpsc::Sender,
         Arc,
     },
@@ -14,13 +14,13 @@ use std::{
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::super::{EngineError, EngineEvent, GenerationJob};
+use super::super::{Cancel, EngineError, EngineEvent, GenerationJob};
 
 /// A job with the means to report on it and to cancel it.
 pub struct QueuedJob {
     pub job: GenerationJob,
     pub events: UnboundedSender<EngineEvent>,
-    pub cancel: Arc<AtomicBool>,
+    pub cancel: Cancel,
     pub received: Instant,
 }
 

@@ -2,10 +2,7 @@
 //! slot's cache holds, and its own sampler, detokenizer, stop strings and
 //! statistics. The scheduler feeds it chunks and the logits they produced.
 
-use std::{
-    sync::{atomic::Ordering, Arc},
-    time::Instant,
-};
+use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -23,7 +20,7 @@ pub struct Sequence {
     pub slot: usize,
     job: GenerationJob,
     events: UnboundedSender<EngineEvent>,
-    cancel: Arc<std::sync::atomic::AtomicBool>,
+    cancel: crate::engine::Cancel,
     received: Instant,
     /// The prompt, then every generated token.
     tokens: Vec<u32>,
@@ -110,9 +107,12 @@ impl Sequence {
         }
     }
 
-    /// Stopped by the user, or the requester went away.
-    pub fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed) || self.events.is_closed()
+    /// How the reply must end now, if it must: stopped by the user or the
+    /// server, or its requester went away.
+    pub fn cancelled(&self) -> Option<FinishReason> {
+        self.cancel
+            .reason()
+            .or_else(|| self.events.is_closed().then_some(FinishReason::Cancelled))
     }
 
     /// Prompt tokens not yet in the cache.

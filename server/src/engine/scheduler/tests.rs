@@ -3,7 +3,7 @@
 //! else was in the batch.
 
 use std::{
-    sync::{atomic::AtomicBool, Arc},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -12,7 +12,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use super::*;
 use crate::engine::{
     fake::{BatchLog, FakeDecoder, FakeModel},
-    GenerationJob, Sampling,
+    Cancel, GenerationJob, Sampling,
 };
 
 fn start(model: FakeModel, queue_capacity: usize) -> SchedulerHandle {
@@ -39,12 +39,12 @@ fn long_job(prompt: Vec<u32>, max_new: usize) -> GenerationJob {
 
 struct Submitted {
     rx: UnboundedReceiver<EngineEvent>,
-    cancel: Arc<AtomicBool>,
+    cancel: Cancel,
 }
 
 fn submit(q: &SchedulerHandle, job: GenerationJob) -> Submitted {
     let (events, rx) = unbounded_channel();
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = Cancel::default();
     q.submit(QueuedJob {
         job,
         events,
@@ -146,7 +146,7 @@ fn a_cancelled_reply_frees_its_slot_within_an_iteration() {
         }
     }
     let stopped = Instant::now();
-    first.cancel.store(true, Ordering::Relaxed);
+    first.cancel.stop();
     let (_, reason, _, _) = drain(&mut first);
     assert_eq!(reason, FinishReason::Cancelled);
     let (text, _, _, _) = drain(&mut second);
@@ -186,7 +186,7 @@ fn a_full_queue_is_refused_and_places_are_reported() {
     let refused = q.submit(QueuedJob {
         job: job(vec![1], 1),
         events,
-        cancel: Arc::default(),
+        cancel: Cancel::default(),
         received: Instant::now(),
     });
     assert!(matches!(refused, Err(EngineError::QueueFull)));
