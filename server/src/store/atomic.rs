@@ -48,6 +48,51 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Whether `name` is one of [`write_atomic`]'s temporary names
+/// (`.<file>.tmp-<pid>-<n>`), and the process that made it.
+fn temporary_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(".tmp-")?;
+    let (pid, n) = tail.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the temporary files a killed server left under `root` (ours
+/// only, by their naming, and only those whose process is gone); returns
+/// how many. Symbolic links are not followed.
+pub fn remove_stale_temporaries(root: &Path) -> usize {
+    const MAX_DEPTH: usize = 6;
+    let mut removed = 0;
+    let mut dirs = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() && depth < MAX_DEPTH {
+                dirs.push((path, depth + 1));
+            } else if kind.is_file() {
+                let name = entry.file_name();
+                let stale = temporary_owner(&name.to_string_lossy())
+                    .is_some_and(|pid| pid != std::process::id() && !process_alive(pid));
+                if stale && fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    removed
+}
+
 type LockMap = Mutex<HashMap<PathBuf, Weak<FileLock>>>;
 
 /// One file's lock: hold [`FileLock::hold`]'s guard while reading,
@@ -80,6 +125,34 @@ pub fn file_lock(path: &Path) -> Arc<FileLock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A kill between writing and renaming leaves `.K0.yaml.tmp-<pid>-<n>`:
+    /// the next start removes it, and nothing else.
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let chars = dir.path().join("characters");
+        let logs = dir.path().join("logs/chat/Ann");
+        fs::create_dir_all(&chars).unwrap();
+        fs::create_dir_all(&logs).unwrap();
+        // No process has this id (beyond Linux's pid_max).
+        let stale = [
+            chars.join(".K0.yaml.tmp-99999999-3"),
+            logs.join(".20261204-10-00-00.json.tmp-99999999-0"),
+        ];
+        let kept = [
+            chars.join("K0.yaml"),
+            chars.join(".hidden"),
+            chars.join(format!(".Live.yaml.tmp-{}-1", std::process::id())),
+            chars.join(".x.tmp-notapid-1"),
+        ];
+        for p in stale.iter().chain(&kept) {
+            fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temporaries(dir.path()), 2);
+        assert!(stale.iter().all(|p| !p.exists()));
+        assert!(kept.iter().all(|p| p.exists()));
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_no_temporary() {

@@ -161,45 +161,42 @@ impl Characters {
     pub fn import_card(&self, png: &[u8]) -> Result<ImportReport, StoreError> {
         let mut imported = card::from_card_json(&card::card_json(png)?)?;
         let base = sanitize(&imported.character.name);
-        // Two imports of one card at once must not pick the same name: the
-        // name is taken under its lock, after checking it is still free.
-        let (name, lock) = (1..)
-            .map(|n| {
-                if n == 1 {
-                    base.clone()
-                } else {
-                    format!("{base} ({n})")
-                }
-            })
-            .find_map(|name| {
-                let lock = self.folder.lock(&name).ok()?;
-                let free = matches!(self.folder.find(&name), Err(StoreError::NotFound { .. }))
-                    && self.picture(&name).is_none();
-                free.then_some((name, lock))
-            })
-            .ok_or_else(|| StoreError::Invalid("no free name for the imported character".into()))?;
-        let _held = lock.hold();
-        if !matches!(self.folder.find(&name), Err(StoreError::NotFound { .. })) {
-            return Err(StoreError::Invalid(format!(
-                "a character named `{name}` was just created; import the card again"
-            )));
-        }
-        imported.character.name = name.clone();
-        let mut map = Map::new();
-        write_fields(&mut map, &imported.character);
-        map.insert("card".into(), Value::Object(imported.card));
-        self.write_picture(&name, png)?;
-        if let Err(e) = self.folder.write_mapping(&name, &map) {
-            if let Some(picture) = self.picture(&name) {
-                let _ = fs::remove_file(picture);
+        // Imports of one card at once must not pick the same name: each
+        // candidate is checked and written under its lock, so the second
+        // import finds the first's file and takes the next name.
+        for n in 1..=MAX_NAME_TRIES {
+            let name = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base} ({n})")
+            };
+            let lock = self.folder.lock(&name)?;
+            let _held = lock.hold();
+            let free = matches!(self.folder.find(&name), Err(StoreError::NotFound { .. }))
+                && self.picture(&name).is_none();
+            if !free {
+                continue;
             }
-            return Err(e);
+            imported.character.name = name.clone();
+            let mut map = Map::new();
+            write_fields(&mut map, &imported.character);
+            map.insert("card".into(), Value::Object(imported.card));
+            self.write_picture(&name, png)?;
+            if let Err(e) = self.folder.write_mapping(&name, &map) {
+                if let Some(picture) = self.picture(&name) {
+                    let _ = fs::remove_file(picture);
+                }
+                return Err(e);
+            }
+            return Ok(ImportReport {
+                name,
+                used: imported.used,
+                kept: imported.kept,
+            });
         }
-        Ok(ImportReport {
-            name,
-            used: imported.used,
-            kept: imported.kept,
-        })
+        Err(StoreError::Invalid(format!(
+            "no free name for the imported character: `{base}` and {MAX_NAME_TRIES} numbered names are taken"
+        )))
     }
 
     /// The folder, for pictures and imports that sit beside the YAML files.
@@ -207,6 +204,9 @@ impl Characters {
         &self.folder.dir
     }
 }
+
+/// Names an imported card tries: `Name`, `Name (2)` … `Name (1000)`.
+const MAX_NAME_TRIES: usize = 1000;
 
 /// Sets the keys we edit; optional ones are removed when empty.
 fn write_fields(map: &mut Map<String, Value>, c: &Character) {
@@ -453,6 +453,32 @@ mod tests {
         assert!(text.contains("creator_notes: Be kind to her."), "{text}");
         // Importing again keeps both.
         assert_eq!(chars.import_card(&png).unwrap().name, "Seraphina (2)");
+    }
+
+    /// Sixteen imports of one card at once each get a name of their own;
+    /// none is refused.
+    #[test]
+    fn concurrent_imports_of_one_card_all_succeed() {
+        let (_d, chars) = store();
+        let png = card::tests::card_png(&card::tests::v2_card());
+        let names: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16)
+                .map(|_| s.spawn(|| chars.import_card(&png).map(|r| r.name)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap())
+                .collect()
+        });
+        let mut distinct = names.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 16, "{names:?}");
+        assert!(names.contains(&"Seraphina (16)".to_string()), "{names:?}");
+        for name in &names {
+            assert_eq!(chars.load(name).unwrap().name, *name);
+            assert!(chars.picture(name).is_some());
+        }
     }
 
     #[test]

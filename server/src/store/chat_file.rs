@@ -19,19 +19,15 @@ pub struct ChatFile {
     pub other_metadata: Map<String, Value>,
 }
 
+/// Each row must be `[user, bot]`, two strings, as TGW writes it: a file
+/// with anything else in its rows is not a chat (not an empty one).
 fn pairs(value: Option<&Value>) -> Option<Vec<(String, String)>> {
     value?
         .as_array()?
         .iter()
-        .map(|pair| {
-            let pair = pair.as_array()?;
-            let text = |i: usize| {
-                pair.get(i)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            Some((text(0), text(1)))
+        .map(|pair| match pair.as_array()?.as_slice() {
+            [Value::String(user), Value::String(bot)] => Some((user.clone(), bot.clone())),
+            _ => None,
         })
         .collect()
 }
@@ -212,6 +208,10 @@ mod tests {
         assert_eq!(parse(&old).unwrap().messages.len(), 2);
         assert!(parse(&json!({"something": 1})).is_none());
         assert!(parse(&json!([1, 2])).is_none());
+        // Rows that are not two strings are not an empty chat.
+        assert!(parse(&json!({"internal": [[1, 2]]})).is_none());
+        assert!(parse(&json!({"internal": [["only one"]]})).is_none());
+        assert!(parse(&json!({"internal": []})).unwrap().messages.is_empty());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::{
     atomic::write_atomic,
     chat_file::{self, ChatFile},
     names::check_name,
+    read::{read_text, MAX_CHAT_FILE_BYTES},
     StoreError,
 };
 
@@ -395,16 +396,10 @@ impl Chats {
 }
 
 fn read_file(path: &Path, key: &ChatKey) -> Result<ChatFile, StoreError> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::NotFound {
-                kind: "chat",
-                name: key.id.clone(),
-            })
-        }
-        Err(e) => return Err(StoreError::io(path, e)),
-    };
+    let text = read_text(path, MAX_CHAT_FILE_BYTES)?.ok_or_else(|| StoreError::NotFound {
+        kind: "chat",
+        name: key.id.clone(),
+    })?;
     let value = serde_json::from_str(&text).map_err(|e| StoreError::malformed(path, e))?;
     chat_file::parse(&value).ok_or_else(|| StoreError::malformed(path, "not a chat log"))
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::{
     atomic::{file_lock, write_atomic, FileLock},
     names::check_name,
+    read::{read_text, MAX_DATA_FILE_BYTES},
     StoreError,
 };
 
@@ -93,7 +94,10 @@ impl Folder {
     /// The file's top-level mapping (YAML or JSON by extension).
     pub fn read_mapping(&self, name: &str) -> Result<(PathBuf, Map<String, Value>), StoreError> {
         let path = self.find(name)?;
-        let text = fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
+        let text = read_text(&path, MAX_DATA_FILE_BYTES)?.ok_or_else(|| StoreError::NotFound {
+            kind: self.kind,
+            name: name.to_string(),
+        })?;
         let value: Value = if path.extension().is_some_and(|e| e == "json") {
             serde_json::from_str(&text).map_err(|e| StoreError::malformed(&path, e))?
         } else {

@@ -10,16 +10,18 @@ mod error;
 mod folder;
 mod names;
 pub mod presets;
+mod read;
 pub mod templates;
 
 use std::path::{Path, PathBuf};
 
-pub use atomic::write_atomic;
+pub use atomic::{remove_stale_temporaries, write_atomic};
 pub use characters::{Characters, ImportReport};
 pub use chats::{Chats, GenerationLock};
 pub use error::StoreError;
 pub use names::check_name;
 pub use presets::{LoadedPreset, Presets};
+pub use read::{read_text, MAX_CHAT_FILE_BYTES, MAX_DATA_FILE_BYTES};
 pub use templates::InstructionTemplates;
 
 pub struct UserData {
@@ -40,6 +42,13 @@ impl UserData {
             templates: InstructionTemplates::new(root),
             chats: Chats::new(root),
         };
+        let removed = remove_stale_temporaries(root);
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed temporary files an interrupted save left behind"
+            );
+        }
         data.characters.seed()?;
         data.presets.seed()?;
         data.templates.seed()?;
