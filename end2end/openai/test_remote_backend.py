@@ -38,11 +38,24 @@ def test_chat_streams_through_the_remote(client):
     # The same greedy reply as the streamed one: both came from the remote model.
     assert reply.choices[0].message.content == text
     assert reply.model == MODEL_ID
+    # Usage is the remote's count (this server cannot count its tokens).
+    assert reply.usage.prompt_tokens > 5, reply.usage
+    assert reply.usage.completion_tokens > 0, reply.usage
+
+
+def test_streamed_usage_is_relayed(client):
+    stream = client.chat.completions.create(
+        model=MODEL_ID, messages=[{"role": "user", "content": "Hi"}],
+        max_tokens=4, temperature=0, stream=True, stream_options={"include_usage": True},
+    )
+    usage = [c.usage for c in stream if c.usage]
+    assert len(usage) == 1 and usage[0].prompt_tokens > 5, usage
 
 
 def test_completions_through_the_remote(client):
     reply = client.completions.create(model=MODEL_ID, prompt="The capital of France is", max_tokens=8, temperature=0)
     assert reply.choices[0].text
+    assert reply.usage.prompt_tokens > 3, reply.usage
 
 
 def test_what_needs_the_local_engine_says_so(remote_server, post):

@@ -4,6 +4,8 @@
 //! templates, separate accounts, throttled keys, error statuses without
 //! paths, large uploads, reserved names, anti-framing headers.
 
+mod bounds;
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::{
@@ -560,7 +562,7 @@ async fn server_function_errors_carry_their_status_and_no_paths() {
         post(path_of::<LoadCharacter>(), json!({"name": "Broken"}), &[]),
     )
     .await;
-    assert_eq!(broken.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         broken.body.contains("characters/Broken.yaml is damaged"),
         "{}",
