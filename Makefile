@@ -5,7 +5,6 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 PORT ?= 7860
 MODEL ?= models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
@@ -25,7 +24,7 @@ endif
 # installed; candle reads the GPU's compute capability from nvidia-smi) and
 # runs the model on the GPU.
 ifeq ($(CUDA),1)
-LEPTOS_FLAGS := --bin-features cuda
+SERVER_FEATURES := --features server/cuda
 DEVICE ?= cuda
 endif
 DEVICE ?= cpu
@@ -35,23 +34,32 @@ TOOL_INSTALL_ENV := CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_
 
 VENV := .venv
 
-.PHONY: run test build toolchain node-tools vendor chromium models test-models cargo-test e2e api-test fmt lint cuda-build
+.PHONY: run test build site dist toolchain node-tools vendor chromium models test-models cargo-test e2e api-test fmt lint cuda-build
 
-## run: build the release app and serve it on the default model at http://127.0.0.1:$(PORT)
+## run: build the release binary (web app inside) and serve the default model at http://127.0.0.1:$(PORT)
 run: build models
 	./target/release/candlelight --model $(MODEL) --listen-port $(PORT) --device $(DEVICE)
 
 ## test: every test: cargo (unit + integration with real models), Playwright in
-## Chromium, and the official openai Python client against the API
-test: toolchain node-tools chromium test-models cargo-test build e2e api-test
+## Chromium, and the official openai Python client against the API. The
+## release binary the cargo tests build is the one the browser and API
+## tests run (built once).
+test: toolchain node-tools chromium test-models cargo-test e2e api-test
 
-build: toolchain node-tools vendor
-	cargo leptos build --release $(LEPTOS_FLAGS)
+## site: the web app in target/site (wasm, JS, CSS, public/), which the
+## server embeds. No cargo-leptos: `cargo leptos watch` still works for
+## development if you install it, but nothing here needs it.
+site: toolchain node-tools vendor
+	scripts/build-site.sh
+
+## build: the release binary with the site inside. `cargo test` builds the
+## same binary with the same features and flags (the browser and API tests
+## run it), so after `make test` this builds nothing.
+build: site
+	cargo build --release -p server --bin candlelight $(SERVER_FEATURES)
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || \
-		$(TOOL_INSTALL_ENV) cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION) --features no_downloads
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || \
 		$(TOOL_INSTALL_ENV) cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
@@ -62,7 +70,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 # KaTeX (math) and highlight.js (code) for the browser, from the npm
 # packages, served from our own public/vendor: the page loads nothing from
-# other sites. cargo-leptos copies public/ into the site.
+# other sites. scripts/build-site.sh copies public/ into the site.
 vendor: public/vendor/.copied
 public/vendor/.copied: node_modules/.package-lock.json
 	rm -rf public/vendor
@@ -85,12 +93,12 @@ test-models:
 
 # Tests whose fast path this CPU lacks skip loudly; the list is printed here.
 SKIPS := target/tmp/skipped-tests.txt
-cargo-test: test-models
+cargo-test: site test-models
 	@rm -f $(SKIPS)
 	# One test at a time: tests that load a model each start a thread team
 	# of every core, and several teams spinning at once on two cores run
 	# many times slower than one after another.
-	RUST_TEST_THREADS=1 cargo test --release --workspace
+	RUST_TEST_THREADS=1 cargo test --release --workspace $(SERVER_FEATURES)
 	@if [ -s $(SKIPS) ]; then echo "$$(wc -l < $(SKIPS)) tests skipped on this CPU:"; cat $(SKIPS); fi
 
 e2e: build chromium node-tools test-models
@@ -109,12 +117,31 @@ api-test: build test-models $(VENV)/.installed
 # without CUDA: the toolkit comes from NVIDIA's PyPI wheels (.tools/cuda13).
 # The binary is target/cuda/release/candlelight; see README "On a rented GPU".
 CUDA_TOOLKIT := $(CURDIR)/.tools/cuda13
-cuda-build:
+cuda-build: site
 	scripts/cuda-toolkit.sh
 	CUDA_HOME=$(CUDA_TOOLKIT) CUDA_PATH=$(CUDA_TOOLKIT) PATH=$(CUDA_TOOLKIT)/bin:$$PATH \
 	LIBRARY_PATH=$(CUDA_TOOLKIT)/lib CUDA_COMPUTE_CAP=$${CUDA_COMPUTE_CAP:-90} \
 	CARGO_TARGET_DIR=target/cuda CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-cpu=x86-64-v3" \
 	cargo build --release -p server --bin candlelight --features cuda
+
+## dist: target/dist/candlelight-<version>-<arch>[-cuda].tar.gz: the binary
+## (web app inside), how to run it, the licences. `make dist CUDA=1` packs
+## the CUDA build (make cuda-build); both build for any x86-64 CPU of the
+## last decade (x86-64-v3; the kernels still choose AVX-512 at run time).
+ifeq ($(CUDA),1)
+DIST_BINARY := target/cuda/release/candlelight
+DIST_BUILD := cuda-build
+else
+DIST_BINARY := target/portable/release/candlelight
+DIST_BUILD := portable-build
+endif
+dist: $(DIST_BUILD)
+	scripts/dist.sh $(DIST_BINARY) $(if $(filter 1,$(CUDA)),cuda,cpu)
+
+.PHONY: portable-build
+portable-build: site
+	CARGO_TARGET_DIR=target/portable CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-cpu=x86-64-v3" \
+	cargo build --release -p server --bin candlelight
 
 fmt:
 	cargo fmt --all

@@ -188,9 +188,11 @@ pub struct Config {
     #[arg(long, env = "CANDLELIGHT_BACKEND_KEY", hide_env_values = true)]
     pub backend_key: Option<String>,
 
-    /// Folder with the built web app (made by `cargo leptos build`).
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
-    pub site_root: PathBuf,
+    /// Serve the web app from this folder (`make site` builds it in
+    /// target/site) instead of the copy inside the binary: for
+    /// development.
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
 }
 
 impl Config {

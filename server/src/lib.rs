@@ -61,7 +61,32 @@ pub struct ServerConfig {
     pub allowed_hosts: Vec<String>,
     /// How long a login lasts (`--session-hours`).
     pub session_lifetime: Duration,
+    /// Where the web app's files come from.
+    pub site: SiteFiles,
 }
+
+/// The built web app: compiled into the binary (the `site` crate), or a
+/// folder on disk (`--site-root`, for development).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteFiles {
+    Embedded,
+    Folder(String),
+}
+
+impl Default for SiteFiles {
+    /// The embedded site where this binary has one, else `target/site`.
+    fn default() -> Self {
+        if site::embedded().is_some() {
+            SiteFiles::Embedded
+        } else {
+            SiteFiles::Folder("target/site".into())
+        }
+    }
+}
+
+/// What the 404 handler looks for files in when the site is embedded: a
+/// path that cannot exist (so it only ever renders the not-found page).
+const NO_FOLDER: &str = "/dev/null/embedded-site";
 
 /// A login lasts a week unless `--session-hours` says otherwise.
 pub const DEFAULT_SESSION_HOURS: u64 = 24 * 7;
@@ -73,6 +98,7 @@ impl Default for ServerConfig {
             access: AccessPolicy::Open,
             allowed_hosts: Vec::new(),
             session_lifetime: Duration::from_secs(DEFAULT_SESSION_HOURS * 3600),
+            site: SiteFiles::default(),
         }
     }
 }
@@ -91,7 +117,11 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
 /// The whole HTTP surface: pages, server functions, the `/v1` API, static
 /// files, health and metrics; all behind the access guard, which runs the
 /// site checks first; every answer gets the security headers.
-pub fn router(options: LeptosOptions, state: AppState, config: &ServerConfig) -> Router {
+pub fn router(state: AppState, config: &ServerConfig) -> Router {
+    let (options, embedded) = match &config.site {
+        SiteFiles::Folder(root) => (leptos_options(root), None),
+        SiteFiles::Embedded => (leptos_options(NO_FOLDER), site::embedded()),
+    };
     let services: Services = ui::services(&state);
     let throttle = Arc::new(Throttle::default());
     let api_routes = openai::routes(
@@ -133,6 +163,7 @@ pub fn router(options: LeptosOptions, state: AppState, config: &ServerConfig) ->
         )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
+        .merge(embedded.unwrap_or_default())
         .merge(pictures::routes(state.data.clone()))
         .merge(status::routes(state.chat.clone()))
         .merge(api_routes)

@@ -1,5 +1,6 @@
 use std::{
     net::{IpAddr, SocketAddr},
+    path::Path,
     sync::Arc,
     time::Duration,
 };
@@ -11,14 +12,13 @@ use server::{
     chat::{Backend, ChatEngine},
     config::{BackendKind, Cli, Command, Config},
     engine::{Engine, EngineOptions, LoadOptions},
-    leptos_options,
     models::ModelLibrary,
     openai::ApiConfig,
     remote::RemoteBackend,
     router,
     secrets::new_token,
     store::UserData,
-    tools, AppState, ServerConfig,
+    tools, AppState, ServerConfig, SiteFiles,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -36,7 +36,8 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,memory_serve=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -158,9 +159,14 @@ fn print_links(policy: &AccessPolicy, host: IpAddr, port: u16) {
 }
 
 async fn serve_async(config: Config) -> anyhow::Result<()> {
-    let site_root = config.site_root.to_string_lossy().into_owned();
-    if !config.site_root.join("pkg").is_dir() {
-        tracing::warn!(site_root = %site_root, "the web app is not built here; run `make run` (or `cargo leptos build --release`)");
+    let site = match &config.site_root {
+        Some(root) => SiteFiles::Folder(root.to_string_lossy().into_owned()),
+        None => SiteFiles::default(),
+    };
+    if let SiteFiles::Folder(root) = &site {
+        if !Path::new(root).join("pkg").is_dir() {
+            tracing::warn!(site_root = %root, "the web app is not built there, and this binary has none inside; run `make run` (or `make site`)");
+        }
     }
     let host = config.listen_host.unwrap_or(if config.listen {
         IpAddr::from([0, 0, 0, 0])
@@ -193,6 +199,7 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
                 },
             },
             access: access_policy(&config, host)?,
+            site,
         };
     let data = UserData::open(&config.user_data_dir).with_context(|| {
         format!(
@@ -255,7 +262,7 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
     }
 
     let addr = SocketAddr::new(host, config.listen_port);
-    let app = router(leptos_options(&site_root), state.clone(), &server_config);
+    let app = router(state.clone(), &server_config);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

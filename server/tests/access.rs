@@ -14,8 +14,8 @@ use axum::{
 use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
 use server::{
-    access::AccessPolicy, chat::ChatEngine, engine::Engine, leptos_options, models::ModelLibrary,
-    router, store::UserData, AppState, ServerConfig,
+    access::AccessPolicy, chat::ChatEngine, engine::Engine, models::ModelLibrary, router,
+    store::UserData, AppState, ServerConfig,
 };
 use tower::ServiceExt;
 
@@ -34,7 +34,7 @@ fn app(access: AccessPolicy) -> (Router, tempfile::TempDir) {
         access,
         ..ServerConfig::default()
     };
-    (router(leptos_options("target/site"), state, &config), dir)
+    (router(state, &config), dir)
 }
 
 async fn get(

@@ -14,8 +14,8 @@ use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use server::{
-    chat::ChatEngine, engine::Engine, leptos_options, models::ModelLibrary, openai::ApiConfig,
-    router, store::UserData, AppState, ServerConfig,
+    chat::ChatEngine, engine::Engine, models::ModelLibrary, openai::ApiConfig, router,
+    store::UserData, AppState, ServerConfig,
 };
 use tower::ServiceExt;
 
@@ -41,7 +41,7 @@ fn app_with(engine: Engine, config: ApiConfig) -> TestApp {
         ..ServerConfig::default()
     };
     TestApp {
-        router: router(leptos_options("target/site"), state, &config),
+        router: router(state, &config),
         _data: dir,
     }
 }

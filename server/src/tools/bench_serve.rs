@@ -238,7 +238,6 @@ async fn serve_in_process(model: &std::path::Path, parallel: usize) -> Result<St
     use crate::{
         chat::ChatEngine,
         engine::{Engine, EngineOptions, LoadOptions},
-        leptos_options,
         models::ModelLibrary,
         router,
         store::UserData,
@@ -267,11 +266,7 @@ async fn serve_in_process(model: &std::path::Path, parallel: usize) -> Result<St
             "http://127.0.0.1:9",
         )),
     };
-    let app = router(
-        leptos_options("target/site"),
-        state,
-        &ServerConfig::default(),
-    );
+    let app = router(state, &ServerConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| invalid(e.to_string()))?;

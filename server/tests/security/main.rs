@@ -27,7 +27,7 @@ use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
 use server::{
-    access::AccessPolicy, chat::ChatEngine, engine::Engine, leptos_options, models::ModelLibrary,
+    access::AccessPolicy, chat::ChatEngine, engine::Engine, models::ModelLibrary,
     openai::ApiConfig, router, store::UserData, AppState, ServerConfig,
 };
 use tower::ServiceExt;
@@ -51,7 +51,7 @@ fn app_on(engine: Arc<Engine>, config: ServerConfig) -> TestApp {
         models: Arc::new(ModelLibrary::new(dir.path(), "http://127.0.0.1:9")),
     };
     TestApp {
-        router: router(leptos_options("target/site"), state, &config),
+        router: router(state, &config),
         dir,
     }
 }
