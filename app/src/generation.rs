@@ -10,9 +10,10 @@ use leptos::{prelude::*, task::spawn_local};
 
 use crate::api::{generate_reply, stop_reply};
 use crate::chat_ops::reload_chat;
-use crate::state::{ChatState, PromptInfo, StreamTarget, Streaming};
+use crate::state::{ChatState, PromptInfo, Streaming};
 use crate::types::{
-    ChatAction, EventLineDecoder, FinishReason, LoggedMessage, ReplyRequest, Role, StreamEvent,
+    ChatAction, EventLineDecoder, FinishReason, LoggedMessage, Placement, ReplyRequest, Role,
+    StreamEvent,
 };
 
 /// Sends the user's message and asks for a reply. Returns false (and changes
@@ -44,13 +45,10 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
         state.error.set(Some(format!("Parameters: {e}")));
         return false;
     }
-    let target = match (&action, last_role) {
-        (ChatAction::Send { .. }, _) => StreamTarget::NewReply,
-        (ChatAction::Regenerate, Some(Role::Assistant)) => StreamTarget::NewVersion,
-        (ChatAction::Regenerate, _) => StreamTarget::NewReply,
-        (ChatAction::Continue, Some(Role::Assistant)) => StreamTarget::Extend,
-        (ChatAction::Continue, _) => return false,
-        (ChatAction::Impersonate { .. }, _) => StreamTarget::Composer,
+    // The same rule the server applies (it announces its placement in the
+    // reply's first event); decided here too so the reply shows at once.
+    let Some(target) = Placement::decide(&action, last_role) else {
+        return false;
     };
     // The user's message is shown at once; the server saves it before
     // generating. If the server refuses, it goes back into the box.
@@ -176,18 +174,8 @@ fn keep_locally(state: ChatState, streaming: &Streaming) {
         return;
     }
     state.chat.update(|c| {
-        let Some(c) = c else { return };
-        let last = c.messages.last_mut().filter(|m| m.role == Role::Assistant);
-        match (streaming.target, last) {
-            (StreamTarget::NewVersion, Some(last)) => {
-                last.versions.push(streaming.text.clone());
-                last.current = last.versions.len() - 1;
-            }
-            (StreamTarget::Extend, Some(last)) => last.text_mut().push_str(&streaming.text),
-            (StreamTarget::Composer, _) => {}
-            _ => c
-                .messages
-                .push(LoggedMessage::new(Role::Assistant, streaming.text.clone())),
+        if let Some(c) = c {
+            streaming.target.apply(&mut c.messages, &streaming.text);
         }
     });
 }
@@ -241,6 +229,11 @@ impl FrameBuffer {
 
 fn apply(state: ChatState, event: StreamEvent) {
     match event {
+        StreamEvent::Placed { placement } => state.streaming.update(|s| {
+            if let Some(s) = s {
+                s.target = placement;
+            }
+        }),
         StreamEvent::Prompt {
             text,
             tokens,
@@ -268,7 +261,7 @@ fn apply(state: ChatState, event: StreamEvent) {
             state.streaming.update(|s| {
                 if let Some(s) = s {
                     s.text.push_str(&text);
-                    if s.target == StreamTarget::Composer {
+                    if s.target == Placement::Composer {
                         to_box = Some(s.text.clone());
                     }
                 }

@@ -1,6 +1,6 @@
 //! candlelight's web UI: the page shell, the Chat and Parameters tabs, and the
-//! server functions they call. Built twice by cargo-leptos: with `ssr` into
-//! the server binary, with `hydrate` into the wasm bundle.
+//! server functions they call. Built twice: with `ssr` into the server
+//! binary, with `hydrate` into the wasm bundle (scripts/build-site.sh).
 
 pub mod api;
 mod chat_ops;
@@ -10,7 +10,7 @@ mod files;
 mod generation;
 pub mod markdown;
 mod pages;
-pub mod reasoning;
+pub use domain::reasoning;
 #[cfg(feature = "ssr")]
 pub mod services;
 mod shortcuts;

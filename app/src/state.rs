@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::types::{
     ChatKey, ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams, GenerationStats,
-    Role,
+    Placement, Role,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,23 +26,11 @@ impl Tab {
     }
 }
 
-/// Where streamed text is shown while a reply is generated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamTarget {
-    /// A new assistant message after the last one.
-    NewReply,
-    /// A new version of the last assistant message.
-    NewVersion,
-    /// Appended to the last assistant message.
-    Extend,
-    /// The message box (Impersonate).
-    Composer,
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Streaming {
     pub request_id: String,
-    pub target: StreamTarget,
+    /// Where the streamed text goes (the server's [`Placement`]).
+    pub target: Placement,
     pub text: String,
 }
 
@@ -175,20 +163,20 @@ impl ChatState {
                 streaming: true,
             };
             match s.target {
-                StreamTarget::NewReply => shown.push(streaming_reply(s.text.clone(), (0, 1))),
-                StreamTarget::NewVersion => {
+                Placement::NewReply => shown.push(streaming_reply(s.text.clone(), (0, 1))),
+                Placement::NewVersion => {
                     if let Some(last) = shown.last_mut() {
                         let total = last.version.1 + 1;
                         *last = streaming_reply(s.text.clone(), (total - 1, total));
                     }
                 }
-                StreamTarget::Extend => {
+                Placement::Extend => {
                     if let Some(last) = shown.last_mut() {
                         last.text.push_str(&s.text);
                         last.streaming = true;
                     }
                 }
-                StreamTarget::Composer => {}
+                Placement::Composer => {}
             }
         });
         shown

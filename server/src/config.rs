@@ -6,17 +6,15 @@ use std::{net::IpAddr, path::PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::{
-    engine::DeviceSpec,
-    tools::{
-        bench::BenchArgs,
-        bench_serve::BenchServeArgs,
-        complete::CompleteArgs,
-        prefix_bench::PrefixBenchArgs,
-        quantize::QuantizeArgs,
-        synth::{HeaderArgs, SynthArgs},
-    },
+use crate::tools::{
+    bench::BenchArgs,
+    bench_serve::BenchServeArgs,
+    complete::CompleteArgs,
+    prefix_bench::PrefixBenchArgs,
+    quantize::QuantizeArgs,
+    synth::{HeaderArgs, SynthArgs},
 };
+use engine::DeviceSpec;
 
 /// candlelight: a chat UI for local language models, in one binary. Without
 /// a subcommand it serves the web app and the API.
@@ -26,7 +24,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
-    pub serve: Config,
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,7 +60,7 @@ pub enum BackendKind {
 
 /// Flags for serving (the default command).
 #[derive(Debug, clap::Args)]
-pub struct Config {
+pub struct ServeArgs {
     /// GGUF model to load: a path, or a file name in --model-dir
     /// (architectures: llama, qwen2).
     #[arg(
@@ -106,7 +104,7 @@ pub struct Config {
     /// allocated at load, so fit them with --gpu-memory. candle's own models
     /// (CPUs without AVX-512 VNNI, other architectures on CUDA) run one
     /// reply at a time.
-    #[arg(long, env = "CANDLELIGHT_PARALLEL", default_value_t = crate::engine::DEFAULT_PARALLEL,
+    #[arg(long, env = "CANDLELIGHT_PARALLEL", default_value_t = engine::DEFAULT_PARALLEL,
           value_parser = parse_parallel)]
     pub parallel: usize,
 
@@ -195,10 +193,10 @@ pub struct Config {
     pub site_root: Option<PathBuf>,
 }
 
-impl Config {
+impl ServeArgs {
     /// `--gpu-memory` in bytes.
     pub fn gpu_memory_bytes(&self) -> Option<usize> {
-        self.gpu_memory.map(crate::memory::gib_to_bytes)
+        self.gpu_memory.map(engine::memory::gib_to_bytes)
     }
 }
 

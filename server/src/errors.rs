@@ -1,6 +1,8 @@
 //! The one place where server errors become what the UI shows, and where
-//! a failed server function gets its HTTP status. Messages name the
-//! problem, never internals such as backtraces or paths.
+//! a failed server function gets its HTTP status. Each error's class
+//! (`domain::ErrorClass`, said once by the error itself) decides both, as
+//! it decides the API's. Messages name the problem, never internals such
+//! as backtraces or paths.
 
 use app::types::AppError;
 use axum::{
@@ -11,38 +13,28 @@ use axum::{
     response::Response,
 };
 
-use crate::{chat::ChatError, engine::EngineError, prompt::PromptError, store::StoreError};
+use crate::{chat::ChatError, store::StoreError};
+use engine::EngineError;
 
-impl From<EngineError> for AppError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::QueueFull => AppError::Busy,
-            EngineError::NoModel(reason) => AppError::NoModel(reason),
-            EngineError::PromptTooLong { .. }
-            | EngineError::TextTooLong { .. }
-            | EngineError::Grammar(_)
-            | EngineError::Unsupported(_) => AppError::InvalidParameter(e.to_string()),
-            EngineError::WorkerGone => {
-                AppError::Generation("the engine has stopped; restart the server".into())
-            }
-            other => AppError::Generation(other.to_string()),
+/// The UI's error for an engine error (a function: both types are other
+/// crates', so no `From` can join them here).
+pub fn engine_error(e: EngineError) -> AppError {
+    match e {
+        EngineError::QueueFull => AppError::Busy,
+        EngineError::NoModel(reason) => AppError::NoModel(reason),
+        EngineError::WorkerGone => {
+            AppError::Generation("the engine has stopped; restart the server".into())
         }
+        other => AppError::classified(other.class(), other.to_string()),
     }
 }
 
 impl From<ChatError> for AppError {
     fn from(e: ChatError) -> Self {
         match e {
-            ChatError::InvalidParameter { message, .. } => AppError::InvalidParameter(message),
-            ChatError::Engine(e) => e.into(),
-            ChatError::Prompt(
-                e @ (PromptError::ContextTooLong { .. }
-                | PromptError::Tokenize(_)
-                | PromptError::TemplateSyntax(_)
-                | PromptError::TemplateTooExpensive(_)),
-            ) => AppError::InvalidParameter(e.to_string()),
-            ChatError::Prompt(e) => AppError::Generation(e.to_string()),
+            ChatError::Engine(e) => engine_error(e),
             ChatError::Store(e) => e.into(),
+            other => AppError::classified(other.class(), other.to_string()),
         }
     }
 }
@@ -50,14 +42,11 @@ impl From<ChatError> for AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
+            // The page offers Reload, or waits, for these two.
             StoreError::Stale => AppError::StaleChat,
             StoreError::Busy => AppError::ChatBusy,
-            StoreError::NotFound { .. } => AppError::NotFound(e.to_string()),
-            StoreError::InvalidName { .. } | StoreError::Invalid(_) => {
-                AppError::InvalidParameter(e.to_string())
-            }
-            StoreError::Malformed { .. } => AppError::Damaged(e.to_string()),
-            other => AppError::Storage(other.to_string()),
+            StoreError::Io { .. } => AppError::Storage(e.to_string()),
+            other => AppError::classified(other.class(), other.to_string()),
         }
     }
 }

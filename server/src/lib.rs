@@ -5,24 +5,18 @@
 pub mod access;
 pub mod chat;
 pub mod config;
-pub mod cpu;
-pub mod engine;
 mod errors;
-pub mod gpu;
 mod headers;
 pub mod listen;
-pub mod memory;
-pub mod model_port;
 pub mod models;
 pub mod openai;
 mod pictures;
 pub mod prompt;
 pub mod remote;
+pub mod replies;
 pub mod secrets;
 mod status;
 pub mod store;
-#[cfg(test)]
-mod test_support;
 pub mod tool_calls;
 pub mod tools;
 mod ui;
@@ -34,21 +28,73 @@ use axum::{extract::DefaultBodyLimit, middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
+use engine::Engine;
+
 use crate::{
     access::{Access, AccessPolicy, SitePolicy, Throttle, MAX_BODY_BYTES},
-    chat::Backend,
+    chat::{Backend, ChatEngine},
     models::ModelLibrary,
     openai::{ApiConfig, ApiState},
+    remote::RemoteBackend,
+    replies::Replies,
     store::UserData,
 };
 
-/// What every request handler shares: the chat engine (and through it the
-/// model and its queue), the user data folder, and the model folder.
+/// What every request handler shares: where replies come from, the
+/// replies in flight, the user data folder, and the model folder.
 #[derive(Clone)]
 pub struct AppState {
     pub chat: Arc<dyn Backend>,
+    pub replies: Arc<Replies>,
+    pub generator: Generator,
     pub data: Arc<UserData>,
     pub models: Arc<ModelLibrary>,
+}
+
+/// What generates replies: a model hosted in this process (which the
+/// Model tab loads, switches and unloads, and the idle timer releases), or
+/// another server (`--backend openai`).
+#[derive(Clone)]
+pub enum Generator {
+    Local(Arc<Engine>),
+    Remote { url: String },
+}
+
+impl AppState {
+    /// Replies from `engine`, in this process.
+    pub fn local(engine: Arc<Engine>, data: UserData, models: ModelLibrary) -> Self {
+        let replies = Arc::new(Replies::default());
+        Self {
+            chat: Arc::new(ChatEngine::new(engine.clone(), replies.clone())),
+            replies,
+            generator: Generator::Local(engine),
+            data: Arc::new(data),
+            models: Arc::new(models),
+        }
+    }
+
+    /// Replies from the OpenAI-compatible server at `url`.
+    pub fn remote(url: &str, key: Option<String>, data: UserData, models: ModelLibrary) -> Self {
+        let replies = Arc::new(Replies::default());
+        let remote = RemoteBackend::new(url, key, replies.clone());
+        Self {
+            generator: Generator::Remote {
+                url: remote.url().to_string(),
+            },
+            chat: Arc::new(remote),
+            replies,
+            data: Arc::new(data),
+            models: Arc::new(models),
+        }
+    }
+
+    /// The model host, where the model runs in this process.
+    pub fn host(&self) -> Option<&Arc<Engine>> {
+        match &self.generator {
+            Generator::Local(engine) => Some(engine),
+            Generator::Remote { .. } => None,
+        }
+    }
 }
 
 /// How the server is exposed: the API's key and CORS, and who may use it.
@@ -127,6 +173,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
     let api_routes = openai::routes(
         ApiState {
             chat: state.chat.clone(),
+            replies: state.replies.clone(),
             data: state.data.clone(),
         },
         &config.api,
@@ -149,6 +196,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         site,
         throttle,
         config.session_lifetime,
+        openai::refusal_response,
     );
     let routes = generate_route_list(App);
     Router::new()
@@ -165,7 +213,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         .with_state(options)
         .merge(embedded.unwrap_or_default())
         .merge(pictures::routes(state.data.clone()))
-        .merge(status::routes(state.chat.clone()))
+        .merge(status::routes(state.clone()))
         .merge(api_routes)
         .layer(middleware::from_fn(errors::server_fn_status))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -7,14 +7,13 @@ use std::{
 
 use anyhow::Context;
 use clap::Parser;
+use engine::{Engine, EngineOptions, LoadOptions};
 use server::{
     access::{parse_users, AccessPolicy},
-    chat::{Backend, ChatEngine},
-    config::{BackendKind, Cli, Command, Config},
-    engine::{Engine, EngineOptions, LoadOptions},
+    config::{BackendKind, Cli, Command, ServeArgs},
     models::ModelLibrary,
     openai::ApiConfig,
-    remote::RemoteBackend,
+    replies::Replies,
     router,
     secrets::new_token,
     store::UserData,
@@ -92,7 +91,7 @@ fn run() -> anyhow::Result<()> {
     }
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(config: ServeArgs) -> anyhow::Result<()> {
     // Every chat template renders in a worker process with a capped heap.
     let exe = std::env::current_exe().context("finding this program to start template workers")?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
@@ -106,7 +105,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Who may connect: a login with --auth, nobody asked on loopback, a
 /// random token otherwise.
-fn access_policy(config: &Config, host: IpAddr) -> anyhow::Result<AccessPolicy> {
+fn access_policy(config: &ServeArgs, host: IpAddr) -> anyhow::Result<AccessPolicy> {
     let file = match &config.auth_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -158,7 +157,7 @@ fn print_links(policy: &AccessPolicy, host: IpAddr, port: u16) {
     }
 }
 
-async fn serve_async(config: Config) -> anyhow::Result<()> {
+async fn serve_async(config: ServeArgs) -> anyhow::Result<()> {
     let site = match &config.site_root {
         Some(root) => SiteFiles::Folder(root.to_string_lossy().into_owned()),
         None => SiteFiles::default(),
@@ -207,59 +206,53 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
             config.user_data_dir.display()
         )
     })?;
-    let models = Arc::new(ModelLibrary::new(&config.model_dir, &config.hf_endpoint));
+    let models = ModelLibrary::new(&config.model_dir, &config.hf_endpoint);
 
-    let options = EngineOptions {
-        load: LoadOptions {
-            device: config.device,
-            ctx_size: config.ctx_size,
-            parallel: config.parallel,
-            gpu_memory: config.gpu_memory_bytes(),
-            ..LoadOptions::default()
-        },
-        queue_capacity: config.queue_size,
-    };
-    let chat: Arc<dyn Backend> = match config.backend {
+    let state = match config.backend {
         BackendKind::Openai => {
             let url = config
                 .backend_url
                 .clone()
                 .context("--backend openai needs --backend-url")?;
-            let engine = Arc::new(Engine::new(options, format!("replies come from {url}")));
-            let remote = RemoteBackend::new(&url, config.backend_key.clone(), engine);
-            match remote.model_ids().await {
+            let state = AppState::remote(&url, config.backend_key.clone(), data, models);
+            match state.chat.models().await {
                 Ok(models) => {
-                    tracing::info!(backend = %remote.url(), ?models, "generating with a remote server")
+                    tracing::info!(backend = %url, ?models, "generating with a remote server")
                 }
                 Err(e) => tracing::warn!(error = %e, "the remote backend does not answer yet"),
             }
-            Arc::new(remote)
+            state
         }
         BackendKind::Local => {
+            let options = EngineOptions {
+                load: LoadOptions {
+                    device: config.device,
+                    ctx_size: config.ctx_size,
+                    parallel: config.parallel,
+                    gpu_memory: config.gpu_memory_bytes(),
+                    ..LoadOptions::default()
+                },
+                queue_capacity: config.queue_size,
+            };
             let engine = Arc::new(Engine::new(options, "no model loaded"));
             let path = models.resolve(&config.model);
             let loading = engine.clone();
             // A model that fails to load leaves the server running, saying why.
             let _ = tokio::task::spawn_blocking(move || loading.switch_to(&path)).await;
-            Arc::new(ChatEngine::new(engine))
+            if let Some(minutes) = config.idle_timeout {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let idle = Duration::from_secs(minutes * 60);
+                    let mut tick = tokio::time::interval(Duration::from_secs(15));
+                    loop {
+                        tick.tick().await;
+                        engine.release_if_idle(idle);
+                    }
+                });
+            }
+            AppState::local(engine, data, models)
         }
     };
-    let state = AppState {
-        chat,
-        data: Arc::new(data),
-        models,
-    };
-    if let Some(minutes) = config.idle_timeout {
-        let engine = state.chat.engine().clone();
-        tokio::spawn(async move {
-            let idle = Duration::from_secs(minutes * 60);
-            let mut tick = tokio::time::interval(Duration::from_secs(15));
-            loop {
-                tick.tick().await;
-                engine.release_if_idle(idle);
-            }
-        });
-    }
 
     let addr = SocketAddr::new(host, config.listen_port);
     let app = router(state.clone(), &server_config);
@@ -268,12 +261,11 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     print_links(&server_config.access, host, config.listen_port);
     tracing::info!(%addr, "listening");
-    let engine = state.chat.engine().clone();
     server::listen::serve(
         listener,
         app,
         server::listen::Limits::default(),
-        shutdown_signal(engine),
+        shutdown_signal(state.replies.clone()),
     )
     .await;
     tracing::info!("stopped");
@@ -283,7 +275,7 @@ async fn serve_async(config: Config) -> anyhow::Result<()> {
 /// Resolves on ctrl-c or SIGTERM. Running replies get a few seconds to
 /// finish, then are stopped (and saved); a second signal or a hung client
 /// cannot keep the process alive for long.
-async fn shutdown_signal(engine: Arc<Engine>) {
+async fn shutdown_signal(replies: Arc<Replies>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -305,7 +297,7 @@ async fn shutdown_signal(engine: Arc<Engine>) {
     tracing::info!("shutting down: no new requests; running replies get 5 s to finish");
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let stopped = engine.stop_all();
+        let stopped = replies.interrupt_all();
         if stopped > 0 {
             tracing::info!(
                 stopped,

@@ -12,22 +12,25 @@ use std::{
     time::Instant,
 };
 
-use app::types::{ChatMessage, GenerationParams, Mode, Role, ValidParams};
+use domain::{ChatMessage, GenerationParams, Mode, Role, ValidParams};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+use engine::{EngineError, EngineEvent, FinishReason, GenerationStats, TextTokenizer};
+
 use crate::{
-    chat::{Backend, BoxFuture, ChatError, ChatRequest, CompletionOptions, Prepared, ServedModel},
-    engine::{
-        Engine, EngineError, EngineEvent, FinishReason, GenerationStats, ReplyStream, TextTokenizer,
+    chat::{
+        Backend, BoxFuture, ChatError, ChatRequest, CompletionOptions, Loader, Prepared,
+        ServedModel,
     },
     prompt::{chat_instruct_message, chat_mode_prompt, BuiltPrompt, Continuation, PromptSettings},
+    replies::{Replies, ReplyStream},
     tool_calls::ToolFormat,
 };
 
 pub struct RemoteBackend {
-    /// Tracks the running replies (Stop, metrics); generates nothing.
-    engine: Arc<Engine>,
+    /// Where its replies are registered (Stop, the metrics).
+    replies: Arc<Replies>,
     client: reqwest::Client,
     /// Base URL ending in `/v1`.
     base: String,
@@ -44,7 +47,7 @@ struct Outgoing {
 }
 
 impl RemoteBackend {
-    pub fn new(url: &str, key: Option<String>, engine: Arc<Engine>) -> Self {
+    pub fn new(url: &str, key: Option<String>, replies: Arc<Replies>) -> Self {
         let url = url.trim_end_matches('/');
         let base = if url.ends_with("/v1") {
             url.to_string()
@@ -52,7 +55,7 @@ impl RemoteBackend {
             format!("{url}/v1")
         };
         Self {
-            engine,
+            replies,
             client: reqwest::Client::new(),
             base,
             key,
@@ -174,7 +177,7 @@ impl RemoteBackend {
         Ok(Outgoing { path, body, shown })
     }
 
-    /// Sends the request and streams the reply through the engine's
+    /// Sends the request and streams the reply through the server's reply
     /// registry (so Stop and the metrics work as for the local engine).
     fn start_chat(
         &self,
@@ -182,7 +185,7 @@ impl RemoteBackend {
         request_id: &str,
         request: &ChatRequest,
     ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
-        let settings_stops = PromptSettings {
+        let settings = PromptSettings {
             mode: request.mode,
             character: &request.character,
             user: &request.user,
@@ -190,18 +193,21 @@ impl RemoteBackend {
             chat_instruct_command: "",
             enable_thinking: request.enable_thinking,
             tools: None,
-        }
-        .stop_strings();
+        };
+        let settings_stops = settings.stop_strings();
+        let strip_names = settings.names_to_strip(request.continuation);
         let mut stops = settings_stops.clone();
         stops.extend(request.params.custom_stopping_strings.iter().cloned());
         let outgoing = self.outgoing(request)?;
-        let stream = self.send(
-            (owner, request_id),
-            outgoing.path,
-            outgoing.body,
-            &request.params,
-            stops,
-        );
+        let stream = self
+            .send(
+                (owner, request_id),
+                outgoing.path,
+                outgoing.body,
+                &request.params,
+                stops,
+            )
+            .trimming(&strip_names);
         Ok((
             stream,
             BuiltPrompt {
@@ -288,22 +294,15 @@ impl RemoteBackend {
                 b.insert("model".into(), json!(model));
             }
         }
-        let (events, cancel, stream) = self.engine.open_reply(owner, request_id);
+        let (events, cancel, stream) = self.replies.channel(owner, request_id);
         let request = self.post(path).json(&body);
-        let metrics = self.engine.metrics_handle();
         let url = format!("{}{path}", self.base);
         tokio::spawn(async move {
             let started = Instant::now();
             let outcome = relay(request, &events, &cancel, started).await;
             let event = match outcome {
-                Ok((reason, stats)) => {
-                    metrics.record(reason, &stats);
-                    EngineEvent::Finished { reason, stats }
-                }
-                Err(reason) => {
-                    metrics.record_failure();
-                    EngineEvent::Failed(EngineError::Remote(format!("{url}: {reason}")))
-                }
+                Ok((reason, stats)) => EngineEvent::Finished { reason, stats },
+                Err(reason) => EngineEvent::Failed(EngineError::Remote(format!("{url}: {reason}"))),
             };
             let _ = events.send(event);
         });
@@ -317,7 +316,7 @@ impl RemoteBackend {
 async fn relay(
     request: reqwest::RequestBuilder,
     events: &tokio::sync::mpsc::UnboundedSender<EngineEvent>,
-    cancel: &crate::engine::Cancel,
+    cancel: &engine::Cancel,
     started: Instant,
 ) -> Result<(FinishReason, GenerationStats), String> {
     let response = request.send().await.map_err(|e| e.to_string())?;
@@ -406,10 +405,6 @@ async fn relay(
 
 /// The remote backend as shared state.
 impl Backend for RemoteBackend {
-    fn engine(&self) -> &Arc<Engine> {
-        &self.engine
-    }
-
     fn start(
         &self,
         owner: &str,
@@ -457,6 +452,7 @@ impl Backend for RemoteBackend {
             architecture: "remote".into(),
             context_length: 0,
             device: self.base.clone(),
+            loader: Loader::Remote,
         })
     }
 
@@ -470,10 +466,6 @@ impl Backend for RemoteBackend {
 
     fn model_template(&self) -> Option<String> {
         None
-    }
-
-    fn remote_url(&self) -> Option<String> {
-        Some(self.base.clone())
     }
 }
 

@@ -1,8 +1,6 @@
 //! `/health` (ready only when a model can answer) and `/metrics`
 //! (Prometheus text).
 
-use std::sync::Arc;
-
 use axum::{
     extract::State,
     http::{header, StatusCode},
@@ -12,21 +10,21 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::chat::Backend;
+use crate::{AppState, Generator};
 
-pub fn routes(chat: Arc<dyn Backend>) -> Router {
+pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .with_state(chat)
+        .with_state(state)
 }
 
 /// Ready when the backend names a model (a remote server is asked).
-async fn health(State(chat): State<Arc<dyn Backend>>) -> Response {
-    match chat.models().await {
+async fn health(State(state): State<AppState>) -> Response {
+    match state.chat.models().await {
         Ok(models) => {
             let mut body = json!({"status": "ok", "model": models.first()});
-            if let Some(url) = chat.remote_url() {
+            if let Generator::Remote { url } = &state.generator {
                 body["backend"] = json!(url);
             }
             Json(body).into_response()
@@ -39,9 +37,39 @@ async fn health(State(chat): State<Arc<dyn Backend>>) -> Response {
     }
 }
 
-async fn metrics(State(chat): State<Arc<dyn Backend>>) -> Response {
-    let engine = chat.engine();
-    let loaded = chat.served().is_ok();
-    let text = engine.metrics().render(engine.queue_depth(), loaded);
+/// The reply counters (either backend), the queue, and what the local
+/// scheduler is doing.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = String::new();
+    state.replies.metrics().render(&mut text);
+    let loaded = state.chat.served().is_ok();
+    let queue_depth = match &state.generator {
+        Generator::Local(engine) => engine.queue_depth(),
+        Generator::Remote { .. } => state.replies.count(),
+    };
+    let mut gauge = |name: &str, help: &str, value: String| {
+        text.push_str(&format!(
+            "# HELP candlelight_{name} {help}\n# TYPE candlelight_{name} gauge\ncandlelight_{name} {value}\n"
+        ));
+    };
+    gauge(
+        "queue_depth",
+        "Requests waiting for or using the model.",
+        queue_depth.to_string(),
+    );
+    gauge(
+        "model_loaded",
+        "1 when a model is loaded.",
+        u8::from(loaded).to_string(),
+    );
+    match &state.generator {
+        Generator::Local(engine) => engine.metrics().render(&mut text),
+        // Replies in flight stand for the remote server's sequences.
+        Generator::Remote { .. } => gauge(
+            "active_sequences",
+            "Replies being generated.",
+            state.replies.count().to_string(),
+        ),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -89,7 +89,7 @@ pub fn NotebookPage() -> impl IntoView {
                                     }
                                 ))),
                                 StreamEvent::Error { message } => error.set(Some(message)),
-                                StreamEvent::Saved { .. } => {}
+                                StreamEvent::Saved { .. } | StreamEvent::Placed { .. } => {}
                             }
                         }
                     }

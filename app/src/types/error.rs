@@ -1,3 +1,4 @@
+use domain::ErrorClass;
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
@@ -31,6 +32,9 @@ pub enum AppError {
     ChatBusy,
     #[error("{0} not found")]
     NotFound(String),
+    /// The state changed under the request.
+    #[error("{0}")]
+    Conflict(String),
     /// A file in the user data folder that cannot be read as what it
     /// should be (the message names it).
     #[error("{0}")]
@@ -45,22 +49,47 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The UI's error for a failure of `class` saying `message`, for the
+    /// errors that need no variant of their own.
+    pub fn classified(class: ErrorClass, message: String) -> Self {
+        match class {
+            ErrorClass::BadInput => AppError::InvalidParameter(message),
+            ErrorClass::Unauthorized => AppError::Unauthorized(message),
+            ErrorClass::Forbidden => AppError::Forbidden(message),
+            ErrorClass::NotFound => AppError::NotFound(message),
+            ErrorClass::Conflict => AppError::Conflict(message),
+            ErrorClass::TooLarge => AppError::TooLarge(message),
+            ErrorClass::Unprocessable => AppError::Damaged(message),
+            ErrorClass::Busy => AppError::Busy,
+            ErrorClass::Unavailable => AppError::NoModel(message),
+            ErrorClass::Internal => AppError::Generation(message),
+        }
+    }
+
+    /// What kind of failure this is (the one rule for its HTTP status).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            AppError::InvalidParameter(_) => ErrorClass::BadInput,
+            AppError::Unauthorized(_) => ErrorClass::Unauthorized,
+            AppError::Forbidden(_) => ErrorClass::Forbidden,
+            AppError::NotFound(_) => ErrorClass::NotFound,
+            AppError::StaleChat | AppError::ChatBusy | AppError::Conflict(_) => {
+                ErrorClass::Conflict
+            }
+            AppError::TooLarge(_) => ErrorClass::TooLarge,
+            AppError::Damaged(_) => ErrorClass::Unprocessable,
+            AppError::TooManyAttempts { .. } | AppError::Busy => ErrorClass::Busy,
+            AppError::NoModel(_) | AppError::Transport(_) => ErrorClass::Unavailable,
+            AppError::Generation(_) | AppError::Storage(_) | AppError::Misconfigured(_) => {
+                ErrorClass::Internal
+            }
+        }
+    }
+
     /// The HTTP status a server function answers with when it fails with
     /// this error (the browser reads the error from the body either way).
     pub fn http_status(&self) -> u16 {
-        match self {
-            AppError::InvalidParameter(_) => 400,
-            AppError::Unauthorized(_) => 401,
-            AppError::Forbidden(_) => 403,
-            AppError::NotFound(_) => 404,
-            AppError::StaleChat | AppError::ChatBusy => 409,
-            AppError::TooLarge(_) => 413,
-            AppError::Damaged(_) => 422,
-            AppError::TooManyAttempts { .. } | AppError::Busy => 429,
-            AppError::NoModel(_) => 503,
-            AppError::Transport(_) => 502,
-            AppError::Generation(_) | AppError::Storage(_) | AppError::Misconfigured(_) => 500,
-        }
+        self.class().http_status()
     }
 }
 

@@ -1,32 +1,7 @@
-//! Types shared by the browser and the server: they cross the server-function
-//! boundary as JSON, so they stay plain serde structs that compile to wasm.
+//! The domain types (crate `domain`, shared with the server) and the UI's
+//! error type, which carries leptos's server-function traits.
 
-mod caller;
-mod chat;
-mod chat_log;
 mod error;
-mod events;
-mod library;
-mod model;
-mod param_ranges;
-mod params;
-mod persona;
-mod settings;
 
-pub use caller::Caller;
-pub use chat::{ChatMessage, CompletionRequest, FunctionCall, ReplyRequest, Role, ToolCall};
-pub use chat_log::{
-    ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage,
-};
+pub use domain::*;
 pub use error::AppError;
-pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};
-pub use library::{CardImport, CharacterInfo, PresetInfo};
-pub use model::{
-    Batching, DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
-};
-pub use param_ranges::{NumericParam, MAX_NEW_TOKENS_LIMIT, MIN_TEMPERATURE, NUMERIC_PARAMS};
-pub use params::{GenerationParams, ParamError, ValidParams};
-pub use persona::{
-    substitute_names, Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
-};
-pub use settings::ChatSettings;

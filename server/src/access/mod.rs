@@ -23,17 +23,17 @@ use std::{
     time::Duration,
 };
 
-use app::types::Caller;
 use axum::{
     extract::{ConnectInfo, Form, FromRequest, Request, State},
     http::{header, HeaderMap, Method, StatusCode, Uri},
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
 };
+use domain::Caller;
 use serde::Deserialize;
 
 use crate::secrets::constant_time_eq;
-pub use refusal::{retry_secs, Refusal};
+pub use refusal::{retry_secs, ApiRefusal, Refusal};
 use sessions::Sessions;
 pub use site::{SitePolicy, SiteRefusal};
 pub use throttle::{Attempt, Throttle};
@@ -58,6 +58,8 @@ pub enum AccessPolicy {
 
 pub struct Access {
     policy: AccessPolicy,
+    /// The API's rendering of a refusal (the API layer is above this one).
+    api_refusal: ApiRefusal,
     /// With `--api-key`, `/v1` is governed by the key alone.
     api_key_set: bool,
     site: SitePolicy,
@@ -72,9 +74,11 @@ impl Access {
         site: SitePolicy,
         throttle: Arc<Throttle>,
         session_lifetime: Duration,
+        api_refusal: ApiRefusal,
     ) -> Arc<Self> {
         Arc::new(Self {
             policy,
+            api_refusal,
             api_key_set,
             site,
             throttle,
@@ -161,7 +165,7 @@ pub async fn guard(
 ) -> Response {
     let path = request.uri().path().to_string();
     let (method, headers) = (request.method().clone(), request.headers().clone());
-    let refuse = |r: Refusal| r.respond(&method, &headers, &path);
+    let refuse = |r: Refusal| r.respond(&method, &headers, &path, access.api_refusal);
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -225,7 +229,7 @@ async fn token_guard(access: &Access, token: &str, request: Request, next: Next)
         request.uri().path().to_string(),
     );
     let ip = client_ip(&request);
-    let refuse = |r: Refusal| r.respond(&method, &headers, &path);
+    let refuse = |r: Refusal| r.respond(&method, &headers, &path, access.api_refusal);
     if let Some((given, clean_path)) = token_in_query(request.uri()) {
         return match throttled_check(access, ip, &given, token, "access token") {
             Ok(()) => {
@@ -318,7 +322,7 @@ async fn login_guard(
                 (StatusCode::UNAUTHORIZED, Html(pages::login_form(true))).into_response()
             }
             Attempt::LockedOut(wait) => {
-                Refusal::TooManyAttempts(wait).respond(&method, &headers, &path)
+                Refusal::TooManyAttempts(wait).respond(&method, &headers, &path, access.api_refusal)
             }
         };
     }
@@ -334,7 +338,7 @@ async fn login_guard(
         message: "log in first (your session may have expired)".into(),
         page: pages::login_form(false),
     }
-    .respond(&method, &headers, &path)
+    .respond(&method, &headers, &path, access.api_refusal)
 }
 
 /// `user:password` pairs from `--auth` flags and an `--auth-file` (one per

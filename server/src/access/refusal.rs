@@ -1,6 +1,8 @@
 //! A refused request, answered in the form its caller reads: OpenAI's
-//! error shape on `/v1`, the UI's error type on server functions (so the
-//! browser shows the message), a page or plain text elsewhere.
+//! error shape on `/v1` (rendered by the API layer, which is above this
+//! one: the router hands its renderer in as an [`ApiRefusal`]), the UI's
+//! error type on server functions (so the browser shows the message), a
+//! page or plain text elsewhere.
 
 use std::time::Duration;
 
@@ -11,7 +13,8 @@ use axum::{
     Json,
 };
 
-use crate::openai::ApiError;
+/// How the API answers a refusal of one of its requests.
+pub type ApiRefusal = fn(Refusal) -> Response;
 
 #[derive(Debug)]
 pub enum Refusal {
@@ -42,14 +45,20 @@ impl Refusal {
         }
     }
 
-    pub fn respond(self, method: &Method, headers: &HeaderMap, path: &str) -> Response {
+    pub fn respond(
+        self,
+        method: &Method,
+        headers: &HeaderMap,
+        path: &str,
+        api: ApiRefusal,
+    ) -> Response {
         let status = self.status();
         let retry = match &self {
             Refusal::TooManyAttempts(wait) => Some(retry_secs(*wait)),
             _ => None,
         };
         let mut response = if path.starts_with("/v1/") {
-            ApiError::from(self).into_response()
+            api(self)
         } else if path.starts_with("/api/") {
             (status, Json(AppError::from(self))).into_response()
         } else {
@@ -83,20 +92,6 @@ impl From<Refusal> for AppError {
             Refusal::Forbidden(m) | Refusal::UnsupportedMediaType(m) => AppError::Forbidden(m),
             Refusal::TooLarge(m) => AppError::TooLarge(m),
             Refusal::TooManyAttempts(wait) => AppError::TooManyAttempts {
-                retry_after_secs: retry_secs(wait),
-            },
-        }
-    }
-}
-
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> Self {
-        match r {
-            Refusal::Unauthorized { .. } => ApiError::Unauthorized,
-            Refusal::Forbidden(m) => ApiError::Forbidden(m),
-            Refusal::UnsupportedMediaType(m) => ApiError::UnsupportedMediaType(m),
-            Refusal::TooLarge(m) => ApiError::TooLarge(m),
-            Refusal::TooManyAttempts(wait) => ApiError::TooManyAttempts {
                 retry_after_secs: retry_secs(wait),
             },
         }

@@ -3,17 +3,16 @@
 //! OpenAI-compatible server (`crate::remote::RemoteBackend`). Everything
 //! above this trait is the same in both modes; what a backend cannot do
 //! (exact token counts remotely) it says with [`EngineError::Unsupported`].
+//! Both register their replies in the server's [`Replies`](crate::replies::Replies),
+//! so Stop and the metrics do not care which one made a reply.
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use app::types::ValidParams;
+use domain::ValidParams;
 
 use super::{ChatError, ChatRequest, Prepared};
-use crate::{
-    engine::{Engine, EngineError, Grammar, ReplyStream, TextTokenizer},
-    prompt::BuiltPrompt,
-    tool_calls::ToolFormat,
-};
+use crate::{prompt::BuiltPrompt, replies::ReplyStream, tool_calls::ToolFormat};
+use engine::{EngineError, Grammar, TextTokenizer};
 
 /// The model replies come from, as the Model tab and the API name it.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +23,24 @@ pub struct ServedModel {
     pub context_length: usize,
     /// `cpu`, `cuda:0`, or the remote server's URL.
     pub device: String,
+    /// Where replies are made: in this process, or by a remote server.
+    pub loader: Loader,
+}
+
+/// Who runs the model, as `/v1/internal/model/info` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loader {
+    Local,
+    Remote,
+}
+
+impl Loader {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Loader::Local => "candlelight",
+            Loader::Remote => "remote",
+        }
+    }
 }
 
 /// What a raw completion may ask for beyond its sampling.
@@ -38,10 +55,6 @@ pub struct CompletionOptions {
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait Backend: Send + Sync {
-    /// The registry of running replies (Stop, the metrics, the queue): the
-    /// local engine runs them; for a remote backend it only tracks them.
-    fn engine(&self) -> &Arc<Engine>;
-
     /// Starts `owner`'s reply to a chat request; dropping the stream
     /// cancels it.
     fn start(
@@ -80,7 +93,4 @@ pub trait Backend: Send + Sync {
 
     /// The model's own chat template, when known.
     fn model_template(&self) -> Option<String>;
-
-    /// The remote server's URL, when replies come from one.
-    fn remote_url(&self) -> Option<String>;
 }

@@ -1,9 +1,9 @@
 //! The engine's job for a request: the UI's and the API's sampling
 //! parameters (text-generation-webui's names) in the engine's own terms.
 
-use app::types::{GenerationParams, ValidParams};
+use domain::{GenerationParams, ValidParams};
 
-use crate::engine::{GenerationJob, Sampling};
+use engine::{GenerationJob, Sampling};
 
 /// Only validated parameters make a job.
 pub fn job(
@@ -19,7 +19,6 @@ pub fn job(
         stop_strings,
         eos_ids,
         ban_eos: params.ban_eos_token,
-        strip_leading_names: Vec::new(),
         constraint: None,
         logprobs: None,
     }

@@ -10,22 +10,26 @@ mod template_cache;
 
 use std::sync::Arc;
 
-use app::types::ValidParams;
+use domain::ValidParams;
 
-pub use backend::{Backend, BoxFuture, CompletionOptions, ServedModel};
+pub use backend::{Backend, BoxFuture, CompletionOptions, Loader, ServedModel};
 pub use error::ChatError;
 pub use request::ChatRequest;
 use template_cache::TemplateCache;
 
+use engine::{Engine, EngineError, GenerationJob, TextTokenizer};
+
 use crate::{
-    engine::{Engine, EngineError, GenerationJob, ReplyStream, TextTokenizer},
     prompt::{build_prompt, BuiltPrompt, ChatTemplate, PromptError, PromptSettings},
+    replies::{Replies, ReplyStream},
     tool_calls::{self, ToolFormat},
 };
 
 /// The local backend: replies from the in-process engine.
 pub struct ChatEngine {
     engine: Arc<Engine>,
+    replies: Arc<Replies>,
+    /// Compiled templates: the model's own and any chosen per request.
     templates: TemplateCache,
 }
 
@@ -33,22 +37,33 @@ pub struct ChatEngine {
 pub struct Prepared {
     pub prompt: BuiltPrompt,
     pub job: GenerationJob,
+    /// Names whose leading `Name:` is trimmed from the reply (chat modes).
+    pub strip_names: Vec<String>,
 }
 
 impl ChatEngine {
-    pub fn new(engine: Arc<Engine>) -> Self {
+    pub fn new(engine: Arc<Engine>, replies: Arc<Replies>) -> Self {
         Self {
             engine,
+            replies,
             templates: TemplateCache::default(),
         }
+    }
+
+    /// Queues `job` as `owner`'s reply `request_id`.
+    fn submit(
+        &self,
+        owner: &str,
+        request_id: &str,
+        job: GenerationJob,
+    ) -> Result<ReplyStream, EngineError> {
+        let (cancel, registration) = self.replies.open(owner, request_id);
+        let events = self.engine.submit(job, cancel)?;
+        Ok(ReplyStream::new(events, registration))
     }
 }
 
 impl Backend for ChatEngine {
-    fn engine(&self) -> &Arc<Engine> {
-        &self.engine
-    }
-
     /// Builds the prompt exactly as it will be sent, without running it.
     fn prepare(&self, request: &ChatRequest) -> Result<Prepared, ChatError> {
         let model = self.engine.model()?;
@@ -115,14 +130,17 @@ impl Backend for ChatEngine {
             stop_strings,
             tokenizer.eos_ids().to_vec(),
         );
-        job.strip_leading_names = settings.names_to_strip(request.continuation);
         job.logprobs = request.logprobs;
         if let Some(grammar) = &request.grammar {
             job.constraint = Some(blocking(|| model.constraints.constraint(grammar))?);
             // The grammar decides where the reply ends.
             job.ban_eos = false;
         }
-        Ok(Prepared { prompt, job })
+        Ok(Prepared {
+            prompt,
+            job,
+            strip_names: settings.names_to_strip(request.continuation),
+        })
     }
 
     /// Prepares and queues `owner`'s request. Dropping the stream cancels it.
@@ -132,8 +150,13 @@ impl Backend for ChatEngine {
         request_id: &str,
         request: &ChatRequest,
     ) -> Result<(ReplyStream, BuiltPrompt), ChatError> {
-        let Prepared { prompt, job } = self.prepare(request)?;
-        Ok((self.engine.submit(owner, request_id, job)?, prompt))
+        let Prepared {
+            prompt,
+            job,
+            strip_names,
+        } = self.prepare(request)?;
+        let stream = self.submit(owner, request_id, job)?.trimming(&strip_names);
+        Ok((stream, prompt))
     }
 
     /// Queues a raw prompt (no template), as `/v1/completions` sends it,
@@ -178,7 +201,7 @@ impl Backend for ChatEngine {
             job.constraint = Some(blocking(|| model.constraints.constraint(grammar))?);
             job.ban_eos = false;
         }
-        Ok((self.engine.submit(owner, request_id, job)?, prompt_tokens))
+        Ok((self.submit(owner, request_id, job)?, prompt_tokens))
     }
 
     /// How the model writes tool calls, from the template it is prompted
@@ -194,6 +217,7 @@ impl Backend for ChatEngine {
             architecture: m.info.architecture.clone(),
             context_length: m.info.context_length,
             device: m.info.device.to_string(),
+            loader: backend::Loader::Local,
         })
     }
 
@@ -208,10 +232,6 @@ impl Backend for ChatEngine {
 
     fn model_template(&self) -> Option<String> {
         self.engine.model().ok()?.template_source.clone()
-    }
-
-    fn remote_url(&self) -> Option<String> {
-        None
     }
 }
 
@@ -228,18 +248,25 @@ impl ChatEngine {
         }
     }
 
+    /// The request's own template, else the model's, compiled once.
     fn template_for(&self, request: &ChatRequest) -> Result<Arc<ChatTemplate>, ChatError> {
         let model = self.engine.model()?;
-        match &request.instruction_template {
-            Some(source) => Ok(self.templates.get(
-                source,
-                model.tokenizer.bos_text(),
-                model.tokenizer.eos_text(),
-            )?),
-            None => model
-                .template
-                .clone()
-                .map_err(|e| ChatError::Prompt(PromptError::NoTemplate(e))),
+        let source = match (&request.instruction_template, &model.template_source) {
+            (Some(source), _) | (None, Some(source)) => source,
+            (None, None) => {
+                return Err(ChatError::Prompt(PromptError::NoTemplate(
+                    "the model file has no tokenizer.chat_template; pick an instruction template, or use the Notebook".into(),
+                )))
+            }
+        };
+        let compiled = self.templates.get(
+            source,
+            model.tokenizer.bos_text(),
+            model.tokenizer.eos_text(),
+        );
+        match (compiled, &request.instruction_template) {
+            (Err(e), None) => Err(ChatError::Prompt(PromptError::NoTemplate(e.to_string()))),
+            (compiled, _) => Ok(compiled?),
         }
     }
 }

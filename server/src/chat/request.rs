@@ -1,8 +1,7 @@
-use app::types::{
-    Character, ChatMessage, Mode, UserProfile, ValidParams, DEFAULT_CHAT_INSTRUCT_COMMAND,
-};
+use domain::{Character, ChatMessage, Mode, UserProfile, ValidParams};
 
-use crate::{engine::Grammar, prompt::Continuation};
+use crate::prompt::Continuation;
+use engine::Grammar;
 
 /// A request for the next message of a conversation, from the UI or the API.
 #[derive(Clone, Debug)]
@@ -28,25 +27,4 @@ pub struct ChatRequest {
     pub grammar: Option<Grammar>,
     /// Report log-probabilities with this many alternatives per token.
     pub logprobs: Option<usize>,
-}
-
-impl ChatRequest {
-    /// An instruct-mode request with the model's own template.
-    pub fn instruct(history: Vec<ChatMessage>, params: ValidParams) -> Self {
-        Self {
-            history,
-            mode: Mode::Instruct,
-            character: Character::default(),
-            user: UserProfile::default(),
-            system_message: None,
-            chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND.to_string(),
-            instruction_template: None,
-            continuation: Continuation::Reply,
-            enable_thinking: None,
-            tools: Vec::new(),
-            grammar: None,
-            logprobs: None,
-            params,
-        }
-    }
 }

@@ -9,9 +9,9 @@ use std::{
     time::SystemTime,
 };
 
-use app::types::ModelFile;
+use domain::ModelFile;
 
-use crate::engine::GgufFile;
+use engine::GgufFile;
 
 /// A file's size and modification time: a changed file is read again.
 type Stamp = (u64, SystemTime);

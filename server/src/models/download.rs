@@ -11,7 +11,7 @@ use std::{
     },
 };
 
-use app::types::{DownloadState, DownloadStatus, RemoteModelFile};
+use domain::{DownloadState, DownloadStatus, RemoteModelFile};
 use futures::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};

@@ -12,7 +12,7 @@ use std::{
 pub use catalog::Catalog;
 pub use download::{DownloadError, Downloads};
 
-use crate::engine::Engine;
+use engine::Engine;
 
 pub struct ModelLibrary {
     pub catalog: Catalog,

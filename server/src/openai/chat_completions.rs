@@ -6,12 +6,12 @@ use std::sync::{
     Arc,
 };
 
-use app::types::{Caller, Mode};
 use axum::{
     extract::State,
     response::{sse::Sse, IntoResponse, Response},
     Extension, Json,
 };
+use domain::{Caller, Mode};
 use futures::StreamExt;
 
 use super::{
@@ -26,10 +26,8 @@ use super::{
     },
     ApiError, ApiState,
 };
-use crate::{
-    engine::{EngineEvent, FinishReason, GenerationStats},
-    tool_calls::ParsedCall,
-};
+use crate::tool_calls::ParsedCall;
+use engine::{EngineEvent, FinishReason, GenerationStats};
 
 /// `tool_calls` when the reply made calls, else why it ended.
 fn reply_finish(reason: FinishReason, made_calls: bool) -> &'static str {
@@ -54,7 +52,7 @@ fn response_call(call: ParsedCall) -> ResponseToolCall {
 /// One choice's running reply.
 struct Running {
     index: u32,
-    events: crate::engine::ReplyStream,
+    events: crate::replies::ReplyStream,
 }
 
 /// The prompt's tokens for `usage`: where the prompt could not be counted

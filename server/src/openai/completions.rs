@@ -1,11 +1,11 @@
 //! `POST /v1/completions`: a raw prompt, no template.
 
-use app::types::Caller;
 use axum::{
     extract::State,
     response::{sse::Sse, IntoResponse, Response},
     Extension, Json,
 };
+use domain::Caller;
 
 use super::{
     body::JsonObject,
@@ -19,10 +19,8 @@ use super::{
     },
     ApiError, ApiState,
 };
-use crate::{
-    chat::CompletionOptions,
-    engine::{EngineEvent, FinishReason},
-};
+use crate::chat::CompletionOptions;
+use engine::{EngineEvent, FinishReason};
 
 pub async fn completions(
     State(state): State<ApiState>,

@@ -2,7 +2,7 @@
 //! (preset first, then each field given), messages, and the
 //! text-generation-webui chat extras.
 
-use app::types::{
+use domain::{
     Character, ChatMessage, FunctionCall, GenerationParams, Mode, Role, ToolCall, UserProfile,
     ValidParams, DEFAULT_CHAT_INSTRUCT_COMMAND,
 };
@@ -40,7 +40,7 @@ pub fn choices(fields: &SamplingFields) -> Result<u32, ApiError> {
 fn field(param: &'static str) -> impl Fn(StoreError) -> ApiError {
     move |e| match e {
         StoreError::Io { .. } => e.into(),
-        other => ApiError::invalid(other.to_string(), Some(param)),
+        other => ApiError::of_field(other.class(), other.to_string(), param),
     }
 }
 

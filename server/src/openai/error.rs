@@ -7,10 +7,17 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use domain::ErrorClass;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::{chat::ChatError, engine::EngineError, prompt::PromptError, store::StoreError};
+use crate::{
+    access::{retry_secs, Refusal},
+    chat::ChatError,
+    prompt::PromptError,
+    store::StoreError,
+};
+use engine::EngineError;
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -43,6 +50,13 @@ pub enum ApiError {
     /// switched or unloaded): not the way its client asked it to end.
     #[error("the server stopped this reply before it finished (it is shutting down, or its model was switched or unloaded)")]
     Interrupted,
+    /// Any internal error, rendered from its class.
+    #[error("{message}")]
+    Classified {
+        class: ErrorClass,
+        message: String,
+        param: Option<String>,
+    },
     #[error("{0}")]
     Internal(String),
 }
@@ -69,18 +83,41 @@ impl ApiError {
         }
     }
 
+    /// A request field's problem, keeping the class of the error behind
+    /// it (a preset that does not exist is 404, a bad name 400).
+    pub fn of_field(class: ErrorClass, message: String, param: &str) -> Self {
+        ApiError::Classified {
+            class,
+            message,
+            param: Some(param.to_string()),
+        }
+    }
+
+    /// What kind of failure this is: the one rule for its HTTP status,
+    /// shared with the UI's errors.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ApiError::InvalidRequest { .. }
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::MethodNotAllowed(_) => ErrorClass::BadInput,
+            ApiError::Unauthorized => ErrorClass::Unauthorized,
+            ApiError::Forbidden(_) => ErrorClass::Forbidden,
+            ApiError::TooLarge(_) => ErrorClass::TooLarge,
+            ApiError::ModelNotFound(_) | ApiError::UnknownEndpoint(_) => ErrorClass::NotFound,
+            ApiError::Busy | ApiError::TooManyAttempts { .. } => ErrorClass::Busy,
+            ApiError::NoModel(_) | ApiError::Interrupted => ErrorClass::Unavailable,
+            ApiError::Classified { class, .. } => *class,
+            ApiError::Internal(_) => ErrorClass::Internal,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            // HTTP's own statuses for what HTTP got wrong.
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ModelNotFound(_) | ApiError::UnknownEndpoint(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Busy | ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NoModel(_) | ApiError::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            other => StatusCode::from_u16(other.class().http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
 
@@ -110,10 +147,13 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => ("rate_limit_error", Some("too_many_attempts")),
             ApiError::NoModel(_) => ("server_error", Some("model_not_loaded")),
             ApiError::Interrupted => ("server_error", Some("reply_interrupted")),
+            ApiError::Classified { class, .. } => class_shape(*class),
             ApiError::Internal(_) => ("server_error", None),
         };
         let param = match self {
-            ApiError::InvalidRequest { param, .. } => param.clone(),
+            ApiError::InvalidRequest { param, .. } | ApiError::Classified { param, .. } => {
+                param.clone()
+            }
             _ => None,
         };
         ErrorBody {
@@ -124,6 +164,22 @@ impl ApiError {
                 code,
             },
         }
+    }
+}
+
+/// OpenAI's `type` and our `code` for an error known by its class.
+fn class_shape(class: ErrorClass) -> (&'static str, Option<&'static str>) {
+    match class {
+        ErrorClass::BadInput => ("invalid_request_error", None),
+        ErrorClass::Unauthorized => ("authentication_error", None),
+        ErrorClass::Forbidden => ("permission_error", None),
+        ErrorClass::NotFound => ("invalid_request_error", Some("not_found")),
+        ErrorClass::Conflict => ("invalid_request_error", Some("conflict")),
+        ErrorClass::TooLarge => ("invalid_request_error", Some("request_too_large")),
+        ErrorClass::Unprocessable => ("invalid_request_error", Some("damaged_file")),
+        ErrorClass::Busy => ("rate_limit_error", Some("server_busy")),
+        ErrorClass::Unavailable => ("server_error", Some("unavailable")),
+        ErrorClass::Internal => ("server_error", None),
     }
 }
 
@@ -153,10 +209,11 @@ impl From<EngineError> for ApiError {
             EngineError::PromptTooLong { .. } | EngineError::TextTooLong { .. } => {
                 ApiError::invalid(e.to_string(), Some("messages"))
             }
-            EngineError::Grammar(_) | EngineError::Unsupported(_) => {
-                ApiError::invalid(e.to_string(), None)
-            }
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Classified {
+                class: other.class(),
+                message: other.to_string(),
+                param: None,
+            },
         }
     }
 }
@@ -181,14 +238,11 @@ impl From<ChatError> for ApiError {
                 ApiError::invalid(message, Some(param))
             }
             ChatError::Engine(e) => e.into(),
-            ChatError::Prompt(
-                e @ (PromptError::ContextTooLong { .. } | PromptError::Tokenize(_)),
-            ) => ApiError::invalid(e.to_string(), Some("messages")),
+            ChatError::Store(e) => e.into(),
             ChatError::Prompt(
                 e @ (PromptError::TemplateSyntax(_) | PromptError::TemplateTooExpensive(_)),
-            ) => ApiError::invalid(e.to_string(), Some("instruction_template_str")),
-            ChatError::Prompt(e) => ApiError::invalid(e.to_string(), Some("messages")),
-            ChatError::Store(e) => e.into(),
+            ) => ApiError::of_field(e.class(), e.to_string(), "instruction_template_str"),
+            ChatError::Prompt(e) => ApiError::of_field(e.class(), e.to_string(), "messages"),
         }
     }
 }
@@ -196,20 +250,31 @@ impl From<ChatError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { kind, .. } => {
-                let param = match kind {
-                    "character" => "character",
-                    "preset" => "preset",
-                    _ => "instruction_template",
-                };
-                ApiError::invalid(e.to_string(), Some(param))
-            }
-            StoreError::InvalidName { .. }
-            | StoreError::Invalid(_)
-            | StoreError::Malformed { .. }
-            | StoreError::Stale
-            | StoreError::Busy => ApiError::invalid(e.to_string(), None),
             StoreError::Io { .. } => ApiError::Internal(e.to_string()),
+            other => ApiError::Classified {
+                class: other.class(),
+                message: other.to_string(),
+                param: None,
+            },
         }
     }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Unauthorized { .. } => ApiError::Unauthorized,
+            Refusal::Forbidden(m) => ApiError::Forbidden(m),
+            Refusal::UnsupportedMediaType(m) => ApiError::UnsupportedMediaType(m),
+            Refusal::TooLarge(m) => ApiError::TooLarge(m),
+            Refusal::TooManyAttempts(wait) => ApiError::TooManyAttempts {
+                retry_after_secs: retry_secs(wait),
+            },
+        }
+    }
+}
+
+/// The API's answer to a request the access layer refused.
+pub fn refusal_response(r: Refusal) -> Response {
+    ApiError::from(r).into_response()
 }

@@ -5,7 +5,7 @@ use axum::{extract::State, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::engine::EngineError;
+use engine::EngineError;
 
 use super::{
     body::{part, JsonObject},
@@ -84,9 +84,9 @@ pub async fn chat_prompt(
 /// Stops the caller's replies (everyone's where nobody logs in).
 pub async fn stop_generation(
     State(state): State<ApiState>,
-    caller: Option<axum::Extension<app::types::Caller>>,
+    caller: Option<axum::Extension<domain::Caller>>,
 ) -> Json<Value> {
-    let stopped = state.chat.engine().stop_owned_by(&super::owner(caller));
+    let stopped = state.replies.stop_owned_by(&super::owner(caller));
     Json(json!({ "status": "OK", "stopped": stopped }))
 }
 
@@ -95,7 +95,7 @@ pub async fn model_info(State(state): State<ApiState>) -> Result<Json<Value>, Ap
     Ok(Json(json!({
         "model_name": model.name,
         "lora_names": [],
-        "loader": if state.chat.remote_url().is_some() { "remote" } else { "candlelight" },
+        "loader": model.loader.as_str(),
         "architecture": model.architecture,
         "context_length": model.context_length,
         "device": model.device,

@@ -8,7 +8,7 @@ use super::{
     types::{CompletionLogprobs, LogprobEntry, SamplingFields, TopLogprob},
     ApiError,
 };
-use crate::engine::TokenLogprobs;
+use engine::TokenLogprobs;
 
 /// OpenAI's limit on alternatives per token.
 pub const MAX_TOP_LOGPROBS: u32 = 20;

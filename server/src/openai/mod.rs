@@ -23,7 +23,7 @@ use axum::{
     routing::{any, get, post},
     Router,
 };
-pub use error::ApiError;
+pub use error::{refusal_response, ApiError};
 use tower_http::cors::CorsLayer;
 
 use crate::{access::Throttle, chat::Backend, store::UserData};
@@ -31,6 +31,7 @@ use crate::{access::Throttle, chat::Backend, store::UserData};
 #[derive(Clone)]
 pub struct ApiState {
     pub chat: Arc<dyn Backend>,
+    pub replies: Arc<crate::replies::Replies>,
     pub data: Arc<UserData>,
 }
 
@@ -45,7 +46,7 @@ pub struct ApiConfig {
 
 /// The engine's owner of an API request's reply (see `ui::chat::owner`):
 /// the logged-in user under `--auth`, else the shared owner.
-fn owner(caller: Option<axum::Extension<app::types::Caller>>) -> String {
+fn owner(caller: Option<axum::Extension<domain::Caller>>) -> String {
     caller.and_then(|c| c.0.user).unwrap_or_default()
 }
 

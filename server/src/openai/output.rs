@@ -11,7 +11,8 @@ use super::{
     types::{OutputFields, ResponseFormat, ToolChoice, ToolDefinition},
     ApiError,
 };
-use crate::{engine::Grammar, tool_calls::ToolFormat};
+use crate::tool_calls::ToolFormat;
+use engine::Grammar;
 
 /// The decisions for one request.
 #[derive(Debug, Default)]
@@ -161,7 +162,7 @@ pub fn format_grammar(fields: &OutputFields) -> Result<Option<Grammar>, ApiError
             Some("grammar_string"),
         )),
         (Some(g), None) => Ok(Some(g)),
-        (None, Some(gbnf)) => crate::engine::gbnf_to_lark(gbnf)
+        (None, Some(gbnf)) => engine::gbnf_to_lark(gbnf)
             .map(|lark| Some(Grammar::Lark(lark)))
             .map_err(|e| ApiError::invalid(format!("grammar_string: {e}"), Some("grammar_string"))),
         (None, None) => Ok(None),

@@ -3,7 +3,7 @@
 //! calls apart from its text. Streamed and non-streamed answers both go
 //! through this, so they agree.
 
-use app::reasoning::ReasoningStream;
+use domain::reasoning::ReasoningStream;
 
 use crate::tool_calls::{ParsedCall, Piece, ToolCallParser, ToolFormat};
 

@@ -12,7 +12,8 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::ApiError;
-use crate::engine::{EngineEvent, FinishReason, GenerationStats, ReplyStream, TokenLogprobs};
+use crate::replies::ReplyStream;
+use engine::{EngineEvent, FinishReason, GenerationStats, TokenLogprobs};
 
 pub fn now_secs() -> u64 {
     SystemTime::now()

@@ -16,3 +16,11 @@ pub enum PromptError {
     #[error("the prompt could not be tokenized: {0}")]
     Tokenize(String),
 }
+
+impl PromptError {
+    /// Every prompt error is the request's: a template or a chat that
+    /// cannot make a prompt.
+    pub fn class(&self) -> domain::ErrorClass {
+        domain::ErrorClass::BadInput
+    }
+}

@@ -3,7 +3,7 @@
 //! one of its keys appears in the latest messages, so a large book costs
 //! prompt tokens only when the conversation touches it.
 
-use app::types::{ChatMessage, LoreEntry};
+use domain::{ChatMessage, LoreEntry};
 
 /// Messages searched when the card names no `scan_depth` (SillyTavern's
 /// default).
@@ -45,7 +45,7 @@ pub fn triggered<'a>(lore: &'a [LoreEntry], history: &[ChatMessage], depth: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::types::Role;
+    use domain::Role;
 
     fn entry(keys: &[&str], content: &str) -> LoreEntry {
         LoreEntry {

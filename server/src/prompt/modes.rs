@@ -3,7 +3,7 @@
 //! the UI and the API both call it, so what the API sends is what the UI
 //! would send.
 
-use app::types::{substitute_names, Character, ChatMessage, Mode, Role, UserProfile};
+use domain::{substitute_names, Character, ChatMessage, Mode, Role, UserProfile};
 
 use super::{lore, ChatTemplate, PromptError, TemplateVars};
 
@@ -231,7 +231,7 @@ fn chat_transcript(settings: &PromptSettings, history: &[ChatMessage]) -> String
 /// and it would fill the context), the answer kept.
 fn history_text(message: &ChatMessage) -> &str {
     match message.role {
-        Role::Assistant => app::reasoning::answer_only(&message.content),
+        Role::Assistant => domain::reasoning::answer_only(&message.content),
         _ => &message.content,
     }
 }
@@ -318,7 +318,7 @@ mod tests {
             character: c,
             user: u,
             system_message: None,
-            chat_instruct_command: app::types::DEFAULT_CHAT_INSTRUCT_COMMAND,
+            chat_instruct_command: domain::DEFAULT_CHAT_INSTRUCT_COMMAND,
             enable_thinking: None,
             tools: None,
         }
@@ -436,7 +436,7 @@ Sam: Which way is north?\n";
     #[test]
     fn triggered_lore_follows_the_context() {
         let (mut c, u, t) = fixture();
-        c.lore = vec![app::types::LoreEntry {
+        c.lore = vec![domain::LoreEntry {
             keys: vec!["north".into()],
             content: "{{char}} keeps a compass.".into(),
             ..Default::default()

@@ -12,7 +12,7 @@
 
 use std::io::Write;
 
-use app::types::{ChatMessage, Role};
+use domain::{ChatMessage, Role};
 use minijinja::{context, Environment, Error, ErrorKind, Value};
 
 use super::PromptError;
@@ -86,6 +86,19 @@ impl ChatTemplate {
             bos_token: bos_token.unwrap_or_default().to_string(),
             eos_token: eos_token.unwrap_or_default().to_string(),
         })
+    }
+
+    /// The chat template a loaded model file carries, compiled with its
+    /// BOS and EOS texts.
+    pub fn of_model(parts: &engine::ModelParts) -> Result<Self, PromptError> {
+        let source = parts.template_source.as_deref().ok_or_else(|| {
+            PromptError::NoTemplate("the model file has no tokenizer.chat_template".into())
+        })?;
+        Self::compile(
+            source,
+            parts.tokenizer.bos_text(),
+            parts.tokenizer.eos_text(),
+        )
     }
 
     /// The prompt text for `messages`; with `add_generation_prompt` it ends

@@ -2,9 +2,9 @@
 //! first, whole turns at a time; the character's context, the system message
 //! and the message being answered never are.
 
-use app::types::{ChatMessage, Role};
+use domain::{ChatMessage, Role};
 
-use crate::engine::TEXT_BYTES_PER_CONTEXT_TOKEN;
+use engine::TEXT_BYTES_PER_CONTEXT_TOKEN;
 
 use super::{modes::render_prompt, ChatTemplate, Continuation, PromptError, PromptSettings};
 
@@ -128,7 +128,7 @@ fn turn_starts(history: &[ChatMessage]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::types::{Character, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
+    use domain::{Character, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
 
     /// One "token" per whitespace-separated word: easy to reason about.
     fn words(text: &str) -> Result<Vec<u32>, PromptError> {

@@ -4,8 +4,8 @@
 //! file under `card`; the ones that shape a conversation are mapped into the
 //! prompt, and the import report names the ones that are kept but unused.
 
-use app::types::{Character, LoreEntry};
 use base64::Engine as _;
+use domain::{Character, LoreEntry};
 use serde_json::{Map, Value};
 
 use super::StoreError;

@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use app::types::Character;
+use domain::Character;
 use serde_json::{Map, Value};
 
 use super::{

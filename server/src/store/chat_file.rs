@@ -4,7 +4,7 @@
 //! plus our revision number. TGW's older `{"data", "data_visible"}` files are
 //! read too. Metadata we do not manage is kept as it was.
 
-use app::types::{LoggedMessage, Role};
+use domain::{LoggedMessage, Role};
 use serde_json::{json, Map, Value};
 
 /// TGW marks a greeting (a reply with no user message) this way.

@@ -14,7 +14,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use app::types::{ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage, Role};
+use domain::{ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage, Role};
 
 use super::{
     atomic::write_atomic,

@@ -1,5 +1,6 @@
 use std::path::Path;
 
+use domain::ErrorClass;
 use thiserror::Error;
 
 /// Errors of the user data folder (characters, presets, templates, chats).
@@ -25,6 +26,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What kind of failure this is, for every place that shows it.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::NotFound { .. } => ErrorClass::NotFound,
+            StoreError::InvalidName { .. } | StoreError::Invalid(_) => ErrorClass::BadInput,
+            StoreError::Malformed { .. } => ErrorClass::Unprocessable,
+            StoreError::Io { .. } => ErrorClass::Internal,
+            StoreError::Stale | StoreError::Busy => ErrorClass::Conflict,
+        }
+    }
+
     pub fn io(path: &Path, e: impl std::fmt::Display) -> Self {
         tracing::warn!(path = %path.display(), error = %e, "user data file not readable or writable");
         StoreError::Io {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use app::types::GenerationParams;
+use domain::GenerationParams;
 use serde_json::{Map, Value};
 
 use super::{folder::Folder, StoreError};

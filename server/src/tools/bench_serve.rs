@@ -22,7 +22,7 @@ pub struct BenchServeArgs {
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
     /// Replies generated at once by the in-process server.
-    #[arg(long, default_value_t = crate::engine::DEFAULT_PARALLEL)]
+    #[arg(long, default_value_t = engine::DEFAULT_PARALLEL)]
     pub parallel: usize,
     /// The server's base URL (candlelight serves /v1 on its port).
     #[arg(long, default_value = "http://127.0.0.1:7860")]
@@ -235,14 +235,9 @@ async fn measure(
 async fn serve_in_process(model: &std::path::Path, parallel: usize) -> Result<String, ToolError> {
     use std::sync::Arc;
 
-    use crate::{
-        chat::ChatEngine,
-        engine::{Engine, EngineOptions, LoadOptions},
-        models::ModelLibrary,
-        router,
-        store::UserData,
-        AppState, ServerConfig,
-    };
+    use engine::{Engine, EngineOptions, LoadOptions};
+
+    use crate::{models::ModelLibrary, router, store::UserData, AppState, ServerConfig};
     let invalid = |e: String| ToolError::Invalid(e);
     let options = EngineOptions {
         load: LoadOptions {
@@ -258,14 +253,14 @@ async fn serve_in_process(model: &std::path::Path, parallel: usize) -> Result<St
     engine.model()?;
     let data_dir = std::env::temp_dir().join(format!("candlelight-bench-{}", std::process::id()));
     let data = UserData::open(&data_dir).map_err(|e| invalid(e.to_string()))?;
-    let state = AppState {
-        chat: Arc::new(ChatEngine::new(Arc::new(engine))),
-        data: Arc::new(data),
-        models: Arc::new(ModelLibrary::new(
+    let state = AppState::local(
+        Arc::new(engine),
+        data,
+        ModelLibrary::new(
             model.parent().unwrap_or(std::path::Path::new(".")),
             "http://127.0.0.1:9",
-        )),
-    };
+        ),
+    );
     let app = router(state, &ServerConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

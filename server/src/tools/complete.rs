@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
-use app::types::{ChatMessage, Role};
+use domain::{ChatMessage, Role};
 use serde::Serialize;
 
 use super::bench::one_sequence;
 use super::ToolError;
-use crate::engine::{load_model, DeviceSpec};
+use engine::{load_model, DeviceSpec};
 
 #[derive(clap::Args, Debug)]
 pub struct CompleteArgs {
@@ -50,9 +50,7 @@ pub fn run(args: &CompleteArgs) -> Result<Completion, ToolError> {
     let prompt = if args.raw {
         args.prompt.clone()
     } else {
-        let template = parts
-            .template
-            .as_ref()
+        let template = crate::prompt::ChatTemplate::of_model(&parts)
             .map_err(|e| ToolError::Invalid(format!("the model cannot chat: {e}")))?;
         template
             .render(&[ChatMessage::new(Role::User, args.prompt.clone())], true)

@@ -4,15 +4,12 @@
 
 use std::path::PathBuf;
 
-use app::types::{Character, ChatMessage, Mode, Role, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
-use futures::StreamExt;
+use domain::{Character, ChatMessage, Mode, Role, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND};
 use serde::Serialize;
 
 use super::ToolError;
-use crate::{
-    engine::{Engine, EngineEvent, EngineOptions, GenerationJob},
-    prompt::{chat_mode_prompt, Continuation, PromptSettings},
-};
+use crate::prompt::{chat_mode_prompt, Continuation, PromptSettings};
+use engine::{Cancel, Engine, EngineEvent, EngineOptions, GenerationJob};
 
 #[derive(clap::Args, Debug)]
 pub struct PrefixBenchArgs {
@@ -85,9 +82,9 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
             )
         };
         runtime.block_on(async {
-            let mut events = engine.submit("", "bench", job)?;
+            let mut events = engine.submit(job, Cancel::default())?;
             let mut text = String::new();
-            while let Some(event) = events.next().await {
+            while let Some(event) = events.recv().await {
                 match event {
                     EngineEvent::Text(t) => text.push_str(&t),
                     EngineEvent::Finished { stats, .. } => {

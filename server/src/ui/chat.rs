@@ -7,17 +7,19 @@ use app::{
     services::{ChatService, EventStream},
     types::{
         AppError, Caller, Character, ChatAction, ChatLog, ChatSettings, CompletionRequest,
-        FinishReason, GenerationStats, LoggedMessage, Mode, ModelStatus, ReplyRequest, Role,
-        StreamEvent,
+        FinishReason, GenerationStats, LoggedMessage, Mode, ModelStatus, Placement, ReplyRequest,
+        Role, StreamEvent,
     },
 };
 use futures::StreamExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
+use engine::EngineEvent;
+
 use crate::{
     chat::ChatRequest,
-    engine::{self, EngineEvent, ReplyStream},
     prompt::Continuation,
+    replies::ReplyStream,
     store::{Chats, GenerationLock, StoreError},
     AppState,
 };
@@ -32,16 +34,6 @@ impl UiChat {
     }
 }
 
-/// Where the generated text goes when the reply ends.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Target {
-    NewReply,
-    NewVersion,
-    Extend,
-    /// Impersonate: the text goes back to the message box, not the chat.
-    Nowhere,
-}
-
 impl ChatService for UiChat {
     fn start_reply(&self, caller: &Caller, request: ReplyRequest) -> Result<EventStream, AppError> {
         let params = request
@@ -54,22 +46,22 @@ impl ChatService for UiChat {
         let log = chats.load(&request.key)?;
         let plan = plan(&request.action, &log)?;
         let mut history = match plan.target {
-            Target::NewVersion => log.history()[..log.messages.len() - 1].to_vec(),
+            Placement::NewVersion => log.history()[..log.messages.len() - 1].to_vec(),
             _ => log.history(),
         };
         if let Some(text) = &plan.user_message {
-            history.push(app::types::ChatMessage::new(Role::User, text.clone()));
+            history.push(domain::ChatMessage::new(Role::User, text.clone()));
         }
         if let ChatAction::Impersonate { text } = &request.action {
             // The user's message being written: the prompt ends inside it.
-            history.push(app::types::ChatMessage::new(Role::User, text.clone()));
+            history.push(domain::ChatMessage::new(Role::User, text.clone()));
         }
         // "Start reply with": a new reply is written on from that text,
         // which is then part of it.
         let start = &request.settings.start_reply_with;
         let (continuation, begun) = match plan.target {
-            Target::NewReply | Target::NewVersion if !start.trim().is_empty() => {
-                history.push(app::types::ChatMessage::new(Role::Assistant, start.clone()));
+            Placement::NewReply | Placement::NewVersion if !start.trim().is_empty() => {
+                history.push(domain::ChatMessage::new(Role::Assistant, start.clone()));
                 (Continuation::ContinueLast, start.clone())
             }
             _ => (plan.continuation, String::new()),
@@ -93,6 +85,9 @@ impl ChatService for UiChat {
         };
 
         let (tx, rx) = unbounded_channel();
+        let _ = tx.send(StreamEvent::Placed {
+            placement: plan.target,
+        });
         let _ = tx.send(StreamEvent::Prompt {
             text: prompt.text,
             tokens: prompt.tokens.len() as u32,
@@ -138,7 +133,7 @@ impl ChatService for UiChat {
     }
 
     fn stop_reply(&self, caller: &Caller, request_id: &str) -> bool {
-        self.state.chat.engine().stop(&owner(caller), request_id)
+        self.state.replies.stop(&owner(caller), request_id)
     }
 
     fn model_status(&self) -> ModelStatus {
@@ -150,7 +145,7 @@ impl ChatService for UiChat {
                 device: m.device,
             },
             Err(e) => ModelStatus::Failed {
-                reason: AppError::from(e).to_string(),
+                reason: crate::errors::engine_error(e).to_string(),
             },
         }
     }
@@ -164,9 +159,9 @@ impl UiChat {
     fn chat_request(
         &self,
         settings: &ChatSettings,
-        history: Vec<app::types::ChatMessage>,
+        history: Vec<domain::ChatMessage>,
         continuation: Continuation,
-        params: app::types::ValidParams,
+        params: domain::ValidParams,
     ) -> Result<ChatRequest, AppError> {
         let data = &self.state.data;
         let character = match (settings.mode, data.characters.load(&settings.character)) {
@@ -200,38 +195,26 @@ impl UiChat {
 struct Plan {
     /// Saved as the user's turn once the reply is queued (Send).
     user_message: Option<String>,
-    target: Target,
+    target: Placement,
     continuation: Continuation,
 }
 
 fn plan(action: &ChatAction, log: &ChatLog) -> Result<Plan, AppError> {
-    let last_is_reply = log
-        .messages
-        .last()
-        .is_some_and(|m| m.role == Role::Assistant);
-    let plan = |user_message, target, continuation| Plan {
+    let target = Placement::decide(action, log.messages.last().map(|m| m.role))
+        .ok_or_else(|| AppError::InvalidParameter("there is no reply to continue".into()))?;
+    let user_message = match action {
+        ChatAction::Send { text } if !text.trim().is_empty() => Some(text.clone()),
+        _ => None,
+    };
+    let continuation = match target {
+        Placement::Extend => Continuation::ContinueLast,
+        Placement::Composer => Continuation::Impersonate,
+        Placement::NewReply | Placement::NewVersion => Continuation::Reply,
+    };
+    Ok(Plan {
         user_message,
         target,
         continuation,
-    };
-    Ok(match action {
-        ChatAction::Send { text } if !text.trim().is_empty() => {
-            plan(Some(text.clone()), Target::NewReply, Continuation::Reply)
-        }
-        ChatAction::Send { .. } => plan(None, Target::NewReply, Continuation::Reply),
-        ChatAction::Regenerate if last_is_reply => {
-            plan(None, Target::NewVersion, Continuation::Reply)
-        }
-        ChatAction::Regenerate => plan(None, Target::NewReply, Continuation::Reply),
-        ChatAction::Continue if last_is_reply => {
-            plan(None, Target::Extend, Continuation::ContinueLast)
-        }
-        ChatAction::Continue => {
-            return Err(AppError::InvalidParameter(
-                "there is no reply to continue".into(),
-            ));
-        }
-        ChatAction::Impersonate { .. } => plan(None, Target::Nowhere, Continuation::Impersonate),
     })
 }
 
@@ -250,7 +233,7 @@ async fn drive(
     mut events: ReplyStream,
     tx: UnboundedSender<StreamEvent>,
     generation: GenerationLock,
-    target: Target,
+    target: Placement,
     begun: String,
 ) {
     let mut text = begun;
@@ -312,7 +295,7 @@ fn shown_event(event: EngineEvent) -> Option<StreamEvent> {
             stats: shown_stats(stats),
         },
         EngineEvent::Failed(e) => StreamEvent::Error {
-            message: AppError::from(e).to_string(),
+            message: crate::errors::engine_error(e).to_string(),
         },
         EngineEvent::Logprobs(_) => return None,
     })
@@ -321,23 +304,14 @@ fn shown_event(event: EngineEvent) -> Option<StreamEvent> {
 fn save_reply(
     chats: &Chats,
     generation: &GenerationLock,
-    target: Target,
+    target: Placement,
     text: String,
 ) -> Result<Option<u64>, StoreError> {
-    if text.is_empty() || target == Target::Nowhere {
+    if text.is_empty() || target == Placement::Composer {
         return Ok(None);
     }
     let (log, ()) = chats.update_generating(generation, |messages| {
-        match (target, messages.last_mut()) {
-            (Target::NewVersion, Some(last)) if last.role == Role::Assistant => {
-                last.versions.push(text);
-                last.current = last.versions.len() - 1;
-            }
-            (Target::Extend, Some(last)) if last.role == Role::Assistant => {
-                last.text_mut().push_str(&text)
-            }
-            _ => messages.push(LoggedMessage::new(Role::Assistant, text)),
-        }
+        target.apply(messages, &text);
         Ok(())
     })?;
     Ok(Some(log.revision))

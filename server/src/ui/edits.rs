@@ -1,6 +1,6 @@
 //! Applying the Chat tab's edits to a chat's messages.
 
-use app::types::{ChatEdit, LoggedMessage, Role};
+use domain::{ChatEdit, LoggedMessage, Role};
 
 use crate::store::StoreError;
 

@@ -9,7 +9,8 @@ use app::{
 };
 
 use super::chat::UiChat;
-use crate::{memory, AppState};
+use crate::{AppState, Generator};
+use engine::memory;
 
 pub struct UiModels {
     state: AppState,
@@ -27,23 +28,28 @@ impl ModelService for UiModels {
     }
 
     fn panel(&self) -> ModelPanel {
-        let engine = self.state.chat.engine();
-        let loaded_file = engine
-            .model_path()
+        let status = UiChat::new(self.state.clone()).model_status();
+        let host = self.state.host();
+        let loaded_file = host
+            .and_then(|e| e.model_path())
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
         ModelPanel {
-            status: UiChat::new(self.state.clone()).model_status(),
+            status,
             loaded_file,
             loading: self.state.models.loading(),
             load_error: self.state.models.load_error(),
             rss_mib: memory::rss_mib(),
             gpu_mib: memory::gpu_used_mib(),
-            idle_released: engine.is_released(),
-            remote: self.state.chat.remote_url(),
-            batching: engine.model().ok().map(|m| {
+            idle_released: host.is_some_and(|e| e.is_released()),
+            remote: match &self.state.generator {
+                Generator::Remote { url } => Some(url.clone()),
+                Generator::Local(_) => None,
+            },
+            batching: host.and_then(|engine| {
+                let m = engine.model().ok()?;
                 let metrics = engine.metrics();
                 let mib = |bytes: usize| bytes as f64 / (1 << 20) as f64;
-                Batching {
+                Some(Batching {
                     slots: m.info.slots,
                     context_length: m.info.context_length,
                     full_slot_mib: mib(m.info.kv_bytes_per_token * m.info.context_length),
@@ -51,25 +57,27 @@ impl ModelService for UiModels {
                     kv_tokens_that_fit: m.info.kv_tokens_that_fit,
                     active: metrics.active(),
                     waiting: metrics.waiting(),
-                }
+                })
             }),
         }
     }
 
     fn load(&self, name: &str) -> Result<(), AppError> {
-        if self.state.chat.remote_url().is_some() {
+        let Some(engine) = self.state.host() else {
             return Err(AppError::InvalidParameter(
                 "models run on the remote server (--backend openai)".into(),
             ));
-        }
+        };
         self.state
             .models
-            .load_in_background(self.state.chat.engine().clone(), name)
+            .load_in_background(engine.clone(), name)
             .map_err(AppError::InvalidParameter)
     }
 
     fn unload(&self) -> Result<(), AppError> {
-        self.state.chat.engine().unload();
+        if let Some(engine) = self.state.host() {
+            engine.unload();
+        }
         Ok(())
     }
 

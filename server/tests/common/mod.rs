@@ -5,12 +5,12 @@
 
 use std::path::PathBuf;
 
-use app::types::GenerationParams;
-use futures::StreamExt;
-use server::engine::{
-    DeviceSpec, Engine, EngineEvent, EngineOptions, FinishReason, GenerationJob, GenerationStats,
-    LoadOptions,
+use domain::GenerationParams;
+use engine::{
+    Cancel, DeviceSpec, Engine, EngineEvent, EngineOptions, FinishReason, GenerationJob,
+    GenerationStats, LoadOptions,
 };
+use server::prompt::ChatTemplate;
 
 /// A test that cannot run here says so loudly and is counted: `make test`
 /// prints the list of skips after the cargo tests (see the Makefile).
@@ -25,6 +25,20 @@ pub fn skip(test: &str, reason: &str) {
     {
         let _ = writeln!(f, "{test}: {reason}");
     }
+}
+
+/// Skips loudly where our own CPU kernels cannot run (no AVX-512 VNNI):
+/// candle's stand-in runs one sequence at a time and keeps no prefix, so
+/// tests of batching and the prefix cache would test nothing.
+pub fn fast_kernels_or_skip(test: &str) -> bool {
+    if engine::cpu::quant::has_fast_kernels() {
+        return true;
+    }
+    skip(
+        test,
+        "this CPU lacks AVX-512 VNNI: candle's one-sequence path runs instead",
+    );
+    false
 }
 
 pub fn repo_path(rel: &str) -> PathBuf {
@@ -91,9 +105,9 @@ impl Reply {
 /// The job the Chat tab would send for one user message, rendered with the
 /// model's own template.
 pub fn chat_job(engine: &Engine, user: &str, params: GenerationParams) -> GenerationJob {
-    use app::types::{ChatMessage, Role};
+    use domain::{ChatMessage, Role};
     let model = engine.model().expect("model loaded");
-    let template = model.template.as_ref().expect("model has a chat template");
+    let template = ChatTemplate::of_model(&model).expect("model has a chat template");
     let prompt = template
         .render(&[ChatMessage::new(Role::User, user)], true)
         .expect("template renders");
@@ -107,9 +121,9 @@ pub fn chat_job(engine: &Engine, user: &str, params: GenerationParams) -> Genera
 }
 
 pub async fn collect(engine: &Engine, job: GenerationJob) -> Reply {
-    let mut stream = engine.submit("", "test", job).expect("job accepted");
+    let mut stream = engine.submit(job, Cancel::default()).expect("job accepted");
     let mut pieces = Vec::new();
-    while let Some(event) = stream.next().await {
+    while let Some(event) = stream.recv().await {
         match event {
             EngineEvent::Text(t) => pieces.push(t),
             EngineEvent::Finished { reason, stats } => {
@@ -129,13 +143,10 @@ pub async fn collect(engine: &Engine, job: GenerationJob) -> Reply {
 }
 
 /// A one-message chat prompt in the model's own template, as tokens.
-pub fn prompt_ids(parts: &server::engine::ModelParts, text: &str) -> Vec<u32> {
-    let t = parts.template.as_ref().unwrap();
+pub fn prompt_ids(parts: &engine::ModelParts, text: &str) -> Vec<u32> {
+    let t = ChatTemplate::of_model(parts).unwrap();
     let prompt = t
-        .render(
-            &[app::types::ChatMessage::new(app::types::Role::User, text)],
-            true,
-        )
+        .render(&[domain::ChatMessage::new(domain::Role::User, text)], true)
         .unwrap();
     parts.tokenizer.encode(&prompt).unwrap()
 }

@@ -18,7 +18,7 @@ mod worker;
 
 use std::{path::PathBuf, sync::OnceLock, time::Duration};
 
-use app::types::ChatMessage;
+use domain::ChatMessage;
 pub use worker::serve_stdio;
 
 use super::{PromptError, TemplateVars};

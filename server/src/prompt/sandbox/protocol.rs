@@ -1,7 +1,7 @@
 //! What the server and a template worker say to each other: one JSON
 //! object per line each way.
 
-use app::types::ChatMessage;
+use domain::ChatMessage;
 use serde::{Deserialize, Serialize};
 
 /// A render as the server asks for it (borrowing its inputs).

@@ -1,0 +1,36 @@
+//! Types shared by the browser (the `app` crate, compiled to wasm) and the
+//! server: they cross the server-function boundary as JSON, so they stay
+//! plain serde structs. Nothing here names leptos, axum or the engine.
+
+mod caller;
+mod chat;
+mod chat_log;
+mod error_class;
+mod events;
+mod library;
+mod model;
+mod param_ranges;
+mod params;
+mod persona;
+mod placement;
+pub mod reasoning;
+mod settings;
+
+pub use caller::Caller;
+pub use chat::{ChatMessage, CompletionRequest, FunctionCall, ReplyRequest, Role, ToolCall};
+pub use chat_log::{
+    ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage,
+};
+pub use error_class::ErrorClass;
+pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};
+pub use library::{CardImport, CharacterInfo, PresetInfo};
+pub use model::{
+    Batching, DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
+};
+pub use param_ranges::{NumericParam, MAX_NEW_TOKENS_LIMIT, MIN_TEMPERATURE, NUMERIC_PARAMS};
+pub use params::{GenerationParams, ParamError, ValidParams};
+pub use persona::{
+    substitute_names, Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
+};
+pub use placement::Placement;
+pub use settings::ChatSettings;

@@ -1,0 +1,107 @@
+//! A fake batch model for unit tests of the scheduler and the queue. Its
+//! "prediction" depends only on the sequence itself (the token after `k`
+//! is `k + 1`, after 63 comes 0, the end), so a reply is the same whether
+//! it ran alone or batched. It checks that chunks continue what each slot
+//! holds, can be slowed down, and logs every batch it ran.
+
+use std::{
+    sync::{Arc, Mutex},
+    thread,
+    time::Duration,
+};
+
+use super::{detokenize::TokenDecoder, BatchModel, EngineError, ModelShape, SeqChunk};
+
+pub const FAKE_VOCAB: usize = 64;
+
+/// One forward call: (slot, start, tokens, exact) of each chunk.
+pub type BatchLog = Arc<Mutex<Vec<Vec<(usize, usize, usize, bool)>>>>;
+
+pub struct FakeModel {
+    pub slots: usize,
+    pub max_rows: usize,
+    pub context_length: usize,
+    pub exact_from: Option<usize>,
+    /// Time one forward takes.
+    pub delay: Duration,
+    pub log: BatchLog,
+    held: Vec<Vec<u32>>,
+}
+
+impl FakeModel {
+    pub fn new(slots: usize) -> Self {
+        Self {
+            slots,
+            max_rows: 512,
+            context_length: 4096,
+            exact_from: Some(16),
+            delay: Duration::ZERO,
+            log: BatchLog::default(),
+            held: vec![Vec::new(); slots],
+        }
+    }
+
+    pub fn slow(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+impl BatchModel for FakeModel {
+    fn shape(&self) -> ModelShape {
+        ModelShape {
+            slots: self.slots,
+            context_length: self.context_length,
+            max_rows: self.max_rows,
+            prefix_reuse: true,
+            exact_from: self.exact_from,
+            vocab: FAKE_VOCAB,
+            kv_bytes_per_token: 0,
+        }
+    }
+
+    fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
+        thread::sleep(self.delay);
+        let rows: usize = batch.iter().map(|c| c.tokens.len()).sum();
+        assert!(rows <= self.max_rows, "{rows} rows > {}", self.max_rows);
+        self.log.lock().unwrap().push(
+            batch
+                .iter()
+                .map(|c| (c.slot, c.start, c.tokens.len(), c.exact))
+                .collect(),
+        );
+        let mut out = Vec::new();
+        for chunk in batch {
+            let held = &mut self.held[chunk.slot];
+            assert!(
+                chunk.start <= held.len(),
+                "slot {} holds {} tokens, chunk starts at {}",
+                chunk.slot,
+                held.len(),
+                chunk.start
+            );
+            held.truncate(chunk.start);
+            held.extend_from_slice(chunk.tokens);
+            if chunk.logits {
+                let last = *held.last().expect("a chunk has tokens") as usize;
+                let mut logits = vec![0.0; FAKE_VOCAB];
+                logits[(last + 1) % FAKE_VOCAB] = 10.0;
+                out.push(logits);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Token `n` is the character `'a' + n - 1`; token 0 is EOS (no text).
+pub struct FakeDecoder;
+
+impl TokenDecoder for FakeDecoder {
+    fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
+        Ok(ids
+            .iter()
+            .filter(|&&id| id > 0)
+            .map(|&id| char::from_u32('a' as u32 + id - 1).unwrap_or('?'))
+            .collect())
+    }
+}

@@ -1,0 +1,127 @@
+//! Whether the weights and the KV caches fit in the GPU memory we may use
+//! (`--gpu-memory`), decided at load: a context or slot count that does
+//! not fit is refused with the number of tokens that would, instead of
+//! running out of memory in the middle of a chat.
+
+use candle_core::quantized::gguf_file::Content;
+
+use super::attention::QUERY_BLOCK;
+use crate::model_port::{hyperparams::Hyperparams, EngineError};
+
+/// Bytes per attention score a forward holds at once (see [`Footprint`]).
+const SCORE_BYTES: usize = 4 + 4 + 2;
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// Memory besides weights and caches: candle's workspace and the CUDA
+/// context, a rough allowance.
+const OVERHEAD: usize = 512 << 20;
+
+/// What a load will take, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Footprint {
+    pub weights: usize,
+    /// One token of one slot, every layer, keys and values.
+    pub kv_per_token: usize,
+    /// The largest transient buffers of a forward, per token of context:
+    /// one block of query rows' attention scores and probabilities (f32,
+    /// and the probabilities again in the activation type).
+    pub scores_per_token: usize,
+}
+
+impl Footprint {
+    pub fn of(content: &Content, config: &Hyperparams, cache_type_size: usize) -> Self {
+        let weights = content
+            .tensor_infos
+            .values()
+            .map(|t| t.shape.elem_count() / t.ggml_dtype.block_size() * t.ggml_dtype.type_size())
+            .sum();
+        Self {
+            weights,
+            kv_per_token: config.blocks * 2 * config.kv_heads * config.head_dim * cache_type_size,
+            scores_per_token: config.heads * QUERY_BLOCK * SCORE_BYTES,
+        }
+    }
+
+    /// Bytes a load may spend on caches and transient buffers.
+    fn available(&self, limit: usize) -> usize {
+        limit.saturating_sub(self.weights + OVERHEAD)
+    }
+
+    /// Bytes `slots` caches of `context` positions need, with a forward's
+    /// transient buffers at that context.
+    fn needed(&self, context: usize, slots: usize) -> usize {
+        (slots * self.kv_per_token + self.scores_per_token) * context
+    }
+
+    /// Tokens of KV cache (all slots together) that fit in `limit` bytes
+    /// next to the weights, with `context` the longest a slot may grow.
+    pub fn tokens_that_fit(&self, limit: usize, context: usize) -> usize {
+        self.available(limit)
+            .saturating_sub(self.scores_per_token * context)
+            / self.kv_per_token.max(1)
+    }
+
+    /// The longest context `slots` slots may have within `limit`.
+    pub fn max_context(&self, limit: usize, slots: usize) -> usize {
+        self.available(limit) / (slots * self.kv_per_token + self.scores_per_token).max(1)
+    }
+
+    /// Checks `slots` caches of `context` positions against `limit`.
+    pub fn check(&self, limit: usize, context: usize, slots: usize) -> Result<(), EngineError> {
+        if self.needed(context, slots) <= self.available(limit) {
+            return Ok(());
+        }
+        let fit = self.tokens_that_fit(limit, context);
+        let fitting_slots = fit / context.max(1);
+        let longest = self.max_context(limit, slots);
+        let advice = match (fitting_slots, longest) {
+            (0, 0..16) => "the weights leave no room for a cache".to_string(),
+            (0, _) => format!("use --ctx-size {longest}"),
+            _ => format!("use --parallel {fitting_slots}, or --ctx-size {longest}"),
+        };
+        Err(EngineError::OutOfMemory {
+            device: format!("the GPU (--gpu-memory {:.1} GiB)", limit as f64 / GIB),
+            reason: format!(
+                "{:.1} GiB of weights leave room for {fit} tokens of KV cache at a context of {context}, and {slots} slot(s) need {}: {advice}",
+                self.weights as f64 / GIB,
+                slots * context,
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Qwen2.5-32B Q4_K_M: 19.9 GB of weights, 64 layers × 8 KV heads × 128.
+    fn qwen_32b() -> Footprint {
+        Footprint {
+            weights: 19_850_000_000,
+            kv_per_token: 64 * 2 * 8 * 128 * 2,
+            scores_per_token: 40 * QUERY_BLOCK * SCORE_BYTES,
+        }
+    }
+
+    #[test]
+    fn a_24_gib_card_holds_an_8k_context_for_the_32b_model() {
+        let limit = 24 << 30;
+        let fit = qwen_32b().tokens_that_fit(limit, 8192);
+        assert!(fit >= 8192, "{fit}");
+        assert!(qwen_32b().check(limit, 8192, 1).is_ok());
+        // Query blocks keep the transient scores small: one slot of 16k fits.
+        assert!(qwen_32b().max_context(limit, 1) >= 16_384);
+    }
+
+    #[test]
+    fn too_many_slots_are_refused_with_a_context_that_fits() {
+        let (limit, model) = (24 << 30, qwen_32b());
+        let err = model.check(limit, 32768, 4).unwrap_err().to_string();
+        let longest = model.max_context(limit, 4);
+        assert!(err.contains(&format!("--ctx-size {longest}")), "{err}");
+        assert!((1024..32768).contains(&longest), "{longest}");
+        assert!(model.check(limit, longest, 4).is_ok());
+        assert!(model.check(limit, longest + 1, 4).is_err());
+    }
+}

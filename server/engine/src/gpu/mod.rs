@@ -1,0 +1,304 @@
+//! candlelight's own model on candle tensors, the CUDA path: every sequence
+//! slot has a KV cache allocated once and written in place, grouped-query
+//! attention reads the shared key/value heads without repeating them, and
+//! one forward runs the chunks of many sequences together, so decoding
+//! eight replies reads the weights once. It runs on candle's CPU device
+//! too, which is how `make test` checks it against candle's reference
+//! models without a GPU. Dense llama, qwen2 and qwen3 files; the other
+//! architectures use `engine::candle` on CUDA.
+
+mod attention;
+pub mod fit;
+mod kv_cache;
+mod layer;
+mod rope;
+mod stacked;
+
+use std::path::Path;
+
+use candle_core::{
+    quantized::{gguf_file::Content, QMatMul},
+    DType, Device, Module, Tensor,
+};
+
+use attention::ChunkPlan;
+use fit::Footprint;
+use kv_cache::{CacheShape, KvCache};
+use layer::{Layer, Reader};
+use rope::Rope;
+
+use crate::model_port::{
+    arch::Activation, hyperparams::Hyperparams, load_error, BatchModel, EngineError, ModelShape,
+    SeqChunk,
+};
+
+/// Most tokens one forward takes (prompts are read in chunks this long).
+const MAX_ROWS: usize = 512;
+
+pub struct GpuModel {
+    embedding: QMatMul,
+    layers: Vec<Layer>,
+    norm: Tensor,
+    output: QMatMul,
+    rope: Rope,
+    cache: KvCache,
+    config: Hyperparams,
+    device: Device,
+    dtype: DType,
+    slots: usize,
+    context_length: usize,
+    vocab: usize,
+    /// What the memory plan found room for, when one was made.
+    kv_tokens_that_fit: Option<usize>,
+}
+
+/// Why a file is not for this path (it then runs on `engine::candle`).
+pub fn unsupported(config: &Hyperparams) -> Option<String> {
+    let arch = config.arch;
+    if arch.gemma_norms || arch.fused || arch.experts || config.sliding.is_some() {
+        return Some(format!("{} models are not ported yet", arch.name));
+    }
+    if arch.activation != Activation::Silu || config.rope_dim != config.head_dim {
+        return Some("partial rotation or a non-SwiGLU feed-forward".into());
+    }
+    None
+}
+
+/// How many sequences the model holds, how long, within what memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Capacity {
+    /// Positions per slot (default: the model's trained context).
+    pub ctx_size: Option<usize>,
+    pub slots: usize,
+    /// Bytes the weights and caches may take (`--gpu-memory`).
+    pub memory_limit: Option<usize>,
+}
+
+impl GpuModel {
+    /// Loads the weights onto `device` and allocates `slots` caches of
+    /// `ctx_size` positions (default: the model's trained context).
+    /// With `memory_limit`, weights and caches that would not fit in it
+    /// are refused before anything is allocated (see [`fit`]).
+    pub fn load<R: std::io::Read + std::io::Seek>(
+        path: &Path,
+        content: Content,
+        reader: &mut R,
+        config: Hyperparams,
+        device: &Device,
+        capacity: Capacity,
+    ) -> Result<Self, EngineError> {
+        let Capacity {
+            ctx_size,
+            slots,
+            memory_limit,
+        } = capacity;
+        if let Some(reason) = unsupported(&config) {
+            return Err(EngineError::Unsupported(reason));
+        }
+        // bf16 on the GPU keeps f32's range (Qwen's activations outgrow
+        // f16's); the CPU device computes in f32, as the reference does.
+        let dtype = if device.is_cpu() {
+            DType::F32
+        } else {
+            DType::BF16
+        };
+        let context_length = ctx_size.map_or(config.trained_context, |c| {
+            c.clamp(16, config.trained_context)
+        });
+        let kv_tokens_that_fit = match memory_limit {
+            Some(limit) => {
+                let footprint = Footprint::of(&content, &config, dtype.size_in_bytes());
+                footprint.check(limit, context_length, slots)?;
+                let fit = footprint.tokens_that_fit(limit, context_length);
+                tracing::info!(
+                    kv_tokens_that_fit = fit,
+                    slots,
+                    context_length,
+                    "GPU memory plan"
+                );
+                Some(fit)
+            }
+            None => None,
+        };
+        let loaded = (|| {
+            let mut r = Reader {
+                content: &content,
+                reader,
+                device,
+                dtype,
+            };
+            // Tied embeddings: one copy on the device serves both ends.
+            let table = std::sync::Arc::new(r.tensor("token_embd.weight")?);
+            let embedding = QMatMul::from_arc(table.clone())?;
+            let output = if r.has("output.weight") {
+                r.matrix("output.weight")?
+            } else {
+                QMatMul::from_arc(table)?
+            };
+            let layers = (0..config.blocks)
+                .map(|i| r.layer(i))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            let norm = r.vector("output_norm.weight")?;
+            let rope = Rope::new(
+                config.arch.rope,
+                config.head_dim,
+                config.rope_base,
+                config.rope_scale,
+                context_length,
+                dtype,
+                device,
+            )?;
+            let cache = KvCache::new(
+                CacheShape {
+                    layers: config.blocks,
+                    slots,
+                    kv_heads: config.kv_heads,
+                    context: context_length,
+                    head_dim: config.head_dim,
+                },
+                dtype,
+                device,
+            )?;
+            Ok::<_, candle_core::Error>((embedding, output, layers, norm, rope, cache))
+        })();
+        let (embedding, output, layers, norm, rope, cache) =
+            loaded.map_err(|e| load_error(path, device, e))?;
+        let vocab = content
+            .tensor_infos
+            .get("token_embd.weight")
+            .map_or(0, |t| t.shape.dims()[0]);
+        Ok(Self {
+            embedding,
+            layers,
+            norm,
+            output,
+            rope,
+            cache,
+            config,
+            device: device.clone(),
+            dtype,
+            slots,
+            context_length,
+            vocab,
+            kv_tokens_that_fit,
+        })
+    }
+
+    /// Matrix products each layer runs per forward (q/k/v and gate/up
+    /// stacked where their types match: 4 when all are).
+    pub fn products_per_layer(&self) -> Vec<usize> {
+        self.layers.iter().map(Layer::products).collect()
+    }
+
+    fn check(&self, batch: &[SeqChunk]) -> Result<(), EngineError> {
+        let mut seen = vec![false; self.slots];
+        for chunk in batch {
+            if chunk.slot >= self.slots || std::mem::replace(&mut seen[chunk.slot], true) {
+                return Err(EngineError::Compute(format!(
+                    "slot {} is out of range or twice in one batch",
+                    chunk.slot
+                )));
+            }
+            if chunk.tokens.is_empty() || chunk.start + chunk.tokens.len() > self.context_length {
+                return Err(EngineError::PromptTooLong {
+                    prompt_tokens: chunk.start + chunk.tokens.len(),
+                    context_length: self.context_length,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&self, batch: &[SeqChunk]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let c = &self.config;
+        let (heads, kv_heads, head_dim) = (c.heads, c.kv_heads, c.head_dim);
+        let tokens: Vec<u32> = batch
+            .iter()
+            .flat_map(|b| b.tokens.iter().copied())
+            .collect();
+        let positions: Vec<u32> = batch
+            .iter()
+            .flat_map(|b| (b.start..b.start + b.tokens.len()).map(|p| p as u32))
+            .collect();
+        let ids = Tensor::new(tokens.as_slice(), &self.device)?;
+        let rotation = self
+            .rope
+            .rows(&Tensor::new(positions.as_slice(), &self.device)?)?;
+        let scale = f64::from(c.attention_scale);
+        let plans = batch
+            .iter()
+            .map(|b| ChunkPlan::new(b.tokens.len(), b.start, &self.device))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let mut x = self.embedding.embedding(&ids)?.to_dtype(self.dtype)?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.eps)?;
+            let (q, k, v) = layer.attention_inputs(&h, (heads, kv_heads, head_dim), c.eps)?;
+            let q = self.rope.apply(&q, &rotation)?.squeeze(0)?;
+            let k = self.rope.apply(&k, &rotation)?.squeeze(0)?;
+            let v = v.squeeze(0)?;
+            let mut outputs = Vec::with_capacity(batch.len());
+            let mut offset = 0;
+            for (chunk, plan) in batch.iter().zip(&plans) {
+                let n = chunk.tokens.len();
+                self.cache.write(
+                    i,
+                    chunk.slot,
+                    chunk.start,
+                    &k.narrow(1, offset, n)?,
+                    &v.narrow(1, offset, n)?,
+                )?;
+                let (keys, values) = self.cache.read(i, chunk.slot, chunk.start + n)?;
+                let queries = q.narrow(1, offset, n)?.contiguous()?;
+                let out = attention::attend(&queries, &keys, &values, plan, scale)?;
+                outputs.push(out.transpose(0, 1)?.reshape((n, heads * head_dim))?);
+                offset += n;
+            }
+            let attended = Tensor::cat(&outputs, 0)?;
+            x = (x + layer.o.forward(&attended)?)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, c.eps)?;
+            x = (x + layer.feed_forward(&h)?)?;
+        }
+        // Only the rows whose logits were asked for reach the output matrix.
+        let mut wanted = Vec::new();
+        let mut end = 0;
+        for chunk in batch {
+            end += chunk.tokens.len();
+            if chunk.logits {
+                wanted.push((end - 1) as u32);
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let last = x.index_select(&Tensor::new(wanted.as_slice(), &self.device)?, 0)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.norm, c.eps)?;
+        self.output.forward(&last)?.to_dtype(DType::F32)?.to_vec2()
+    }
+}
+
+impl BatchModel for GpuModel {
+    fn shape(&self) -> ModelShape {
+        ModelShape {
+            slots: self.slots,
+            context_length: self.context_length,
+            max_rows: MAX_ROWS,
+            prefix_reuse: true,
+            exact_from: None,
+            vocab: self.vocab,
+            kv_bytes_per_token: self.config.kv_values_per_token() * self.dtype.size_in_bytes(),
+        }
+    }
+
+    fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
+        self.check(batch)?;
+        Ok(self.run(batch)?)
+    }
+
+    fn cache_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    fn kv_tokens_that_fit(&self) -> Option<usize> {
+        self.kv_tokens_that_fit
+    }
+}

@@ -1,0 +1,123 @@
+//! What the scheduler is doing, for `/metrics` (Prometheus text) and the
+//! Model tab: sequences in slots and requests waiting, rows per batch,
+//! aggregate decode speed, KV cache memory. Per-reply counters (replies,
+//! tokens, time to first token) are the server's: it sees every reply,
+//! local or remote.
+
+use std::{
+    fmt::Write,
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+};
+
+#[derive(Default)]
+pub struct SchedulerMetrics {
+    /// Sequences in slots, and requests waiting for one.
+    active: AtomicUsize,
+    waiting: AtomicUsize,
+    /// Scheduler iterations, the rows they ran, and the tokens they sampled.
+    iterations: AtomicU64,
+    batch_rows: AtomicU64,
+    /// f64 bits: tokens sampled per second over recent iterations.
+    aggregate_tps: AtomicU64,
+    /// Bytes the model's KV caches hold.
+    cache_bytes: AtomicUsize,
+}
+
+impl SchedulerMetrics {
+    /// What the scheduler holds now.
+    pub fn set_occupancy(&self, active: usize, waiting: usize) {
+        self.active.store(active, Ordering::Relaxed);
+        self.waiting.store(waiting, Ordering::Relaxed);
+    }
+
+    /// One iteration: `rows` tokens ran, `sampled` new tokens came out, in
+    /// `seconds`. The aggregate speed is smoothed over recent iterations.
+    pub fn record_iteration(&self, rows: usize, sampled: usize, seconds: f64) {
+        self.iterations.fetch_add(1, Ordering::Relaxed);
+        self.batch_rows.fetch_add(rows as u64, Ordering::Relaxed);
+        if seconds > 0.0 {
+            let now = sampled as f64 / seconds;
+            let old = f64::from_bits(self.aggregate_tps.load(Ordering::Relaxed));
+            let smoothed = if old == 0.0 {
+                now
+            } else {
+                0.9 * old + 0.1 * now
+            };
+            self.aggregate_tps
+                .store(smoothed.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    pub fn set_cache_bytes(&self, bytes: usize) {
+        self.cache_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Appends this scheduler's metrics in the Prometheus exposition format.
+    pub fn render(&self, out: &mut String) {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut gauge = |name: &str, help: &str, value: String| {
+            let _ = write!(
+                out,
+                "# HELP candlelight_{name} {help}\n# TYPE candlelight_{name} gauge\ncandlelight_{name} {value}\n"
+            );
+        };
+        gauge(
+            "active_sequences",
+            "Replies being generated, each in a sequence slot.",
+            self.active().to_string(),
+        );
+        gauge(
+            "waiting_requests",
+            "Requests waiting for a free sequence slot.",
+            self.waiting().to_string(),
+        );
+        gauge(
+            "kv_cache_bytes",
+            "Memory the sequences' KV caches hold.",
+            self.cache_bytes().to_string(),
+        );
+        gauge(
+            "decode_tokens_per_second_aggregate",
+            "Tokens generated per second by all sequences together (recent iterations).",
+            format!("{:.2}", f64::from_bits(get(&self.aggregate_tps))),
+        );
+        let _ = write!(
+            out,
+            "# HELP candlelight_batch_rows Tokens run per scheduler iteration.\n\
+# TYPE candlelight_batch_rows summary\n\
+candlelight_batch_rows_sum {}\ncandlelight_batch_rows_count {}\n",
+            get(&self.batch_rows),
+            get(&self.iterations)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_what_the_scheduler_holds() {
+        let m = SchedulerMetrics::default();
+        m.set_occupancy(4, 2);
+        m.record_iteration(5, 4, 0.1);
+        let mut text = String::new();
+        m.render(&mut text);
+        assert!(text.contains("candlelight_active_sequences 4\n"), "{text}");
+        assert!(text.contains("candlelight_waiting_requests 2\n"));
+        assert!(text.contains("candlelight_batch_rows_sum 5\ncandlelight_batch_rows_count 1\n"));
+        assert!(text.contains("candlelight_decode_tokens_per_second_aggregate 40.00\n"));
+    }
+}

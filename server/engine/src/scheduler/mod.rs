@@ -1,0 +1,451 @@
+//! Continuous batching: one thread owns the model and steps every active
+//! reply together. Each iteration runs one batch holding the next token of
+//! every decoding sequence plus a bounded chunk of any prompt still being
+//! read; new requests join at the next iteration, finished or cancelled
+//! ones leave at once and free their slot. Requests beyond the slots wait
+//! in order and are told their place. After an idle timeout the weights can
+//! be released; the next request loads them again.
+
+mod chunks;
+mod queue;
+mod sequence;
+mod slots;
+
+use std::{
+    collections::VecDeque,
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc::{channel, Receiver, TryRecvError},
+        Arc,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use queue::Message;
+pub use queue::{QueuedJob, SchedulerHandle};
+use sequence::Sequence;
+use slots::SlotTable;
+
+use super::{
+    detokenize::TokenDecoder, metrics::SchedulerMetrics, BatchModel, EngineError, EngineEvent,
+    FinishReason, GenerationStats, ModelShape, SeqChunk,
+};
+
+/// When the engine was idle, requests arriving within this gap of each
+/// other start together (but none waits longer than `GATHER_AT_MOST`).
+const GATHER_GAP: Duration = Duration::from_millis(10);
+const GATHER_AT_MOST: Duration = Duration::from_millis(40);
+
+/// Loads the weights again after a release.
+pub type Reload = Box<dyn Fn() -> Result<Box<dyn BatchModel>, EngineError> + Send>;
+
+pub struct SchedulerSetup {
+    pub model: Box<dyn BatchModel>,
+    pub decoder: Arc<dyn TokenDecoder + Send + Sync>,
+    /// How many requests may wait for a slot; more are refused as busy.
+    pub queue_capacity: usize,
+    pub metrics: Arc<SchedulerMetrics>,
+    pub reload: Option<Reload>,
+}
+
+/// Starts the scheduler thread; it ends when every handle is dropped and
+/// its last reply is done.
+pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
+    let (sender, receiver) = channel();
+    let shape = setup.model.shape();
+    let depth = Arc::new(AtomicUsize::new(0));
+    let handle = SchedulerHandle {
+        sender,
+        depth: depth.clone(),
+        limit: shape.slots + setup.queue_capacity,
+    };
+    let scheduler = Scheduler {
+        shape,
+        slots: SlotTable::new(shape.slots),
+        model: Some(setup.model),
+        reload: setup.reload,
+        decoder: setup.decoder,
+        metrics: setup.metrics,
+        depth,
+        waiting: VecDeque::new(),
+        running: Vec::new(),
+        prefill: chunks::PrefillRate::new(),
+    };
+    thread::Builder::new()
+        .name("candlelight-scheduler".into())
+        .spawn(move || scheduler.run(receiver))
+        .expect("spawning the scheduler thread");
+    handle
+}
+
+/// One sequence's part of the next batch.
+struct Planned {
+    index: usize,
+    rows: usize,
+    logits: bool,
+    exact: bool,
+}
+
+/// A request waiting for a slot, and the place it was last told.
+struct Waiting {
+    queued: QueuedJob,
+    told: Option<usize>,
+}
+
+struct Scheduler {
+    shape: ModelShape,
+    slots: SlotTable,
+    model: Option<Box<dyn BatchModel>>,
+    reload: Option<Reload>,
+    decoder: Arc<dyn TokenDecoder + Send + Sync>,
+    metrics: Arc<SchedulerMetrics>,
+    depth: Arc<AtomicUsize>,
+    waiting: VecDeque<Waiting>,
+    /// In the order they were admitted (the oldest prompt is read first).
+    running: Vec<Sequence>,
+    prefill: chunks::PrefillRate,
+}
+
+impl Scheduler {
+    fn run(mut self, receiver: Receiver<Message>) {
+        let mut connected = true;
+        loop {
+            if self.running.is_empty() && self.waiting.is_empty() {
+                if !connected {
+                    return;
+                }
+                match receiver.recv() {
+                    Ok(message) => self.take(message),
+                    Err(_) => return,
+                }
+                // Requests sent together (a page and an agent, a benchmark)
+                // arrive a few milliseconds apart: wait that long so their
+                // prompts are read in one batch rather than one by one.
+                let until = Instant::now() + GATHER_AT_MOST;
+                while let Ok(message) = receiver.recv_timeout(GATHER_GAP) {
+                    self.take(message);
+                    if Instant::now() >= until {
+                        break;
+                    }
+                }
+            }
+            loop {
+                match receiver.try_recv() {
+                    Ok(message) => self.take(message),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        connected = false;
+                        break;
+                    }
+                }
+            }
+            self.drop_cancelled();
+            self.admit();
+            self.tell_places();
+            self.metrics
+                .set_occupancy(self.running.len(), self.waiting.len());
+            self.step();
+        }
+    }
+
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::Job(queued) => self.waiting.push_back(Waiting {
+                queued: *queued,
+                told: None,
+            }),
+            Message::InterruptAll => {
+                let waiting = self.waiting.iter().map(|w| &w.queued.cancel);
+                let running = self.running.iter().map(Sequence::cancel_flag);
+                waiting.chain(running).for_each(|c| c.interrupt());
+            }
+            Message::Release => {
+                if self.running.is_empty() && self.waiting.is_empty() && self.model.take().is_some()
+                {
+                    tracing::info!(
+                        "idle: released the model's weights; the next request loads them again"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Ends a reply: the last event, the log line, the occupancy.
+    fn end(
+        &mut self,
+        events: &tokio::sync::mpsc::UnboundedSender<EngineEvent>,
+        outcome: Result<(FinishReason, GenerationStats), EngineError>,
+    ) {
+        let event = match outcome {
+            Ok((reason, stats)) => {
+                tracing::info!(
+                    prompt_tokens = stats.prompt_tokens,
+                    cached_tokens = stats.cached_tokens,
+                    completion_tokens = stats.completion_tokens,
+                    prompt_tps = format!("{:.1}", stats.prompt_tokens_per_second),
+                    decode_tps = format!("{:.1}", stats.decode_tokens_per_second),
+                    ttft_ms = format!("{:.0}", stats.time_to_first_token_ms),
+                    finish = reason.as_str(),
+                    "reply finished"
+                );
+                EngineEvent::Finished { reason, stats }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "generation failed");
+                EngineEvent::Failed(e)
+            }
+        };
+        // Free the place first: whoever reads the last event may submit
+        // again, or read the metrics and expect this reply gone.
+        self.depth.fetch_sub(1, Ordering::SeqCst);
+        self.metrics
+            .set_occupancy(self.running.len(), self.waiting.len());
+        let _ = events.send(event);
+    }
+
+    fn finish(&mut self, index: usize, reason: FinishReason) {
+        let seq = self.running.remove(index);
+        self.slots.release(seq.slot);
+        let (events, stats) = seq.finish(reason, self.decoder.as_ref());
+        self.end(&events, Ok((reason, stats)));
+    }
+
+    fn fail(&mut self, index: usize, error: EngineError) {
+        let seq = self.running.remove(index);
+        self.slots.forget(seq.slot);
+        self.slots.release(seq.slot);
+        let events = seq.into_events();
+        self.end(&events, Err(error));
+    }
+
+    /// Cancelled requests leave at once: waiting ones never start, running
+    /// ones free their slot before the next batch.
+    fn drop_cancelled(&mut self) {
+        let mut i = 0;
+        while i < self.waiting.len() {
+            let q = &self.waiting[i].queued;
+            let reason = q
+                .cancel
+                .reason()
+                .or_else(|| q.events.is_closed().then_some(FinishReason::Cancelled));
+            if let Some(reason) = reason {
+                let Some(w) = self.waiting.remove(i) else {
+                    break;
+                };
+                self.end(&w.queued.events, Ok((reason, GenerationStats::default())));
+            } else {
+                i += 1;
+            }
+        }
+        let mut i = 0;
+        while i < self.running.len() {
+            if let Some(reason) = self.running[i].cancelled() {
+                self.finish(i, reason);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Waiting requests take free slots, in order.
+    fn admit(&mut self) {
+        while self.slots.free() > 0 {
+            let Some(w) = self.waiting.pop_front() else {
+                return;
+            };
+            if self.model.is_none() {
+                if let Err(e) = self.load_again() {
+                    self.end(&w.queued.events, Err(e));
+                    continue;
+                }
+            }
+            let prompt = &w.queued.job.prompt_tokens;
+            if let Err(e) = Sequence::fits(prompt.len(), self.shape.context_length) {
+                self.end(&w.queued.events, Err(e));
+                continue;
+            }
+            let Some((slot, shared)) = self.slots.take(prompt) else {
+                self.waiting.push_front(w);
+                return;
+            };
+            let reuse = self.reusable(shared, prompt.len());
+            let exact = self
+                .shape
+                .exact_from
+                .is_some_and(|e| prompt.len() - reuse >= e);
+            let context = self.shape.context_length;
+            self.running
+                .push(Sequence::new(w.queued, slot, reuse, exact, context));
+        }
+    }
+
+    /// How much of a `shared` prefix to reuse: all of it but at least one
+    /// prompt token, which is computed for its logits. (A chat's next turn
+    /// then runs only its new tokens, on the fast path; its numbers equal
+    /// a cold run's whenever that run was on the fast path too, i.e. for
+    /// prompts shorter than the backend's `exact_from`.)
+    fn reusable(&self, shared: usize, prompt_len: usize) -> usize {
+        if !self.shape.prefix_reuse {
+            return 0;
+        }
+        shared.min(prompt_len.saturating_sub(1))
+    }
+
+    fn load_again(&mut self) -> Result<(), EngineError> {
+        let reload = self
+            .reload
+            .as_ref()
+            .ok_or_else(|| EngineError::NoModel("the model was released".into()))?;
+        tracing::info!("loading the model's weights again");
+        self.model = Some(reload()?);
+        // A fresh model has empty caches.
+        self.slots = SlotTable::new(self.shape.slots);
+        Ok(())
+    }
+
+    /// Tells each waiting request how many are ahead of it, when that changed.
+    fn tell_places(&mut self) {
+        for (ahead, w) in self.waiting.iter_mut().enumerate() {
+            if w.told != Some(ahead) {
+                let _ = w.queued.events.send(EngineEvent::Waiting { ahead });
+                w.told = Some(ahead);
+            }
+        }
+    }
+
+    /// What the next batch runs: every decoding sequence's next token, then
+    /// prompt chunks (oldest first) within the budget.
+    fn plan(&self) -> Vec<Planned> {
+        let decoding = self.running.iter().filter(|s| s.prompt_left() == 0).count();
+        let mut budget = self
+            .prefill
+            .budget(decoding > 0, self.shape.max_rows)
+            .min(self.shape.max_rows.saturating_sub(decoding));
+        let mut first_prompt = true;
+        let mut plan = Vec::new();
+        for (index, seq) in self.running.iter().enumerate() {
+            let left = seq.prompt_left();
+            let rows = if left == 0 {
+                1
+            } else {
+                // Only exact chunks have a fixed cost worth avoiding tiny ones for.
+                let min_chunk = self.shape.exact_from.filter(|_| seq.exact);
+                let mut c = chunks::prompt_chunk(left, budget, min_chunk);
+                if c == 0 && first_prompt {
+                    c = left.min(budget.max(1)); // always make progress
+                }
+                first_prompt = false;
+                if c == 0 {
+                    continue;
+                }
+                budget -= c.min(budget);
+                c
+            };
+            let next = seq.next(rows);
+            plan.push(Planned {
+                index,
+                rows: next.tokens.len(),
+                logits: next.logits,
+                exact: left > 0 && seq.exact,
+            });
+        }
+        plan
+    }
+
+    /// Runs one batch and hands each sequence its logits.
+    fn step(&mut self) {
+        if self.running.is_empty() || self.model.is_none() {
+            return;
+        }
+        let plan = self.plan();
+        for p in &plan {
+            if self.running[p.index].prompt_left() > 0 {
+                self.running[p.index].mark_prefill();
+            }
+        }
+        let rows: usize = plan.iter().map(|p| p.rows).sum();
+        let started = Instant::now();
+        let outcome = {
+            let running = &self.running;
+            let slots = &mut self.slots;
+            let batch: Vec<SeqChunk> = plan
+                .iter()
+                .map(|p| {
+                    let seq = &running[p.index];
+                    let next = seq.next(p.rows);
+                    slots.record(seq.slot, next.start, next.tokens);
+                    SeqChunk {
+                        slot: seq.slot,
+                        tokens: next.tokens,
+                        start: next.start,
+                        logits: p.logits,
+                        exact: p.exact,
+                    }
+                })
+                .collect();
+            match self.model.as_mut() {
+                // A panic inside a backend must not take the engine down.
+                Some(model) => catch_unwind(AssertUnwindSafe(|| model.forward(&batch)))
+                    .unwrap_or_else(|_| {
+                        Err(EngineError::Compute(
+                            "the model computation panicked".into(),
+                        ))
+                    }),
+                None => return,
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let prompt_rows: usize = plan.iter().filter(|p| p.rows > 1).map(|p| p.rows).sum();
+        self.prefill.record(prompt_rows, seconds);
+        let wanted = plan.iter().filter(|p| p.logits).count();
+        let mut logits = match outcome {
+            Ok(logits) if logits.len() == wanted => logits.into_iter(),
+            Ok(_) => {
+                return self.fail_planned(&plan, "the model returned the wrong number of logits");
+            }
+            Err(EngineError::Compute(reason)) => return self.fail_planned(&plan, &reason),
+            Err(e) => return self.fail_planned(&plan, &e.to_string()),
+        };
+        let mut ended: Vec<(usize, Result<FinishReason, EngineError>)> = Vec::new();
+        for p in &plan {
+            let seq = &mut self.running[p.index];
+            seq.advanced(p.rows);
+            if !p.logits {
+                continue;
+            }
+            let Some(l) = logits.next() else { break };
+            match seq.accept(l, self.decoder.as_ref()) {
+                Ok(None) => {}
+                Ok(Some(reason)) => ended.push((p.index, Ok(reason))),
+                Err(e) => ended.push((p.index, Err(e))),
+            }
+        }
+        self.metrics.record_iteration(rows, wanted, seconds);
+        if let Some(model) = &self.model {
+            self.metrics.set_cache_bytes(model.cache_bytes());
+        }
+        // Highest index first, so the others stay where they are.
+        ended.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+        for (i, result) in ended {
+            match result {
+                Ok(reason) => self.finish(i, reason),
+                Err(e) => self.fail(i, e),
+            }
+        }
+    }
+
+    /// A failed batch fails the sequences in it (their caches are in an
+    /// unknown state); the others go on.
+    fn fail_planned(&mut self, plan: &[Planned], reason: &str) {
+        let mut indices: Vec<usize> = plan.iter().map(|p| p.index).collect();
+        indices.sort_unstable_by(|a, b| b.cmp(a));
+        for i in indices {
+            self.fail(i, EngineError::Compute(reason.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

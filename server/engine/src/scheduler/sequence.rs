@@ -1,0 +1,275 @@
+//! One reply in flight: its slot, the tokens so far, how much of them the
+//! slot's cache holds, and its own sampler, detokenizer, stop strings and
+//! statistics. The scheduler feeds it chunks and the logits they produced.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::super::{
+    detokenize::{IncrementalDecoder, TokenDecoder},
+    sampler::Sampler,
+    stop::{StopMatcher, StopOutcome},
+    EngineError, EngineEvent, FinishReason, GenerationJob, GenerationStats, TokenLogprob,
+    TokenLogprobs,
+};
+use super::queue::QueuedJob;
+
+pub struct Sequence {
+    pub slot: usize,
+    job: GenerationJob,
+    events: UnboundedSender<EngineEvent>,
+    cancel: crate::Cancel,
+    received: Instant,
+    /// The prompt, then every generated token.
+    tokens: Vec<u32>,
+    prompt_len: usize,
+    /// Leading `tokens` the slot's cache holds.
+    computed: usize,
+    /// Every prompt chunk of this sequence runs on the exact path.
+    pub exact: bool,
+    max_new: usize,
+    sampler: Sampler,
+    detok: IncrementalDecoder,
+    stops: StopMatcher,
+    hit_stop_string: bool,
+    stats: GenerationStats,
+    prefill_started: Option<Instant>,
+    decode_started: Option<Instant>,
+}
+
+/// What the scheduler feeds a sequence next.
+pub struct Next<'a> {
+    pub tokens: &'a [u32],
+    pub start: usize,
+    /// The chunk ends the prompt, or is a decode step: its logits pick a token.
+    pub logits: bool,
+}
+
+impl Sequence {
+    /// A prompt must leave room for at least one new token.
+    pub fn fits(prompt_len: usize, context_length: usize) -> Result<(), EngineError> {
+        if prompt_len == 0 || prompt_len >= context_length {
+            return Err(EngineError::PromptTooLong {
+                prompt_tokens: prompt_len,
+                context_length,
+            });
+        }
+        Ok(())
+    }
+
+    /// A sequence in `slot`, whose cache already holds the first `reuse`
+    /// prompt tokens; its prompt [`Sequence::fits`].
+    pub fn new(
+        queued: QueuedJob,
+        slot: usize,
+        reuse: usize,
+        exact: bool,
+        context_length: usize,
+    ) -> Self {
+        let prompt_len = queued.job.prompt_tokens.len();
+        let QueuedJob {
+            job,
+            events,
+            cancel,
+            received,
+        } = queued;
+        let banned = if job.ban_eos {
+            job.eos_ids.clone()
+        } else {
+            Vec::new()
+        };
+        Self {
+            slot,
+            max_new: job.max_new_tokens.min(context_length - prompt_len),
+            sampler: Sampler::new(&job.sampling, banned),
+            detok: IncrementalDecoder::default(),
+            stops: StopMatcher::new(job.stop_strings.clone()),
+            hit_stop_string: false,
+            stats: GenerationStats {
+                prompt_tokens: prompt_len as u32,
+                cached_tokens: reuse as u32,
+                ..GenerationStats::default()
+            },
+            tokens: job.prompt_tokens.clone(),
+            prompt_len,
+            computed: reuse,
+            exact,
+            job,
+            events,
+            cancel,
+            received,
+            prefill_started: None,
+            decode_started: None,
+        }
+    }
+
+    pub fn cancel_flag(&self) -> &crate::Cancel {
+        &self.cancel
+    }
+
+    /// How the reply must end now, if it must: stopped by the user or the
+    /// server, or its requester went away.
+    pub fn cancelled(&self) -> Option<FinishReason> {
+        self.cancel
+            .reason()
+            .or_else(|| self.events.is_closed().then_some(FinishReason::Cancelled))
+    }
+
+    /// Prompt tokens not yet in the cache.
+    pub fn prompt_left(&self) -> usize {
+        self.prompt_len.saturating_sub(self.computed)
+    }
+
+    /// The next `limit` prompt tokens, or the last sampled token.
+    pub fn next(&self, limit: usize) -> Next<'_> {
+        let end = if self.computed < self.prompt_len {
+            (self.computed + limit).min(self.prompt_len)
+        } else {
+            self.tokens.len()
+        };
+        Next {
+            tokens: &self.tokens[self.computed..end],
+            start: self.computed,
+            logits: end == self.tokens.len(),
+        }
+    }
+
+    /// `n` more tokens went into the cache.
+    pub fn advanced(&mut self, n: usize) {
+        let now = Instant::now();
+        if self.computed < self.prompt_len {
+            let started = self.prefill_started.unwrap_or(now);
+            self.computed += n;
+            if self.computed >= self.prompt_len {
+                let read = self.prompt_len - self.stats.cached_tokens as usize;
+                self.stats.prompt_tokens_per_second =
+                    read as f64 / now.duration_since(started).as_secs_f64().max(1e-9);
+            } else {
+                let _ = self.events.send(EngineEvent::Reading {
+                    done: self.computed,
+                    total: self.prompt_len,
+                });
+            }
+        } else {
+            self.computed += n;
+        }
+    }
+
+    /// The prompt chunk's first token was about to be read (for the speed).
+    pub fn mark_prefill(&mut self) {
+        self.prefill_started.get_or_insert_with(Instant::now);
+    }
+
+    fn text(&self, text: String) {
+        if !text.is_empty() {
+            let _ = self.events.send(EngineEvent::Text(text));
+        }
+    }
+
+    /// Picks the next token from `logits`, streams its text; returns why
+    /// the reply ended, if it did.
+    pub fn accept(
+        &mut self,
+        mut logits: Vec<f32>,
+        decoder: &dyn TokenDecoder,
+    ) -> Result<Option<FinishReason>, EngineError> {
+        if let Some(grammar) = &mut self.job.constraint {
+            grammar.mask(&mut logits)?;
+        }
+        // The model's own distribution, before the samplers reshape it.
+        let original = self.job.logprobs.map(|_| logits.clone());
+        let token = self.sampler.sample(&mut logits, &self.tokens);
+        if let Some(grammar) = &mut self.job.constraint {
+            grammar.commit(token)?;
+        }
+        if self.stats.completion_tokens == 0 {
+            self.stats.time_to_first_token_ms = self.received.elapsed().as_secs_f64() * 1000.0;
+            self.decode_started = Some(Instant::now());
+        }
+        if self.job.eos_ids.contains(&token) && !self.job.ban_eos {
+            return Ok(Some(FinishReason::Stop));
+        }
+        if let (Some(top), Some(original)) = (self.job.logprobs, original) {
+            let _ = self.events.send(EngineEvent::Logprobs(logprobs(
+                &original, token, top, decoder,
+            )));
+        }
+        self.tokens.push(token);
+        self.stats.completion_tokens += 1;
+        let text = self.detok.push(decoder, token)?;
+        match self.stops.push(&text) {
+            StopOutcome::Continue(text) => self.text(text),
+            StopOutcome::Stopped(text) => {
+                self.text(text);
+                self.hit_stop_string = true;
+                return Ok(Some(FinishReason::Stop));
+            }
+        }
+        if self.job.constraint.as_ref().is_some_and(|g| g.finished()) {
+            return Ok(Some(FinishReason::Stop));
+        }
+        Ok((self.stats.completion_tokens as usize >= self.max_new).then_some(FinishReason::Length))
+    }
+
+    /// Flushes held-back text (unless cancelled or stopped by a stop
+    /// string) and returns the reply's numbers.
+    pub fn finish(
+        mut self,
+        reason: FinishReason,
+        decoder: &dyn TokenDecoder,
+    ) -> (UnboundedSender<EngineEvent>, GenerationStats) {
+        if reason != FinishReason::Cancelled && !self.hit_stop_string {
+            match self.detok.finish(decoder) {
+                Ok(rest) => match self.stops.push(&rest) {
+                    StopOutcome::Continue(text) => {
+                        let held = self.stops.finish();
+                        self.text(text + &held)
+                    }
+                    StopOutcome::Stopped(text) => self.text(text),
+                },
+                Err(e) => tracing::warn!(error = %e, "the reply's last bytes did not decode"),
+            }
+        }
+        if let Some(started) = self.decode_started {
+            if self.stats.completion_tokens > 1 {
+                // The first token came from the prompt's logits.
+                self.stats.decode_tokens_per_second = (self.stats.completion_tokens - 1) as f64
+                    / started.elapsed().as_secs_f64().max(1e-9);
+            }
+        }
+        (self.events, self.stats)
+    }
+
+    /// Gives up: the events channel, to send the error on.
+    pub fn into_events(self) -> UnboundedSender<EngineEvent> {
+        self.events
+    }
+}
+
+/// `chosen`'s log-probability in `logits` and the `top` most likely tokens.
+fn logprobs(logits: &[f32], chosen: u32, top: usize, decoder: &dyn TokenDecoder) -> TokenLogprobs {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| ((l - max) as f64).exp()).sum();
+    let log_total = max as f64 + sum.ln();
+    let entry = |id: u32| TokenLogprob {
+        id,
+        text: decoder.decode(&[id]).unwrap_or_default(),
+        logprob: (logits
+            .get(id as usize)
+            .copied()
+            .unwrap_or(f32::NEG_INFINITY) as f64
+            - log_total) as f32,
+    };
+    let mut ids: Vec<u32> = (0..logits.len() as u32).collect();
+    let by_logit = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]);
+    if top > 0 && top < ids.len() {
+        ids.select_nth_unstable_by(top - 1, by_logit);
+    }
+    ids.truncate(top);
+    ids.sort_unstable_by(by_logit);
+    TokenLogprobs {
+        chosen: entry(chosen),
+        top: ids.into_iter().map(entry).collect(),
+    }
+}

@@ -1,0 +1,337 @@
+//! The scheduler on the fake model: joining, leaving, cancelling, chunked
+//! prefill, slot reuse, the queue, and results that do not depend on what
+//! else was in the batch.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+use super::*;
+use crate::{
+    fake::{BatchLog, FakeDecoder, FakeModel},
+    Cancel, GenerationJob, Sampling,
+};
+
+fn start(model: FakeModel, queue_capacity: usize) -> SchedulerHandle {
+    spawn(SchedulerSetup {
+        model: Box::new(model),
+        decoder: Arc::new(FakeDecoder),
+        queue_capacity,
+        metrics: Arc::default(),
+        reload: None,
+    })
+}
+
+fn job(prompt: Vec<u32>, max_new: usize) -> GenerationJob {
+    GenerationJob::greedy(prompt, max_new, vec![0])
+}
+
+/// A reply that goes on until `max_new` (end-of-sequence banned).
+fn long_job(prompt: Vec<u32>, max_new: usize) -> GenerationJob {
+    GenerationJob {
+        ban_eos: true,
+        ..job(prompt, max_new)
+    }
+}
+
+struct Submitted {
+    rx: UnboundedReceiver<EngineEvent>,
+    cancel: Cancel,
+}
+
+fn submit(q: &SchedulerHandle, job: GenerationJob) -> Submitted {
+    let (events, rx) = unbounded_channel();
+    let cancel = Cancel::default();
+    q.submit(QueuedJob {
+        job,
+        events,
+        cancel: cancel.clone(),
+        received: Instant::now(),
+    })
+    .unwrap();
+    Submitted { rx, cancel }
+}
+
+/// The reply's text and how it ended, plus the places it was told.
+fn drain(s: &mut Submitted) -> (String, FinishReason, GenerationStats, Vec<usize>) {
+    let (mut text, mut places) = (String::new(), Vec::new());
+    while let Some(ev) = s.rx.blocking_recv() {
+        match ev {
+            EngineEvent::Text(t) => text.push_str(&t),
+            EngineEvent::Waiting { ahead } => places.push(ahead),
+            EngineEvent::Reading { .. } | EngineEvent::Logprobs(_) => {}
+            EngineEvent::Finished { reason, stats } => return (text, reason, stats, places),
+            EngineEvent::Failed(e) => panic!("{e}"),
+        }
+    }
+    panic!("no final event");
+}
+
+fn letters(tokens: std::ops::RangeInclusive<u32>) -> String {
+    tokens
+        .map(|t| char::from_u32('a' as u32 + t - 1).unwrap())
+        .collect()
+}
+
+#[test]
+fn generates_until_end_of_sequence() {
+    let q = start(FakeModel::new(2), 4);
+    let (text, reason, stats, _) = drain(&mut submit(&q, job(vec![5, 60], 10)));
+    assert_eq!(text, letters(61..=63));
+    assert_eq!(reason, FinishReason::Stop);
+    assert_eq!(stats.completion_tokens, 3);
+}
+
+#[test]
+fn running_replies_are_stepped_together() {
+    let model = FakeModel::new(4).slow(Duration::from_millis(2));
+    let log = model.log.clone();
+    let q = start(model, 4);
+    let mut subs: Vec<Submitted> = (0..3)
+        .map(|i| submit(&q, long_job(vec![i + 1], 40)))
+        .collect();
+    for s in &mut subs {
+        let (text, reason, _, _) = drain(s);
+        assert_eq!(reason, FinishReason::Length);
+        assert_eq!(text.chars().count(), 40);
+    }
+    let batches = log.lock().unwrap();
+    let widest = batches.iter().map(Vec::len).max().unwrap();
+    assert_eq!(widest, 3, "the three replies shared batches");
+    // Three replies of 40 tokens took far fewer than 120 steps.
+    assert!(batches.len() < 60, "{} batches", batches.len());
+}
+
+#[test]
+fn a_reply_is_the_same_alone_and_batched() {
+    let sampled = |seed: u64| GenerationJob {
+        sampling: Sampling {
+            greedy: false,
+            temperature: 5.0,
+            seed: Some(seed),
+            ..Sampling::greedy()
+        },
+        ..long_job(vec![3, 9, 27], 30)
+    };
+    let alone: Vec<String> = (0..4)
+        .map(|seed| drain(&mut submit(&start(FakeModel::new(4), 4), sampled(seed))).0)
+        .collect();
+    assert!(
+        alone.iter().any(|t| t != &alone[0]),
+        "seeds differ: {alone:?}"
+    );
+    let q = start(FakeModel::new(4).slow(Duration::from_millis(1)), 4);
+    let mut together: Vec<Submitted> = (0..4).map(|seed| submit(&q, sampled(seed))).collect();
+    let together: Vec<String> = together.iter_mut().map(|s| drain(s).0).collect();
+    assert_eq!(alone, together);
+}
+
+#[test]
+fn a_cancelled_reply_frees_its_slot_within_an_iteration() {
+    let q = start(FakeModel::new(1).slow(Duration::from_millis(10)), 4);
+    let mut first = submit(&q, long_job(vec![1], 10_000));
+    let mut second = submit(&q, job(vec![60], 10));
+    // The second waits for the only slot.
+    match second.rx.blocking_recv() {
+        Some(EngineEvent::Waiting { ahead: 0 }) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut seen = 0;
+    while seen < 3 {
+        if let Some(EngineEvent::Text(_)) = first.rx.blocking_recv() {
+            seen += 1;
+        }
+    }
+    let stopped = Instant::now();
+    first.cancel.stop();
+    let (_, reason, _, _) = drain(&mut first);
+    assert_eq!(reason, FinishReason::Cancelled);
+    let (text, _, _, _) = drain(&mut second);
+    assert_eq!(text, letters(61..=63));
+    assert!(
+        stopped.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        stopped.elapsed()
+    );
+}
+
+#[test]
+fn a_request_whose_client_left_never_starts() {
+    let model = FakeModel::new(1).slow(Duration::from_millis(5));
+    let log = model.log.clone();
+    let q = start(model, 4);
+    let mut running = submit(&q, long_job(vec![1], 30));
+    let gone = submit(&q, long_job(vec![40; 100], 30));
+    drop(gone.rx);
+    drain(&mut running);
+    let mut after = submit(&q, job(vec![60], 5));
+    drain(&mut after);
+    let batches = log.lock().unwrap();
+    assert!(
+        batches.iter().flatten().all(|&(_, _, rows, _)| rows < 100),
+        "the abandoned prompt was never read"
+    );
+}
+
+#[test]
+fn a_full_queue_is_refused_and_places_are_reported() {
+    let q = start(FakeModel::new(1).slow(Duration::from_millis(20)), 2);
+    let mut running = submit(&q, long_job(vec![1], 50));
+    let mut a = submit(&q, job(vec![60], 5));
+    let mut b = submit(&q, job(vec![61], 5));
+    let (events, _rx) = unbounded_channel();
+    let refused = q.submit(QueuedJob {
+        job: job(vec![1], 1),
+        events,
+        cancel: Cancel::default(),
+        received: Instant::now(),
+    });
+    assert!(matches!(refused, Err(EngineError::QueueFull)));
+    assert_eq!(q.depth(), 3);
+    drain(&mut running);
+    assert_eq!(drain(&mut a).3, vec![0]);
+    assert_eq!(drain(&mut b).3, vec![1, 0], "second in line, then first");
+}
+
+/// A long prompt arriving while another reply streams is read in chunks
+/// (sized to the measured speed, see `chunks.rs`): the streaming reply gets
+/// a token in every batch meanwhile.
+#[test]
+fn a_long_prompt_does_not_stall_a_streaming_reply() {
+    let model = FakeModel::new(2).slow(Duration::from_millis(1));
+    let log = model.log.clone();
+    let q = start(model, 4);
+    let mut streaming = submit(&q, long_job(vec![1], 200));
+    match streaming.rx.blocking_recv() {
+        Some(EngineEvent::Text(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut long = submit(&q, job(vec![7; 3000], 3));
+    let (text, reason, stats, _) = drain(&mut long);
+    assert_eq!((text.as_str(), reason), ("hij", FinishReason::Length));
+    assert_eq!(stats.prompt_tokens, 3000);
+    drain(&mut streaming);
+    let batches = log.lock().unwrap();
+    let with_prompt: Vec<&Vec<(usize, usize, usize, bool)>> = batches
+        .iter()
+        .filter(|b| b.iter().any(|c| c.2 > 1))
+        .collect();
+    assert!(
+        with_prompt.len() >= 3000 / 512,
+        "{} prompt chunks",
+        with_prompt.len()
+    );
+    for b in with_prompt {
+        let rows: usize = b.iter().map(|c| c.2).sum();
+        assert!(rows <= 512, "{b:?}");
+        assert!(
+            b.iter().any(|c| c.2 == 1),
+            "the streaming reply stepped too: {b:?}"
+        );
+        // Every chunk of the long prompt runs on the exact path.
+        assert!(b.iter().filter(|c| c.2 > 1).all(|c| c.3), "{b:?}");
+    }
+}
+
+#[test]
+fn the_next_turn_reuses_its_slot_s_prefix() {
+    let q = start(FakeModel::new(2), 4);
+    let turn1: Vec<u32> = (1..=40).collect();
+    let (reply, ..) = drain(&mut submit(&q, job(turn1.clone(), 5)));
+    assert_eq!(reply, letters(41..=45));
+    // Another chat in between takes the other slot.
+    drain(&mut submit(&q, job(vec![50; 30], 2)));
+    let mut turn2 = turn1.clone();
+    turn2.extend(41..=45);
+    turn2.extend([1, 2, 3]);
+    let (_, _, stats, _) = drain(&mut submit(&q, job(turn2.clone(), 2)));
+    // All of turn 1 and the reply that the slot computed are reused: the
+    // reply's last token was sampled but never fed back.
+    assert_eq!(stats.cached_tokens as usize, 44);
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_fails_cleanly() {
+    let q = start(FakeModel::new(1), 1);
+    let mut s = submit(&q, job(vec![3; 5000], 5));
+    match s.rx.blocking_recv() {
+        Some(EngineEvent::Failed(EngineError::PromptTooLong {
+            prompt_tokens: 5000,
+            ..
+        })) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(q.depth(), 0);
+}
+
+#[test]
+fn released_weights_are_loaded_again_for_the_next_job() {
+    let reloads = Arc::new(AtomicUsize::new(0));
+    let counter = reloads.clone();
+    let q = spawn(SchedulerSetup {
+        model: Box::new(FakeModel::new(1)),
+        decoder: Arc::new(FakeDecoder),
+        queue_capacity: 2,
+        metrics: Arc::default(),
+        reload: Some(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(FakeModel::new(1)) as Box<dyn BatchModel>)
+        })),
+    });
+    assert_eq!(drain(&mut submit(&q, job(vec![62], 5))).0, letters(63..=63));
+    q.release();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(drain(&mut submit(&q, job(vec![61], 5))).0, letters(62..=63));
+    assert_eq!(reloads.load(Ordering::SeqCst), 1);
+}
+
+/// A backend that fails fails the replies in that batch, and the next
+/// request still works.
+#[test]
+fn a_failing_batch_fails_only_its_replies() {
+    struct Flaky(FakeModel, usize);
+    impl BatchModel for Flaky {
+        fn shape(&self) -> ModelShape {
+            self.0.shape()
+        }
+        fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
+            self.1 += 1;
+            if self.1 == 2 {
+                panic!("a kernel bug");
+            }
+            self.0.forward(batch)
+        }
+    }
+    let q = spawn(SchedulerSetup {
+        model: Box::new(Flaky(FakeModel::new(1), 0)),
+        decoder: Arc::new(FakeDecoder),
+        queue_capacity: 2,
+        metrics: Arc::default(),
+        reload: None,
+    });
+    let mut s = submit(&q, long_job(vec![1], 10));
+    let failed = loop {
+        match s.rx.blocking_recv() {
+            Some(EngineEvent::Failed(e)) => break e,
+            Some(_) => {}
+            None => panic!("no failure"),
+        }
+    };
+    assert!(failed.to_string().contains("panicked"), "{failed}");
+    assert_eq!(drain(&mut submit(&q, job(vec![62], 5))).0, letters(63..=63));
+}
+
+#[test]
+fn the_log_records_batches_for_inspection() {
+    let model = FakeModel::new(1);
+    let log: BatchLog = model.log.clone();
+    let q = start(model, 1);
+    drain(&mut submit(&q, job(vec![60], 5)));
+    let batches = log.lock().unwrap();
+    // The prompt (1 token, not exact), then one decode step per token.
+    assert_eq!(batches[0], vec![(0, 0, 1, false)]);
+    assert_eq!(batches.len(), 4);
+}

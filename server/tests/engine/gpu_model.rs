@@ -1,0 +1,287 @@
+//! The GPU path's model (`server::gpu`) on candle's CPU device, against
+//! candle's own models (the reference), on the real files: the same greedy
+//! tokens over 32 steps and logits within a bound; chunks of two sequences
+//! in one forward give what each gives alone; a slot cut back to a shared
+//! prefix continues as a fresh one would. On a GPU the same code runs in
+//! bf16 (checked by scripts/gpu-check.sh).
+
+use engine::{load_model, BatchModel, DeviceSpec, LoadOptions, ModelImpl, SeqChunk};
+
+/// Both compute in f32 with the same quantized matrix kernels, and every
+/// step is bit-identical except grouped-query attention, which multiplies
+/// a group's query heads as one matrix (a different summation order than
+/// one product per head: ~1e-6, see `gpu::attention`'s unit test). candle
+/// quantizes each matrix product's input to 8 bits, and a value that
+/// lands on the other side of a rounding step moves the logits by a few
+/// tenths: measured 0 on SmolLM2 (3 query heads per key head) and ≤ 0.6 on
+/// Qwen (7 per key head, K-quants).
+const TOLERANCE: f32 = 1.0;
+const STEPS: usize = 32;
+
+fn options(model_impl: ModelImpl, parallel: usize) -> LoadOptions {
+    LoadOptions {
+        device: DeviceSpec::Cpu,
+        parallel,
+        ctx_size: Some(1024),
+        model_impl,
+        gpu_memory: None,
+    }
+}
+
+fn argmax(l: &[f32]) -> u32 {
+    l.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+        .0 as u32
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Greedy decoding on each model by itself; returns both token lists and
+/// the largest logit difference while they agree.
+fn greedy_side_by_side(
+    ours: &mut dyn BatchModel,
+    reference: &mut dyn BatchModel,
+    prompt: &[u32],
+) -> (Vec<u32>, Vec<u32>, f32) {
+    let mut lo = ours.forward_one(0, prompt, 0).unwrap();
+    let mut lr = reference.forward_one(0, prompt, 0).unwrap();
+    let (mut to, mut tr, mut worst) = (vec![], vec![], 0f32);
+    for step in 0..STEPS {
+        worst = worst.max(max_diff(&lo, &lr));
+        to.push(argmax(&lo));
+        tr.push(argmax(&lr));
+        let pos = prompt.len() + step;
+        lo = ours.forward_one(0, &[*to.last().unwrap()], pos).unwrap();
+        lr = reference
+            .forward_one(0, &[*tr.last().unwrap()], pos)
+            .unwrap();
+    }
+    (to, tr, worst)
+}
+
+fn matches_candle(path: std::path::PathBuf, prompts: &[&str]) {
+    let prompts: Vec<String> = prompts.iter().map(|p| p.to_string()).collect();
+    matches_candle_on(path, &prompts);
+}
+
+fn matches_candle_on(path: std::path::PathBuf, prompts: &[String]) {
+    let (parts, mut ours) = load_model(&path, options(ModelImpl::Gpu, 1)).unwrap();
+    let (_, mut reference) = load_model(&path, options(ModelImpl::Candle, 1)).unwrap();
+    for text in prompts {
+        let ids = crate::common::prompt_ids(&parts, text);
+        let (to, tr, worst) = greedy_side_by_side(ours.as_mut(), reference.as_mut(), &ids);
+        println!(
+            "{} prompt tokens: max |Δlogit| = {worst:.5}; {:?}",
+            ids.len(),
+            parts.tokenizer.decode(&to).unwrap()
+        );
+        assert_eq!(to, tr, "{text:?}: greedy tokens differ");
+        assert!(worst <= TOLERANCE, "{text:?}: logits differ by {worst}");
+    }
+}
+
+#[test]
+fn smollm2_on_the_gpu_path_matches_candle_on_cpu() {
+    matches_candle(
+        crate::common::smollm2_path(),
+        &["What is the capital of France?", "List three colors."],
+    );
+}
+
+#[test]
+fn qwen_on_the_gpu_path_matches_candle_on_cpu() {
+    // The third prompt is longer than a block of query rows
+    // (gpu::attention's QUERY_BLOCK), so its attention runs in blocks.
+    let long = format!(
+        "Summarize this log in one sentence:\n{}",
+        "The lighthouse keeper noted the wind, the ships that passed and the colour of the sea. "
+            .repeat(8)
+    );
+    matches_candle_on(
+        crate::common::qwen_path(),
+        &[
+            "What is the capital of France?".into(),
+            "写一首关于春天的短诗。".into(),
+            long,
+        ],
+    );
+}
+
+/// Two sequences' chunks in one forward (a prompt beside a decode step)
+/// give the logits each gives alone, and a slot cut back to a shared
+/// prefix continues as a fresh slot does. Within [`TOLERANCE`], not
+/// exactly: candle multiplies one row (a decode step alone) by Q6_K
+/// weights on another kernel than many rows, with its input quantized in
+/// other blocks.
+#[test]
+fn batched_chunks_and_cut_back_slots_match_single_runs() {
+    let (parts, mut model) =
+        load_model(&crate::common::qwen_path(), options(ModelImpl::Gpu, 2)).unwrap();
+    assert!(model.shape().prefix_reuse && model.shape().slots == 2);
+    let a = crate::common::prompt_ids(&parts, "Name a prime number.");
+    let b = crate::common::prompt_ids(&parts, "What colour is the sky?");
+
+    let alone_a = model.forward_one(0, &a, 0).unwrap();
+    let alone_b = model.forward_one(1, &b, 0).unwrap();
+    let next_a = model.forward_one(0, &[argmax(&alone_a)], a.len()).unwrap();
+
+    // Slot 0 holds a + 1 token; slot 1 is read again from its start.
+    let out = model
+        .forward(&[
+            SeqChunk {
+                slot: 1,
+                tokens: &b,
+                start: 0,
+                logits: true,
+                exact: false,
+            },
+            SeqChunk {
+                slot: 0,
+                tokens: &[argmax(&alone_a)],
+                start: a.len(),
+                logits: true,
+                exact: false,
+            },
+        ])
+        .unwrap();
+    assert_eq!(out.len(), 2);
+    let (db, da) = (max_diff(&out[0], &alone_b), max_diff(&out[1], &next_a));
+    println!("batched vs alone: {db:.6} (prompt), {da:.6} (decode)");
+    assert!(db <= TOLERANCE && da <= TOLERANCE, "{db} {da}");
+    assert_eq!(argmax(&out[0]), argmax(&alone_b));
+    assert_eq!(argmax(&out[1]), argmax(&next_a));
+
+    // Cut slot 0 back to the shared chat prefix and give it b's ending.
+    let shared = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    assert!(shared > 4 && shared < b.len());
+    let cut = model.forward_one(0, &b[shared..], shared).unwrap();
+    let d = max_diff(&cut, &alone_b);
+    println!("cut back to {shared} tokens vs fresh: {d:.6}");
+    assert!(d <= TOLERANCE, "{d}");
+    assert_eq!(argmax(&cut), argmax(&alone_b));
+}
+
+/// Too long a chunk is refused with the context's size, not a crash.
+#[test]
+fn the_gpu_path_refuses_what_its_slots_cannot_hold() {
+    let (_, mut model) =
+        load_model(&crate::common::smollm2_path(), options(ModelImpl::Gpu, 1)).unwrap();
+    let long = vec![1u32; 1025];
+    let err = model.forward_one(0, &long, 0).unwrap_err().to_string();
+    assert!(err.contains("1024"), "{err}");
+    let err = model
+        .forward(&[SeqChunk {
+            slot: 3,
+            tokens: &[1],
+            start: 0,
+            logits: true,
+            exact: false,
+        }])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("slot 3"), "{err}");
+}
+
+/// `--gpu-memory`: slots that do not fit are refused at load with the
+/// number of tokens that would, and that many load.
+#[test]
+fn a_context_that_does_not_fit_the_gpu_memory_is_refused_with_what_fits() {
+    let limit = 700 << 20;
+    let with = |parallel| LoadOptions {
+        gpu_memory: Some(limit),
+        ..options(ModelImpl::Gpu, parallel)
+    };
+    let err = match load_model(&crate::common::smollm2_path(), with(64)) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("64 slots of 1024 tokens fit in 700 MiB"),
+    };
+    println!("{err}");
+    let fit: usize = err
+        .split("room for ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no token count in: {err}"));
+    assert!(err.contains("--ctx-size"), "{err}");
+    let slots = fit / 1024;
+    assert!((1..64).contains(&slots), "{fit}");
+    let (parts, model) = load_model(&crate::common::smollm2_path(), with(slots)).unwrap();
+    assert_eq!(model.shape().slots, slots);
+    // What the Model tab shows.
+    assert_eq!(parts.info.kv_tokens_that_fit, Some(fit));
+}
+
+/// The GPU check's benchmark decodes after a depth of context in every
+/// slot (llama-bench's -d), here on SmolLM2 on the CPU.
+#[test]
+fn bench_decodes_after_a_depth_of_context() {
+    use engine::tools::bench::{run, BenchArgs};
+    let args = BenchArgs {
+        model: crate::common::smollm2_path(),
+        prompt_tokens: 32,
+        gen_tokens: 8,
+        threads: None,
+        device: DeviceSpec::Cpu,
+        reference: false,
+        repeats: 1,
+        batch: 2,
+        depth: 100,
+        ctx_size: Some(256),
+        gpu_memory: None,
+    };
+    let result = run(&args).unwrap();
+    assert_eq!((result.depth, result.batch), (100, 2));
+    assert!(result.decode_tokens_per_second > 0.0);
+    let too_deep = BenchArgs {
+        batch: 1,
+        depth: 250,
+        ..args
+    };
+    let err = run(&too_deep).unwrap_err().to_string();
+    assert!(err.contains("258") && err.contains("256"), "{err}");
+}
+
+/// q/k/v and gate/up are one matrix product each where their types match:
+/// every layer of SmolLM2 (all Q4_1); on Qwen's Q4_K_M, the layers whose
+/// attn_v is Q6_K keep it apart (and the numbers above stay the same).
+#[test]
+fn neighbouring_matrices_of_one_type_are_one_product() {
+    use engine::{
+        gpu::{Capacity, GpuModel},
+        model_port::hyperparams::Hyperparams,
+        GgufFile,
+    };
+    let products = |path: std::path::PathBuf| {
+        let GgufFile {
+            content,
+            mut reader,
+        } = GgufFile::open(&path).unwrap();
+        let device = candle_core::Device::Cpu;
+        let params = Hyperparams::read(&content).unwrap();
+        let capacity = Capacity {
+            ctx_size: Some(64),
+            slots: 1,
+            memory_limit: None,
+        };
+        let model = GpuModel::load(&path, content, &mut reader, params, &device, capacity).unwrap();
+        model.products_per_layer()
+    };
+    let smol = products(crate::common::smollm2_path());
+    assert!(smol.iter().all(|&n| n == 4), "{smol:?}");
+    let qwen = products(crate::common::qwen_path());
+    assert!(qwen.iter().all(|&n| n == 4 || n == 5), "{qwen:?}");
+    assert!(qwen.contains(&4) && qwen.contains(&5), "{qwen:?}");
+}
