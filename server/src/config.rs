@@ -43,6 +43,8 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Time to first token of a chat's first and second turn (the prefix cache).
     BenchPrefix(PrefixBenchArgs),
+    /// What choosing a token costs: the sampler's fast path beside the reference.
+    BenchSampler(engine::tools::sampler_bench::SamplerBenchArgs),
     /// Render chat templates sent on standard input (the server starts
     /// these itself, each with a capped heap).
     #[command(hide = true)]

@@ -74,6 +74,10 @@ fn run() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&r)?);
             Ok(())
         }
+        Some(Command::BenchSampler(args)) => {
+            engine::tools::sampler_bench::print(&engine::tools::sampler_bench::run(&args)?);
+            Ok(())
+        }
         Some(Command::Quantize(args)) => {
             let n = tools::quantize::run(&args)?;
             println!(

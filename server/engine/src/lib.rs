@@ -23,7 +23,7 @@ mod loader;
 pub mod memory;
 mod metrics;
 pub mod model_port;
-mod sampler;
+pub mod sampler;
 mod scheduler;
 mod spm;
 mod stop;

@@ -13,4 +13,5 @@ mod gpu_model;
 mod kernels;
 mod model_errors;
 mod prefix_cache;
+mod sampler;
 mod tokenizer;

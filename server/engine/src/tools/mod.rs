@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod quantize;
+pub mod sampler_bench;
 
 mod shapes;
 pub mod synth;

@@ -1,18 +1,30 @@
 //! Picking the next token from the logits, with text-generation-webui's
 //! samplers in its default order: repetition penalties, temperature, top_k,
 //! top_p, typical_p, min_p.
+//!
+//! The whole vocabulary (151,936 tokens for Qwen) is sorted only when it
+//! must be: the fast path (`head.rs`) weighs every token in one vectorized
+//! pass and sorts only those a choice can reach; what it cannot settle
+//! falls back to the full distribution (`distribution.rs`), with the same
+//! random draw.
+
+mod distribution;
+mod head;
 
 use std::collections::HashMap;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::Sampling;
+use distribution::{softmax, truncate_min_p, truncate_top_p, truncate_typical};
 
 pub struct Sampler {
     params: Sampling,
     rng: StdRng,
     /// Logits of these tokens are forced to -inf (e.g. EOS when banned).
     banned: Vec<u32>,
+    /// The fast path's buffers, kept between tokens.
+    scratch: head::Scratch,
 }
 
 impl Sampler {
@@ -24,21 +36,49 @@ impl Sampler {
             params: params.clone(),
             rng: StdRng::seed_from_u64(seed),
             banned,
+            scratch: head::Scratch::default(),
         }
     }
 
     /// Chooses the next token. `context` is every token so far (prompt and
     /// reply), which the repetition penalties look at.
     pub fn sample(&mut self, logits: &mut [f32], context: &[u32]) -> u32 {
+        self.prepare(logits, context);
+        if self.params.greedy {
+            return argmax(logits);
+        }
+        match head::sample(&self.params, logits, &mut self.rng, &mut self.scratch) {
+            head::Outcome::Token(t) => t,
+            head::Outcome::Full(draw) => self.sample_full(logits, draw),
+        }
+    }
+
+    /// The same choice by the reference path alone (every candidate sorted
+    /// and weighted): what [`Sampler::sample`] must equal, for the
+    /// equivalence tests and the sampler benchmark.
+    #[doc(hidden)]
+    pub fn sample_reference(&mut self, logits: &mut [f32], context: &[u32]) -> u32 {
+        self.prepare(logits, context);
+        if self.params.greedy {
+            return argmax(logits);
+        }
+        self.sample_full(logits, None)
+    }
+
+    /// Bans and penalties, applied to the logits in place.
+    fn prepare(&self, logits: &mut [f32], context: &[u32]) {
         for &id in &self.banned {
             if let Some(l) = logits.get_mut(id as usize) {
                 *l = f32::NEG_INFINITY;
             }
         }
         self.apply_penalties(logits, context);
-        if self.params.greedy {
-            return argmax(logits);
-        }
+    }
+
+    /// The sampler over the whole distribution: every candidate sorted
+    /// (or the top_k best). `draw` is the uniform number already drawn
+    /// for this token, if the fast path drew one.
+    fn sample_full(&mut self, logits: &[f32], draw: Option<f32>) -> u32 {
         let mut candidates: Vec<(u32, f32)> = logits
             .iter()
             .enumerate()
@@ -48,7 +88,8 @@ impl Sampler {
         if candidates.is_empty() {
             return argmax(logits);
         }
-        let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1);
+        // Ties go to the lower token id, so the order is one order.
+        let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         let k = self.params.top_k as usize;
         if k > 0 && k < candidates.len() {
             // Only the k best need sorting.
@@ -65,7 +106,8 @@ impl Sampler {
             // ever remove everything, that token is the answer.
             return argmax(logits);
         }
-        self.draw(&candidates, &probs)
+        let u = draw.unwrap_or_else(|| self.rng.random::<f32>());
+        pick(&candidates, &probs, u)
     }
 
     fn apply_penalties(&self, logits: &mut [f32], context: &[u32]) {
@@ -95,18 +137,20 @@ impl Sampler {
             *l -= p.presence_penalty + p.frequency_penalty * n as f32;
         }
     }
+}
 
-    fn draw(&mut self, candidates: &[(u32, f32)], probs: &[f32]) -> u32 {
-        let total: f32 = probs.iter().sum();
-        let mut r = self.rng.random::<f32>() * total;
-        for (c, p) in candidates.iter().zip(probs) {
-            if r < *p {
-                return c.0;
-            }
-            r -= p;
+/// The candidate where `u` (uniform in [0, 1)) of the kept mass falls,
+/// walking from the most likely.
+fn pick(candidates: &[(u32, f32)], probs: &[f32], u: f32) -> u32 {
+    let total: f32 = probs.iter().sum();
+    let mut r = u * total;
+    for (c, p) in candidates.iter().zip(probs) {
+        if r < *p {
+            return c.0;
         }
-        candidates[candidates.len() - 1].0
+        r -= p;
     }
+    candidates[candidates.len() - 1].0
 }
 
 /// The most likely token among those with a finite logit (0 if none is).
@@ -118,85 +162,6 @@ fn argmax(logits: &[f32]) -> u32 {
         .max_by(|a, b| a.1.total_cmp(b.1))
         .map(|(i, _)| i as u32)
         .unwrap_or(0)
-}
-
-/// Probabilities at `temperature` of candidates sorted by descending
-/// logit. The best logit is subtracted before dividing, so however small
-/// the temperature the best token keeps probability 1 and the others
-/// round to 0 (never inf / inf = NaN).
-fn softmax(candidates: &[(u32, f32)], temperature: f32) -> Vec<f32> {
-    let max = candidates[0].1 as f64;
-    let t = (temperature as f64).max(f64::MIN_POSITIVE);
-    let exps: Vec<f64> = candidates
-        .iter()
-        .map(|c| ((c.1 as f64 - max) / t).exp())
-        .collect();
-    let sum: f64 = exps.iter().sum();
-    exps.into_iter().map(|e| (e / sum) as f32).collect()
-}
-
-fn keep(candidates: &mut Vec<(u32, f32)>, probs: &mut Vec<f32>, n: usize) {
-    candidates.truncate(n.max(1));
-    probs.truncate(n.max(1));
-}
-
-/// Smallest set of most likely tokens whose probability reaches `top_p`.
-fn truncate_top_p(candidates: &mut Vec<(u32, f32)>, probs: &mut Vec<f32>, top_p: f32) {
-    if top_p >= 1.0 {
-        return;
-    }
-    let mut sum = 0.0;
-    let n = probs
-        .iter()
-        .position(|p| {
-            sum += p;
-            sum >= top_p
-        })
-        .map_or(probs.len(), |i| i + 1);
-    keep(candidates, probs, n);
-}
-
-/// Locally typical sampling: keep the tokens whose surprise is closest to the
-/// distribution's entropy, up to `typical_p` of the mass.
-fn truncate_typical(candidates: &mut Vec<(u32, f32)>, probs: &mut Vec<f32>, typical_p: f32) {
-    if typical_p >= 1.0 {
-        return;
-    }
-    let total: f32 = probs.iter().sum();
-    let entropy: f32 = probs
-        .iter()
-        .map(|p| p / total)
-        .filter(|p| *p > 0.0)
-        .map(|p| -p * p.ln())
-        .sum();
-    let mut order: Vec<usize> = (0..probs.len()).collect();
-    let surprise_gap = |i: usize| (-(probs[i] / total).ln() - entropy).abs();
-    order.sort_by(|&a, &b| surprise_gap(a).total_cmp(&surprise_gap(b)));
-    let mut sum = 0.0;
-    let n = order
-        .iter()
-        .position(|&i| {
-            sum += probs[i] / total;
-            sum >= typical_p
-        })
-        .map_or(order.len(), |i| i + 1);
-    let kept: Vec<usize> = order.into_iter().take(n.max(1)).collect();
-    *candidates = kept.iter().map(|&i| candidates[i]).collect();
-    *probs = kept.iter().map(|&i| probs[i]).collect();
-}
-
-/// Drop tokens less likely than `min_p` times the most likely one.
-fn truncate_min_p(candidates: &mut Vec<(u32, f32)>, probs: &mut Vec<f32>, min_p: f32) {
-    if min_p <= 0.0 {
-        return;
-    }
-    let best = probs.iter().cloned().fold(0.0, f32::max);
-    let threshold = best * min_p;
-    let kept: Vec<usize> = (0..probs.len())
-        .filter(|&i| probs[i] >= threshold)
-        .collect();
-    *candidates = kept.iter().map(|&i| candidates[i]).collect();
-    *probs = kept.iter().map(|&i| probs[i]).collect();
 }
 
 #[cfg(test)]
@@ -317,6 +282,61 @@ mod tests {
         assert_eq!(h[0] + h[2], 0, "{h:?}");
         let mut s = Sampler::new(&greedy(), vec![]);
         assert_eq!(s.sample(&mut [f32::NAN, 1.0, 0.5], &[]), 1);
+    }
+
+    /// Logits shaped like a language model's: most of a large vocabulary
+    /// in a broad hump, a few dozen tokens well above it.
+    fn lm_like(vocab: usize, seed: u64) -> Vec<f32> {
+        use rand_distr::{Distribution, Normal};
+        let mut rng = StdRng::seed_from_u64(seed);
+        let hump = Normal::new(0.0f32, 2.5).unwrap();
+        let mut logits: Vec<f32> = (0..vocab).map(|_| hump.sample(&mut rng)).collect();
+        for i in 0..40 {
+            let at = rng.random_range(0..vocab);
+            logits[at] = 9.0 + rng.random::<f32>() * 8.0 - i as f32 * 0.1;
+        }
+        logits
+    }
+
+    /// The fast path gives the reference's tokens, seed for seed, over
+    /// temperatures and filters as users set them (and penalties).
+    #[test]
+    fn the_head_path_draws_what_the_reference_draws() {
+        let settings: Vec<(f32, f32, f32, f32, u32)> = vec![
+            // temperature, top_p, min_p, typical_p, top_k
+            (0.8, 1.0, 0.0, 1.0, 0),
+            (0.8, 0.95, 0.0, 1.0, 0),
+            (0.7, 0.8, 0.0, 1.0, 0),
+            (1.0, 1.0, 0.05, 1.0, 0),
+            (1.5, 0.9, 0.1, 1.0, 0),
+            (0.6, 0.95, 0.0, 0.9, 0),
+            (1.0, 1.0, 0.0, 0.9, 0),
+            (2.0, 1.0, 0.0, 1.0, 0),
+            (0.3, 0.99, 0.0, 1.0, 0),
+            (1.0, 0.95, 0.0, 1.0, 40),
+        ];
+        let context: Vec<u32> = (0..300).map(|i| (i * 7919) % 151_936).collect();
+        for (n, logits) in [lm_like(151_936, 1), lm_like(32_000, 3)].iter().enumerate() {
+            for &(temperature, top_p, min_p, typical_p, top_k) in &settings {
+                for seed in 0..16u64 {
+                    let p = params(|p| {
+                        (p.temperature, p.top_p, p.min_p, p.typical_p, p.top_k) =
+                            (temperature, top_p, min_p, typical_p, top_k);
+                        p.repetition_penalty = 1.1;
+                        p.repetition_penalty_range = 64;
+                        p.seed = Some(seed);
+                    });
+                    let (mut fast, mut reference) =
+                        (Sampler::new(&p, vec![3]), Sampler::new(&p, vec![3]));
+                    for step in 0..6 {
+                        let a = fast.sample(&mut logits.clone(), &context[..step * 30]);
+                        let b =
+                            reference.sample_reference(&mut logits.clone(), &context[..step * 30]);
+                        assert_eq!(a, b, "logits {n}, seed {seed}, step {step}, {p:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
