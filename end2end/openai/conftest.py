@@ -78,6 +78,13 @@ def qwen_server():
     yield from launch(QWEN)
 
 
+@pytest.fixture(scope="session")
+def remote_qwen_server(qwen_server):
+    """A candlelight whose replies come from the one serving Qwen: what the
+    API's clients ask for must pass through."""
+    yield from launch(None, "--backend", "openai", "--backend-url", f"{qwen_server}/v1", "--backend-key", API_KEY)
+
+
 def post_json(url: str, body: dict) -> dict:
     req = urllib.request.Request(
         url, data=json.dumps(body).encode(), method="POST",

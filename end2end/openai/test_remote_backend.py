@@ -2,7 +2,6 @@
 `--backend openai`, pointing at another candlelight (SmolLM2): the API
 works the same, and what only the local engine can do says so."""
 
-import openai
 import pytest
 from openai import OpenAI
 
@@ -62,9 +61,4 @@ def test_what_needs_the_local_engine_says_so(remote_server, post):
     with pytest.raises(Exception) as err:
         post(f"{remote_server}/v1/internal/token-count", {"text": "hello"})
     assert "400" in str(err.value)
-    bad = OpenAI(base_url=f"{remote_server}/v1", api_key=API_KEY, max_retries=0)
-    with pytest.raises(openai.BadRequestError) as e:
-        bad.chat.completions.create(
-            model=MODEL_ID, messages=[{"role": "user", "content": "hi"}], logprobs=True, max_tokens=4,
-        )
-    assert "--backend openai" in str(e.value)
+    assert "--backend openai" in err.value.read().decode()

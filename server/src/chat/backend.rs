@@ -50,6 +50,9 @@ pub struct CompletionOptions {
     pub logprobs: Option<usize>,
     /// A grammar the text must follow (`response_format`, `grammar_string`).
     pub grammar: Option<Grammar>,
+    /// The same fields as the client sent them, for a remote backend (see
+    /// [`ChatRequest::pass_through`]).
+    pub pass_through: serde_json::Map<String, serde_json::Value>,
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -27,4 +27,8 @@ pub struct ChatRequest {
     pub grammar: Option<Grammar>,
     /// Report log-probabilities with this many alternatives per token.
     pub logprobs: Option<usize>,
+    /// The API's output fields (`tools`, `tool_choice`, `response_format`,
+    /// `grammar_string`, …) as the client sent them, for a remote backend
+    /// to pass on; the local engine uses `tools` and `grammar` instead.
+    pub pass_through: serde_json::Map<String, serde_json::Value>,
 }

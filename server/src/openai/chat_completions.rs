@@ -11,13 +11,14 @@ use axum::{
     response::{sse::Sse, IntoResponse, Response},
     Extension, Json,
 };
-use domain::{Caller, Mode};
+use domain::Caller;
 use futures::StreamExt;
 
 use super::{
     body::JsonObject,
-    convert, logprobs, output, owner,
+    logprobs, owner,
     reply::{ReplyShaper, Shaped},
+    shared::{self, Running, Started},
     sse::{collect, done_event, finish_reason, json_event, new_id, now_secs, sse_stream},
     types::{
         AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
@@ -49,12 +50,6 @@ fn response_call(call: ParsedCall) -> ResponseToolCall {
     }
 }
 
-/// One choice's running reply.
-struct Running {
-    index: u32,
-    events: crate::replies::ReplyStream,
-}
-
 /// The prompt's tokens for `usage`: where the prompt could not be counted
 /// here (a remote backend), the count its server reported.
 pub(super) fn counted_prompt(counted_here: u32, stats: &GenerationStats) -> u32 {
@@ -71,56 +66,15 @@ pub async fn chat_completions(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let request = ChatCompletionRequest::parse(&body)?;
-    let mut chat = convert::chat_request(&request, &state.data)?;
-    let choices = convert::choices(&request.sampling)?;
-    let model = state.chat.served()?.name;
-    let format = state.chat.tool_format(&chat)?;
-    let plan = output::plan(&request.output, format)?;
-    if !plan.tools.is_empty() && chat.mode != Mode::Instruct {
-        return Err(ApiError::invalid(
-            "tools work in instruct mode only",
-            Some("tools"),
-        ));
-    }
-    chat.tools = plan.tools;
-    chat.grammar = plan.grammar;
-    let parse_calls = plan.parse_calls.then_some(format);
-    let with_logprobs = chat.logprobs.is_some();
-
     let id = new_id("chatcmpl");
-    let owner = owner(caller);
-    // `n` independent replies to the same prompt; with a seed, choice i
-    // samples with seed + i (so they differ, and each is reproducible).
-    let mut running = Vec::with_capacity(choices as usize);
-    let mut prompt_tokens = 0;
-    for index in 0..choices {
-        let mut one = chat.clone();
-        if one.params.seed >= 0 {
-            let seed = one.params.seed.saturating_add(index as i64);
-            one.params = one.params.with_seed(seed);
-        }
-        let request_id = if index == 0 {
-            id.clone()
-        } else {
-            format!("{id}-{index}")
-        };
-        let (events, prompt) = state
-            .chat
-            .start(&owner, &request_id, &one)
-            .map_err(|e| ApiError::naming_grammar(e, output::grammar_field(&request.output)))?;
-        prompt_tokens = prompt.tokens.len() as u32;
-        running.push(Running { index, events });
-    }
-    // A continued reply goes on from the assistant text it was given, so
-    // whether it is inside reasoning depends on that text.
-    let given = match chat.continuation {
-        crate::prompt::Continuation::ContinueLast => chat
-            .history
-            .last()
-            .map(|m| m.content.clone())
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
+    let Started {
+        model,
+        replies: running,
+        mut prompt_tokens,
+        given,
+        parse_calls,
+        with_logprobs,
+    } = shared::start(&state, &owner(caller), &id, &request)?;
     let created = now_secs();
 
     if !request.sampling.stream {

@@ -19,7 +19,7 @@ use super::{
     },
     ApiError, ApiState,
 };
-use crate::chat::CompletionOptions;
+use crate::chat::{CompletionOptions, Loader};
 use engine::{EngineEvent, FinishReason};
 
 pub async fn completions(
@@ -57,12 +57,23 @@ pub async fn completions(
         ));
     }
     let params = convert::params(&request.sampling, &state.data)?;
+    let served = state.chat.served()?;
+    let remote = served.loader == Loader::Remote;
     let options = CompletionOptions {
         logprobs: logprobs::completion_request(&request.sampling)?,
-        grammar: output::format_grammar(&request.output)?,
+        grammar: if remote {
+            None
+        } else {
+            output::format_grammar(&request.output)?
+        },
+        pass_through: if remote {
+            output::pass_through(&request.output)?
+        } else {
+            Default::default()
+        },
     };
     let logprobs = options.logprobs;
-    let model = state.chat.served()?.name;
+    let model = served.name;
     let id = new_id("cmpl");
     let (events, prompt_tokens) = state
         .chat

@@ -322,6 +322,7 @@ pub fn chat_request(
         tools: Vec::new(),
         grammar: None,
         logprobs: super::logprobs::chat_request(&body.sampling)?,
+        pass_through: Default::default(),
     })
 }
 

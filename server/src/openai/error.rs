@@ -122,7 +122,7 @@ impl ApiError {
     }
 
     /// Seconds a client should wait before retrying (429 answers).
-    fn retry_after(&self) -> Option<u64> {
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::Busy => Some(BUSY_RETRY_SECS),
             ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),

@@ -1,6 +1,7 @@
 //! The OpenAI-compatible API under `/v1`, on the same engine and queue as the
 //! web UI, plus text-generation-webui's `/v1/internal` endpoints.
 
+mod anthropic;
 mod auth;
 mod body;
 mod chat_completions;
@@ -12,6 +13,8 @@ mod logprobs;
 mod models;
 mod output;
 mod reply;
+mod responses;
+pub(crate) mod shared;
 mod sse;
 pub mod types;
 
@@ -69,6 +72,12 @@ pub fn routes(state: ApiState, config: &ApiConfig, throttle: Arc<Throttle>) -> R
             post(chat_completions::chat_completions),
         )
         .route("/v1/completions", post(completions::completions))
+        .route("/v1/responses", post(responses::responses))
+        .route("/v1/messages", post(anthropic::messages::messages))
+        .route(
+            "/v1/messages/count_tokens",
+            post(anthropic::messages::count_tokens),
+        )
         .route("/v1/internal/token-count", post(internal::token_count))
         .route("/v1/internal/encode", post(internal::encode_text))
         .route("/v1/internal/decode", post(internal::decode_tokens))
@@ -95,7 +104,12 @@ pub fn routes(state: ApiState, config: &ApiConfig, throttle: Arc<Throttle>) -> R
             CorsLayer::new()
                 .allow_origin(origin.clone())
                 .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::HeaderName::from_static("x-api-key"),
+                    header::HeaderName::from_static("anthropic-version"),
+                ]),
         );
     }
     v1

@@ -5,7 +5,7 @@
 //! are enforced by the grammar (a call whose arguments match the
 //! function's schema), not asked for politely.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{
     types::{OutputFields, ResponseFormat, ToolChoice, ToolDefinition},
@@ -167,6 +167,55 @@ pub fn format_grammar(fields: &OutputFields) -> Result<Option<Grammar>, ApiError
             .map_err(|e| ApiError::invalid(format!("grammar_string: {e}"), Some("grammar_string"))),
         (None, None) => Ok(None),
     }
+}
+
+/// The same fields for a backend that passes them on (`--backend openai`):
+/// checked as [`plan`] checks them, then sent as the client wrote them
+/// (OpenAI's names; the GBNF grammar also as llama-server's `grammar`),
+/// for the remote server to enforce.
+pub fn pass_through(fields: &OutputFields) -> Result<Map<String, Value>, ApiError> {
+    plan(fields, ToolFormat::Hermes)?;
+    let mut out = Map::new();
+    if !fields.tools.is_empty() {
+        out.insert(
+            "tools".into(),
+            Value::Array(tool_definitions(&fields.tools)?),
+        );
+    }
+    if let Some(choice) = &fields.tool_choice {
+        let choice = match choice {
+            ToolChoice::Mode(mode) => json!(mode),
+            ToolChoice::Function { function } => {
+                json!({"type": "function", "function": {"name": function.name}})
+            }
+        };
+        out.insert("tool_choice".into(), choice);
+    }
+    if let Some(parallel) = fields.parallel_tool_calls {
+        out.insert("parallel_tool_calls".into(), json!(parallel));
+    }
+    if let Some(format) = &fields.response_format {
+        let format = match format {
+            ResponseFormat::Text => json!({"type": "text"}),
+            ResponseFormat::JsonObject => json!({"type": "json_object"}),
+            ResponseFormat::JsonSchema { json_schema } => {
+                let mut inner = json!({
+                    "name": json_schema.name.as_deref().unwrap_or("response"),
+                    "schema": json_schema.schema,
+                });
+                if let Some(strict) = json_schema.strict {
+                    inner["strict"] = json!(strict);
+                }
+                json!({"type": "json_schema", "json_schema": inner})
+            }
+        };
+        out.insert("response_format".into(), format);
+    }
+    if let Some(gbnf) = &fields.grammar_string {
+        out.insert("grammar_string".into(), json!(gbnf));
+        out.insert("grammar".into(), json!(gbnf));
+    }
+    Ok(out)
 }
 
 /// Decides the reply's shape; `format` is how the model writes calls.

@@ -187,6 +187,7 @@ impl UiChat {
             tools: Vec::new(),
             grammar: None,
             logprobs: None,
+            pass_through: Default::default(),
         })
     }
 }

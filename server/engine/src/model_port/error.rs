@@ -44,6 +44,9 @@ pub enum EngineError {
     Unsupported(String),
     #[error("the remote backend failed: {0}")]
     Remote(String),
+    /// The remote server refused the request (its 4xx), in its words.
+    #[error("the remote server refused the request: {0}")]
+    RemoteRefused(String),
 }
 
 impl EngineError {
@@ -53,7 +56,8 @@ impl EngineError {
             EngineError::PromptTooLong { .. }
             | EngineError::TextTooLong { .. }
             | EngineError::Grammar(_)
-            | EngineError::Unsupported(_) => ErrorClass::BadInput,
+            | EngineError::Unsupported(_)
+            | EngineError::RemoteRefused(_) => ErrorClass::BadInput,
             EngineError::QueueFull => ErrorClass::Busy,
             EngineError::NoModel(_)
             | EngineError::ModelFile { .. }
