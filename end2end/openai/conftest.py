@@ -79,10 +79,12 @@ def qwen_server():
 
 
 @pytest.fixture(scope="session")
-def remote_qwen_server(qwen_server):
+def remote_qwen_server(request):
     """A candlelight whose replies come from the one serving Qwen: what the
-    API's clients ask for must pass through."""
-    yield from launch(None, "--backend", "openai", "--backend-url", f"{qwen_server}/v1", "--backend-key", API_KEY)
+    API's clients ask for must pass through. CANDLELIGHT_REMOTE_URL points
+    it at another server instead (scripts/remote-llama-server.sh)."""
+    url = os.environ.get("CANDLELIGHT_REMOTE_URL") or f"{request.getfixturevalue('qwen_server')}/v1"
+    yield from launch(None, "--backend", "openai", "--backend-url", url, "--backend-key", API_KEY)
 
 
 def post_json(url: str, body: dict) -> dict:

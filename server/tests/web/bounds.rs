@@ -80,6 +80,18 @@ const MEMORY_BOMBS: [(&str, &str); 4] = [
 async fn templates_that_build_huge_values_are_refused_in_bounded_memory() {
     sandboxed();
     let app = smollm2_app();
+    // A plain prompt first, so the model, its tokenizer and the worker
+    // pool are in memory before the peak is read: only the bombs count.
+    let warm = send(
+        &app,
+        post(
+            "/v1/internal/chat-prompt",
+            json!({"messages": [{"role": "user", "content": "Hi"}]}),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
     let before = peak_rss();
     for (what, source) in MEMORY_BOMBS {
         let started = Instant::now();

@@ -162,12 +162,7 @@ struct Weighed {
 /// first, sixteen at a time against the logit that weight implies (a
 /// little lower, for the weights' last bits), so that only the few
 /// blocks holding a candidate are looked at one by one.
-fn above(
-    logits: &[f32],
-    weighed: &Weighed,
-    floor: f64,
-    scratch: &mut Scratch,
-) -> Ranked {
+fn above(logits: &[f32], weighed: &Weighed, floor: f64, scratch: &mut Scratch) -> Ranked {
     let reach = weighed.t * floor.ln();
     let cut = (weighed.best + reach - 1e-6 * (1.0 + reach.abs() + weighed.best.abs())) as f32;
     let cut = if cut.is_nan() { f32::NEG_INFINITY } else { cut };
@@ -199,12 +194,7 @@ type Ranked = (Vec<(u32, f32)>, Vec<f32>);
 
 /// The most likely candidates down to where top_p's running sum is
 /// reached (the reference's nucleus and what follows it within the floor).
-fn nucleus(
-    logits: &[f32],
-    weighed: &Weighed,
-    top_p: f32,
-    scratch: &mut Scratch,
-) -> Option<Ranked> {
+fn nucleus(logits: &[f32], weighed: &Weighed, top_p: f32, scratch: &mut Scratch) -> Option<Ranked> {
     for floor in FLOORS {
         let (c, p) = above(logits, weighed, floor, scratch);
         let mut sum = 0.0f32;
