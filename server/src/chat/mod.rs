@@ -4,6 +4,7 @@
 
 mod backend;
 mod error;
+mod expansion;
 pub mod job;
 mod request;
 mod template_cache;
@@ -66,6 +67,7 @@ impl ChatEngine {
 impl Backend for ChatEngine {
     /// Builds the prompt exactly as it will be sent, without running it.
     fn prepare(&self, request: &ChatRequest) -> Result<Prepared, ChatError> {
+        request.check_expansion()?;
         let model = self.engine.model()?;
         let template = self.template_for(request)?;
         // Tools go to a template that renders them; one that does not gets

@@ -7,10 +7,11 @@ mod modes;
 pub mod sandbox;
 mod template;
 mod truncate;
+mod turn_end;
 
 pub use error::PromptError;
 pub use modes::{
     chat_instruct_message, chat_mode_prompt, render_prompt, Continuation, PromptSettings,
 };
-pub use template::{ChatTemplate, TemplateVars};
+pub use template::{ChatTemplate, TemplateVars, MAX_RENDER_BYTES};
 pub use truncate::{build_prompt, BuiltPrompt};

@@ -26,6 +26,7 @@ pub struct Outgoing {
 
 /// The request a chat turn becomes.
 pub fn chat(request: &ChatRequest) -> Result<Outgoing, ChatError> {
+    request.check_expansion()?;
     if request.grammar.is_some() {
         // The API hands a remote backend the client's own fields instead.
         return Err(ChatError::InvalidParameter {

@@ -711,3 +711,46 @@ async fn slow_headers_are_cut_off_and_bounded() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
 }
+
+/// chat-instruct's command holds the transcript at each `<|prompt|>`: a
+/// command that repeats it would build gigabytes in the server's own
+/// process (no template sandbox is involved). Refused by name, at once, in
+/// bounded memory.
+#[tokio::test]
+async fn a_command_that_multiplies_the_transcript_is_refused() {
+    let app = smollm2_app();
+    let before = peak_rss();
+    let started = Instant::now();
+    let r = send(
+        &app,
+        post(
+            "/v1/chat/completions",
+            json!({
+                "mode": "chat-instruct",
+                "chat_instruct_command": "<|prompt|>".repeat(100_000),
+                "messages": [{"role": "user", "content": "word ".repeat(2_000)}],
+                "max_tokens": 4,
+            }),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        r.json()["error"]["param"],
+        "chat_instruct_command",
+        "{}",
+        r.body
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let grown = peak_rss().saturating_sub(before);
+    assert!(
+        grown < 150 << 20,
+        "the request grew the peak by {} MB",
+        grown >> 20
+    );
+}
