@@ -59,6 +59,8 @@ pub struct ChatTemplate {
     source: String,
     bos_token: String,
     eos_token: String,
+    /// Worked out at the first reply that needs them, then kept.
+    turn_ends: std::sync::OnceLock<Vec<String>>,
 }
 
 impl ChatTemplate {
@@ -85,7 +87,16 @@ impl ChatTemplate {
             source: source.to_string(),
             bos_token: bos_token.unwrap_or_default().to_string(),
             eos_token: eos_token.unwrap_or_default().to_string(),
+            turn_ends: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Strings that mean the model finished its turn and began another
+    /// (see [`turn_end`](super::turn_end)); stop strings in the modes that
+    /// use this template.
+    pub fn turn_end_strings(&self) -> &[String] {
+        self.turn_ends
+            .get_or_init(|| super::turn_end::turn_end_strings(self))
     }
 
     /// The chat template a loaded model file carries, compiled with its

@@ -2,7 +2,7 @@
 //! first, whole turns at a time; the character's context, the system message
 //! and the message being answered never are.
 
-use domain::{ChatMessage, Role};
+use domain::{ChatMessage, Mode, Role};
 
 use engine::TEXT_BYTES_PER_CONTEXT_TOKEN;
 
@@ -79,11 +79,17 @@ pub fn build_prompt(
             }
         }
     }
+    let mut stop_strings = settings.stop_strings();
+    if settings.mode != Mode::Chat {
+        // The instruction template's own end of turn: a model that writes
+        // it as text has finished.
+        stop_strings.extend(template.turn_end_strings().iter().cloned());
+    }
     Ok(BuiltPrompt {
         text: best.0,
         tokens: best.1,
         dropped_messages: best_start,
-        stop_strings: settings.stop_strings(),
+        stop_strings,
     })
 }
 

@@ -481,7 +481,11 @@ async fn internal_endpoints() {
         text.contains("AI助理: 你好！我是你的AI助理"),
         "greeting first: {text}"
     );
-    assert_eq!(prompt["stopping_strings"], json!(["\n小明:", "\nAI助理:"]));
+    // The names' lines, and the end of a turn in SmolLM2's template (ChatML).
+    assert_eq!(
+        prompt["stopping_strings"],
+        json!(["\n小明:", "\nAI助理:", "<|im_end|>"])
+    );
     assert_eq!(prompt["prompt_tokens"].as_u64().unwrap() as usize, {
         let (_, c) = post(&app, "/v1/internal/token-count", json!({"text": text})).await;
         c["length"].as_u64().unwrap() as usize
@@ -610,4 +614,47 @@ async fn health_and_metrics() {
     let (status, body) = call(&empty, request(Method::GET, "/health", None)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body["reason"].as_str().unwrap().contains("gone"));
+}
+
+/// A chosen instruction template's own end-of-turn marker stops the reply:
+/// Gemma 3 (a base model, trained on neither) asked through ChatML writes
+/// `<|im_end|>` as plain text and then another turn; it must end there.
+#[tokio::test]
+async fn a_chosen_template_s_end_marker_stops_the_reply() {
+    let engine = crate::common::cpu_engine(&crate::common::gemma_path(), 1, 2);
+    let app = app_with(engine, ApiConfig::default());
+    let body = |max_tokens: u32| {
+        json!({
+            "messages": [{"role": "user", "content": "Name three colours."}],
+            "mode": "instruct",
+            "instruction_template": "ChatML",
+            "temperature": 0,
+            "max_tokens": max_tokens,
+        })
+    };
+    let (status, prepared) = call(
+        &app,
+        request(Method::POST, "/v1/internal/chat-prompt", Some(body(64))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{prepared}");
+    let stops = prepared["stopping_strings"].as_array().unwrap();
+    assert!(stops.contains(&json!("<|im_end|>")), "{stops:?}");
+
+    let (status, reply) = call(
+        &app,
+        request(Method::POST, "/v1/chat/completions", Some(body(200))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let text = reply["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(
+        !text.contains("<|im_end|>") && !text.contains("<|im_start|>"),
+        "{text}"
+    );
+    assert_eq!(reply["choices"][0]["finish_reason"], "stop", "{reply}");
+    assert!(
+        reply["usage"]["completion_tokens"].as_u64().unwrap() < 200,
+        "{reply}"
+    );
 }
