@@ -83,10 +83,27 @@ impl Presets {
     }
 }
 
+/// The parameters as a mapping, each number as the user typed it: the
+/// fields are f32, and 1.23f32 widened to f64 reads 1.2300000190734863, so
+/// every fraction is written back through f32's shortest decimal form.
 fn to_map(params: &GenerationParams) -> Map<String, Value> {
-    match serde_json::to_value(params) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
+    let Ok(Value::Object(map)) = serde_json::to_value(params) else {
+        return Map::new();
+    };
+    map.into_iter()
+        .map(|(key, value)| (key, shortest_decimal(value)))
+        .collect()
+}
+
+fn shortest_decimal(value: Value) -> Value {
+    match value.as_f64() {
+        Some(x) if value.is_f64() && x.fract() != 0.0 => (x as f32)
+            .to_string()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(value, Value::Number),
+        _ => value,
     }
 }
 
@@ -145,6 +162,23 @@ mod tests {
         keys.sort();
         assert_eq!(keys, ["temperature", "top_k"], "{text}");
         assert_eq!(presets.load("Mine").unwrap().params, params);
+    }
+
+    #[test]
+    fn saved_values_are_the_ones_typed_without_float_noise() {
+        let (_d, presets) = store();
+        let params = GenerationParams {
+            temperature: 1.23,
+            top_p: 0.9,
+            min_p: 0.07,
+            ..GenerationParams::neutral()
+        };
+        presets.save("Typed", &params).unwrap();
+        let text = std::fs::read_to_string(presets.folder.dir.join("Typed.yaml")).unwrap();
+        assert!(text.contains("temperature: 1.23\n"), "{text}");
+        assert!(text.contains("top_p: 0.9\n"), "{text}");
+        assert!(text.contains("min_p: 0.07\n"), "{text}");
+        assert_eq!(presets.load("Typed").unwrap().params, params);
     }
 
     #[test]
