@@ -86,6 +86,25 @@ test('edit in place, remove last, dummy messages, branch, rename, reload, delete
   await expect(page.locator('.message')).toHaveCount(1);
   await expect(page.locator('.chat-entries li.active .chat-id')).toContainText('-branch');
 
+  // The rename box starts with the shown title; Esc and Cancel close it
+  // unchanged, and saving the title unchanged just closes it (no error).
+  const shownTitle = await page.locator('.chat-entries li.active .chat-title').innerText();
+  await page.locator('#rename-chat').click();
+  await expect(page.locator('#rename-input')).toHaveValue(shownTitle);
+  await expect(page.locator('#rename-input')).toBeFocused();
+  await page.locator('#rename-input').press('Escape');
+  await expect(page.locator('#rename-input')).toHaveCount(0);
+  await page.locator('#rename-chat').click();
+  await page.locator('#rename-input').fill('not-this-name');
+  await page.locator('#rename-cancel').click();
+  await expect(page.locator('#rename-input')).toHaveCount(0);
+  await expect(page.locator('.chat-entries li.active .chat-title')).toHaveText(shownTitle);
+  await page.locator('#rename-chat').click();
+  await page.locator('#rename-save').click();
+  await expect(page.locator('#rename-input')).toHaveCount(0);
+  await page.waitForTimeout(500); // a refused rename would show its error by now
+  await expect(page.locator('[role="alert"]')).toHaveCount(0);
+
   // Rename it, reload the page: the same chat reopens with its history.
   await page.locator('#rename-chat').click();
   await page.locator('#rename-input').fill('math-notes');

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { openApp, setMode, waitForFolder } from './helpers';
+import { newChat, openApp, send, setMode, setParam, userMessages, waitForFolder, waitIdle } from './helpers';
 
 /** On a phone (390×844) the past chats are a drawer behind the menu
  * button: new chat, and switching to another chat, work from it, and
@@ -52,4 +52,27 @@ test('the character is changed from the Chat tab', async ({ page }) => {
   await page.locator('#chat-character').selectOption('Assistant');
   await expect(page.locator('.chat-list')).toHaveAttribute('data-folder', 'chat/Assistant');
   await expect(page.locator('#chat-character')).toHaveValue('Assistant');
+});
+
+/** In a long chat the message just sent is scrolled into view at once,
+ * while the reply is still being read or written, not after it. */
+test('a sent message is in view at once in a long chat', async ({ page }) => {
+  await openApp(page);
+  await setMode(page, 'instruct');
+  await newChat(page);
+  for (let i = 0; i < 5; i++) {
+    await page.locator('#chat-input').fill(`Note ${i}\n` + 'A line of text that takes room.\n'.repeat(8));
+    await page.locator('#dummy-message').click();
+    await page.locator('#chat-input').fill('Noted.\n'.repeat(8));
+    await page.locator('#dummy-reply').click();
+  }
+  await expect(page.locator('.message')).toHaveCount(10);
+  await setParam(page, 'max_new_tokens', '400');
+  // Taller than the 120 px within which a growing reply is followed anyway.
+  await send(page, 'Write a long story about a lighthouse keeper.\n' + 'Make it detailed.\n'.repeat(8));
+  await expect(page.locator('#stop')).toBeVisible();
+  await expect(userMessages(page).last()).toBeInViewport({ timeout: 1500 });
+  await expect(page.locator('#stop'), 'checked while the reply was running').toBeVisible({ timeout: 100 });
+  await page.locator('#stop').click();
+  await waitIdle(page);
 });

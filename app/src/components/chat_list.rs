@@ -41,15 +41,40 @@ pub fn ChatList() -> impl IntoView {
             delete_saved_chat(state, key, revision);
         }
     };
+    // The box starts with the title the list shows; saving it unchanged
+    // (or empty) just closes the box.
+    let open_title = move || {
+        let id = open_id();
+        state
+            .chats
+            .with(|list| {
+                list.iter()
+                    .find(|s| s.key.id == id)
+                    .map(|s| s.title.clone())
+            })
+            .unwrap_or(id)
+    };
     let finish_rename = move || {
         if let Some(el) = rename_box.get_untracked() {
-            let name = el.value();
-            if !name.trim().is_empty() {
-                rename_open_chat(state, name.trim().to_string());
+            let name = el.value().trim().to_string();
+            if !name.is_empty() && name != open_title() {
+                rename_open_chat(state, name);
             }
         }
         renaming.set(false);
     };
+    // Opening another chat closes a rename that was under way.
+    Effect::new(move |_| {
+        open_id();
+        renaming.set(false);
+    });
+    // The box takes the focus with its text selected, ready to type over.
+    Effect::new(move |_| {
+        if let Some(el) = rename_box.get() {
+            let _ = el.focus();
+            el.select();
+        }
+    });
 
     view! {
         // `data-folder` names the folder of the open chat (tests wait on it
@@ -111,12 +136,15 @@ pub fn ChatList() -> impl IntoView {
                         }
                     }
                 >
-                    <input id="rename-input" node_ref=rename_box prop:value=open_id on:keydown=move |ev| {
-                        if ev.key() == "Enter" {
-                            finish_rename();
+                    <input id="rename-input" node_ref=rename_box prop:value=open_title on:keydown=move |ev| {
+                        match ev.key().as_str() {
+                            "Enter" => finish_rename(),
+                            "Escape" => renaming.set(false),
+                            _ => {}
                         }
                     } />
                     <button id="rename-save" on:click=move |_| finish_rename()>"Save"</button>
+                    <button id="rename-cancel" on:click=move |_| renaming.set(false)>"Cancel"</button>
                 </Show>
             </div>
             <div class="chat-transfer">

@@ -36,13 +36,17 @@ pub fn ChatPage() -> impl IntoView {
         }
     };
 
-    // Follow a growing reply, unless the user scrolled up to read.
+    // Show a message that was just added (the one sent, a new reply) at
+    // once, and follow a growing reply unless the user scrolled up to read.
     let list = NodeRef::<leptos::html::Div>::new();
+    let shown_count = StoredValue::new(0usize);
     Effect::new(move |_| {
-        all.with(|_| ());
+        let count = all.with(Vec::len);
+        let added = count > shown_count.get_value();
+        shown_count.set_value(count);
         if let Some(el) = list.get() {
             let near_bottom = el.scroll_height() - el.scroll_top() - el.client_height() < 120;
-            if near_bottom || !state.busy() {
+            if added || near_bottom || !state.busy() {
                 el.set_scroll_top(el.scroll_height());
             }
         }

@@ -304,6 +304,10 @@ impl Chats {
         }
         let _guard = lock(&self.shared.write_lock);
         self.check_revision(key, base_revision)?;
+        if new_id == key.id {
+            // Saved unchanged: nothing to do, and not a clash with itself.
+            return Ok(key.clone());
+        }
         let target = ChatKey {
             folder: key.folder.clone(),
             id: new_id.to_string(),
@@ -614,6 +618,8 @@ mod tests {
         ));
         let renamed = chats.rename(&chat.key, chat.revision, "otters").unwrap();
         assert_eq!(renamed.id, "otters");
+        let unchanged = chats.rename(&renamed, chat.revision, "otters").unwrap();
+        assert_eq!(unchanged, renamed, "renaming to the same name is no clash");
         assert!(chats.load(&chat.key).is_err());
         let branch = chats.branch(&renamed, 1).unwrap();
         assert_eq!(branch.messages.len(), 2);
