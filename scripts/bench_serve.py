@@ -3,6 +3,7 @@
 BENCHMARKS.md. Called by scripts/bench-serve.sh, which builds both."""
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -31,10 +32,12 @@ def bench(candlelight, streams, extra, label, gen=GEN):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def llama_server(args):
+@contextlib.contextmanager
+def running_llama_server(binary, model, slots, threads):
+    """llama-server on a free loopback port, `-np slots` with 2,048 tokens each; yields its URL."""
     port = free_port()
-    proc = subprocess.Popen([args.llama_server, "-m", args.model, "-np", str(args.slots), "-c", str(2048 * args.slots),
-                             "-t", str(args.threads), "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen([binary, "-m", model, "-np", str(slots), "-c", str(2048 * slots),
+                             "-t", str(threads), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
@@ -48,10 +51,15 @@ def llama_server(args):
             if proc.poll() is not None or time.time() > deadline:
                 raise SystemExit("llama-server did not start")
             time.sleep(0.5)
-        return bench(args.candlelight, args.streams, ["--url", f"http://127.0.0.1:{port}"], "llama-server")
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def llama_server(args):
+    with running_llama_server(args.llama_server, args.model, args.slots, args.threads) as url:
+        return bench(args.candlelight, args.streams, ["--url", url], "llama-server")
 
 
 def main():

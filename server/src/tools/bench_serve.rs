@@ -53,6 +53,46 @@ pub struct BenchServeArgs {
     /// enforced token by token: measures the grammar's cost.
     #[arg(long, requires = "chat")]
     pub schema: bool,
+    /// How every stream samples its tokens (the same JSON goes to any
+    /// server: both candlelight's and llama-server's parameter names).
+    #[arg(long, value_enum, default_value_t = Sampling::Greedy)]
+    pub sampling: Sampling,
+}
+
+/// The sampler settings a benchmark runs under: greedy, and the ways users
+/// really sample.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sampling {
+    /// temperature 0: the most likely token every time.
+    Greedy,
+    /// temperature 0.8, top_p 0.95 (top_k off): what API clients send.
+    TopP,
+    /// text-generation-webui's default preset `min_p`: temperature 1,
+    /// min_p 0.05, every other sampler off.
+    MinP,
+    /// The Chat tab's default (Qwen's recommendation): temperature 0.7,
+    /// top_p 0.8, top_k 20, repetition penalty 1.05 over 1,024 tokens.
+    Qwen,
+}
+
+impl Sampling {
+    /// The request fields for this setting; `seed` makes a round repeatable.
+    fn fields(self, seed: usize) -> Value {
+        let mut fields = match self {
+            Sampling::Greedy => return json!({"temperature": 0}),
+            Sampling::TopP => json!({"temperature": 0.8, "top_p": 0.95, "top_k": 0}),
+            Sampling::MinP => json!({"temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.05}),
+            Sampling::Qwen => json!({
+                "temperature": 0.7, "top_p": 0.8, "top_k": 20,
+                "repetition_penalty": 1.05, "repetition_penalty_range": 1024,
+                // llama-server's names for the same penalty.
+                "repeat_penalty": 1.05, "repeat_last_n": 1024,
+            }),
+        };
+        fields["seed"] = json!(seed);
+        fields
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -72,6 +112,7 @@ pub struct StreamsResult {
 #[derive(Debug, Serialize)]
 pub struct BenchServe {
     pub label: String,
+    pub sampling: Sampling,
     pub gen_tokens: usize,
     pub results: Vec<StreamsResult>,
 }
@@ -124,13 +165,15 @@ async fn one_stream(
 ) -> Result<Outcome, ToolError> {
     let mut body = json!({
         "max_tokens": args.gen_tokens,
-        "temperature": 0,
         "stream": true,
         "stream_options": {"include_usage": true},
         // Exactly gen_tokens from every server: candlelight's and llama-server's names.
         "ban_eos_token": true,
         "ignore_eos": true,
     });
+    if let (Some(body), Value::Object(sampling)) = (body.as_object_mut(), args.sampling.fields(i)) {
+        body.extend(sampling);
+    }
     let text = prompt(i, args.prompt_words);
     let endpoint = if args.chat {
         body["messages"] = json!([{"role": "user", "content": format!("{text}\nList numbers.")}]);
@@ -331,6 +374,7 @@ pub fn run(args: &BenchServeArgs) -> Result<BenchServe, ToolError> {
         }
         Ok(BenchServe {
             label: args.label.clone(),
+            sampling: args.sampling,
             gen_tokens: args.gen_tokens,
             results,
         })
@@ -340,8 +384,8 @@ pub fn run(args: &BenchServeArgs) -> Result<BenchServe, ToolError> {
 /// The table for people, then one JSON line for scripts.
 pub fn print(r: &BenchServe) {
     println!(
-        "{}: {} new tokens per stream; aggregate tok/s, ratio to one stream, decode tok/s of the median stream, time to first token",
-        r.label, r.gen_tokens
+        "{} ({:?} sampling): {} new tokens per stream; aggregate tok/s, ratio to one stream, decode tok/s of the median stream, time to first token",
+        r.label, r.sampling, r.gen_tokens
     );
     for s in &r.results {
         let ttft: Vec<String> = s.ttft_seconds.iter().map(|t| format!("{t:.2}")).collect();
