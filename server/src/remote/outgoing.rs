@@ -84,6 +84,9 @@ pub fn chat(request: &ChatRequest) -> Result<Outgoing, ChatError> {
     if let Some(n) = request.logprobs {
         add(&mut outgoing.body, chat_logprobs(n));
     }
+    if let (Some(on), "/chat/completions") = (request.enable_thinking, outgoing.path) {
+        add(&mut outgoing.body, thinking_switch(on));
+    }
     add(&mut outgoing.body, request.pass_through.clone());
     Ok(outgoing)
 }
@@ -93,6 +96,18 @@ fn chat_logprobs(n: usize) -> Map<String, Value> {
     let mut fields = Map::new();
     fields.insert("logprobs".into(), json!(true));
     fields.insert("top_logprobs".into(), json!(n));
+    fields
+}
+
+/// The chat template's reasoning switch (Qwen3's `enable_thinking`, which
+/// Anthropic's `thinking` and `reasoning_effort` set too) where vLLM,
+/// llama-server `--jinja` and candlelight read it.
+fn thinking_switch(on: bool) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert(
+        "chat_template_kwargs".into(),
+        json!({ "enable_thinking": on }),
+    );
     fields
 }
 
@@ -230,5 +245,44 @@ mod tests {
         assert_eq!(out["messages"][1]["role"], "tool");
         assert_eq!(out["messages"][1]["tool_call_id"], "call_1");
         assert!(out["messages"][1].get("tool_calls").is_none());
+    }
+
+    fn request(mode: Mode, enable_thinking: Option<bool>) -> ChatRequest {
+        ChatRequest {
+            history: vec![ChatMessage::new(Role::User, "Why is the sky blue?")],
+            mode,
+            character: Default::default(),
+            user: Default::default(),
+            system_message: None,
+            chat_instruct_command: domain::DEFAULT_CHAT_INSTRUCT_COMMAND.into(),
+            instruction_template: None,
+            continuation: Continuation::Reply,
+            params: domain::GenerationParams::default().validate().unwrap(),
+            enable_thinking,
+            tools: Vec::new(),
+            grammar: None,
+            logprobs: None,
+            pass_through: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_reasoning_switch_goes_to_the_remote() {
+        let off = chat(&request(Mode::Instruct, Some(false))).unwrap();
+        assert_eq!(
+            off.body["chat_template_kwargs"],
+            json!({"enable_thinking": false})
+        );
+        let on = chat(&request(Mode::Instruct, Some(true))).unwrap();
+        assert_eq!(
+            on.body["chat_template_kwargs"],
+            json!({"enable_thinking": true})
+        );
+        // Unset stays unset (the remote's template decides), and a raw
+        // completion (chat mode) has no template to switch.
+        let unset = chat(&request(Mode::Instruct, None)).unwrap();
+        assert!(unset.body.get("chat_template_kwargs").is_none());
+        let raw = chat(&request(Mode::Chat, Some(true))).unwrap();
+        assert!(raw.body.get("chat_template_kwargs").is_none());
     }
 }

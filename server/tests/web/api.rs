@@ -658,3 +658,29 @@ async fn a_chosen_template_s_end_marker_stops_the_reply() {
         "{reply}"
     );
 }
+
+/// `/v1/messages` answers in Anthropic's error shape even when the body
+/// cannot be read as a JSON object (the SDK parses that shape).
+#[tokio::test]
+async fn anthropic_routes_refuse_unreadable_bodies_in_their_own_shape() {
+    let app = app(2);
+    for (path, body) in [
+        ("/v1/messages", "{not json"),
+        ("/v1/messages/count_tokens", "[1, 2]"),
+    ] {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("x-api-key", KEY)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let (status, answer) = call(&app, req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {answer}");
+        assert_eq!(answer["type"], "error", "{path}: {answer}");
+        assert_eq!(
+            answer["error"]["type"], "invalid_request_error",
+            "{path}: {answer}"
+        );
+    }
+}

@@ -265,3 +265,126 @@ fn arguments(input: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn convert(body: Value) -> Result<ChatCompletionRequest, ApiError> {
+        chat_request(&serde_json::from_value(body).unwrap())
+    }
+
+    fn base(extra: Value) -> Value {
+        let mut body = json!({
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    }
+
+    fn text_of(m: &RequestMessage) -> &str {
+        match &m.content {
+            Some(Content::Text(t)) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_tool_choice_becomes_its_chat_completions_form() {
+        let choice = |c: Value| convert(base(json!({"tool_choice": c}))).unwrap().output;
+        let auto = choice(json!({"type": "auto"}));
+        assert!(matches!(auto.tool_choice, Some(OpenAiToolChoice::Mode(ref m)) if m == "auto"));
+        assert_eq!(auto.parallel_tool_calls, Some(true));
+        let any = choice(json!({"type": "any", "disable_parallel_tool_use": true}));
+        assert!(matches!(any.tool_choice, Some(OpenAiToolChoice::Mode(ref m)) if m == "required"));
+        assert_eq!(any.parallel_tool_calls, Some(false));
+        let named = choice(json!({"type": "tool", "name": "get_weather"}));
+        assert!(matches!(
+            named.tool_choice,
+            Some(OpenAiToolChoice::Function { ref function }) if function.name == "get_weather"
+        ));
+        let none = choice(json!({"type": "none"}));
+        assert!(matches!(none.tool_choice, Some(OpenAiToolChoice::Mode(ref m)) if m == "none"));
+    }
+
+    #[test]
+    fn tool_use_and_tool_result_blocks_become_calls_and_tool_messages() {
+        let r = convert(json!({
+            "max_tokens": 64,
+            "system": [{"type": "text", "text": "Be brief."}],
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "look it up", "signature": "x"},
+                    {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny", "is_error": false},
+                    {"type": "tool_result", "tool_use_id": "toolu_2", "content": [{"type": "text", "text": "timeout"}], "is_error": true},
+                ]},
+            ],
+        }))
+        .unwrap();
+        let roles: Vec<&str> = r.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "tool", "tool"]);
+        assert_eq!(text_of(&r.messages[0]), "Be brief.");
+        // Earlier thinking is left out of the prompt; the call keeps its id.
+        assert_eq!(text_of(&r.messages[2]), "");
+        let calls = r.messages[2].tool_calls.as_ref().unwrap();
+        assert_eq!(calls[0].id.as_deref(), Some("toolu_1"));
+        assert_eq!(
+            calls[0].function.arguments.as_deref(),
+            Some(r#"{"city":"Paris"}"#)
+        );
+        assert_eq!(r.messages[3].tool_call_id.as_deref(), Some("toolu_1"));
+        assert_eq!(text_of(&r.messages[3]), "sunny");
+        assert_eq!(text_of(&r.messages[4]), "Error: timeout");
+    }
+
+    #[test]
+    fn sampling_stop_sequences_and_thinking_are_carried() {
+        let r = convert(base(json!({
+            "temperature": 0.3, "top_k": 7, "stop_sequences": ["a", "b", "c", "d", "e"],
+            "thinking": {"type": "disabled"},
+        })))
+        .unwrap();
+        assert_eq!(r.sampling.temperature, Some(0.3));
+        assert_eq!(r.sampling.top_k, Some(7));
+        assert_eq!(r.sampling.max_tokens, Some(64));
+        assert!(
+            matches!(r.sampling.custom_stopping_strings, Some(StopField::Many(ref s)) if s.len() == 5)
+        );
+        let kwargs = r.chat.chat_template_kwargs.unwrap();
+        assert_eq!(kwargs.enable_thinking, Some(false));
+        let on = convert(base(
+            json!({"thinking": {"type": "enabled", "budget_tokens": 1024}}),
+        ))
+        .unwrap();
+        assert_eq!(
+            on.chat.chat_template_kwargs.unwrap().enable_thinking,
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn images_and_unknown_roles_are_refused_by_name() {
+        let image = convert(base(json!({"messages": [{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}}
+        ]}]})))
+        .unwrap_err();
+        assert!(image.to_string().contains("images"), "{image}");
+        let role = convert(base(
+            json!({"messages": [{"role": "system", "content": "x"}]}),
+        ))
+        .unwrap_err();
+        assert!(
+            role.to_string().contains("role must be user or assistant"),
+            "{role}"
+        );
+    }
+}

@@ -51,12 +51,18 @@ fn tool_input(call: &ParsedCall) -> Value {
     serde_json::from_str(&call.arguments).unwrap_or_else(|_| json!({}))
 }
 
+/// A body that cannot be read (not JSON, not an object) is answered in
+/// Anthropic's shape too, so the extractor's refusal is taken as a value.
 pub async fn messages(
     State(state): State<ApiState>,
     caller: Option<Extension<Caller>>,
-    JsonObject(body): JsonObject,
+    body: Result<JsonObject, ApiError>,
 ) -> Response {
-    match answer(state, caller, body).await {
+    let answered = match body {
+        Ok(JsonObject(body)) => answer(state, caller, body).await,
+        Err(e) => Err(e),
+    };
+    match answered {
         Ok(r) => r,
         Err(e) => error::response(e),
     }
@@ -279,8 +285,11 @@ impl Blocks {
     }
 }
 
-pub async fn count_tokens(State(state): State<ApiState>, JsonObject(body): JsonObject) -> Response {
-    match count(&state, &body) {
+pub async fn count_tokens(
+    State(state): State<ApiState>,
+    body: Result<JsonObject, ApiError>,
+) -> Response {
+    match body.and_then(|JsonObject(body)| count(&state, &body)) {
         Ok(n) => Json(json!({ "input_tokens": n })).into_response(),
         Err(e) => error::response(e),
     }

@@ -241,3 +241,88 @@ fn response_format(req: &ResponsesRequest) -> Result<Option<ResponseFormat>, Api
         }
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn convert(body: Value) -> Result<ChatCompletionRequest, ApiError> {
+        chat_request(&serde_json::from_value(body).unwrap())
+    }
+
+    fn text_of(m: &RequestMessage) -> &str {
+        match &m.content {
+            Some(Content::Text(t)) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn calls_made_together_are_one_turn_and_outputs_keep_their_ids() {
+        let r = convert(json!({
+            "instructions": "Be brief.",
+            "input": [
+                {"role": "user", "content": [{"type": "input_text", "text": "Weather in Paris and Rome?"}]},
+                {"type": "reasoning", "summary": []},
+                {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+                {"type": "function_call", "call_id": "c2", "name": "get_weather", "arguments": "{\"city\":\"Rome\"}"},
+                {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+                {"type": "function_call_output", "call_id": "c2", "output": {"sky": "rain"}},
+            ],
+            "reasoning": {"effort": "minimal"},
+        }))
+        .unwrap();
+        let roles: Vec<&str> = r.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "tool", "tool"]);
+        let calls = r.messages[2].tool_calls.as_ref().unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[1].id.as_deref(), Some("c2"));
+        assert_eq!(r.messages[4].tool_call_id.as_deref(), Some("c2"));
+        assert_eq!(text_of(&r.messages[3]), "sunny");
+        assert_eq!(text_of(&r.messages[4]), r#"{"sky":"rain"}"#);
+        assert_eq!(r.chat.reasoning_effort.as_deref(), Some("minimal"));
+    }
+
+    #[test]
+    fn stored_state_and_foreign_tools_are_refused_by_name() {
+        let previous =
+            convert(json!({"input": "hi", "previous_response_id": "resp_1"})).unwrap_err();
+        assert!(
+            previous.to_string().contains("previous_response_id"),
+            "{previous}"
+        );
+        let search =
+            convert(json!({"input": "hi", "tools": [{"type": "web_search"}]})).unwrap_err();
+        assert!(
+            search.to_string().contains("only function tools"),
+            "{search}"
+        );
+        let file = convert(json!({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]}))
+            .unwrap_err();
+        assert!(file.to_string().contains("text models only"), "{file}");
+    }
+
+    #[test]
+    fn text_format_and_tool_choice_map_to_chat_completions() {
+        let r = convert(json!({
+            "input": "List two numbers.",
+            "text": {"format": {"type": "json_schema", "name": "pair", "schema": {"type": "array"}, "strict": true}},
+            "tool_choice": {"type": "function", "name": "get_weather"},
+            "max_output_tokens": 32,
+        }))
+        .unwrap();
+        assert!(matches!(
+            r.output.response_format,
+            Some(ResponseFormat::JsonSchema { ref json_schema }) if json_schema.name.as_deref() == Some("pair")
+        ));
+        assert!(matches!(
+            r.output.tool_choice,
+            Some(ToolChoice::Function { ref function }) if function.name == "get_weather"
+        ));
+        assert_eq!(r.sampling.max_tokens, Some(32));
+        let bad = convert(json!({"input": "x", "text": {"format": {"type": "yaml"}}})).unwrap_err();
+        assert!(bad.to_string().contains("text.format"), "{bad}");
+    }
+}
