@@ -76,6 +76,14 @@ gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$root/lib/libcuda.so" "$staging/c
 echo "cuda-toolkit: libcuda stub with $(wc -l <"$staging/cuda_stub.c") symbols" >&2
 
 "$root/bin/nvcc" --version >&2
+# NVIDIA's licence for the libraries (each wheel carries it), kept beside
+# them: `make dist CUDA=1` ships it with the libraries it bundles.
+mkdir -p "$root/licenses"
+for info in "$staging"/unpacked/*.dist-info; do
+    for file in "$info"/License* "$info"/LICENSE* "$info"/licenses/*; do
+        [[ -f $file ]] && cp "$file" "$root/licenses/$(basename "$info" .dist-info)-$(basename "$file")"
+    done
+done
 rm -rf "$DEST"
 mkdir -p "$(dirname "$DEST")"
 mv "$root" "$DEST"

@@ -30,6 +30,14 @@ if [[ $kind == cuda ]]; then
         [[ -n $found ]] || { echo "dist: $lib is not in $toolkit/lib (run make cuda-build)" >&2; exit 1; }
         cp -L "$found" "$stage/lib/$lib"
     done
+    # Their licence (NVIDIA's, from the wheels), as the licence asks.
+    if compgen -G "$toolkit/licenses/*" >/dev/null; then
+        mkdir -p "$stage/licenses"
+        cp "$toolkit"/licenses/* "$stage/licenses/"
+    else
+        echo "dist: $toolkit/licenses is empty: remove $toolkit and run make cuda-build again" >&2
+        exit 1
+    fi
     cat > "$stage/candlelight-cuda" <<'LAUNCH'
 #!/bin/sh
 # Runs candlelight on the GPU with the CUDA libraries shipped beside it.
