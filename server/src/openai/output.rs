@@ -79,7 +79,7 @@ fn calls_grammar(tools: &[&ToolDefinition], format: ToolFormat, parallel: bool) 
     let (call, separator, list_open, list_close) = match format {
         ToolFormat::Mistral => (json_call, ", ", open, close),
         ToolFormat::Llama3 => (json_call, "; ", "", ""),
-        ToolFormat::Hermes => (
+        ToolFormat::Hermes | ToolFormat::Remote => (
             format!("{} {json_call} {}", literal(open), literal(close)),
             "\n",
             "",

@@ -320,7 +320,7 @@ impl Backend for RemoteBackend {
 
     /// The format [`decode`] writes the remote server's calls in.
     fn tool_format(&self, _: &ChatRequest) -> Result<ToolFormat, ChatError> {
-        Ok(ToolFormat::Hermes)
+        Ok(ToolFormat::Remote)
     }
 
     fn served(&self) -> Result<ServedModel, EngineError> {

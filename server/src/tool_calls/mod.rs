@@ -9,10 +9,13 @@
 //!   `{"name": …, "parameters": {…}}` (after `<|python_tag|>` or not).
 //! - [`mistral`]: `[TOOL_CALLS]` then a JSON list of calls (or, in newer
 //!   templates, `name[ARGS]{…}`).
+//! - [`remote`]: a remote server's reply: Hermes tags, or one bare call
+//!   object that the server left in the text.
 
 mod hermes;
 mod llama3;
 mod mistral;
+mod remote;
 mod whole;
 
 use serde_json::Value;
@@ -68,6 +71,9 @@ pub enum ToolFormat {
     Hermes,
     Llama3,
     Mistral,
+    /// What a remote backend's replies hold (its calls are written the
+    /// Hermes way, as far as a grammar goes).
+    Remote,
 }
 
 impl ToolFormat {
@@ -91,6 +97,7 @@ impl ToolFormat {
             ToolFormat::Hermes => Box::new(hermes::HermesParser::default()),
             ToolFormat::Llama3 => Box::new(llama3::parser()),
             ToolFormat::Mistral => Box::new(mistral::parser()),
+            ToolFormat::Remote => Box::new(remote::RemoteParser::default()),
         }
     }
 
@@ -99,7 +106,7 @@ impl ToolFormat {
     /// write.
     pub fn call_frame(self) -> (&'static str, &'static str) {
         match self {
-            ToolFormat::Hermes => ("<tool_call>\n", "\n</tool_call>"),
+            ToolFormat::Hermes | ToolFormat::Remote => ("<tool_call>\n", "\n</tool_call>"),
             ToolFormat::Llama3 => ("", ""),
             ToolFormat::Mistral => ("[", "]"),
         }
