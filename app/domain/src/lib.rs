@@ -14,10 +14,11 @@ mod params;
 mod persona;
 mod placement;
 pub mod reasoning;
+mod requests;
 mod settings;
 
 pub use caller::Caller;
-pub use chat::{ChatMessage, CompletionRequest, FunctionCall, ReplyRequest, Role, ToolCall};
+pub use chat::{ChatMessage, FunctionCall, Role, ToolCall};
 pub use chat_log::{
     ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage,
 };
@@ -33,4 +34,5 @@ pub use persona::{
     substitute_names, Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
 };
 pub use placement::Placement;
+pub use requests::{CompletionRequest, ReplyRequest};
 pub use settings::ChatSettings;

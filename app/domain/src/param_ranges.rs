@@ -2,7 +2,7 @@
 //! `GenerationParams::validate` and the Parameters tab's fields read, so the
 //! page never offers a value the server refuses, nor hides one it accepts.
 
-use super::GenerationParams;
+use super::{GenerationParams, ParamError, ValidParams};
 
 /// One numeric parameter: its valid range, what its field's slider covers,
 /// and how to read and write it.
@@ -221,6 +221,36 @@ pub const NUMERIC_PARAMS: &[NumericParam] = &[
         "Prompt limit in tokens (oldest turns go first); 0 is the model's context"
     ),
 ];
+
+/// Validation against the table: `GenerationParams` is plain data, and
+/// what makes it valid lives here beside the ranges.
+impl GenerationParams {
+    /// Checks every field once, at the edge, so the engine never sees a
+    /// value it could choke on.
+    pub fn validate(self) -> Result<ValidParams, ParamError> {
+        self.check()?;
+        Ok(ValidParams(self))
+    }
+
+    /// Checks every field against `NUMERIC_PARAMS` (and the stop strings).
+    pub fn check(&self) -> Result<(), ParamError> {
+        for entry in NUMERIC_PARAMS {
+            entry
+                .check((entry.get)(self))
+                .map_err(|allowed| ParamError {
+                    field: entry.name.to_string(),
+                    message: format!("{} must be {allowed}", entry.name),
+                })?;
+        }
+        if self.custom_stopping_strings.iter().any(String::is_empty) {
+            return Err(ParamError {
+                field: "custom_stopping_strings".into(),
+                message: "custom_stopping_strings must be non-empty strings".into(),
+            });
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,5 @@
 use serde::{Deserialize, Serialize};
 
-use super::param_ranges::NUMERIC_PARAMS;
-
 /// Sampling parameters, with text-generation-webui's names and meanings so
 /// its users (and its presets) feel at home.
 ///
@@ -73,7 +71,7 @@ pub struct ParamError {
 /// only this type, so an unchecked request cannot reach the engine; it
 /// reads as the parameters it holds.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ValidParams(GenerationParams);
+pub struct ValidParams(pub(crate) GenerationParams);
 
 impl std::ops::Deref for ValidParams {
     type Target = GenerationParams;
@@ -97,13 +95,6 @@ impl ValidParams {
 }
 
 impl GenerationParams {
-    /// Checks every field once, at the edge, so the engine never sees a
-    /// value it could choke on.
-    pub fn validate(self) -> Result<ValidParams, ParamError> {
-        self.check()?;
-        Ok(ValidParams(self))
-    }
-
     /// Every sampler switched off (temperature 1): what text-generation-webui
     /// presets are written against, and what OpenAI clients expect when
     /// they leave a field out.
@@ -135,25 +126,6 @@ impl GenerationParams {
     /// True when sampling reduces to picking the most likely token.
     pub fn is_greedy(&self) -> bool {
         !self.do_sample || self.temperature == 0.0 || self.top_k == 1
-    }
-
-    /// Checks every field against `NUMERIC_PARAMS` (and the stop strings).
-    pub fn check(&self) -> Result<(), ParamError> {
-        for entry in NUMERIC_PARAMS {
-            entry
-                .check((entry.get)(self))
-                .map_err(|allowed| ParamError {
-                    field: entry.name.to_string(),
-                    message: format!("{} must be {allowed}", entry.name),
-                })?;
-        }
-        if self.custom_stopping_strings.iter().any(String::is_empty) {
-            return Err(ParamError {
-                field: "custom_stopping_strings".into(),
-                message: "custom_stopping_strings must be non-empty strings".into(),
-            });
-        }
-        Ok(())
     }
 }
 
