@@ -50,13 +50,28 @@ enum Hosted {
     Empty(String),
 }
 
+/// The model host: loads, switches, unloads and releases the model. What
+/// answers requests holds a [`Submitter`] instead, which can only read the
+/// model's parts and queue jobs.
 pub struct Engine {
-    hosted: RwLock<Hosted>,
+    shared: Arc<Shared>,
     metrics: Arc<SchedulerMetrics>,
     options: EngineOptions,
+}
+
+/// What the host and its submit handles share.
+struct Shared {
+    hosted: RwLock<Hosted>,
     /// Unix seconds of the last request, for the idle timeout.
     last_used: AtomicU64,
     released: AtomicBool,
+}
+
+/// The handle replies are started through: the loaded model's tokenizer
+/// and facts, and its queue. It cannot load, switch or unload a model.
+#[derive(Clone)]
+pub struct Submitter {
+    shared: Arc<Shared>,
 }
 
 fn now_secs() -> u64 {
@@ -69,11 +84,13 @@ impl Engine {
     /// An engine with no model yet; `reason` says why.
     pub fn new(options: EngineOptions, reason: impl Into<String>) -> Self {
         Self {
-            hosted: RwLock::new(Hosted::Empty(reason.into())),
+            shared: Arc::new(Shared {
+                hosted: RwLock::new(Hosted::Empty(reason.into())),
+                last_used: AtomicU64::new(now_secs()),
+                released: AtomicBool::new(false),
+            }),
             metrics: Arc::default(),
             options,
-            last_used: AtomicU64::new(now_secs()),
-            released: AtomicBool::new(false),
         }
     }
 
@@ -90,12 +107,19 @@ impl Engine {
         Self::new(EngineOptions::default(), reason)
     }
 
+    /// A handle for starting replies on whatever model this host holds.
+    pub fn submitter(&self) -> Submitter {
+        Submitter {
+            shared: self.shared.clone(),
+        }
+    }
+
     fn write_hosted(&self) -> std::sync::RwLockWriteGuard<'_, Hosted> {
-        self.hosted.write().unwrap_or_else(|e| e.into_inner())
+        self.shared.write_hosted()
     }
 
     fn read_hosted(&self) -> std::sync::RwLockReadGuard<'_, Hosted> {
-        self.hosted.read().unwrap_or_else(|e| e.into_inner())
+        self.shared.read_hosted()
     }
 
     fn start(
@@ -142,8 +166,8 @@ impl Engine {
         if let Hosted::Loaded { queue, .. } = old {
             queue.interrupt_all();
         }
-        self.released.store(false, Ordering::SeqCst);
-        self.touch();
+        self.shared.released.store(false, Ordering::SeqCst);
+        self.shared.touch();
         Ok(())
     }
 
@@ -173,10 +197,7 @@ impl Engine {
 
     /// The loaded model's tokenizer, template source and facts.
     pub fn model(&self) -> Result<Arc<ModelParts>, EngineError> {
-        match &*self.read_hosted() {
-            Hosted::Loaded { parts, .. } => Ok(parts.clone()),
-            Hosted::Empty(reason) => Err(EngineError::NoModel(reason.clone())),
-        }
+        self.shared.model()
     }
 
     /// The file the model came from.
@@ -185,29 +206,6 @@ impl Engine {
             Hosted::Loaded { path, .. } => path.clone(),
             Hosted::Empty(_) => None,
         }
-    }
-
-    /// Queues `job`; its events arrive on the returned channel, the last
-    /// one `Finished` or `Failed`. Setting `cancel` (or dropping the
-    /// receiver) ends the reply before its next token.
-    pub fn submit(
-        &self,
-        job: GenerationJob,
-        cancel: Cancel,
-    ) -> Result<UnboundedReceiver<EngineEvent>, EngineError> {
-        let queue = match &*self.read_hosted() {
-            Hosted::Loaded { queue, .. } => queue.clone(),
-            Hosted::Empty(reason) => return Err(EngineError::NoModel(reason.clone())),
-        };
-        self.touch();
-        let (events, receiver) = unbounded_channel();
-        queue.submit(QueuedJob {
-            job,
-            events,
-            cancel,
-            received: Instant::now(),
-        })?;
-        Ok(receiver)
     }
 
     /// Jobs waiting for a slot or running.
@@ -223,17 +221,12 @@ impl Engine {
         &self.metrics
     }
 
-    fn touch(&self) {
-        self.last_used.store(now_secs(), Ordering::Relaxed);
-        self.released.store(false, Ordering::Relaxed);
-    }
-
     /// Frees the weights if nothing used the model for `idle`; the next
     /// request loads them again. Returns true when it released them.
     pub fn release_if_idle(&self, idle: Duration) -> bool {
-        let idle_for = now_secs().saturating_sub(self.last_used.load(Ordering::Relaxed));
+        let idle_for = now_secs().saturating_sub(self.shared.last_used.load(Ordering::Relaxed));
         if idle_for < idle.as_secs()
-            || self.released.load(Ordering::Relaxed)
+            || self.shared.released.load(Ordering::Relaxed)
             || self.queue_depth() > 0
         {
             return false;
@@ -241,7 +234,7 @@ impl Engine {
         match &*self.read_hosted() {
             Hosted::Loaded { queue, .. } => {
                 queue.release();
-                self.released.store(true, Ordering::Relaxed);
+                self.shared.released.store(true, Ordering::Relaxed);
                 true
             }
             Hosted::Empty(_) => false,
@@ -250,6 +243,58 @@ impl Engine {
 
     /// True while the weights are released for being idle.
     pub fn is_released(&self) -> bool {
-        self.released.load(Ordering::Relaxed)
+        self.shared.released.load(Ordering::Relaxed)
+    }
+}
+
+impl Shared {
+    fn write_hosted(&self) -> std::sync::RwLockWriteGuard<'_, Hosted> {
+        self.hosted.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read_hosted(&self) -> std::sync::RwLockReadGuard<'_, Hosted> {
+        self.hosted.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn touch(&self) {
+        self.last_used.store(now_secs(), Ordering::Relaxed);
+        self.released.store(false, Ordering::Relaxed);
+    }
+
+    fn model(&self) -> Result<Arc<ModelParts>, EngineError> {
+        match &*self.read_hosted() {
+            Hosted::Loaded { parts, .. } => Ok(parts.clone()),
+            Hosted::Empty(reason) => Err(EngineError::NoModel(reason.clone())),
+        }
+    }
+}
+
+impl Submitter {
+    /// The loaded model's tokenizer, template source and facts.
+    pub fn model(&self) -> Result<Arc<ModelParts>, EngineError> {
+        self.shared.model()
+    }
+
+    /// Queues `job`; its events arrive on the returned channel, the last
+    /// one `Finished` or `Failed`. Setting `cancel` (or dropping the
+    /// receiver) ends the reply before its next token.
+    pub fn submit(
+        &self,
+        job: GenerationJob,
+        cancel: Cancel,
+    ) -> Result<UnboundedReceiver<EngineEvent>, EngineError> {
+        let queue = match &*self.shared.read_hosted() {
+            Hosted::Loaded { queue, .. } => queue.clone(),
+            Hosted::Empty(reason) => return Err(EngineError::NoModel(reason.clone())),
+        };
+        self.shared.touch();
+        let (events, receiver) = unbounded_channel();
+        queue.submit(QueuedJob {
+            job,
+            events,
+            cancel,
+            received: Instant::now(),
+        })?;
+        Ok(receiver)
     }
 }

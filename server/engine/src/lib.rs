@@ -40,7 +40,7 @@ pub use detokenize::{IncrementalDecoder, TokenDecoder};
 pub use device::DeviceSpec;
 pub use gbnf::gbnf_to_lark;
 pub use gguf::GgufFile;
-pub use host::{Engine, EngineOptions};
+pub use host::{Engine, EngineOptions, Submitter};
 pub use loader::{
     load_model, load_tokenizer, load_weights, LoadOptions, ModelImpl, ModelInfo, ModelParts,
     DEFAULT_PARALLEL,

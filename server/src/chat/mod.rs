@@ -18,7 +18,7 @@ pub use error::ChatError;
 pub use request::ChatRequest;
 use template_cache::TemplateCache;
 
-use engine::{Engine, EngineError, GenerationJob, TextTokenizer};
+use engine::{EngineError, GenerationJob, Submitter, TextTokenizer};
 
 use crate::{
     prompt::{build_prompt, BuiltPrompt, ChatTemplate, PromptError, PromptSettings},
@@ -28,7 +28,7 @@ use crate::{
 
 /// The local backend: replies from the in-process engine.
 pub struct ChatEngine {
-    engine: Arc<Engine>,
+    submitter: Submitter,
     replies: Arc<Replies>,
     /// Compiled templates: the model's own and any chosen per request.
     templates: TemplateCache,
@@ -43,9 +43,9 @@ pub struct Prepared {
 }
 
 impl ChatEngine {
-    pub fn new(engine: Arc<Engine>, replies: Arc<Replies>) -> Self {
+    pub fn new(submitter: Submitter, replies: Arc<Replies>) -> Self {
         Self {
-            engine,
+            submitter,
             replies,
             templates: TemplateCache::default(),
         }
@@ -59,7 +59,7 @@ impl ChatEngine {
         job: GenerationJob,
     ) -> Result<ReplyStream, EngineError> {
         let (cancel, registration) = self.replies.open(owner, request_id);
-        let events = self.engine.submit(job, cancel)?;
+        let events = self.submitter.submit(job, cancel)?;
         Ok(ReplyStream::new(events, registration))
     }
 }
@@ -68,7 +68,7 @@ impl Backend for ChatEngine {
     /// Builds the prompt exactly as it will be sent, without running it.
     fn prepare(&self, request: &ChatRequest) -> Result<Prepared, ChatError> {
         request.check_expansion()?;
-        let model = self.engine.model()?;
+        let model = self.submitter.model()?;
         let template = self.template_for(request)?;
         // Tools go to a template that renders them; one that does not gets
         // them described in the system message.
@@ -172,7 +172,7 @@ impl Backend for ChatEngine {
         params: ValidParams,
         options: CompletionOptions,
     ) -> Result<(ReplyStream, usize), ChatError> {
-        let model = self.engine.model()?;
+        let model = self.submitter.model()?;
         let tokens = blocking(|| model.tokenizer.encode(prompt)).map_err(|e| match e {
             e @ EngineError::TextTooLong { .. } => ChatError::InvalidParameter {
                 message: e.to_string(),
@@ -213,7 +213,7 @@ impl Backend for ChatEngine {
     }
 
     fn served(&self) -> Result<ServedModel, EngineError> {
-        let m = self.engine.model()?;
+        let m = self.submitter.model()?;
         Ok(ServedModel {
             name: m.info.name.clone(),
             architecture: m.info.architecture.clone(),
@@ -229,11 +229,11 @@ impl Backend for ChatEngine {
     }
 
     fn tokenizer(&self) -> Result<Arc<TextTokenizer>, EngineError> {
-        Ok(self.engine.model()?.tokenizer.clone())
+        Ok(self.submitter.model()?.tokenizer.clone())
     }
 
     fn model_template(&self) -> Option<String> {
-        self.engine.model().ok()?.template_source.clone()
+        self.submitter.model().ok()?.template_source.clone()
     }
 }
 
@@ -242,7 +242,7 @@ impl ChatEngine {
         match &request.instruction_template {
             Some(source) => Ok(source.clone()),
             None => Ok(self
-                .engine
+                .submitter
                 .model()?
                 .template_source
                 .clone()
@@ -252,7 +252,7 @@ impl ChatEngine {
 
     /// The request's own template, else the model's, compiled once.
     fn template_for(&self, request: &ChatRequest) -> Result<Arc<ChatTemplate>, ChatError> {
-        let model = self.engine.model()?;
+        let model = self.submitter.model()?;
         let source = match (&request.instruction_template, &model.template_source) {
             (Some(source), _) | (None, Some(source)) => source,
             (None, None) => {

@@ -82,7 +82,7 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
             )
         };
         runtime.block_on(async {
-            let mut events = engine.submit(job, Cancel::default())?;
+            let mut events = engine.submitter().submit(job, Cancel::default())?;
             let mut text = String::new();
             while let Some(event) = events.recv().await {
                 match event {

@@ -128,7 +128,7 @@ async fn stop_ends_a_real_generation_within_one_token() {
         GenerationParams::greedy(500),
     );
     let cancel = engine::Cancel::default();
-    let mut stream = engine.submit(job, cancel.clone()).unwrap();
+    let mut stream = engine.submitter().submit(job, cancel.clone()).unwrap();
     let mut before = 0;
     while before < 3 {
         match stream.recv().await.unwrap() {
@@ -173,6 +173,7 @@ async fn a_cancelled_long_prompt_frees_the_engine_within_a_second() {
     tokens.truncate(wanted);
     let eos = model.tokenizer.eos_ids().to_vec();
     let mut long = engine
+        .submitter()
         .submit(
             engine::GenerationJob::greedy(tokens, 5, eos.clone()),
             engine::Cancel::default(),

@@ -13,7 +13,7 @@ fn load_error(path: &std::path::Path) -> String {
     // Requests are refused with the same reason.
     let job = GenerationJob::greedy(vec![1], 1, vec![0]);
     assert!(matches!(
-        engine.submit(job, engine::Cancel::default()),
+        engine.submitter().submit(job, engine::Cancel::default()),
         Err(EngineError::NoModel(_))
     ));
     err.to_string()
