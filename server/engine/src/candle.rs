@@ -15,7 +15,7 @@ use candle_transformers::models::{
 };
 
 use super::{gguf::GgufFile, BatchModel, EngineError, ModelShape, SeqChunk};
-use crate::model_port::{arch::CandleModule, architecture, load_error};
+use crate::model_port::{arch::CandleModule, hyperparams::Hyperparams, load_error};
 
 enum Weights {
     Llama(quantized_llama::ModelWeights),
@@ -43,23 +43,23 @@ pub struct CandleModel {
 const MAX_ROWS: usize = 512;
 
 impl CandleModel {
+    /// `params` are the file's hyperparameters as the loader read them
+    /// (once per load).
     pub fn load(
         path: &Path,
         gguf: GgufFile,
+        params: &Hyperparams,
         device: &Device,
         ctx_size: Option<usize>,
     ) -> Result<Self, EngineError> {
-        let arch = architecture(gguf.architecture()?)?;
-        let trained = gguf
-            .u32(&format!("{}.context_length", arch.name))
-            .unwrap_or(4096) as usize;
+        let arch = params.arch;
+        let trained = params.trained_context;
         let vocab = gguf
             .content
             .tensor_infos
             .get("token_embd.weight")
             .map_or(0, |t| t.shape.dims()[0]);
-        let kv_bytes_per_token = crate::model_port::hyperparams::Hyperparams::read(&gguf.content)
-            .map_or(0, |p| p.kv_values_per_token() * std::mem::size_of::<f32>());
+        let kv_bytes_per_token = params.kv_values_per_token() * std::mem::size_of::<f32>();
         let weights = Self::weights(path, gguf, device, arch.candle)?;
         let context_length = arch.candle_context_cap.map_or(trained, |c| trained.min(c));
         Ok(Self {

@@ -163,6 +163,7 @@ fn weights(
                 return Ok(Box::new(CandleModel::load(
                     path,
                     GgufFile::open(path)?,
+                    &params,
                     &device.open()?,
                     ctx_size,
                 )?));
@@ -172,6 +173,7 @@ fn weights(
     Ok(Box::new(CandleModel::load(
         path,
         gguf,
+        &params,
         &device.open()?,
         ctx_size,
     )?))

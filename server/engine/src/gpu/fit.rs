@@ -38,7 +38,7 @@ impl Footprint {
             .sum();
         Self {
             weights,
-            kv_per_token: config.blocks * 2 * config.kv_heads * config.head_dim * cache_type_size,
+            kv_per_token: config.kv_values_per_token() * cache_type_size,
             scores_per_token: config.heads * QUERY_BLOCK * SCORE_BYTES,
         }
     }
