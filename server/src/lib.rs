@@ -2,24 +2,37 @@
 //! and the in-process engine behind them. `main.rs` only parses flags and
 //! serves [`router`]; tests build the same router.
 
-pub mod access;
-pub mod chat;
-pub mod config;
+mod access;
+mod chat;
+mod config;
 mod errors;
 mod headers;
 pub mod listen;
-pub mod models;
-pub mod openai;
+mod models;
+mod openai;
 mod pictures;
-pub mod prompt;
-pub mod remote;
-pub mod replies;
-pub mod secrets;
+mod prompt;
+mod remote;
+mod replies;
+mod secrets;
+mod state;
 mod status;
-pub mod store;
-pub mod tool_calls;
+mod store;
+mod tool_calls;
 pub mod tools;
 mod ui;
+
+// What the binary (`main.rs`) and the integration tests use; everything
+// else is this crate's own (`pub(crate)`).
+pub use access::{parse_users, AccessPolicy};
+pub use chat::job::job as generation_job;
+pub use config::{BackendKind, Cli, Command, ServeArgs};
+pub use models::{Downloads, ModelLibrary};
+pub use openai::ApiConfig;
+pub use prompt::{sandbox, ChatTemplate};
+pub use replies::Replies;
+pub use secrets::new_token;
+pub use store::UserData;
 
 use std::{sync::Arc, time::Duration};
 
@@ -28,74 +41,12 @@ use axum::{extract::DefaultBodyLimit, middleware, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use engine::Engine;
+pub use state::{AppState, Generator};
 
 use crate::{
-    access::{Access, AccessPolicy, SitePolicy, Throttle, MAX_BODY_BYTES},
-    chat::{Backend, ChatEngine},
-    models::ModelLibrary,
-    openai::{ApiConfig, ApiState},
-    remote::RemoteBackend,
-    replies::Replies,
-    store::UserData,
+    access::{Access, SitePolicy, Throttle, MAX_BODY_BYTES},
+    openai::ApiState,
 };
-
-/// What every request handler shares: where replies come from, the
-/// replies in flight, the user data folder, and the model folder.
-#[derive(Clone)]
-pub struct AppState {
-    pub chat: Arc<dyn Backend>,
-    pub replies: Arc<Replies>,
-    pub generator: Generator,
-    pub data: Arc<UserData>,
-    pub models: Arc<ModelLibrary>,
-}
-
-/// What generates replies: a model hosted in this process (which the
-/// Model tab loads, switches and unloads, and the idle timer releases), or
-/// another server (`--backend openai`).
-#[derive(Clone)]
-pub enum Generator {
-    Local(Arc<Engine>),
-    Remote { url: String },
-}
-
-impl AppState {
-    /// Replies from `engine`, in this process.
-    pub fn local(engine: Arc<Engine>, data: UserData, models: ModelLibrary) -> Self {
-        let replies = Arc::new(Replies::default());
-        Self {
-            chat: Arc::new(ChatEngine::new(engine.clone(), replies.clone())),
-            replies,
-            generator: Generator::Local(engine),
-            data: Arc::new(data),
-            models: Arc::new(models),
-        }
-    }
-
-    /// Replies from the OpenAI-compatible server at `url`.
-    pub fn remote(url: &str, key: Option<String>, data: UserData, models: ModelLibrary) -> Self {
-        let replies = Arc::new(Replies::default());
-        let remote = RemoteBackend::new(url, key, replies.clone());
-        Self {
-            generator: Generator::Remote {
-                url: remote.url().to_string(),
-            },
-            chat: Arc::new(remote),
-            replies,
-            data: Arc::new(data),
-            models: Arc::new(models),
-        }
-    }
-
-    /// The model host, where the model runs in this process.
-    pub fn host(&self) -> Option<&Arc<Engine>> {
-        match &self.generator {
-            Generator::Local(engine) => Some(engine),
-            Generator::Remote { .. } => None,
-        }
-    }
-}
 
 /// How the server is exposed: the API's key and CORS, and who may use it.
 #[derive(Clone, Debug)]

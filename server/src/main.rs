@@ -9,15 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 use engine::{Engine, EngineOptions, LoadOptions};
 use server::{
-    access::{parse_users, AccessPolicy},
-    config::{BackendKind, Cli, Command, ServeArgs},
-    models::ModelLibrary,
-    openai::ApiConfig,
-    replies::Replies,
-    router,
-    secrets::new_token,
-    store::UserData,
-    tools, AppState, ServerConfig, SiteFiles,
+    new_token, parse_users, router, tools, AccessPolicy, ApiConfig, AppState, BackendKind, Cli,
+    Command, ModelLibrary, Replies, ServeArgs, ServerConfig, SiteFiles, UserData,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -42,7 +35,7 @@ fn run() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::TemplateWorker) => Ok(server::prompt::sandbox::serve_stdio()?),
+        Some(Command::TemplateWorker) => Ok(server::sandbox::serve_stdio()?),
         None => serve(cli.serve),
         Some(Command::Bench(args)) => {
             if let Some(threads) = args.threads {
@@ -99,7 +92,7 @@ fn serve(config: ServeArgs) -> anyhow::Result<()> {
     // Every chat template renders in a worker process with a capped heap.
     let exe = std::env::current_exe().context("finding this program to start template workers")?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
-    server::prompt::sandbox::install(exe, workers);
+    server::sandbox::install(exe, workers);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

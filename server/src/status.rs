@@ -10,7 +10,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{AppState, Generator};
+use crate::state::{AppState, Generator};
 
 pub fn routes(state: AppState) -> Router {
     Router::new()

@@ -85,10 +85,6 @@ impl Access {
             sessions: Sessions::new(session_lifetime),
         })
     }
-
-    pub fn policy(&self) -> &AccessPolicy {
-        &self.policy
-    }
 }
 
 /// The client's address; requests without one (tests) share one bucket.

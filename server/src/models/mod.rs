@@ -10,7 +10,7 @@ use std::{
 };
 
 pub use catalog::Catalog;
-pub use download::{DownloadError, Downloads};
+pub use download::Downloads;
 
 use engine::Engine;
 

@@ -10,8 +10,6 @@ mod truncate;
 mod turn_end;
 
 pub use error::PromptError;
-pub use modes::{
-    chat_instruct_message, chat_mode_prompt, render_prompt, Continuation, PromptSettings,
-};
+pub use modes::{chat_instruct_message, chat_mode_prompt, Continuation, PromptSettings};
 pub use template::{ChatTemplate, TemplateVars, MAX_RENDER_BYTES};
 pub use truncate::{build_prompt, BuiltPrompt};

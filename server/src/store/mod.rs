@@ -15,13 +15,12 @@ pub mod templates;
 
 use std::path::{Path, PathBuf};
 
-pub use atomic::{remove_stale_temporaries, write_atomic};
-pub use characters::{Characters, ImportReport};
+pub use atomic::remove_stale_temporaries;
+pub use characters::Characters;
 pub use chats::{Chats, GenerationLock};
 pub use error::StoreError;
 pub use names::check_name;
-pub use presets::{LoadedPreset, Presets};
-pub use read::{read_text, MAX_CHAT_FILE_BYTES, MAX_DATA_FILE_BYTES};
+pub use presets::Presets;
 pub use templates::InstructionTemplates;
 
 pub struct UserData {

@@ -5,7 +5,7 @@ use app::{
     types::{AppError, CardImport, Character, CharacterInfo, GenerationParams, PresetInfo},
 };
 
-use crate::AppState;
+use crate::state::AppState;
 
 pub struct UiLibrary {
     state: AppState,

@@ -9,7 +9,7 @@ use app::{
 };
 
 use super::edits;
-use crate::{store::Chats, AppState};
+use crate::{state::AppState, store::Chats};
 
 pub struct UiLogs {
     state: AppState,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use app::services::Services;
 
-use crate::AppState;
+use crate::state::AppState;
 
 pub fn services(state: &AppState) -> Services {
     Services {

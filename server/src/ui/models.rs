@@ -9,7 +9,7 @@ use app::{
 };
 
 use super::chat::UiChat;
-use crate::{AppState, Generator};
+use crate::state::{AppState, Generator};
 use engine::memory;
 
 pub struct UiModels {

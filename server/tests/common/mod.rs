@@ -10,7 +10,7 @@ use engine::{
     Cancel, DeviceSpec, Engine, EngineEvent, EngineOptions, FinishReason, GenerationJob,
     GenerationStats, LoadOptions,
 };
-use server::prompt::ChatTemplate;
+use server::ChatTemplate;
 
 /// A test that cannot run here says so loudly and is counted: `make test`
 /// prints the list of skips after the cargo tests (see the Makefile).
@@ -112,7 +112,7 @@ pub fn chat_job(engine: &Engine, user: &str, params: GenerationParams) -> Genera
         .render(&[ChatMessage::new(Role::User, user)], true)
         .expect("template renders");
     let params = params.validate().expect("valid parameters");
-    server::chat::job::job(
+    server::generation_job(
         model.tokenizer.encode(&prompt).expect("prompt encodes"),
         &params,
         params.custom_stopping_strings.clone(),
@@ -121,7 +121,10 @@ pub fn chat_job(engine: &Engine, user: &str, params: GenerationParams) -> Genera
 }
 
 pub async fn collect(engine: &Engine, job: GenerationJob) -> Reply {
-    let mut stream = engine.submit(job, Cancel::default()).expect("job accepted");
+    let mut stream = engine
+        .submitter()
+        .submit(job, Cancel::default())
+        .expect("job accepted");
     let mut pieces = Vec::new();
     while let Some(event) = stream.recv().await {
         match event {

@@ -7,11 +7,11 @@ use engine::{Engine, GenerationJob};
 
 fn job(engine: &Engine, messages: &[ChatMessage]) -> GenerationJob {
     let model = engine.model().unwrap();
-    let prompt = server::prompt::ChatTemplate::of_model(&model)
+    let prompt = server::ChatTemplate::of_model(&model)
         .unwrap()
         .render(messages, true)
         .unwrap();
-    server::chat::job::job(
+    server::generation_job(
         model.tokenizer.encode(&prompt).unwrap(),
         &GenerationParams::greedy(24).validate().unwrap(),
         vec![],

@@ -11,7 +11,7 @@ use axum::{
 };
 use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
-use server::{access::AccessPolicy, ServerConfig};
+use server::{AccessPolicy, ServerConfig};
 use tower::ServiceExt;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";

@@ -11,7 +11,7 @@ use engine::Engine;
 use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use server::{openai::ApiConfig, ServerConfig};
+use server::{ApiConfig, ServerConfig};
 use tower::ServiceExt;
 
 const KEY: &str = "test-key";

@@ -17,14 +17,14 @@ use base64::Engine as _;
 use engine::Engine;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use server::{access::AccessPolicy, openai::ApiConfig, ServerConfig};
+use server::{AccessPolicy, ApiConfig, ServerConfig};
 use tower::ServiceExt;
 
 use crate::security::{app_on, app_with, open_app, path_of, post, send, TestApp};
 
 /// Templates render in worker processes here as in the server.
 fn sandboxed() {
-    server::prompt::sandbox::install(PathBuf::from(env!("CARGO_BIN_EXE_candlelight")), 2);
+    server::sandbox::install(PathBuf::from(env!("CARGO_BIN_EXE_candlelight")), 2);
 }
 
 /// One SmolLM2 engine for the tests of this file that need a tokenizer.
@@ -408,7 +408,7 @@ fn a_killed_save_s_temporary_file_is_removed_at_start() {
     std::fs::create_dir_all(&chars).unwrap();
     let stale = chars.join(".K0.yaml.tmp-99999999-0");
     std::fs::write(&stale, "name: K0\n").unwrap();
-    server::store::UserData::open(dir.path()).unwrap();
+    server::UserData::open(dir.path()).unwrap();
     assert!(!stale.exists());
 }
 

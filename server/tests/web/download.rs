@@ -6,7 +6,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{extract::Path, http::StatusCode, routing::get, Json, Router};
 use domain::DownloadState;
 use serde_json::json;
-use server::models::Downloads;
+use server::Downloads;
 use sha2::{Digest, Sha256};
 
 fn payload() -> Vec<u8> {

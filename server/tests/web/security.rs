@@ -22,7 +22,7 @@ use engine::Engine;
 use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
 use serde_json::{json, Value};
-use server::{access::AccessPolicy, openai::ApiConfig, ServerConfig};
+use server::{AccessPolicy, ApiConfig, ServerConfig};
 use tower::ServiceExt;
 
 pub(crate) use crate::support::{app_on, app_with, TestApp};
@@ -617,6 +617,7 @@ async fn a_busy_send_leaves_no_half_turn() {
     // The only slot is busy with a long reply.
     let eos = engine.model().unwrap().tokenizer.eos_ids().to_vec();
     let _busy = engine
+        .submitter()
         .submit(
             GenerationJob {
                 ban_eos: true,

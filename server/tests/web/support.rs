@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use engine::Engine;
-use server::{models::ModelLibrary, router, store::UserData, AppState, ServerConfig};
+use server::{router, AppState, ModelLibrary, ServerConfig, UserData};
 
 pub struct TestApp {
     pub router: Router,
