@@ -37,7 +37,14 @@ VENV := .venv
 .PHONY: run test build site dist toolchain node-tools vendor chromium models test-models cargo-test e2e api-test fmt lint cuda-build
 
 ## run: build the release binary (web app inside) and serve the default model at http://127.0.0.1:$(PORT)
-run: build models
+## The model downloads while the binary builds (a cold start is mostly
+## compiling, and the download mostly waiting on the network).
+run:
+	@mkdir -p target/tmp
+	@scripts/fetch-models.sh qwen >target/tmp/fetch-models.log 2>&1 & fetch=$$!; \
+	$(MAKE) --no-print-directory build; \
+	wait $$fetch || { cat target/tmp/fetch-models.log >&2; exit 1; }; \
+	cat target/tmp/fetch-models.log
 	./target/release/candlelight --model $(MODEL) --listen-port $(PORT) --device $(DEVICE)
 
 ## test: every test: cargo (unit + integration with real models), Playwright in
