@@ -8,6 +8,10 @@ use serde::{de::DeserializeOwned, Serialize};
 pub const SETTINGS: &str = "candlelight.settings";
 pub const PARAMS: &str = "candlelight.params";
 pub const LAST_CHATS: &str = "candlelight.last-chats";
+/// The Notebook's text.
+pub const NOTEBOOK: &str = "candlelight.notebook";
+/// The name of the preset the samplers were last loaded from or saved as.
+pub const PRESET: &str = "candlelight.preset";
 
 #[cfg(feature = "hydrate")]
 fn storage() -> Option<web_sys::Storage> {

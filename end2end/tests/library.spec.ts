@@ -29,6 +29,24 @@ test('presets: load one into the samplers, save one, delete it', async ({ page }
   await expect(page.locator('#preset-select option[value="e2e preset"]')).toHaveCount(0);
 });
 
+test('the active preset is shown, marked once modified, and remembered', async ({ page }) => {
+  await openApp(page);
+  await page.locator('#tab-parameters').click();
+  // The samplers start as Qwen's recommendation, which that preset holds.
+  await expect(page.locator('#preset-select')).toHaveValue('Qwen (recommended)');
+  await expect(page.locator('#preset-modified')).toHaveCount(0);
+  await page.locator('#param-temperature').fill('1.23');
+  await page.locator('#param-temperature').press('Tab');
+  await expect(page.locator('#preset-modified')).toBeVisible();
+  await page.locator('#preset-select').selectOption('min_p');
+  await expect(page.locator('#preset-modified')).toHaveCount(0);
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await page.locator('#tab-parameters').click();
+  await expect(page.locator('#preset-select')).toHaveValue('min_p');
+  await expect(page.locator('#preset-modified')).toHaveCount(0);
+});
+
 test('characters: edit and save as, chat with the copy, delete it', async ({ page }) => {
   acceptDialogs(page, 'Helper Bot');
   await openApp(page);
