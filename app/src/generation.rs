@@ -262,7 +262,9 @@ fn apply(state: ChatState, event: StreamEvent) {
                 if let Some(s) = s {
                     s.text.push_str(&text);
                     if s.target == Placement::Composer {
-                        to_box = Some(s.text.clone());
+                        // The prompt ends with `Name:`, so the model's
+                        // text starts with the space after it.
+                        to_box = Some(s.text.trim_start().to_string());
                     }
                 }
             });

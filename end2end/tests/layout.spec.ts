@@ -76,3 +76,15 @@ test('a sent message is in view at once in a long chat', async ({ page }) => {
   await page.locator('#stop').click();
   await waitIdle(page);
 });
+
+/** In dark mode the action bar's text box takes the theme's panel colour,
+ * not the browser's light default. */
+test('in dark mode the Start reply with box is dark', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await openApp(page);
+  const colours = await page.locator('#start-reply-with').evaluate((el) => {
+    const style = getComputedStyle(el);
+    return [style.backgroundColor, style.color];
+  });
+  expect(colours).toEqual(['rgb(30, 30, 34)', 'rgb(236, 236, 241)']);
+});

@@ -57,6 +57,13 @@ test('Model tab: list the folder, switch between SmolLM2, Qwen and Gemma 3, use 
   await send(page, 'And hello again.');
   await waitIdle(page);
   expect((await lastAssistant(page).locator('.content').innerText()).length).toBeGreaterThan(0);
+
+  // Idle again: no reply is counted as running or waiting.
+  await page.locator('#tab-model').click();
+  await expect(page.locator('.model-summary')).toContainText(SMOL);
+  if (await page.locator('#model-batching').count()) {
+    await expect(page.locator('#model-batching')).toContainText('Running: 0, waiting: 0.');
+  }
 });
 
 test('unload frees the model and the chat says why', async ({ page }) => {

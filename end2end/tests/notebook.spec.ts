@@ -30,4 +30,10 @@ test('the Notebook continues raw text in place, with Stop and token counts', asy
   expect(stopped.startsWith(out)).toBe(true);
   await page.waitForTimeout(1000);
   expect(await box.inputValue()).toBe(stopped);
+
+  // A reload keeps the text.
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await page.locator('#tab-notebook').click();
+  await expect(page.locator('#notebook-text')).toHaveValue(stopped);
 });

@@ -8,6 +8,13 @@
 pub const OPEN: &str = "<think>";
 pub const CLOSE: &str = "</think>";
 
+/// Whether a chat template is a reasoning model's: it reads the
+/// `enable_thinking` switch (Qwen3) or writes `<think>` itself (QwQ,
+/// DeepSeek-R1). The Thinking switch is offered only for those.
+pub fn template_reasons(source: &str) -> bool {
+    source.contains("enable_thinking") || source.contains(OPEN)
+}
+
 /// A reply's parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Split<'a> {
@@ -156,6 +163,15 @@ fn held_back(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasoning_templates_are_told_apart() {
+        let qwen3 = "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\n\n</think>\n\n' }}{%- endif %}";
+        assert!(template_reasons(qwen3));
+        assert!(template_reasons("{{ '<|Assistant|><think>\n' }}"));
+        let chatml = "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n'}}{% endfor %}";
+        assert!(!template_reasons(chatml));
+    }
 
     fn stream(pieces: &[&str]) -> (String, String) {
         let mut s = ReasoningStream::default();

@@ -1,10 +1,11 @@
 use leptos::prelude::*;
 
 use super::composer::{composer_text, take_composer_text};
+use crate::api::{load_model_status, load_model_template};
 use crate::chat_ops::apply_edit;
 use crate::generation::run;
 use crate::state::ChatState;
-use crate::types::{ChatAction, ChatEdit, Role};
+use crate::types::{reasoning::template_reasons, ChatAction, ChatEdit, ModelStatus, Role};
 
 /// Puts the last user message back into the box and removes the last
 /// exchange (text-generation-webui's Remove last).
@@ -28,6 +29,21 @@ pub fn remove_last(state: ChatState) {
 #[component]
 pub fn ActionBar() -> impl IntoView {
     let state = ChatState::expect();
+    // The Thinking switch only where it does something: a reasoning
+    // model's template, or a remote server's (whose template is unknown).
+    let reasons = Resource::new(
+        move || state.model_version.get(),
+        |_| async {
+            let remote = matches!(load_model_status().await,
+                Ok(ModelStatus::Ready { architecture, .. }) if architecture == "remote");
+            remote
+                || load_model_template()
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|t| template_reasons(&t))
+        },
+    );
     let busy = move || state.busy() || state.chat.with(Option::is_none);
     let dummy = move |reply: bool| {
         let text = take_composer_text();
@@ -73,15 +89,19 @@ pub fn ActionBar() -> impl IntoView {
                     on:change=move |ev| state.settings.update(|s| s.start_reply_with = event_target_value(&ev))
                 />
             </label>
-            <label class="thinking-switch" title="Let reasoning models think before they answer (passed to templates that read enable_thinking, as Qwen3's)">
-                <input
-                    type="checkbox"
-                    id="thinking-switch"
-                    prop:checked=move || state.settings.with(|s| s.thinking)
-                    on:change=move |ev| state.settings.update(|s| s.thinking = event_target_checked(&ev))
-                />
-                " Thinking"
-            </label>
+            <Suspense fallback=|| ()>
+                {move || reasons.get().filter(|r| *r).map(|_| view! {
+                    <label class="thinking-switch" title="Let reasoning models think before they answer (passed to templates that read enable_thinking, as Qwen3's)">
+                        <input
+                            type="checkbox"
+                            id="thinking-switch"
+                            prop:checked=move || state.settings.with(|s| s.thinking)
+                            on:change=move |ev| state.settings.update(|s| s.thinking = event_target_checked(&ev))
+                        />
+                        " Thinking"
+                    </label>
+                })}
+            </Suspense>
         </div>
     }
 }

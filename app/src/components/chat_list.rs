@@ -96,6 +96,9 @@ pub fn ChatList() -> impl IntoView {
                     refresh_list(state);
                 }
             />
+            <Show when=move || state.chats.with(Vec::is_empty) && !state.chat_query.with(String::is_empty)>
+                <p class="empty-hint" id="no-chats-found">"No chat matches the search."</p>
+            </Show>
             <ul class="chat-entries">
                 <For
                     each=move || state.chats.get()

@@ -12,6 +12,7 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
     let state = ChatState::expect();
     let shown = Memo::new(move |_| all.with(|v| v.get(index).cloned()));
     let editing = RwSignal::new(false);
+    let copied = RwSignal::new(false);
     let editor = NodeRef::<Textarea>::new();
 
     let role = move || shown.with(|s| s.as_ref().map_or(Role::Assistant, |s| s.role));
@@ -162,7 +163,12 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                     </div>
                 </Show>
                 <div class="msg-actions">
-                    <button class="copy-message" title="Copy" on:click=move |_| clipboard::copy(&text())>"Copy"</button>
+                    <button class="copy-message" title="Copy" on:click=move |_| {
+                        clipboard::copy(&text());
+                        // Says it worked, for a moment.
+                        copied.set(true);
+                        set_timeout(move || copied.set(false), std::time::Duration::from_millis(1500));
+                    }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
                     <button class="edit-message" title="Edit" disabled=move || locked() || streaming() on:click=move |_| editing.set(true)>
                         "Edit"
                     </button>

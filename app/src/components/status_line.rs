@@ -44,18 +44,20 @@ pub fn StatusLine() -> impl IntoView {
                     .last_stats
                     .get()
                     .map(|s| {
-                        view! {
-                            <p class="stats">
-                                {format!(
-                                    "{} prompt + {} new tokens · {:.1} tok/s · first token after {:.0} ms{}",
-                                    s.prompt_tokens,
-                                    s.completion_tokens,
-                                    s.decode_tokens_per_second,
-                                    s.time_to_first_token_ms,
-                                    if s.cached_tokens > 0 { format!(" ({} prompt tokens reused)", s.cached_tokens) } else { String::new() },
-                                )}
-                            </p>
-                        }
+                        let reused = if s.cached_tokens > 0 { format!(" ({} prompt tokens reused)", s.cached_tokens) } else { String::new() };
+                        // A Continue the model ends at once has no speed to show.
+                        let text = if s.completion_tokens == 0 {
+                            format!("{} prompt + 0 new tokens: the model ended the reply at once{reused}", s.prompt_tokens)
+                        } else {
+                            format!(
+                                "{} prompt + {} new tokens · {:.1} tok/s · first token after {:.0} ms{reused}",
+                                s.prompt_tokens,
+                                s.completion_tokens,
+                                s.decode_tokens_per_second,
+                                s.time_to_first_token_ms,
+                            )
+                        };
+                        view! { <p class="stats">{text}</p> }
                     })
             }}
         </div>

@@ -4,6 +4,7 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::api::{generate_completion, stop_reply};
 use crate::generation::new_request_id;
 use crate::state::ChatState;
+use crate::storage;
 use crate::types::{CompletionRequest, EventLineDecoder, FinishReason, StreamEvent};
 
 /// text-generation-webui's Notebook: raw text in one box, and the model
@@ -110,6 +111,22 @@ pub fn NotebookPage() -> impl IntoView {
         }
     };
     let busy = move || running.with(Option::is_some);
+
+    // The text survives a reload: kept in the browser whenever no
+    // generation is writing it, read back once the page is live.
+    let restored = StoredValue::new(false);
+    Effect::new(move |_| {
+        if let Some(saved) = storage::load::<String>(storage::NOTEBOOK) {
+            text.set(saved);
+        }
+        restored.set_value(true);
+    });
+    Effect::new(move |_| {
+        let now = text.get();
+        if !busy() && restored.get_value() {
+            storage::save(storage::NOTEBOOK, &now);
+        }
+    });
 
     view! {
         <div class="notebook">

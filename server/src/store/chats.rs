@@ -427,7 +427,8 @@ fn is_automatic_id(id: &str) -> bool {
 }
 
 /// A chat's title: the name the user gave it (Rename), else the start of
-/// its first user message.
+/// its first user message, marked as a branch where it is one (it starts
+/// with the same message as the chat it came from).
 fn summary(key: ChatKey, messages: &[LoggedMessage]) -> ChatSummary {
     if !is_automatic_id(&key.id) {
         return ChatSummary {
@@ -445,12 +446,14 @@ fn summary(key: ChatKey, messages: &[LoggedMessage]) -> ChatSummary {
     if first_user.chars().count() > 60 {
         title.push('…');
     }
+    if title.is_empty() {
+        title = "(new chat)".into();
+    }
+    if key.id.ends_with("-branch") || key.id.contains("-branch-") {
+        title.push_str(" (branch)");
+    }
     ChatSummary {
-        title: if title.is_empty() {
-            "(new chat)".into()
-        } else {
-            title
-        },
+        title,
         messages: messages.len(),
         key,
     }
@@ -628,6 +631,32 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, renamed);
         assert_eq!(found[0].title, "otters", "a renamed chat shows its name");
+        // A branch of an unnamed chat shows its first message, as a branch.
+        let unnamed = chats.create(&folder(), &[]).unwrap();
+        let (unnamed, _) = chats
+            .update(&unnamed.key, unnamed.revision, |m| {
+                m.push(LoggedMessage::new(Role::User, "Tell me about seals"));
+                m.push(LoggedMessage::new(Role::Assistant, "Seals sleep in water."));
+                Ok(())
+            })
+            .unwrap();
+        let seal_branch = chats.branch(&unnamed.key, 1).unwrap();
+        let titles: Vec<String> = chats
+            .search(&folder(), "seals sleep")
+            .unwrap()
+            .into_iter()
+            .map(|s| s.title)
+            .collect();
+        assert!(
+            titles.contains(&"Tell me about seals".to_string()),
+            "{titles:?}"
+        );
+        assert!(
+            titles.contains(&"Tell me about seals (branch)".to_string()),
+            "{titles:?}"
+        );
+        chats.delete(&seal_branch.key, 1).unwrap();
+        chats.delete(&unnamed.key, unnamed.revision).unwrap();
         assert!(matches!(
             chats.delete(&renamed, chat.revision + 1),
             Err(StoreError::Stale)
