@@ -56,6 +56,22 @@ fn peak_rss() -> u64 {
     kib * 1024
 }
 
+/// A refusal came within 5 s and grew this process's peak memory by less
+/// than 150 MB since `peak_before`.
+fn assert_quick_and_small(started: Instant, peak_before: u64, what: &str) {
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{what} took {:?}",
+        started.elapsed()
+    );
+    let grown = peak_rss().saturating_sub(peak_before);
+    assert!(
+        grown < 150 << 20,
+        "{what} grew the peak by {} MB",
+        grown >> 20
+    );
+}
+
 /// Each builds a value of more than a gigabyte from a few bytes of source.
 const MEMORY_BOMBS: [(&str, &str); 4] = [
     (
@@ -283,17 +299,7 @@ async fn text_far_beyond_the_context_is_refused_before_tokenizing() {
     .await;
     assert_eq!(chat.status, StatusCode::BAD_REQUEST, "{}", chat.body);
     assert_eq!(chat.json()["error"]["param"], "messages", "{}", chat.body);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
-    let grown = peak_rss().saturating_sub(before);
-    assert!(
-        grown < 150 << 20,
-        "tokenizing grew the peak by {} MB",
-        grown >> 20
-    );
+    assert_quick_and_small(started, before, "tokenizing");
 
     // A character whose context on disk is 50 MB is refused by name.
     let big = app.dir.path().join("characters/Big.yaml");
@@ -742,15 +748,5 @@ async fn a_command_that_multiplies_the_transcript_is_refused() {
         "{}",
         r.body
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
-    let grown = peak_rss().saturating_sub(before);
-    assert!(
-        grown < 150 << 20,
-        "the request grew the peak by {} MB",
-        grown >> 20
-    );
+    assert_quick_and_small(started, before, "the request");
 }
