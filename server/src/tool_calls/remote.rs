@@ -41,7 +41,7 @@ impl ToolCallParser for RemoteParser {
             None => {
                 let held = std::mem::take(&mut self.held);
                 (!held.is_empty())
-                    .then(|| Piece::Text(held))
+                    .then_some(Piece::Text(held))
                     .into_iter()
                     .collect()
             }
