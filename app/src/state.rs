@@ -82,6 +82,8 @@ pub struct ChatState {
     pub picture_version: RwSignal<u32>,
     /// Bumped when the model changes, to refresh what shows it.
     pub model_version: RwSignal<u32>,
+    /// The file of the model that answers, once known.
+    pub model_name: RwSignal<Option<String>>,
 }
 
 impl ChatState {
@@ -106,6 +108,7 @@ impl ChatState {
             characters: RwSignal::new(Vec::new()),
             picture_version: RwSignal::new(0),
             model_version: RwSignal::new(0),
+            model_name: RwSignal::new(None),
         }
     }
 

@@ -28,9 +28,19 @@ test('Model tab: list the folder, switch between SmolLM2, Qwen and Gemma 3, use 
   await expect(page.locator('.model-summary')).toContainText(/context (8192|4096) tokens/);
   await expect(page.locator('.model-memory')).toContainText('MiB RAM');
 
+  // An instruction template chosen for SmolLM2 stays SmolLM2's: another
+  // model starts with its own, and the page says so.
+  await page.locator('#tab-parameters').click();
+  await page.locator('#ptab-template').click();
+  await page.locator('#template-select').selectOption('ChatML');
+
   try {
     await loadModel(page, QWEN);
     await expect(page.locator('.model-summary')).toContainText('qwen2');
+    await expect(page.locator('.toast')).toContainText('chosen for another model');
+    await page.locator('#tab-parameters').click();
+    await page.locator('#ptab-template').click();
+    await expect(page.locator('#template-select')).toHaveValue('');
     await page.locator('#tab-chat').click();
     await setParam(page, 'max_new_tokens', '8');
     await setMode(page, 'instruct');

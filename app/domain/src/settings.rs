@@ -16,6 +16,9 @@ pub struct ChatSettings {
     pub chat_instruct_command: String,
     /// A saved instruction template by name; `None` uses the model's own.
     pub instruction_template: Option<String>,
+    /// The model file the template was chosen for: another model starts
+    /// with its own template.
+    pub template_model: Option<String>,
     /// text-generation-webui's "Start reply with": new replies begin with
     /// this text and the model goes on from it.
     pub start_reply_with: String,
@@ -33,6 +36,7 @@ impl Default for ChatSettings {
             system_message: String::new(),
             chat_instruct_command: DEFAULT_CHAT_INSTRUCT_COMMAND.into(),
             instruction_template: None,
+            template_model: None,
             start_reply_with: String::new(),
             thinking: true,
         }
@@ -40,11 +44,66 @@ impl Default for ChatSettings {
 }
 
 impl ChatSettings {
+    /// Uses `template` (a saved one's name, or `None` for the model's own)
+    /// for `model`, the file loaded now.
+    pub fn choose_template(&mut self, template: Option<String>, model: Option<String>) {
+        self.template_model = template.as_ref().and(model);
+        self.instruction_template = template;
+    }
+
+    /// `model` is the file loaded now: a template chosen for another model
+    /// gives way to this model's own (the name of the one dropped is
+    /// returned, to say so). A choice made before the model was known is
+    /// taken as this model's.
+    pub fn follow_model(&mut self, model: &str) -> Option<String> {
+        self.instruction_template.as_ref()?;
+        match self.template_model.as_deref() {
+            Some(chosen_for) if chosen_for != model => {
+                self.template_model = None;
+                self.instruction_template.take()
+            }
+            Some(_) => None,
+            None => {
+                self.template_model = Some(model.to_string());
+                None
+            }
+        }
+    }
+
     /// The folder the current mode's chats are kept in.
     pub fn folder(&self) -> super::ChatFolder {
         match self.mode {
             Mode::Instruct => super::ChatFolder::Instruct,
             Mode::Chat | Mode::ChatInstruct => super::ChatFolder::Character(self.character.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_belongs_to_the_model_it_was_chosen_for() {
+        let mut s = ChatSettings::default();
+        s.choose_template(Some("ChatML".into()), Some("smol.gguf".into()));
+        assert_eq!(s.follow_model("smol.gguf"), None);
+        assert_eq!(s.instruction_template.as_deref(), Some("ChatML"));
+        // Another model: its own template, and the dropped one is named.
+        assert_eq!(s.follow_model("gemma.gguf"), Some("ChatML".into()));
+        assert_eq!(s.instruction_template, None);
+        assert_eq!(s.template_model, None);
+        // Nothing chosen: nothing to follow.
+        assert_eq!(s.follow_model("smol.gguf"), None);
+        // A choice saved before this field existed is the current model's.
+        let mut old = ChatSettings {
+            instruction_template: Some("Alpaca".into()),
+            ..ChatSettings::default()
+        };
+        assert_eq!(old.follow_model("qwen.gguf"), None);
+        assert_eq!(old.template_model.as_deref(), Some("qwen.gguf"));
+        // The model's own template is no choice to keep.
+        old.choose_template(None, Some("qwen.gguf".into()));
+        assert_eq!(old.template_model, None);
     }
 }

@@ -72,9 +72,10 @@ pub fn TemplatePanel() -> impl IntoView {
         spawn_local(async move {
             match save_template(name.clone(), text).await {
                 Ok(()) => {
+                    let model = state.model_name.get_untracked();
                     state
                         .settings
-                        .update(|s| s.instruction_template = Some(name.clone()));
+                        .update(|s| s.choose_template(Some(name.clone()), model));
                     state
                         .notice
                         .set(Some(format!("Saved instruction template {name}.")));
@@ -95,7 +96,7 @@ pub fn TemplatePanel() -> impl IntoView {
         spawn_local(async move {
             match delete_template(name).await {
                 Ok(()) => {
-                    state.settings.update(|s| s.instruction_template = None);
+                    state.settings.update(|s| s.choose_template(None, None));
                     refresh();
                 }
                 Err(e) => state.fail(e),
@@ -110,7 +111,8 @@ pub fn TemplatePanel() -> impl IntoView {
                 prop:value=move || selected().unwrap_or_default()
                 on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    state.settings.update(|s| s.instruction_template = (!v.is_empty()).then_some(v));
+                    let model = state.model_name.get_untracked();
+                    state.settings.update(|s| s.choose_template((!v.is_empty()).then_some(v), model));
                 }
             >
                 <option value="">"(the model's own template)"</option>
