@@ -29,6 +29,16 @@ test('AI助理 in chat-instruct: greeting, reply, the prompt that was sent, vers
   const summary = await page.locator('.prompt-panel summary').innerText();
   expect(summary).toContain(`${(await lastStats(page)).prompt} tokens`);
 
+  // Copy last reply copies the shown version of the last reply.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.locator('#copy-last-reply').click();
+  await expect(page.locator('.toast')).toContainText('Copied the last reply.');
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  // The reply's own text, as the edit box holds it (the page shows it rendered).
+  await lastAssistant(page).locator('.edit-message').click();
+  expect(copied).toBe(await lastAssistant(page).locator('.edit-box').inputValue());
+  await lastAssistant(page).locator('.cancel-edit').click();
+
   // Copy says it copied, for a moment.
   await lastAssistant(page).locator('.copy-message').click();
   await expect(lastAssistant(page).locator('.copy-message')).toHaveText('Copied');

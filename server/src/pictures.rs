@@ -1,5 +1,6 @@
 //! `GET /character-picture/{name}`: a character's picture, for the chat and
-//! the character editor.
+//! the character editor. A character without one answers 204 (no
+//! content): the page shows no picture, and the browser logs no error.
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ pub fn routes(data: Arc<UserData>) -> Router {
 
 async fn picture(State(data): State<Arc<UserData>>, Path(name): Path<String>) -> Response {
     let Some(path) = data.characters.picture(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return StatusCode::NO_CONTENT.into_response();
     };
     let kind = if path.extension().is_some_and(|e| e == "png") {
         "image/png"

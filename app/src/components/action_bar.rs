@@ -3,6 +3,7 @@ use leptos::prelude::*;
 use super::composer::{composer_text, take_composer_text};
 use crate::api::{load_model_status, load_model_template};
 use crate::chat_ops::apply_edit;
+use crate::clipboard;
 use crate::generation::run;
 use crate::state::ChatState;
 use crate::types::{reasoning::template_reasons, ChatAction, ChatEdit, ModelStatus, Role};
@@ -45,6 +46,23 @@ pub fn ActionBar() -> impl IntoView {
         },
     );
     let busy = move || state.busy() || state.chat.with(Option::is_none);
+    // text-generation-webui's "Copy last reply": the shown version.
+    let last_reply = move || {
+        state.chat.with(|c| {
+            c.as_ref()?
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.role == Role::Assistant)
+                .map(|m| m.text().to_string())
+        })
+    };
+    let copy_last_reply = move || {
+        if let Some(text) = last_reply() {
+            clipboard::copy(&text);
+            state.notice.set(Some("Copied the last reply.".into()));
+        }
+    };
     let dummy = move |reply: bool| {
         let text = take_composer_text();
         if text.trim().is_empty() {
@@ -73,6 +91,9 @@ pub fn ActionBar() -> impl IntoView {
             </button>
             <button id="impersonate" title="Impersonate (Ctrl+Shift+M): the model writes your next message, starting from the box's text" disabled=busy on:click=move |_| { run(state, ChatAction::Impersonate { text: composer_text() }); }>
                 "Impersonate"
+            </button>
+            <button id="copy-last-reply" title="Copy last reply: the character's last message, to the clipboard" disabled=move || last_reply().is_none() on:click=move |_| copy_last_reply()>
+                "Copy last reply"
             </button>
             <button id="dummy-message" title="Send dummy message: add the box's text as your message, without a reply" disabled=busy on:click=move |_| dummy(false)>
                 "Send dummy message"

@@ -56,6 +56,15 @@ async fn loopback_asks_nothing() {
     assert_eq!(get(&router, "/", &[]).await.0, StatusCode::OK);
 }
 
+/// A character without a picture has no content to show, which is not an
+/// error: the chat's avatar stays empty and the browser logs nothing.
+#[tokio::test]
+async fn a_character_without_a_picture_is_no_content() {
+    let (router, _d) = app(AccessPolicy::Open);
+    let (status, _, _) = get(&router, "/character-picture/Assistant", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
 #[tokio::test]
 async fn without_the_token_everything_is_refused() {
     let (router, _d) = app(AccessPolicy::Token(TOKEN.into()));
