@@ -88,3 +88,27 @@ test('in dark mode the Start reply with box is dark', async ({ page }) => {
   });
   expect(colours).toEqual(['rgb(30, 30, 34)', 'rgb(236, 236, 241)']);
 });
+
+/** On a phone (390×844) the messages get most of the screen: the chat
+ * actions fold behind one button and the message box is one row until
+ * it is used. */
+test('on a phone the messages get at least 60% of the height', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await openApp(page);
+  const height = await page.locator('#messages').evaluate((el) => el.getBoundingClientRect().height);
+  expect(height / 844).toBeGreaterThanOrEqual(0.6);
+  await expect(page.locator('#regenerate')).toBeHidden();
+  await page.locator('#actions-menu').click();
+  await expect(page.locator('#regenerate')).toBeVisible();
+  await expect(page.locator('#start-reply-with')).toBeVisible();
+  // Choosing an action folds them again.
+  await page.locator('#chat-input').fill('A note for later.');
+  await page.locator('#dummy-message').click();
+  await expect(page.locator('.message.user').last()).toContainText('A note for later.');
+  await expect(page.locator('#regenerate')).toBeHidden();
+  // The box grows once it holds text.
+  const idle = await page.locator('#chat-input').evaluate((el) => el.getBoundingClientRect().height);
+  await page.locator('#chat-input').fill('Another line\nand one more');
+  const used = await page.locator('#chat-input').evaluate((el) => el.getBoundingClientRect().height);
+  expect(used).toBeGreaterThan(idle);
+});

@@ -46,6 +46,15 @@ pub fn ActionBar() -> impl IntoView {
         },
     );
     let busy = move || state.busy() || state.chat.with(Option::is_none);
+    // On a phone the actions fold behind one button (CSS shows the
+    // toggle only there); an action that changes the chat or starts a
+    // reply folds them again.
+    let open = RwSignal::new(false);
+    Effect::new(move |_| {
+        state.chat.track();
+        state.streaming.track();
+        open.set(false);
+    });
     // text-generation-webui's "Copy last reply": the shown version.
     let last_reply = move || {
         state.chat.with(|c| {
@@ -79,7 +88,15 @@ pub fn ActionBar() -> impl IntoView {
         apply_edit(state, edit, || {});
     };
     view! {
-        <div class="action-bar">
+        <div class="action-bar" class:open=move || open.get()>
+            <button
+                id="actions-menu"
+                class="actions-toggle"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                {move || if open.get() { "Actions ▴" } else { "Actions ▾" }}
+            </button>
             <button id="regenerate" title="Regenerate (Ctrl+Enter): a new version of the last reply" disabled=busy on:click=move |_| { run(state, ChatAction::Regenerate); }>
                 "Regenerate"
             </button>
