@@ -84,6 +84,15 @@ test('edit in place, remove last, dummy messages, branch, rename, reload, delete
   await lastAssistant(page).locator('.edit-box').fill('Four, of course.');
   await lastAssistant(page).locator('.save-edit').click();
   await expect(lastAssistant(page).locator('.content')).toHaveText('Four, of course.');
+  // A short user message is edited across the chat's width, not inside its bubble.
+  const user = userMessages(page).first();
+  const narrow = (await user.boundingBox())!.width;
+  await user.locator('.edit-message').click();
+  const editing = (await user.boundingBox())!.width;
+  const chatWidth = (await page.locator('#messages').boundingBox())!.width;
+  expect(editing).toBeGreaterThan(narrow);
+  expect(editing).toBeGreaterThan(chatWidth * 0.9);
+  await user.locator('.cancel-edit').click();
 
   // A real exchange, then Remove last puts the user's text back in the box.
   await send(page, 'And 3+3?');
