@@ -9,24 +9,38 @@ use futures::StreamExt;
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::api::{generate_reply, stop_reply};
+use crate::attach::restore_files;
 use crate::chat_ops::reload_chat;
 use crate::state::{ChatState, PromptInfo, Streaming};
 use crate::types::{
-    ChatAction, EventLineDecoder, FinishReason, LoggedMessage, Placement, ReplyRequest, Role,
-    StreamEvent,
+    Attachment, ChatAction, EventLineDecoder, FinishReason, Placement, ReplyRequest, StreamEvent,
 };
 
 /// Sends the user's message and asks for a reply. Returns false (and changes
 /// nothing) when a reply is already running or no chat is open.
 pub fn send_message(state: ChatState, text: String) -> bool {
+    if state.reading_files.get_untracked() > 0 {
+        state.error.set(Some(
+            "the attached files are still being read; send again in a moment".into(),
+        ));
+        return false;
+    }
+    let attachments: Vec<Attachment> = state
+        .pending_files
+        .with_untracked(|f| f.iter().map(|p| p.attachment.clone()).collect());
     if text.trim().is_empty()
+        && attachments.is_empty()
         && state
             .chat
             .with_untracked(|c| c.as_ref().is_none_or(|c| c.messages.is_empty()))
     {
         return false;
     }
-    run(state, ChatAction::Send { text })
+    let sent = run(state, ChatAction::Send { text, attachments });
+    if sent {
+        state.pending_files.set(Vec::new());
+    }
+    sent
 }
 
 /// Regenerate, Continue or Impersonate.
@@ -52,15 +66,11 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
     };
     // The user's message is shown at once; the server saves it before
     // generating. If the server refuses, it goes back into the box.
-    let optimistic = match &action {
-        ChatAction::Send { text } if !text.trim().is_empty() => Some(text.clone()),
-        _ => None,
-    };
-    if let Some(text) = &optimistic {
+    let optimistic = action.new_user_message();
+    if let Some(message) = &optimistic {
         state.chat.update(|c| {
             if let Some(c) = c {
-                c.messages
-                    .push(LoggedMessage::new(Role::User, text.clone()));
+                c.messages.push(message.clone());
             }
         });
     }
@@ -96,13 +106,14 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
             Err(e) => {
                 // Nothing was saved: undo the optimistic message and keep
                 // the chat as it was (a stale tab offers a reload instead).
-                if let Some(text) = optimistic {
+                if let Some(message) = optimistic {
                     state.chat.update(|c| {
                         if let Some(c) = c {
                             c.messages.pop();
                         }
                     });
-                    state.draft.set(Some(text));
+                    state.draft.set(Some(message.text().to_string()));
+                    restore_files(state, message.attachments);
                 }
                 if still_running() {
                     state.streaming.set(None);

@@ -3,6 +3,7 @@
 //! binary, with `hydrate` into the wasm bundle (scripts/build-site.sh).
 
 pub mod api;
+mod attach;
 mod chat_ops;
 mod clipboard;
 mod components;

@@ -8,9 +8,9 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use futures::Stream;
 
 use crate::types::{
-    AppError, Caller, CardImport, Character, CharacterInfo, ChatEdit, ChatFolder, ChatKey, ChatLog,
-    ChatSummary, CompletionRequest, DownloadStatus, GenerationParams, ModelFile, ModelPanel,
-    ModelStatus, PresetInfo, RemoteModelFile, ReplyRequest, StreamEvent,
+    AppError, AttachmentPreview, Caller, CardImport, Character, CharacterInfo, ChatEdit,
+    ChatFolder, ChatKey, ChatLog, ChatSummary, CompletionRequest, DownloadStatus, GenerationParams,
+    ModelFile, ModelPanel, ModelStatus, PresetInfo, RemoteModelFile, ReplyRequest, StreamEvent,
 };
 
 /// A reply as it is generated; dropping it cancels the generation (what was
@@ -33,6 +33,12 @@ pub trait ChatService: Send + Sync + 'static {
     fn model_status(&self) -> ModelStatus;
     /// The loaded model's own chat template, for display.
     fn model_template(&self) -> Option<String>;
+    /// Reads a file for the message box: its text and its token count.
+    fn read_attachment(
+        &self,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<AttachmentPreview, AppError>> + Send>>;
 }
 
 /// Saved chats: each caller's own (see [`Caller`]).

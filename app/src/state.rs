@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use crate::types::{
-    ChatKey, ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams, GenerationStats,
-    Placement, Role,
+    AttachmentPreview, ChatKey, ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams,
+    GenerationStats, Placement, Role,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +51,9 @@ pub struct Shown {
     /// (shown version, number of versions)
     pub version: (usize, usize),
     pub streaming: bool,
+    /// The attached files' names and text sizes (not their text, which
+    /// the view never shows and the memo would copy per frame).
+    pub files: Vec<(String, usize)>,
 }
 
 #[derive(Clone, Copy)]
@@ -84,6 +87,10 @@ pub struct ChatState {
     pub model_version: RwSignal<u32>,
     /// The file of the model that answers, once known.
     pub model_name: RwSignal<Option<String>>,
+    /// Files read for the next message, with their token counts.
+    pub pending_files: RwSignal<Vec<AttachmentPreview>>,
+    /// Files picked but not read yet (Send waits for them).
+    pub reading_files: RwSignal<usize>,
 }
 
 impl ChatState {
@@ -109,6 +116,8 @@ impl ChatState {
             picture_version: RwSignal::new(0),
             model_version: RwSignal::new(0),
             model_name: RwSignal::new(None),
+            pending_files: RwSignal::new(Vec::new()),
+            reading_files: RwSignal::new(0),
         }
     }
 
@@ -152,6 +161,11 @@ impl ChatState {
                             text: m.text().to_string(),
                             version: (m.current, m.versions.len()),
                             streaming: false,
+                            files: m
+                                .attachments
+                                .iter()
+                                .map(|a| (a.name.clone(), a.content.len()))
+                                .collect(),
                         })
                         .collect()
                 })
@@ -164,6 +178,7 @@ impl ChatState {
                 text,
                 version,
                 streaming: true,
+                files: Vec::new(),
             };
             match s.target {
                 Placement::NewReply => shown.push(streaming_reply(s.text.clone(), (0, 1))),

@@ -82,3 +82,16 @@ export async function setMode(page: Page, mode: 'chat' | 'chat-instruct' | 'inst
 export function acceptDialogs(page: Page, answer = '') {
   page.on('dialog', (d) => d.accept(answer));
 }
+
+/** Loads a model file on the Model tab and waits until it answers. */
+export async function loadModel(page: Page, file: string) {
+  await page.locator('#tab-model').click();
+  await page.locator(`tr[data-model="${file}"] .load-model`).click();
+  await expect(page.locator('.model-summary')).toContainText(file, { timeout: 60_000 });
+  await expect(page.locator('.loading')).toHaveCount(0);
+  await expect(page.locator(`tr[data-model="${file}"].loaded`)).toHaveCount(1);
+  // The loaded file is not offered again.
+  await expect(page.locator(`tr[data-model="${file}"] .load-model`)).toHaveText('Loaded');
+  await expect(page.locator(`tr[data-model="${file}"] .load-model`)).toBeDisabled();
+  await expect(page.locator('.model-badge')).toContainText(file);
+}

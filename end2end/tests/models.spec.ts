@@ -1,21 +1,9 @@
-import { test, expect, Page } from '@playwright/test';
-import { lastAssistant, newChat, openApp, send, setMode, setParam, waitIdle } from './helpers';
+import { test, expect } from '@playwright/test';
+import { lastAssistant, loadModel, newChat, openApp, send, setMode, setParam, waitIdle } from './helpers';
 
 const SMOL = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 const QWEN = 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf';
 const GEMMA = 'gemma-3-270m-q4_k_m.gguf';
-
-async function loadModel(page: Page, file: string) {
-  await page.locator('#tab-model').click();
-  await page.locator(`tr[data-model="${file}"] .load-model`).click();
-  await expect(page.locator('.model-summary')).toContainText(file, { timeout: 60_000 });
-  await expect(page.locator('.loading')).toHaveCount(0);
-  await expect(page.locator(`tr[data-model="${file}"].loaded`)).toHaveCount(1);
-  // The loaded file is not offered again.
-  await expect(page.locator(`tr[data-model="${file}"] .load-model`)).toHaveText('Loaded');
-  await expect(page.locator(`tr[data-model="${file}"] .load-model`)).toBeDisabled();
-  await expect(page.locator('.model-badge')).toContainText(file);
-}
 
 test('Model tab: list the folder, switch between SmolLM2, Qwen and Gemma 3, use each', async ({ page }) => {
   await openApp(page);

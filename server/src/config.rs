@@ -49,6 +49,10 @@ pub enum Command {
     /// these itself, each with a capped heap).
     #[command(hide = true)]
     TemplateWorker,
+    /// Read the text of PDF and docx files sent on standard input (the
+    /// server starts these itself, each with a capped heap).
+    #[command(hide = true)]
+    DocumentWorker,
 }
 
 /// Where replies are generated.

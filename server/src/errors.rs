@@ -13,7 +13,7 @@ use axum::{
     response::Response,
 };
 
-use crate::{chat::ChatError, store::StoreError};
+use crate::{attachments::AttachmentError, chat::ChatError, store::StoreError};
 use engine::EngineError;
 
 /// The UI's error for an engine error (a function: both types are other
@@ -46,6 +46,15 @@ impl From<StoreError> for AppError {
             StoreError::Stale => AppError::StaleChat,
             StoreError::Busy => AppError::ChatBusy,
             StoreError::Io { .. } => AppError::Storage(e.to_string()),
+            other => AppError::classified(other.class(), other.to_string()),
+        }
+    }
+}
+
+impl From<AttachmentError> for AppError {
+    fn from(e: AttachmentError) -> Self {
+        match e {
+            AttachmentError::TooLarge { .. } => AppError::TooLarge(e.to_string()),
             other => AppError::classified(other.class(), other.to_string()),
         }
     }

@@ -3,10 +3,12 @@
 //! serves [`router`]; tests build the same router.
 
 mod access;
+pub mod attachments;
 mod chat;
 mod config;
 mod errors;
 mod headers;
+mod isolation;
 pub mod listen;
 mod models;
 mod openai;

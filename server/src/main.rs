@@ -36,6 +36,7 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::TemplateWorker) => Ok(server::sandbox::serve_stdio()?),
+        Some(Command::DocumentWorker) => Ok(server::attachments::serve_stdio()?),
         None => serve(cli.serve),
         Some(Command::Bench(args)) => {
             if let Some(threads) = args.threads {
@@ -89,10 +90,12 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn serve(config: ServeArgs) -> anyhow::Result<()> {
-    // Every chat template renders in a worker process with a capped heap.
-    let exe = std::env::current_exe().context("finding this program to start template workers")?;
+    // Every chat template renders, and every attached document is read,
+    // in a worker process with a capped heap.
+    let exe = std::env::current_exe().context("finding this program to start its workers")?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
-    server::sandbox::install(exe, workers);
+    server::sandbox::install(exe.clone(), workers);
+    server::attachments::install(exe, workers.min(2));
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

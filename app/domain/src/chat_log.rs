@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{ChatMessage, Role};
+use super::{with_attachments, Attachment, ChatMessage, Role};
 
 /// Where a chat is kept: text-generation-webui keeps instruct chats in one
 /// list and chat-mode chats per character.
@@ -24,6 +24,9 @@ pub struct LoggedMessage {
     pub versions: Vec<String>,
     /// Which version is shown and sent to the model.
     pub current: usize,
+    /// Files the user attached (user messages only); every version reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl LoggedMessage {
@@ -32,7 +35,13 @@ impl LoggedMessage {
             role,
             versions: vec![text.into()],
             current: 0,
+            attachments: Vec::new(),
         }
+    }
+
+    /// The text the model reads: the shown version and the attached files.
+    pub fn prompt_text(&self) -> String {
+        with_attachments(self.text(), &self.attachments)
     }
 
     pub fn text(&self) -> &str {
@@ -63,7 +72,7 @@ impl ChatLog {
     pub fn history(&self) -> Vec<ChatMessage> {
         self.messages
             .iter()
-            .map(|m| ChatMessage::new(m.role, m.text()))
+            .map(|m| ChatMessage::new(m.role, m.prompt_text()))
             .collect()
     }
 }
@@ -95,8 +104,12 @@ pub enum ChatEdit {
 /// What the model is asked to write.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChatAction {
-    /// Add the user's message (if not empty) and reply to it.
-    Send { text: String },
+    /// Add the user's message (if it has text or files) and reply to it.
+    Send {
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<Attachment>,
+    },
     /// A new version of the last reply.
     Regenerate,
     /// More of the last reply.
@@ -105,4 +118,21 @@ pub enum ChatAction {
     /// starts with `text` (what the box held), as text-generation-webui's
     /// Impersonate does.
     Impersonate { text: String },
+}
+
+impl ChatAction {
+    /// The user's message this action adds to the chat: Send's text and
+    /// files, unless both are empty (then Send only asks for a reply).
+    pub fn new_user_message(&self) -> Option<LoggedMessage> {
+        match self {
+            ChatAction::Send { text, attachments }
+                if !text.trim().is_empty() || !attachments.is_empty() =>
+            {
+                let mut message = LoggedMessage::new(Role::User, text.clone());
+                message.attachments = attachments.clone();
+                Some(message)
+            }
+            _ => None,
+        }
+    }
 }

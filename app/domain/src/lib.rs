@@ -2,6 +2,7 @@
 //! server: they cross the server-function boundary as JSON, so they stay
 //! plain serde structs. Nothing here names leptos, axum or the engine.
 
+mod attachment;
 mod caller;
 mod chat;
 mod chat_log;
@@ -17,6 +18,10 @@ pub mod reasoning;
 mod requests;
 mod settings;
 
+pub use attachment::{
+    check_attachments, size_text, with_attachments, Attachment, AttachmentPreview,
+    MAX_ATTACHMENTS_PER_MESSAGE, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_TEXT_BYTES,
+};
 pub use caller::Caller;
 pub use chat::{ChatMessage, FunctionCall, Role, ToolCall};
 pub use chat_log::{

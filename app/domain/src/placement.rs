@@ -60,7 +60,10 @@ mod tests {
 
     #[test]
     fn each_action_goes_where_it_belongs() {
-        let send = ChatAction::Send { text: "hi".into() };
+        let send = ChatAction::Send {
+            text: "hi".into(),
+            attachments: Vec::new(),
+        };
         assert_eq!(Placement::decide(&send, None), Some(Placement::NewReply));
         assert_eq!(
             Placement::decide(&ChatAction::Regenerate, Some(Role::Assistant)),

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{ByteStream, Json, Streaming};
 
-use crate::types::{AppError, CompletionRequest, ModelStatus, ReplyRequest};
+use crate::types::{AppError, AttachmentPreview, CompletionRequest, ModelStatus, ReplyRequest};
 
 /// Streams the reply as newline-delimited JSON events
 /// ([`crate::types::StreamEvent`]). Dropping the response (Stop, or a closed
@@ -46,4 +46,15 @@ pub async fn load_model_status() -> Result<ModelStatus, AppError> {
 #[server(input = Json)]
 pub async fn load_model_template() -> Result<Option<String>, AppError> {
     Ok(crate::services::services()?.chat.model_template())
+}
+
+/// Reads a file the user attached (`data` is the file, base64): its text,
+/// kept by the browser until the message is sent, and its token count.
+#[server(input = Json)]
+pub async fn read_attachment(name: String, data: String) -> Result<AttachmentPreview, AppError> {
+    let bytes = super::decode_base64(&data)?;
+    crate::services::services()?
+        .chat
+        .read_attachment(name, bytes)
+        .await
 }

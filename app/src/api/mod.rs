@@ -8,8 +8,8 @@ mod models;
 
 pub use account::load_account;
 pub use chat::{
-    generate_completion, generate_reply, load_model_status, load_model_template, stop_reply,
-    GenerateReply, LoadModelStatus,
+    generate_completion, generate_reply, load_model_status, load_model_template, read_attachment,
+    stop_reply, GenerateReply, LoadModelStatus, ReadAttachment,
 };
 pub use library::*;
 pub use logs::*;

@@ -1,8 +1,14 @@
-use leptos::{html::Textarea, prelude::*};
-use web_sys::KeyboardEvent;
+use leptos::{
+    html::{Input, Textarea},
+    prelude::*,
+};
+use web_sys::{ClipboardEvent, DragEvent, KeyboardEvent};
 
+use crate::attach::attach_files;
+use crate::files::files_of;
 use crate::generation::{send_message, stop_generation};
 use crate::state::ChatState;
+use crate::types::{size_text, MAX_ATTACHMENT_BYTES};
 
 /// True when this Enter press belongs to an IME composition (Chinese,
 /// Japanese...): it confirms a candidate and must not send the message.
@@ -11,13 +17,40 @@ fn is_ime_enter(ev: &KeyboardEvent, composing: bool) -> bool {
     composing || ev.is_composing() || ev.key_code() == 229
 }
 
-/// The message box: Enter sends, Shift+Enter adds a line, Stop ends a reply.
+/// The message box: Enter sends, Shift+Enter adds a line, Stop ends a
+/// reply. Files are attached with the paperclip, by dropping them on the
+/// box, or by pasting them into it.
 #[component]
 pub fn Composer() -> impl IntoView {
     let state = ChatState::expect();
     let input = NodeRef::<Textarea>::new();
+    let picker = NodeRef::<Input>::new();
     let composing = RwSignal::new(false);
+    let dragging = RwSignal::new(false);
     let busy = move || state.busy();
+
+    let on_pick = move |_| {
+        let Some(el) = picker.get_untracked() else {
+            return;
+        };
+        attach_files(state, files_of(el.files()));
+        // The same file can be picked again after it was removed.
+        el.set_value("");
+    };
+    let on_drop = move |ev: DragEvent| {
+        ev.prevent_default();
+        dragging.set(false);
+        let files = files_of(ev.data_transfer().and_then(|d| d.files()));
+        attach_files(state, files);
+    };
+    let on_paste = move |ev: ClipboardEvent| {
+        let files = files_of(ev.clipboard_data().and_then(|d| d.files()));
+        // Pasted text goes into the box as usual; pasted files are attached.
+        if !files.is_empty() {
+            ev.prevent_default();
+            attach_files(state, files);
+        }
+    };
 
     // Text put into the box by Remove last or Impersonate.
     Effect::new(move |_| {
@@ -54,7 +87,41 @@ pub fn Composer() -> impl IntoView {
     };
 
     view! {
-        <div class="composer">
+        <div
+            class="composer"
+            class:dragging=move || dragging.get()
+            on:dragover=move |ev: DragEvent| {
+                ev.prevent_default();
+                dragging.set(true);
+            }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=on_drop
+        >
+            <PendingFiles />
+            <input
+                node_ref=picker
+                id="attach-input"
+                type="file"
+                multiple
+                hidden
+                on:change=on_pick
+            />
+            <button
+                id="attach"
+                class="attach"
+                title=format!(
+                    "Attach files: text, Markdown, code, CSV/JSON, PDF or docx, up to {} each (or drop or paste them here)",
+                    size_text(MAX_ATTACHMENT_BYTES),
+                )
+                aria-label="Attach files"
+                on:click=move |_| {
+                    if let Some(el) = picker.get_untracked() {
+                        el.click();
+                    }
+                }
+            >
+                "📎"
+            </button>
             <textarea
                 node_ref=input
                 id="chat-input"
@@ -63,6 +130,7 @@ pub fn Composer() -> impl IntoView {
                 on:keydown=on_keydown
                 on:compositionstart=move |_| composing.set(true)
                 on:compositionend=move |_| composing.set(false)
+                on:paste=on_paste
             ></textarea>
             <div class="composer-buttons">
                 <Show
@@ -81,6 +149,58 @@ pub fn Composer() -> impl IntoView {
                 </Show>
             </div>
         </div>
+    }
+}
+
+/// The files waiting for the next message, each with its size in tokens
+/// and a button that removes it.
+#[component]
+fn PendingFiles() -> impl IntoView {
+    let state = ChatState::expect();
+    let any = move || state.pending_files.with(|f| !f.is_empty()) || state.reading_files.get() > 0;
+    view! {
+        <Show when=any>
+            <div class="pending-files" id="pending-files">
+                {move || {
+                    state
+                        .pending_files
+                        .get()
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, preview)| {
+                            let size = match preview.tokens {
+                                Some(n) => format!("{n} tokens"),
+                                None => size_text(preview.attachment.content.len()),
+                            };
+                            let name = preview.attachment.name.clone();
+                            view! {
+                                <span class="file-chip" title=name.clone()>
+                                    <span class="file-name">{name.clone()}</span>
+                                    <span class="file-size">{size}</span>
+                                    <button
+                                        class="remove-file"
+                                        title=format!("Remove {name}")
+                                        aria-label=format!("Remove {name}")
+                                        on:click=move |_| {
+                                            state.pending_files.update(|f| {
+                                                if i < f.len() {
+                                                    f.remove(i);
+                                                }
+                                            })
+                                        }
+                                    >
+                                        "×"
+                                    </button>
+                                </span>
+                            }
+                        })
+                        .collect_view()
+                }}
+                <Show when=move || { state.reading_files.get() > 0 }>
+                    <span class="file-chip reading">"Reading…"</span>
+                </Show>
+            </div>
+        </Show>
     }
 }
 

@@ -2,7 +2,7 @@ use leptos::{html::Textarea, prelude::*};
 
 use crate::chat_ops::{apply_edit, branch_at};
 use crate::state::{ChatState, Shown};
-use crate::types::{ChatEdit, Mode, Role};
+use crate::types::{size_text, ChatEdit, Mode, Role};
 use crate::{clipboard, markdown, reasoning};
 
 /// One message: Markdown content, its versions (`<` `>`), and the per-message
@@ -134,6 +134,25 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                         </span>
                     </Show>
                 </div>
+                <Show when=move || shown.with(|s| s.as_ref().is_some_and(|s| !s.files.is_empty()))>
+                    <div class="message-files">
+                        {move || {
+                            shown
+                                .with(|s| s.as_ref().map(|s| s.files.clone()).unwrap_or_default())
+                                .into_iter()
+                                .map(|(name, bytes)| {
+                                    view! {
+                                        <span class="file-chip" title=format!("{name}: attached, {} of text", size_text(bytes))>
+                                            "📎 "
+                                            <span class="file-name">{name.clone()}</span>
+                                            <span class="file-size">{size_text(bytes)}</span>
+                                        </span>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                    </div>
+                </Show>
                 <Show when=move || streaming() && state.progress.with(Option::is_some)>
                     <p class="reply-progress" id="reply-progress">{move || state.progress.get()}</p>
                 </Show>

@@ -4,7 +4,7 @@
 //! plus our revision number. TGW's older `{"data", "data_visible"}` files are
 //! read too. Metadata we do not manage is kept as it was.
 
-use domain::{LoggedMessage, Role};
+use domain::{Attachment, LoggedMessage, Role};
 use serde_json::{json, Map, Value};
 
 /// TGW marks a greeting (a reply with no user message) this way.
@@ -48,9 +48,14 @@ pub fn parse(value: &Value) -> Option<ChatFile> {
 
     let mut messages = Vec::new();
     for (row, (user, bot)) in internal.into_iter().enumerate() {
-        metadata.remove(&format!("user_{row}"));
-        if !user.is_empty() && user != BEGIN_VISIBLE {
-            messages.push(LoggedMessage::new(Role::User, user));
+        let attachments = metadata
+            .remove(&format!("user_{row}"))
+            .map(|entry| text_attachments(&entry))
+            .unwrap_or_default();
+        if (!user.is_empty() && user != BEGIN_VISIBLE) || !attachments.is_empty() {
+            let mut message = LoggedMessage::new(Role::User, user.replace(BEGIN_VISIBLE, ""));
+            message.attachments = attachments;
+            messages.push(message);
         }
         let entry = metadata.remove(&format!("assistant_{row}"));
         if !bot.is_empty() || entry.is_some() {
@@ -62,6 +67,21 @@ pub fn parse(value: &Value) -> Option<ChatFile> {
         revision,
         other_metadata: metadata,
     })
+}
+
+/// The files a user message carried (`user_N.attachments`). TGW also
+/// keeps images there; this engine reads no images, so they are left out.
+fn text_attachments(entry: &Value) -> Vec<Attachment> {
+    entry
+        .get("attachments")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter(|a| a.get("type").and_then(Value::as_str) != Some("image"))
+                .filter_map(|a| serde_json::from_value(a.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The reply with its versions, if the metadata lists them.
@@ -87,6 +107,7 @@ fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
         role: Role::Assistant,
         versions,
         current,
+        attachments: Vec::new(),
     };
     // The row's text is what TGW shows; trust it over a stale index.
     if message.text() != text && !text.is_empty() {
@@ -109,46 +130,52 @@ pub fn render(file: &ChatFile) -> Value {
     let mut internal: Vec<Value> = Vec::new();
     let mut shown: Vec<Value> = Vec::new();
     let mut metadata = file.other_metadata.clone();
-    let mut pending_user: Option<&str> = None;
-    let mut push_row =
-        |user: &str, bot: &LoggedMessage, internal: &mut Vec<Value>, shown: &mut Vec<Value>| {
-            let row = internal.len();
-            let user_internal = if user.is_empty() && row == 0 {
-                BEGIN_VISIBLE
-            } else {
-                user
-            };
-            internal.push(json!([user_internal, bot.text()]));
-            shown.push(json!([visible(user), visible(bot.text())]));
-            if bot.versions.len() > 1 {
-                let versions: Vec<Value> = bot
-                    .versions
-                    .iter()
-                    .map(|v| json!({"content": v, "visible_content": visible(v)}))
-                    .collect();
-                metadata.insert(
-                    format!("assistant_{row}"),
-                    json!({"versions": versions, "current_version_index": bot.current}),
-                );
-            }
+    let mut pending_user: Option<&LoggedMessage> = None;
+    let mut push_row = |user: Option<&LoggedMessage>,
+                        bot: &LoggedMessage,
+                        internal: &mut Vec<Value>,
+                        shown: &mut Vec<Value>| {
+        let row = internal.len();
+        if let Some(files) = user.map(|u| &u.attachments).filter(|a| !a.is_empty()) {
+            metadata.insert(format!("user_{row}"), json!({ "attachments": files }));
+        }
+        let user = user.map_or("", LoggedMessage::text);
+        let user_internal = if user.is_empty() && row == 0 {
+            BEGIN_VISIBLE
+        } else {
+            user
         };
+        internal.push(json!([user_internal, bot.text()]));
+        shown.push(json!([visible(user), visible(bot.text())]));
+        if bot.versions.len() > 1 {
+            let versions: Vec<Value> = bot
+                .versions
+                .iter()
+                .map(|v| json!({"content": v, "visible_content": visible(v)}))
+                .collect();
+            metadata.insert(
+                format!("assistant_{row}"),
+                json!({"versions": versions, "current_version_index": bot.current}),
+            );
+        }
+    };
     let empty_reply = LoggedMessage::new(Role::Assistant, "");
     for message in &file.messages {
         match message.role {
             Role::User | Role::System | Role::Tool => {
                 if let Some(user) = pending_user.take() {
-                    push_row(user, &empty_reply, &mut internal, &mut shown);
+                    push_row(Some(user), &empty_reply, &mut internal, &mut shown);
                 }
-                pending_user = Some(message.text());
+                pending_user = Some(message);
             }
             Role::Assistant => {
-                let user = pending_user.take().unwrap_or("");
+                let user = pending_user.take();
                 push_row(user, message, &mut internal, &mut shown);
             }
         }
     }
     if let Some(user) = pending_user {
-        push_row(user, &empty_reply, &mut internal, &mut shown);
+        push_row(Some(user), &empty_reply, &mut internal, &mut shown);
     }
     json!({
         "internal": internal,
@@ -225,5 +252,43 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(parse(&render(&file)).unwrap().messages, file.messages);
+    }
+
+    #[test]
+    fn attached_files_live_in_the_user_rows_metadata_as_tgw_keeps_them() {
+        let mut asked = msg(Role::User, "What does it say?");
+        asked.attachments = vec![Attachment {
+            name: "notes.txt".into(),
+            kind: "text/plain".into(),
+            content: "The code word is heron.".into(),
+        }];
+        let mut files_only = msg(Role::User, "");
+        files_only.attachments = asked.attachments.clone();
+        let file = ChatFile {
+            messages: vec![asked, msg(Role::Assistant, "It says heron."), files_only],
+            ..Default::default()
+        };
+        let value = render(&file);
+        assert_eq!(
+            value["metadata"]["user_0"]["attachments"][0],
+            json!({"name": "notes.txt", "type": "text/plain", "content": "The code word is heron."})
+        );
+        assert_eq!(
+            value["metadata"]["user_1"]["attachments"][0]["name"],
+            "notes.txt"
+        );
+        assert_eq!(parse(&value).unwrap(), file);
+        // A TGW image is not read; the text beside it is.
+        let tgw = json!({
+            "internal": [["Look", "ok"]],
+            "visible": [["Look", "ok"]],
+            "metadata": {"user_0": {"attachments": [
+                {"name": "cat.png", "type": "image", "image_data": "data:image/png;base64,AA"},
+                {"name": "a.pdf", "type": "application/pdf", "content": "pdf text"}
+            ]}}
+        });
+        let parsed = parse(&tgw).unwrap();
+        assert_eq!(parsed.messages[0].attachments.len(), 1);
+        assert_eq!(parsed.messages[0].attachments[0].content, "pdf text");
     }
 }

@@ -178,6 +178,7 @@ impl Chats {
                 role: Role::Assistant,
                 versions: greeting.iter().filter(|g| !g.is_empty()).cloned().collect(),
                 current: 0,
+                attachments: Vec::new(),
             }],
             _ => Vec::new(),
         };

@@ -3,22 +3,25 @@
 //! when it ends (finished, stopped, or abandoned by a closed tab), so a crash
 //! or a lost tab loses no finished turn and a stale tab cannot overwrite it.
 
+use std::{future::Future, pin::Pin};
+
 use app::{
     services::{ChatService, EventStream},
     types::{
-        AppError, Caller, Character, ChatAction, ChatLog, ChatSettings, CompletionRequest,
-        FinishReason, GenerationStats, LoggedMessage, Mode, ModelStatus, Placement, ReplyRequest,
-        Role, StreamEvent,
+        AppError, AttachmentPreview, Caller, Character, ChatAction, ChatLog, ChatSettings,
+        CompletionRequest, FinishReason, GenerationStats, LoggedMessage, Mode, ModelStatus,
+        Placement, ReplyRequest, Role, StreamEvent,
     },
 };
 use futures::StreamExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-use engine::EngineEvent;
+use engine::{EngineError, EngineEvent};
 
 use crate::{
-    chat::ChatRequest,
-    prompt::Continuation,
+    attachments::{self, AttachmentError},
+    chat::{Backend, ChatError, ChatRequest},
+    prompt::{Continuation, PromptError},
     replies::ReplyStream,
     store::{Chats, GenerationLock, StoreError},
     AppState,
@@ -49,8 +52,9 @@ impl ChatService for UiChat {
             Placement::NewVersion => log.history()[..log.messages.len() - 1].to_vec(),
             _ => log.history(),
         };
-        if let Some(text) = &plan.user_message {
-            history.push(domain::ChatMessage::new(Role::User, text.clone()));
+        if let Some(message) = &plan.user_message {
+            domain::check_attachments(&message.attachments).map_err(AppError::InvalidParameter)?;
+            history.push(domain::ChatMessage::new(Role::User, message.prompt_text()));
         }
         if let ChatAction::Impersonate { text } = &request.action {
             // The user's message being written: the prompt ends inside it.
@@ -69,14 +73,15 @@ impl ChatService for UiChat {
         let chat_request = self.chat_request(&request.settings, history, continuation, params)?;
         // Queued first, saved second: a request refused (busy, too long)
         // leaves the chat as it was, with no turn that has no reply.
-        let (events, prompt) =
-            self.state
-                .chat
-                .start(&owner(caller), &request.request_id, &chat_request)?;
-        let saved = match &plan.user_message {
-            Some(text) => {
+        let (events, prompt) = self
+            .state
+            .chat
+            .start(&owner(caller), &request.request_id, &chat_request)
+            .map_err(|e| too_long_with_files(e, plan.user_message.as_ref()))?;
+        let saved = match plan.user_message {
+            Some(message) => {
                 let (log, ()) = chats.update_generating(&generation, |m| {
-                    m.push(LoggedMessage::new(Role::User, text.clone()));
+                    m.push(message);
                     Ok(())
                 })?;
                 Some(log.revision)
@@ -153,6 +158,43 @@ impl ChatService for UiChat {
     fn model_template(&self) -> Option<String> {
         self.state.chat.model_template()
     }
+
+    fn read_attachment(
+        &self,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<AttachmentPreview, AppError>> + Send>> {
+        let chat = self.state.chat.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || attachment_preview(chat.as_ref(), &name, &bytes))
+                .await
+                .map_err(|_| AppError::from(AttachmentError::Failed))?
+        })
+    }
+}
+
+/// A file's text and its size in the loaded model's tokens (none where no
+/// model is loaded, or the backend cannot count).
+fn attachment_preview(
+    chat: &dyn Backend,
+    name: &str,
+    bytes: &[u8],
+) -> Result<AttachmentPreview, AppError> {
+    let attachment = attachments::read(name, bytes)?;
+    let tokens = match chat.tokenizer() {
+        Ok(tokenizer) => match tokenizer.encode_text(&attachment.content) {
+            Ok(ids) => Some(ids.len()),
+            Err(EngineError::TextTooLong { context_tokens, .. }) => {
+                return Err(AppError::InvalidParameter(format!(
+                    "{}'s text is far longer than the model's whole context ({context_tokens} tokens)",
+                    attachment.name
+                )))
+            }
+            Err(_) => None,
+        },
+        Err(_) => None,
+    };
+    Ok(AttachmentPreview { attachment, tokens })
 }
 
 impl UiChat {
@@ -195,7 +237,7 @@ impl UiChat {
 /// What an action does before the model runs.
 struct Plan {
     /// Saved as the user's turn once the reply is queued (Send).
-    user_message: Option<String>,
+    user_message: Option<LoggedMessage>,
     target: Placement,
     continuation: Continuation,
 }
@@ -203,10 +245,7 @@ struct Plan {
 fn plan(action: &ChatAction, log: &ChatLog) -> Result<Plan, AppError> {
     let target = Placement::decide(action, log.messages.last().map(|m| m.role))
         .ok_or_else(|| AppError::InvalidParameter("there is no reply to continue".into()))?;
-    let user_message = match action {
-        ChatAction::Send { text } if !text.trim().is_empty() => Some(text.clone()),
-        _ => None,
-    };
+    let user_message = action.new_user_message();
     let continuation = match target {
         Placement::Extend => Continuation::ContinueLast,
         Placement::Composer => Continuation::Impersonate,
@@ -217,6 +256,23 @@ fn plan(action: &ChatAction, log: &ChatLog) -> Result<Plan, AppError> {
         target,
         continuation,
     })
+}
+
+/// A prompt too long for the context, where the new message carries
+/// files: the message says so, and what to do. Nothing is cut: the files
+/// go in whole or the message is refused (and stays in the message box).
+fn too_long_with_files(e: ChatError, message: Option<&LoggedMessage>) -> AppError {
+    let files = message.map_or(0, |m| m.attachments.len());
+    match e {
+        ChatError::Prompt(PromptError::ContextTooLong {
+            prompt_tokens,
+            budget,
+        }) if files > 0 => AppError::InvalidParameter(format!(
+            "the message with its attached {} needs {prompt_tokens} tokens, but only {budget} fit (truncation_length minus max_new_tokens): remove a file, or raise truncation_length on the Parameters tab",
+            if files == 1 { "file" } else { "files" }
+        )),
+        e => e.into(),
+    }
 }
 
 /// The engine's name for the caller's replies, so one user's request id

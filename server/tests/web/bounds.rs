@@ -27,8 +27,8 @@ fn sandboxed() {
     server::sandbox::install(PathBuf::from(env!("CARGO_BIN_EXE_candlelight")), 2);
 }
 
-/// One SmolLM2 engine for the tests of this file that need a tokenizer.
-fn smollm2() -> Arc<Engine> {
+/// One SmolLM2 engine for the tests that need a tokenizer.
+pub(crate) fn smollm2() -> Arc<Engine> {
     static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
@@ -46,7 +46,7 @@ fn smollm2_app() -> TestApp {
 }
 
 /// This process's peak resident memory (VmHWM), in bytes.
-fn peak_rss() -> u64 {
+pub(crate) fn peak_rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kib: u64 = status
         .lines()

@@ -9,6 +9,7 @@ mod support;
 
 mod access;
 mod api;
+mod attachments;
 mod bounds;
 mod cli;
 mod download;

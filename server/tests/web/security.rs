@@ -634,6 +634,7 @@ async fn a_busy_send_leaves_no_half_turn() {
         base_revision: chat["revision"].as_u64().unwrap(),
         action: ChatAction::Send {
             text: "Hello?".into(),
+            attachments: Vec::new(),
         },
         settings: ChatSettings::default(),
         params: GenerationParams::greedy(5),

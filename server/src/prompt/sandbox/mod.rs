@@ -12,7 +12,6 @@
 //! tests); without it templates render in-process, which unit tests and
 //! the command-line tools do.
 
-mod pool;
 mod protocol;
 mod worker;
 
@@ -22,7 +21,7 @@ use domain::ChatMessage;
 pub use worker::serve_stdio;
 
 use super::{PromptError, TemplateVars};
-use pool::Pool;
+use crate::isolation::{Lost, Pool};
 use protocol::{RenderReply, RenderRequest};
 
 /// The memory one render may build on top of the worker's own: far more
@@ -42,7 +41,7 @@ static SANDBOX: OnceLock<Pool> = OnceLock::new();
 /// (the candlelight binary) with `workers` running at most at once.
 /// Later calls keep the first setting.
 pub fn install(exe: PathBuf, workers: usize) {
-    let _ = SANDBOX.set(Pool::new(exe, workers.max(1)));
+    let _ = SANDBOX.set(Pool::new(exe, WORKER_SUBCOMMAND, workers, RENDER_TIMEOUT));
 }
 
 /// Whether templates render in workers.
@@ -69,11 +68,24 @@ pub(super) fn render(
         enable_thinking: vars.enable_thinking,
         tools: vars.tools,
     };
-    Some(match pool.render(&request) {
+    Some(match pool.call(&request) {
         Ok(RenderReply::Text(text)) => Ok(text),
         Ok(RenderReply::Syntax(m)) => Err(PromptError::TemplateSyntax(m)),
         Ok(RenderReply::Render(m)) => Err(PromptError::TemplateRender(m)),
         Ok(RenderReply::TooExpensive(m)) => Err(PromptError::TemplateTooExpensive(m)),
-        Err(e) => Err(e),
+        Err(Lost::Died) => Err(PromptError::TemplateTooExpensive(format!(
+            "rendering it needed more than {} MB of memory",
+            HEAP_LIMIT_BYTES >> 20
+        ))),
+        Err(Lost::TimedOut) => Err(PromptError::TemplateTooExpensive(format!(
+            "rendering it took longer than {} s",
+            RENDER_TIMEOUT.as_secs()
+        ))),
+        Err(Lost::Unreadable(_)) => Err(PromptError::TemplateRender(
+            "the template worker failed".into(),
+        )),
+        Err(Lost::Unstartable) => Err(PromptError::TemplateRender(
+            "the template worker could not be started".into(),
+        )),
     })
 }

@@ -1,7 +1,7 @@
-//! The server's side of the template workers: a few long-lived child
-//! processes, each serving one render at a time over its pipes. A worker
-//! that dies or overruns [`RENDER_TIMEOUT`](super::RENDER_TIMEOUT) is
-//! killed and replaced at the next render.
+//! The server's side of isolated workers: a few long-lived child
+//! processes (the candlelight binary run with a worker subcommand), each
+//! serving one request at a time over its pipes. A child that dies or
+//! overruns its deadline is killed and replaced at the next request.
 
 use std::{
     io::{Read, Write},
@@ -9,14 +9,10 @@ use std::{
     path::PathBuf,
     process::{Child, ChildStdin, ChildStdout, Command, Stdio},
     sync::{Condvar, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
-use super::{
-    protocol::{RenderReply, RenderRequest},
-    HEAP_LIMIT_BYTES, RENDER_TIMEOUT, WORKER_SUBCOMMAND,
-};
-use crate::prompt::PromptError;
+use serde::{de::DeserializeOwned, Serialize};
 
 struct Worker {
     child: Child,
@@ -25,15 +21,22 @@ struct Worker {
 }
 
 /// Why a worker gave no answer.
-enum Lost {
+#[derive(Debug)]
+pub enum Lost {
     /// It exited (the heap limit aborts it) or closed its pipe.
     Died,
+    /// It did not answer before the pool's deadline.
     TimedOut,
+    /// Its answer (or the request) was not the protocol's JSON.
     Unreadable(String),
+    /// No worker could be started.
+    Unstartable,
 }
 
-pub(super) struct Pool {
+pub struct Pool {
     exe: PathBuf,
+    subcommand: &'static str,
+    timeout: Duration,
     max: usize,
     state: Mutex<PoolState>,
     returned: Condvar,
@@ -47,48 +50,44 @@ struct PoolState {
 }
 
 impl Pool {
-    pub(super) fn new(exe: PathBuf, max: usize) -> Self {
+    /// Up to `max` children, each `exe subcommand`, each request answered
+    /// within `timeout`.
+    pub fn new(exe: PathBuf, subcommand: &'static str, max: usize, timeout: Duration) -> Self {
         Self {
             exe,
-            max,
+            subcommand,
+            timeout,
+            max: max.max(1),
             state: Mutex::default(),
             returned: Condvar::new(),
         }
     }
 
-    pub(super) fn render(&self, request: &RenderRequest) -> Result<RenderReply, PromptError> {
-        let mut line = serde_json::to_vec(request)
-            .map_err(|e| PromptError::TemplateRender(format!("unencodable messages: {e}")))?;
+    /// Sends `request` to a worker and reads its reply. Blocks (waiting
+    /// for a free worker, then for the answer): call it off the async
+    /// runtime.
+    pub fn call<Req: Serialize, Rep: DeserializeOwned>(&self, request: &Req) -> Result<Rep, Lost> {
+        let mut line = serde_json::to_vec(request).map_err(|e| Lost::Unreadable(e.to_string()))?;
         line.push(b'\n');
         let mut worker = self.take()?;
-        match exchange(&mut worker, &line) {
+        match exchange(&mut worker, &line, self.timeout) {
             Ok(reply) => {
                 self.give_back(worker);
                 Ok(reply)
             }
             Err(lost) => {
                 self.discard(worker);
-                Err(match lost {
-                    Lost::Died => PromptError::TemplateTooExpensive(format!(
-                        "rendering it needed more than {} MB of memory",
-                        HEAP_LIMIT_BYTES >> 20
-                    )),
-                    Lost::TimedOut => PromptError::TemplateTooExpensive(format!(
-                        "rendering it took longer than {} s",
-                        RENDER_TIMEOUT.as_secs()
-                    )),
-                    Lost::Unreadable(e) => {
-                        tracing::error!(error = %e, "a template worker answered nonsense");
-                        PromptError::TemplateRender("the template worker failed".into())
-                    }
-                })
+                if let Lost::Unreadable(e) = &lost {
+                    tracing::error!(error = %e, worker = self.subcommand, "a worker answered nonsense");
+                }
+                Err(lost)
             }
         }
     }
 
     /// An idle worker, a new one if fewer than `max` are alive, or the
     /// next one given back.
-    fn take(&self) -> Result<Worker, PromptError> {
+    fn take(&self) -> Result<Worker, Lost> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(w) = state.idle.pop() {
@@ -118,16 +117,17 @@ impl Pool {
         let status = worker.child.wait();
         tracing::warn!(
             ?status,
-            "a template render was stopped; its worker is replaced"
+            worker = self.subcommand,
+            "a worker's request was stopped; the worker is replaced"
         );
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.alive -= 1;
         self.returned.notify_one();
     }
 
-    fn spawn(&self) -> Result<Worker, PromptError> {
+    fn spawn(&self) -> Result<Worker, Lost> {
         let mut child = Command::new(&self.exe)
-            .arg(WORKER_SUBCOMMAND)
+            .arg(self.subcommand)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             // An abort prints "memory allocation failed"; the server logs
@@ -135,14 +135,12 @@ impl Pool {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| {
-                tracing::error!(exe = %self.exe.display(), error = %e, "cannot start a template worker");
-                PromptError::TemplateRender("the template worker could not be started".into())
+                tracing::error!(exe = %self.exe.display(), error = %e, "cannot start a worker");
+                Lost::Unstartable
             })?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
-            return Err(PromptError::TemplateRender(
-                "the template worker has no pipes".into(),
-            ));
+            return Err(Lost::Unstartable);
         };
         Ok(Worker {
             child,
@@ -163,8 +161,12 @@ impl Drop for Pool {
 }
 
 /// Sends one request line and reads one reply line before the deadline.
-fn exchange(worker: &mut Worker, line: &[u8]) -> Result<RenderReply, Lost> {
-    let deadline = Instant::now() + RENDER_TIMEOUT;
+fn exchange<Rep: DeserializeOwned>(
+    worker: &mut Worker,
+    line: &[u8],
+    timeout: Duration,
+) -> Result<Rep, Lost> {
+    let deadline = Instant::now() + timeout;
     worker
         .stdin
         .write_all(line)
