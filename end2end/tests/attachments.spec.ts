@@ -125,6 +125,12 @@ test('Qwen reads an attached text file and PDF; the chat reloads and regenerates
     await waitIdle(page);
     await expect(lastAssistant(page).locator('.version-label')).toHaveText('2/2');
     await expect(lastAssistant(page).locator('.content')).toContainText('7B');
+
+    // Remove last puts the message and its file back into the box.
+    await page.locator('#remove-last').click();
+    await expect(userMessages(page)).toHaveCount(1);
+    await expect(page.locator('#chat-input')).toHaveValue(/quarterly review/);
+    await expect(pendingChip(page, 'memo.pdf')).toBeVisible();
   } finally {
     // The other tests run on SmolLM2.
     await loadModel(page, SMOL);

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use super::composer::{composer_text, take_composer_text};
 use crate::api::{load_model_status, load_model_template};
+use crate::attach::restore_files;
 use crate::chat_ops::apply_edit;
 use crate::clipboard;
 use crate::generation::run;
@@ -17,11 +18,13 @@ pub fn remove_last(state: ChatState) {
     let last_user = state.chat.with_untracked(|c| {
         c.as_ref()
             .and_then(|c| c.messages.iter().rev().find(|m| m.role == Role::User))
-            .map(|m| m.text().to_string())
+            .map(|m| (m.text().to_string(), m.attachments.clone()))
     });
+    // The message and its files go back into the box.
     apply_edit(state, ChatEdit::RemoveLast, move || {
-        if let Some(text) = last_user {
+        if let Some((text, files)) = last_user {
             state.draft.set(Some(text));
+            restore_files(state, files);
         }
     });
 }

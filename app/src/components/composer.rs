@@ -4,6 +4,7 @@ use leptos::{
 };
 use web_sys::{ClipboardEvent, DragEvent, KeyboardEvent};
 
+use super::icons::PaperclipIcon;
 use crate::attach::attach_files;
 use crate::files::files_of;
 use crate::generation::{send_message, stop_generation};
@@ -120,7 +121,7 @@ pub fn Composer() -> impl IntoView {
                     }
                 }
             >
-                "📎"
+                <PaperclipIcon />
             </button>
             <textarea
                 node_ref=input

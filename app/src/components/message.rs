@@ -1,5 +1,6 @@
 use leptos::{html::Textarea, prelude::*};
 
+use super::icons::PaperclipIcon;
 use crate::chat_ops::{apply_edit, branch_at};
 use crate::state::{ChatState, Shown};
 use crate::types::{size_text, ChatEdit, Mode, Role};
@@ -143,7 +144,7 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                                 .map(|(name, bytes)| {
                                     view! {
                                         <span class="file-chip" title=format!("{name}: attached, {} of text", size_text(bytes))>
-                                            "📎 "
+                                            <PaperclipIcon />
                                             <span class="file-name">{name.clone()}</span>
                                             <span class="file-size">{size_text(bytes)}</span>
                                         </span>

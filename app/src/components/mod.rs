@@ -4,6 +4,7 @@ mod character_panel;
 mod chat_list;
 mod command_panel;
 mod composer;
+mod icons;
 mod message;
 mod mode_switch;
 mod model_badge;
