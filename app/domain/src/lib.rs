@@ -34,7 +34,9 @@ pub use model::{
     Batching, DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
 };
 pub use param_ranges::{NumericParam, MAX_NEW_TOKENS_LIMIT, MIN_TEMPERATURE, NUMERIC_PARAMS};
-pub use params::{GenerationParams, ParamError, ValidParams};
+pub use params::{
+    parse_breakers, GenerationParams, ParamError, ValidParams, DEFAULT_DRY_SEQUENCE_BREAKERS,
+};
 pub use persona::{
     substitute_names, Character, LoreEntry, Mode, UserProfile, DEFAULT_CHAT_INSTRUCT_COMMAND,
 };

@@ -2,7 +2,7 @@
 //! `GenerationParams::validate` and the Parameters tab's fields read, so the
 //! page never offers a value the server refuses, nor hides one it accepts.
 
-use super::{GenerationParams, ParamError, ValidParams};
+use super::{params::parse_breakers, GenerationParams, ParamError, ValidParams};
 
 /// One numeric parameter: its valid range, what its field's slider covers,
 /// and how to read and write it.
@@ -220,6 +220,72 @@ pub const NUMERIC_PARAMS: &[NumericParam] = &[
         "0 (the model's context) or in [16, 1048576]",
         "Prompt limit in tokens (oldest turns go first); 0 is the model's context"
     ),
+    numeric!(
+        dry_multiplier,
+        0.0,
+        true,
+        5.0,
+        None,
+        5.0,
+        0.05,
+        "in [0, 5]",
+        "DRY: how hard repeating a sequence from the context is penalised; 0 is off, 0.8 is typical"
+    ),
+    numeric!(
+        dry_base,
+        1.0,
+        false,
+        4.0,
+        None,
+        4.0,
+        0.01,
+        "in (1, 4]",
+        "DRY: how fast the penalty grows with the repeated sequence's length"
+    ),
+    numeric!(
+        dry_allowed_length,
+        1.0,
+        true,
+        20.0,
+        None,
+        20.0,
+        1.0,
+        "in [1, 20]",
+        "DRY: sequences this long may repeat without penalty"
+    ),
+    numeric!(
+        xtc_threshold,
+        0.0,
+        true,
+        0.5,
+        None,
+        0.5,
+        0.01,
+        "in [0, 0.5]",
+        "XTC: tokens at least this likely are top choices"
+    ),
+    numeric!(
+        xtc_probability,
+        0.0,
+        true,
+        1.0,
+        None,
+        1.0,
+        0.01,
+        "in [0, 1]",
+        "XTC: how often all top choices but the least likely are removed; 0 is off"
+    ),
+    numeric!(
+        top_n_sigma,
+        0.0,
+        true,
+        5.0,
+        None,
+        5.0,
+        0.05,
+        "in [0, 5]",
+        "Keep tokens whose logit is within n standard deviations of the best; 0 is off"
+    ),
 ];
 
 /// Validation against the table: `GenerationParams` is plain data, and
@@ -242,6 +308,10 @@ impl GenerationParams {
                     message: format!("{} must be {allowed}", entry.name),
                 })?;
         }
+        parse_breakers(&self.dry_sequence_breakers).map_err(|message| ParamError {
+            field: "dry_sequence_breakers".into(),
+            message,
+        })?;
         if self.custom_stopping_strings.iter().any(String::is_empty) {
             return Err(ParamError {
                 field: "custom_stopping_strings".into(),

@@ -31,7 +31,29 @@ pub struct GenerationParams {
     /// The prompt is cut (oldest turns first) to this many tokens minus
     /// `max_new_tokens`; 0 means the model's whole context.
     pub truncation_length: u32,
+    /// DRY ("don't repeat yourself"): a token that would extend a sequence
+    /// already in the context by more than `dry_allowed_length` tokens
+    /// loses `dry_multiplier * dry_base ^ (length - dry_allowed_length)`
+    /// from its logit. 0 is off.
+    pub dry_multiplier: f32,
+    pub dry_base: f32,
+    pub dry_allowed_length: u32,
+    /// Strings that end a repeated sequence for DRY, written as
+    /// text-generation-webui writes them: JSON strings separated by commas.
+    pub dry_sequence_breakers: String,
+    /// XTC ("exclude top choices"): with probability `xtc_probability`,
+    /// every token at least `xtc_threshold` likely is removed but the least
+    /// likely of them. 0 is off.
+    pub xtc_threshold: f32,
+    pub xtc_probability: f32,
+    /// Keep only tokens whose logit is within this many standard deviations
+    /// of the largest. 0 is off.
+    pub top_n_sigma: f32,
 }
+
+/// text-generation-webui's default DRY sequence breakers: a new line, a
+/// colon (chat names), a quote, an asterisk (roleplay actions).
+pub const DEFAULT_DRY_SEQUENCE_BREAKERS: &str = r#""\n", ":", "\"", "*""#;
 
 impl Default for GenerationParams {
     /// Qwen's recommended sampling for its instruct models: focused but not
@@ -53,6 +75,13 @@ impl Default for GenerationParams {
             custom_stopping_strings: Vec::new(),
             ban_eos_token: false,
             truncation_length: 0,
+            dry_multiplier: 0.0,
+            dry_base: 1.75,
+            dry_allowed_length: 2,
+            dry_sequence_breakers: DEFAULT_DRY_SEQUENCE_BREAKERS.to_string(),
+            xtc_threshold: 0.1,
+            xtc_probability: 0.0,
+            top_n_sigma: 0.0,
         }
     }
 }
@@ -123,15 +152,70 @@ impl GenerationParams {
         }
     }
 
+    /// The DRY sequence breakers as strings (they were checked by
+    /// [`GenerationParams::check`]; unreadable text gives none).
+    pub fn dry_breakers(&self) -> Vec<String> {
+        parse_breakers(&self.dry_sequence_breakers).unwrap_or_default()
+    }
+
     /// True when sampling reduces to picking the most likely token.
     pub fn is_greedy(&self) -> bool {
         !self.do_sample || self.temperature == 0.0 || self.top_k == 1
     }
 }
 
+/// The most DRY sequence breakers, and the longest one, a request may
+/// name (each is tokenized per request).
+pub const MAX_DRY_BREAKERS: usize = 32;
+pub const MAX_DRY_BREAKER_CHARS: usize = 64;
+
+/// `"\n", ":", "\""` → the strings, or why the text is not that.
+pub fn parse_breakers(text: &str) -> Result<Vec<String>, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = if trimmed.starts_with('[') {
+        trimmed.to_string()
+    } else {
+        format!("[{trimmed}]")
+    };
+    let breakers: Vec<String> = serde_json::from_str(&list).map_err(|_| {
+        "dry_sequence_breakers must be JSON strings separated by commas, like \"\\n\", \":\""
+            .to_string()
+    })?;
+    if breakers.len() > MAX_DRY_BREAKERS {
+        return Err(format!(
+            "dry_sequence_breakers may hold at most {MAX_DRY_BREAKERS} strings"
+        ));
+    }
+    if breakers
+        .iter()
+        .any(|b| b.is_empty() || b.chars().count() > MAX_DRY_BREAKER_CHARS)
+    {
+        return Err(format!(
+            "each of dry_sequence_breakers must have 1 to {MAX_DRY_BREAKER_CHARS} characters"
+        ));
+    }
+    Ok(breakers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dry_breakers_read_as_text_generation_webui_writes_them() {
+        let p = GenerationParams::default();
+        assert_eq!(p.dry_breakers(), ["\n", ":", "\"", "*"]);
+        assert_eq!(parse_breakers(r#"["a", "b"]"#).unwrap(), ["a", "b"]);
+        assert_eq!(parse_breakers("  ").unwrap(), Vec::<String>::new());
+        assert!(parse_breakers("\\n, :")
+            .unwrap_err()
+            .contains("JSON strings"));
+        let many = vec!["\"x\""; MAX_DRY_BREAKERS + 1].join(",");
+        assert!(parse_breakers(&many).unwrap_err().contains("at most 32"));
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -146,6 +146,19 @@ fn GenerationPanel() -> impl IntoView {
                         params.update(|p| p.custom_stopping_strings = parse_stop_lines(&text));
                     }
                 ></textarea>
+                <label for="param-dry_sequence_breakers">
+                    "dry_sequence_breakers (JSON strings separated by commas; DRY's sequences end at these)"
+                </label>
+                <input
+                    id="param-dry_sequence_breakers"
+                    type="text"
+                    spellcheck="false"
+                    prop:value=move || params.with(|p| p.dry_sequence_breakers.clone())
+                    on:change=move |ev| {
+                        let text = event_target_value(&ev);
+                        params.update(|p| p.dry_sequence_breakers = text);
+                    }
+                />
                 <button id="reset-params" on:click=move |_| params.set(GenerationParams::default())>
                     "Reset to defaults"
                 </button>

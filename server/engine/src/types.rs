@@ -44,7 +44,8 @@ pub struct GenerationStats {
 }
 
 /// How the next token is chosen: text-generation-webui's samplers, applied
-/// in its order (penalties, temperature, top_k, top_p, typical_p, min_p).
+/// in its order (penalties, DRY, top_n_sigma, temperature, top_k, top_p,
+/// typical_p, min_p, XTC).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sampling {
     /// Pick the most likely token, ignoring everything below.
@@ -62,6 +63,22 @@ pub struct Sampling {
     pub frequency_penalty: f32,
     /// `None`: a random seed.
     pub seed: Option<u64>,
+    /// DRY: 0 is off (see `GenerationParams` for the rule).
+    pub dry_multiplier: f32,
+    pub dry_base: f32,
+    pub dry_allowed_length: u32,
+    /// Tokens that end a repeated sequence for DRY.
+    pub dry_breakers: Vec<u32>,
+    /// XTC: how often the top choices are excluded (0 is off), and how
+    /// likely a token must be to count as one.
+    pub xtc_probability: f32,
+    pub xtc_threshold: f32,
+    /// Tokens XTC never removes (new line, end of sequence): removing them
+    /// makes replies run on.
+    pub xtc_keep: Vec<u32>,
+    /// Keep tokens within this many standard deviations of the best
+    /// logit; 0 is off.
+    pub top_n_sigma: f32,
 }
 
 impl Sampling {
@@ -79,7 +96,21 @@ impl Sampling {
             presence_penalty: 0.0,
             frequency_penalty: 0.0,
             seed: None,
+            dry_multiplier: 0.0,
+            dry_base: 1.75,
+            dry_allowed_length: 2,
+            dry_breakers: Vec::new(),
+            xtc_probability: 0.0,
+            xtc_threshold: 0.1,
+            xtc_keep: Vec::new(),
+            top_n_sigma: 0.0,
         }
+    }
+
+    /// Whether a sampler the fast path does not know is on (the full
+    /// distribution is then sorted every token).
+    pub fn needs_full_distribution(&self) -> bool {
+        self.xtc_probability > 0.0 || self.top_n_sigma > 0.0
     }
 }
 

@@ -3,7 +3,7 @@
 
 use domain::{GenerationParams, ValidParams};
 
-use engine::{GenerationJob, Sampling};
+use engine::{GenerationJob, Sampling, TextTokenizer};
 
 /// Only validated parameters make a job.
 pub fn job(
@@ -37,5 +37,36 @@ pub fn sampling(p: &GenerationParams) -> Sampling {
         presence_penalty: p.presence_penalty,
         frequency_penalty: p.frequency_penalty,
         seed: u64::try_from(p.seed).ok(),
+        dry_multiplier: p.dry_multiplier,
+        dry_base: p.dry_base,
+        dry_allowed_length: p.dry_allowed_length,
+        dry_breakers: Vec::new(),
+        xtc_probability: p.xtc_probability,
+        xtc_threshold: p.xtc_threshold,
+        xtc_keep: Vec::new(),
+        top_n_sigma: p.top_n_sigma,
+    }
+}
+
+/// The tokens DRY and XTC need from the model's vocabulary: each DRY
+/// sequence breaker as it reads inside text (the last token of "a" and
+/// the breaker, as text-generation-webui takes it), and the new line and
+/// end-of-sequence tokens XTC keeps.
+pub fn add_vocabulary_ids(
+    job: &mut GenerationJob,
+    p: &GenerationParams,
+    tokenizer: &TextTokenizer,
+) {
+    let last_token = |text: &str| tokenizer.encode_text(text).ok()?.last().copied();
+    if p.dry_multiplier > 0.0 {
+        job.sampling.dry_breakers = p
+            .dry_breakers()
+            .iter()
+            .filter_map(|b| last_token(&format!("a{b}")))
+            .collect();
+    }
+    if p.xtc_probability > 0.0 {
+        job.sampling.xtc_keep = job.eos_ids.clone();
+        job.sampling.xtc_keep.extend(last_token("a\n"));
     }
 }

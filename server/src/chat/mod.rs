@@ -132,6 +132,7 @@ impl Backend for ChatEngine {
             stop_strings,
             tokenizer.eos_ids().to_vec(),
         );
+        job::add_vocabulary_ids(&mut job, &request.params, tokenizer);
         job.logprobs = request.logprobs;
         if let Some(grammar) = &request.grammar {
             job.constraint = Some(blocking(|| model.constraints.constraint(grammar))?);
@@ -198,6 +199,7 @@ impl Backend for ChatEngine {
             params.custom_stopping_strings.clone(),
             model.tokenizer.eos_ids().to_vec(),
         );
+        job::add_vocabulary_ids(&mut job, &params, &model.tokenizer);
         job.logprobs = options.logprobs;
         if let Some(grammar) = &options.grammar {
             job.constraint = Some(blocking(|| model.constraints.constraint(grammar))?);

@@ -86,6 +86,13 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, A
         seed: _,
         truncation_length: _,
         ban_eos_token: _,
+        dry_multiplier: _,
+        dry_base: _,
+        dry_allowed_length: _,
+        dry_sequence_breakers: _,
+        xtc_threshold: _,
+        xtc_probability: _,
+        top_n_sigma: _,
     } = &p;
     macro_rules! set {
         ($($field:ident),*) => {$(
@@ -105,8 +112,17 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, A
         do_sample,
         seed,
         truncation_length,
-        ban_eos_token
+        ban_eos_token,
+        dry_multiplier,
+        dry_base,
+        dry_allowed_length,
+        xtc_threshold,
+        xtc_probability,
+        top_n_sigma
     );
+    if let Some(breakers) = fields.dry_sequence_breakers.clone() {
+        p.dry_sequence_breakers = breakers.into_text();
+    }
     if let Some(n) = fields
         .max_completion_tokens
         .or(fields.max_tokens)

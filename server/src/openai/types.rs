@@ -50,6 +50,13 @@ pub struct SamplingFields {
     pub max_new_tokens: Option<u32>,
     pub truncation_length: Option<u32>,
     pub ban_eos_token: Option<bool>,
+    pub dry_multiplier: Option<f32>,
+    pub dry_base: Option<f32>,
+    pub dry_allowed_length: Option<u32>,
+    pub dry_sequence_breakers: Option<BreakersField>,
+    pub xtc_threshold: Option<f32>,
+    pub xtc_probability: Option<f32>,
+    pub top_n_sigma: Option<f32>,
     pub stop: Option<StopField>,
     pub custom_stopping_strings: Option<StopField>,
     pub n: Option<u32>,
@@ -58,6 +65,29 @@ pub struct SamplingFields {
     pub top_logprobs: Option<u32>,
     pub stream: bool,
     pub stream_options: Option<StreamOptions>,
+}
+
+/// DRY's sequence breakers: text-generation-webui's text (`"\\n", ":"`)
+/// or llama-server's list of strings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum BreakersField {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl BreakersField {
+    /// The breakers in text-generation-webui's text form.
+    pub fn into_text(self) -> String {
+        match self {
+            BreakersField::Text(t) => t,
+            BreakersField::List(list) => list
+                .iter()
+                .map(|b| serde_json::Value::from(b.as_str()).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
 }
 
 /// Message content: a string, or a list of parts of which only text is

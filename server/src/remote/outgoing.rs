@@ -182,6 +182,13 @@ pub fn sampling(
         custom_stopping_strings: _, // in `stops`, with the mode's own
         ban_eos_token,
         truncation_length: _, // the remote server fits its own context
+        dry_multiplier,
+        dry_base,
+        dry_allowed_length,
+        dry_sequence_breakers,
+        xtc_threshold,
+        xtc_probability,
+        top_n_sigma,
     } = &**params;
     let sampling = json!({
         "max_tokens": max_new_tokens,
@@ -195,6 +202,15 @@ pub fn sampling(
         "presence_penalty": presence_penalty,
         "frequency_penalty": frequency_penalty,
         "ban_eos_token": ban_eos_token,
+        // text-generation-webui's and llama-server's names; servers that
+        // do not know a sampler ignore it (they are off unless set).
+        "dry_multiplier": dry_multiplier,
+        "dry_base": dry_base,
+        "dry_allowed_length": dry_allowed_length,
+        "dry_sequence_breakers": dry_breakers_for_remote(dry_sequence_breakers),
+        "xtc_threshold": xtc_threshold,
+        "xtc_probability": xtc_probability,
+        "top_n_sigma": top_n_sigma,
         "ignore_eos": ban_eos_token,
         "stream": true,
         "stream_options": {"include_usage": true},
@@ -212,6 +228,12 @@ pub fn sampling(
         fields.insert("model".into(), json!(model));
     }
     fields
+}
+
+/// DRY's breakers as a JSON list, as llama-server and our own API read
+/// them (text-generation-webui's comma-separated text is parsed first).
+fn dry_breakers_for_remote(text: &str) -> Value {
+    json!(domain::parse_breakers(text).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Picking the next token from the logits, with text-generation-webui's
-//! samplers in its default order: repetition penalties, temperature, top_k,
-//! top_p, typical_p, min_p.
+//! samplers in its default order: repetition penalties, DRY, top_n_sigma,
+//! temperature, top_k, top_p, typical_p, min_p, XTC.
 //!
 //! The whole vocabulary (151,936 tokens for Qwen) is sorted only when it
 //! must be: the fast path (`head.rs`) weighs every token in one vectorized
@@ -9,7 +9,9 @@
 //! random draw.
 
 mod distribution;
+mod dry;
 mod head;
+mod xtc;
 
 use std::collections::HashMap;
 
@@ -47,6 +49,9 @@ impl Sampler {
         if self.params.greedy {
             return argmax(logits);
         }
+        if self.params.needs_full_distribution() {
+            return self.sample_full(logits, None);
+        }
         match head::sample(&self.params, logits, &mut self.rng, &mut self.scratch) {
             head::Outcome::Token(t) => t,
             head::Outcome::Full(draw) => self.sample_full(logits, draw),
@@ -73,6 +78,7 @@ impl Sampler {
             }
         }
         self.apply_penalties(logits, context);
+        dry::penalize(&self.params, logits, context);
     }
 
     /// The sampler over the whole distribution: every candidate sorted
@@ -88,6 +94,7 @@ impl Sampler {
         if candidates.is_empty() {
             return argmax(logits);
         }
+        keep_top_n_sigma(&mut candidates, self.params.top_n_sigma);
         // Ties go to the lower token id, so the order is one order.
         let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         let k = self.params.top_k as usize;
@@ -101,6 +108,16 @@ impl Sampler {
         truncate_top_p(&mut candidates, &mut probs, self.params.top_p);
         truncate_typical(&mut candidates, &mut probs, self.params.typical_p);
         truncate_min_p(&mut candidates, &mut probs, self.params.min_p);
+        if self.params.xtc_probability > 0.0
+            && self.rng.random::<f32>() < self.params.xtc_probability
+        {
+            xtc::exclude_top_choices(
+                &mut candidates,
+                &mut probs,
+                self.params.xtc_threshold,
+                &self.params.xtc_keep,
+            );
+        }
         if candidates.is_empty() {
             // Filters never remove the most likely token, but should one
             // ever remove everything, that token is the answer.
@@ -137,6 +154,28 @@ impl Sampler {
             *l -= p.presence_penalty + p.frequency_penalty * n as f32;
         }
     }
+}
+
+/// Keeps the candidates whose logit is at most `n` standard deviations
+/// below the largest (top-nσ: the spread of the logits, not their
+/// probabilities, decides, so temperature does not change the choice).
+fn keep_top_n_sigma(candidates: &mut Vec<(u32, f32)>, n: f32) {
+    if n <= 0.0 || candidates.len() < 2 {
+        return;
+    }
+    let count = candidates.len() as f64;
+    let mean = candidates.iter().map(|c| c.1 as f64).sum::<f64>() / count;
+    let variance = candidates
+        .iter()
+        .map(|c| (c.1 as f64 - mean).powi(2))
+        .sum::<f64>()
+        / count;
+    let max = candidates
+        .iter()
+        .map(|c| c.1)
+        .fold(f32::NEG_INFINITY, f32::max);
+    let floor = max as f64 - n as f64 * variance.sqrt();
+    candidates.retain(|c| c.1 as f64 >= floor);
 }
 
 /// The candidate where `u` (uniform in [0, 1)) of the kept mass falls,
@@ -251,6 +290,61 @@ mod tests {
         );
         // Token 0 wins without the penalty; having been seen, 2.0/2 < 1.5.
         assert_eq!(s.sample(&mut [2.0, 1.5], &[0]), 1);
+    }
+
+    #[test]
+    fn xtc_removes_the_top_choices_when_it_fires() {
+        // Probabilities ~ [0.49, 0.30, 0.18, 0.03]: three are >= 0.1, so
+        // XTC leaves the third and the fourth.
+        let logits = [2.0, 1.5, 1.0, -0.8];
+        let always = params(|p| {
+            p.xtc_probability = 1.0;
+            p.xtc_threshold = 0.1;
+        });
+        let h = histogram(&always, &logits, 400);
+        assert_eq!(h[0] + h[1], 0, "{h:?}");
+        assert!(h[2] > h[3] && h[3] > 0, "{h:?}");
+        // Half the time: the top choice is still picked sometimes.
+        let half = params(|p| {
+            p.xtc_probability = 0.5;
+            p.xtc_threshold = 0.1;
+        });
+        let h = histogram(&half, &logits, 400);
+        assert!(h[0] > 50 && h[2] > 50, "{h:?}");
+        // A protected token (a new line) keeps them all.
+        let kept = params(|p| {
+            p.xtc_probability = 1.0;
+            p.xtc_threshold = 0.1;
+            p.xtc_keep = vec![1];
+        });
+        assert!(histogram(&kept, &logits, 400)[0] > 0);
+    }
+
+    #[test]
+    fn top_n_sigma_keeps_the_logits_near_the_best() {
+        // Mean 1.25, std ~1.48: at n = 0.5 the floor is ~2.26.
+        let logits = [3.0, 2.5, 0.5, -1.0];
+        let h = histogram(&params(|p| p.top_n_sigma = 0.5), &logits, 400);
+        assert!(h[0] > 0 && h[1] > 0, "{h:?}");
+        assert_eq!(h[2] + h[3], 0, "{h:?}");
+        let h = histogram(&params(|p| p.top_n_sigma = 3.0), &logits, 400);
+        assert!(h[2] > 0, "{h:?}");
+    }
+
+    #[test]
+    fn dry_turns_greedy_decoding_out_of_a_loop() {
+        let mut s = Sampler::new(
+            &Sampling {
+                dry_multiplier: 0.8,
+                dry_base: 1.75,
+                dry_allowed_length: 2,
+                ..greedy()
+            },
+            vec![],
+        );
+        // "5 6 7 8 5 6 7": greedy would say 8 again (logit 2 vs 1.9).
+        let mut logits = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 1.9];
+        assert_eq!(s.sample(&mut logits, &[5, 6, 7, 8, 5, 6, 7]), 9);
     }
 
     /// Temperatures so small that logits / t overflow, with and without
