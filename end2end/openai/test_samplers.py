@@ -64,10 +64,31 @@ def test_xtc_and_top_n_sigma_change_sampled_replies_and_keep_seeds(client):
     assert story(top_n_sigma=0.001) == greedy
 
 
+def test_dynamic_temperature_smoothing_and_mirostat_sample_reproducibly(client):
+    def story(**extra):
+        reply = client.chat.completions.create(
+            model=MODEL_ID, messages=[{"role": "user", "content": "Tell a two-sentence story about a fox."}],
+            max_tokens=30, temperature=1.0, seed=3, extra_body=extra,
+        )
+        return reply.choices[0].message.content
+    plain = story()
+    for extra in [
+        {"dynamic_temperature": True, "dynatemp_low": 0.5, "dynatemp_high": 2.0},
+        {"smoothing_factor": 0.3, "smoothing_curve": 1.5},
+        {"mirostat_mode": 2, "mirostat_tau": 3.0, "mirostat_eta": 0.1},
+        {"temperature_last": True, "min_p": 0.1},
+    ]:
+        text = story(**extra)
+        assert text == story(**extra), extra
+        assert text, extra
+    assert story(mirostat_mode=2, mirostat_tau=3.0) != plain
+
+
 @pytest.mark.parametrize("field,value", [
     ("dry_multiplier", 6), ("dry_base", 1.0), ("dry_allowed_length", 0),
     ("xtc_threshold", 0.9), ("xtc_probability", 1.5), ("top_n_sigma", -1),
-    ("dry_sequence_breakers", "\\n, :"),
+    ("dry_sequence_breakers", "\\n, :"), ("mirostat_mode", 1), ("smoothing_curve", 4),
+    ("dynatemp_exponent", 0),
 ])
 def test_out_of_range_samplers_are_refused_by_name(client, field, value):
     with pytest.raises(openai.BadRequestError) as err:

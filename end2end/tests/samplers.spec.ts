@@ -67,4 +67,27 @@ test('XTC and top-n-sigma reach the sampler; bad values are named with their ran
   await page.locator('#param-dry_sequence_breakers').fill('\\n, :');
   await page.locator('#param-dry_sequence_breakers').press('Tab');
   await expect(page.locator('.panel .error').first()).toContainText('dry_sequence_breakers must be JSON strings');
+  await page.locator('#param-dry_sequence_breakers').fill('"\\n", ":"');
+  await page.locator('#param-dry_sequence_breakers').press('Tab');
+  await page.locator('#param-mirostat_mode').fill('1');
+  await page.locator('#param-mirostat_mode').press('Tab');
+  await expect(page.locator('.panel .error').first()).toContainText('mirostat_mode must be 0 (off) or in [2, 2]');
+  await page.locator('#param-mirostat_mode').fill('2');
+  await page.locator('#param-mirostat_mode').press('Tab');
+  await expect(page.locator('.panel .error')).toHaveCount(0);
+
+  // Mirostat 2, dynamic temperature and temperature_last reach the
+  // sampler: the seeded reply is the same twice.
+  await page.locator('#param-xtc_probability').fill('0');
+  await page.locator('#param-xtc_probability').press('Tab');
+  await page.locator('#param-dynamic_temperature').check();
+  await page.locator('#param-temperature_last').check();
+  await page.getByRole('button', { name: 'Chat', exact: true }).click();
+  await page.locator('#regenerate').click();
+  await waitIdle(page);
+  const first = await lastAssistant(page).locator('.content').innerText();
+  await page.locator('#regenerate').click();
+  await waitIdle(page);
+  await expect(lastAssistant(page).locator('.version-label')).toHaveText('5/5');
+  await expect(lastAssistant(page).locator('.content')).toHaveText(first);
 });

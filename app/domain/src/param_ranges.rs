@@ -286,6 +286,94 @@ pub const NUMERIC_PARAMS: &[NumericParam] = &[
         "in [0, 5]",
         "Keep tokens whose logit is within n standard deviations of the best; 0 is off"
     ),
+    numeric!(
+        dynatemp_low,
+        0.0,
+        true,
+        5.0,
+        None,
+        5.0,
+        0.01,
+        "in [0, 5]",
+        "Dynamic temperature: the temperature where the model is sure"
+    ),
+    numeric!(
+        dynatemp_high,
+        0.0,
+        true,
+        5.0,
+        None,
+        5.0,
+        0.01,
+        "in [0, 5]",
+        "Dynamic temperature: the temperature where the model is unsure"
+    ),
+    numeric!(
+        dynatemp_exponent,
+        0.0,
+        false,
+        5.0,
+        None,
+        5.0,
+        0.01,
+        "in (0, 5]",
+        "Dynamic temperature: how the temperature follows the uncertainty"
+    ),
+    numeric!(
+        smoothing_factor,
+        0.0,
+        true,
+        10.0,
+        None,
+        10.0,
+        0.01,
+        "in [0, 10]",
+        "Quadratic sampling: how strongly unlikely tokens are pushed down; 0 is off"
+    ),
+    numeric!(
+        smoothing_curve,
+        1.0,
+        true,
+        3.0,
+        None,
+        3.0,
+        0.01,
+        "in [1, 3]",
+        "Quadratic sampling: 1 is quadratic, higher spares the likely tokens more"
+    ),
+    numeric!(
+        mirostat_mode,
+        2.0,
+        true,
+        2.0,
+        Some(0.0),
+        2.0,
+        2.0,
+        "0 (off) or in [2, 2]",
+        "2 is mirostat 2 (keeps the surprise near tau); 0 is off"
+    ),
+    numeric!(
+        mirostat_tau,
+        0.0,
+        true,
+        10.0,
+        None,
+        10.0,
+        0.01,
+        "in [0, 10]",
+        "Mirostat: the target surprise, in bits per token"
+    ),
+    numeric!(
+        mirostat_eta,
+        0.0,
+        true,
+        1.0,
+        None,
+        1.0,
+        0.01,
+        "in [0, 1]",
+        "Mirostat: how fast it corrects toward tau"
+    ),
 ];
 
 /// Validation against the table: `GenerationParams` is plain data, and

@@ -49,6 +49,21 @@ pub struct GenerationParams {
     /// Keep only tokens whose logit is within this many standard deviations
     /// of the largest. 0 is off.
     pub top_n_sigma: f32,
+    /// Dynamic temperature (replaces `temperature`): from `dynatemp_low`
+    /// where the model is sure to `dynatemp_high` where it is not.
+    pub dynamic_temperature: bool,
+    pub dynatemp_low: f32,
+    pub dynatemp_high: f32,
+    pub dynatemp_exponent: f32,
+    /// Quadratic sampling; 0 is off.
+    pub smoothing_factor: f32,
+    pub smoothing_curve: f32,
+    /// 0 off, 2 mirostat 2 (1, the first version, is not offered).
+    pub mirostat_mode: u32,
+    pub mirostat_tau: f32,
+    pub mirostat_eta: f32,
+    /// The temperature after the truncation samplers, not before.
+    pub temperature_last: bool,
 }
 
 /// text-generation-webui's default DRY sequence breakers: a new line, a
@@ -82,6 +97,16 @@ impl Default for GenerationParams {
             xtc_threshold: 0.1,
             xtc_probability: 0.0,
             top_n_sigma: 0.0,
+            dynamic_temperature: false,
+            dynatemp_low: 1.0,
+            dynatemp_high: 1.0,
+            dynatemp_exponent: 1.0,
+            smoothing_factor: 0.0,
+            smoothing_curve: 1.0,
+            mirostat_mode: 0,
+            mirostat_tau: 5.0,
+            mirostat_eta: 0.1,
+            temperature_last: false,
         }
     }
 }

@@ -135,6 +135,24 @@ fn GenerationPanel() -> impl IntoView {
                         />
                         " ban_eos_token"
                     </label>
+                    <label title="Between dynatemp_low and dynatemp_high by how unsure the model is, instead of temperature">
+                        <input
+                            type="checkbox"
+                            id="param-dynamic_temperature"
+                            prop:checked=move || params.with(|p| p.dynamic_temperature)
+                            on:change=move |ev| params.update(|p| p.dynamic_temperature = event_target_checked(&ev))
+                        />
+                        " dynamic_temperature"
+                    </label>
+                    <label title="Apply the temperature after top_p, typical_p and min_p">
+                        <input
+                            type="checkbox"
+                            id="param-temperature_last"
+                            prop:checked=move || params.with(|p| p.temperature_last)
+                            on:change=move |ev| params.update(|p| p.temperature_last = event_target_checked(&ev))
+                        />
+                        " temperature_last"
+                    </label>
                 </div>
                 <label for="param-custom_stopping_strings">"custom_stopping_strings (one per line; \\n is a newline)"</label>
                 <textarea

@@ -79,6 +79,22 @@ pub struct Sampling {
     /// Keep tokens within this many standard deviations of the best
     /// logit; 0 is off.
     pub top_n_sigma: f32,
+    /// Dynamic temperature: between `dynatemp_low` and `dynatemp_high` by
+    /// the distribution's entropy, instead of `temperature`.
+    pub dynamic_temperature: bool,
+    pub dynatemp_low: f32,
+    pub dynatemp_high: f32,
+    pub dynatemp_exponent: f32,
+    /// Quadratic smoothing; 0 is off.
+    pub smoothing_factor: f32,
+    pub smoothing_curve: f32,
+    /// 2: mirostat 2 with target surprise `mirostat_tau` and learning rate
+    /// `mirostat_eta`; 0: off.
+    pub mirostat_mode: u32,
+    pub mirostat_tau: f32,
+    pub mirostat_eta: f32,
+    /// Apply the temperature after the truncation samplers.
+    pub temperature_last: bool,
 }
 
 impl Sampling {
@@ -104,13 +120,28 @@ impl Sampling {
             xtc_threshold: 0.1,
             xtc_keep: Vec::new(),
             top_n_sigma: 0.0,
+            dynamic_temperature: false,
+            dynatemp_low: 1.0,
+            dynatemp_high: 1.0,
+            dynatemp_exponent: 1.0,
+            smoothing_factor: 0.0,
+            smoothing_curve: 1.0,
+            mirostat_mode: 0,
+            mirostat_tau: 5.0,
+            mirostat_eta: 0.1,
+            temperature_last: false,
         }
     }
 
     /// Whether a sampler the fast path does not know is on (the full
     /// distribution is then sorted every token).
     pub fn needs_full_distribution(&self) -> bool {
-        self.xtc_probability > 0.0 || self.top_n_sigma > 0.0
+        self.xtc_probability > 0.0
+            || self.top_n_sigma > 0.0
+            || self.dynamic_temperature
+            || self.smoothing_factor > 0.0
+            || self.mirostat_mode == 2
+            || self.temperature_last
     }
 }
 

@@ -45,6 +45,16 @@ pub fn sampling(p: &GenerationParams) -> Sampling {
         xtc_threshold: p.xtc_threshold,
         xtc_keep: Vec::new(),
         top_n_sigma: p.top_n_sigma,
+        dynamic_temperature: p.dynamic_temperature,
+        dynatemp_low: p.dynatemp_low,
+        dynatemp_high: p.dynatemp_high,
+        dynatemp_exponent: p.dynatemp_exponent,
+        smoothing_factor: p.smoothing_factor,
+        smoothing_curve: p.smoothing_curve,
+        mirostat_mode: p.mirostat_mode,
+        mirostat_tau: p.mirostat_tau,
+        mirostat_eta: p.mirostat_eta,
+        temperature_last: p.temperature_last,
     }
 }
 

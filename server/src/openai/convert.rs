@@ -93,6 +93,16 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, A
         xtc_threshold: _,
         xtc_probability: _,
         top_n_sigma: _,
+        dynamic_temperature: _,
+        dynatemp_low: _,
+        dynatemp_high: _,
+        dynatemp_exponent: _,
+        smoothing_factor: _,
+        smoothing_curve: _,
+        mirostat_mode: _,
+        mirostat_tau: _,
+        mirostat_eta: _,
+        temperature_last: _,
     } = &p;
     macro_rules! set {
         ($($field:ident),*) => {$(
@@ -118,7 +128,17 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, A
         dry_allowed_length,
         xtc_threshold,
         xtc_probability,
-        top_n_sigma
+        top_n_sigma,
+        dynamic_temperature,
+        dynatemp_low,
+        dynatemp_high,
+        dynatemp_exponent,
+        smoothing_factor,
+        smoothing_curve,
+        mirostat_mode,
+        mirostat_tau,
+        mirostat_eta,
+        temperature_last
     );
     if let Some(breakers) = fields.dry_sequence_breakers.clone() {
         p.dry_sequence_breakers = breakers.into_text();

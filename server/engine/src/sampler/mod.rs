@@ -11,6 +11,8 @@
 mod distribution;
 mod dry;
 mod head;
+mod mirostat;
+mod temperature;
 mod xtc;
 
 use std::collections::HashMap;
@@ -27,6 +29,8 @@ pub struct Sampler {
     banned: Vec<u32>,
     /// The fast path's buffers, kept between tokens.
     scratch: head::Scratch,
+    /// Mirostat's surprise bound, moved after every token.
+    mirostat_mu: f32,
 }
 
 impl Sampler {
@@ -39,6 +43,7 @@ impl Sampler {
             rng: StdRng::seed_from_u64(seed),
             banned,
             scratch: head::Scratch::default(),
+            mirostat_mu: 2.0 * params.mirostat_tau,
         }
     }
 
@@ -94,20 +99,43 @@ impl Sampler {
         if candidates.is_empty() {
             return argmax(logits);
         }
-        keep_top_n_sigma(&mut candidates, self.params.top_n_sigma);
+        let p = &self.params;
+        keep_top_n_sigma(&mut candidates, p.top_n_sigma);
+        let temperature = if p.dynamic_temperature {
+            temperature::dynamic(
+                &candidates,
+                p.dynatemp_low,
+                p.dynatemp_high,
+                p.dynatemp_exponent,
+            )
+        } else {
+            p.temperature
+        };
         // Ties go to the lower token id, so the order is one order.
         let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        let k = self.params.top_k as usize;
+        let k = p.top_k as usize;
         if k > 0 && k < candidates.len() {
             // Only the k best need sorting.
             candidates.select_nth_unstable_by(k - 1, by_logit);
             candidates.truncate(k);
         }
         candidates.sort_unstable_by(by_logit);
-        let mut probs = softmax(&candidates, self.params.temperature);
-        truncate_top_p(&mut candidates, &mut probs, self.params.top_p);
-        truncate_typical(&mut candidates, &mut probs, self.params.typical_p);
-        truncate_min_p(&mut candidates, &mut probs, self.params.min_p);
+        temperature::smooth(&mut candidates, p.smoothing_factor, p.smoothing_curve);
+        // temperature_last: the filters judge the untempered distribution,
+        // and the temperature shapes only what they keep.
+        let filter_temperature = if p.temperature_last { 1.0 } else { temperature };
+        let mut probs = softmax(&candidates, filter_temperature);
+        truncate_top_p(&mut candidates, &mut probs, p.top_p);
+        truncate_typical(&mut candidates, &mut probs, p.typical_p);
+        truncate_min_p(&mut candidates, &mut probs, p.min_p);
+        if p.temperature_last && !candidates.is_empty() {
+            probs = softmax(&candidates, temperature);
+        }
+        let mirostat = p.mirostat_mode == 2;
+        let full_probs = mirostat.then(|| (candidates.clone(), normalized(&probs)));
+        if mirostat {
+            mirostat::truncate(&mut candidates, &mut probs, self.mirostat_mu);
+        }
         if self.params.xtc_probability > 0.0
             && self.rng.random::<f32>() < self.params.xtc_probability
         {
@@ -124,7 +152,20 @@ impl Sampler {
             return argmax(logits);
         }
         let u = draw.unwrap_or_else(|| self.rng.random::<f32>());
-        pick(&candidates, &probs, u)
+        let token = pick(&candidates, &probs, u);
+        if let Some((all, all_probs)) = full_probs {
+            let p_chosen = all
+                .iter()
+                .position(|c| c.0 == token)
+                .map_or(0.0, |i| all_probs[i]);
+            self.mirostat_mu = mirostat::update(
+                self.mirostat_mu,
+                p_chosen,
+                self.params.mirostat_tau,
+                self.params.mirostat_eta,
+            );
+        }
+        token
     }
 
     fn apply_penalties(&self, logits: &mut [f32], context: &[u32]) {
@@ -154,6 +195,15 @@ impl Sampler {
             *l -= p.presence_penalty + p.frequency_penalty * n as f32;
         }
     }
+}
+
+/// Probabilities scaled to sum to 1.
+fn normalized(probs: &[f32]) -> Vec<f32> {
+    let total: f32 = probs.iter().sum();
+    probs
+        .iter()
+        .map(|p| p / total.max(f32::MIN_POSITIVE))
+        .collect()
 }
 
 /// Keeps the candidates whose logit is at most `n` standard deviations
@@ -329,6 +379,66 @@ mod tests {
         assert_eq!(h[2] + h[3], 0, "{h:?}");
         let h = histogram(&params(|p| p.top_n_sigma = 3.0), &logits, 400);
         assert!(h[2] > 0, "{h:?}");
+    }
+
+    #[test]
+    fn dynamic_temperature_follows_the_uncertainty() {
+        // Near-uniform logits: the high temperature (5) keeps the unlikely
+        // token in play; at the low one (0.05) it never comes.
+        let logits = [1.0, 0.9, 0.8, 0.0];
+        let dynatemp = |low: f32, high: f32| {
+            params(|p| {
+                p.dynamic_temperature = true;
+                p.dynatemp_low = low;
+                p.dynatemp_high = high;
+                p.dynatemp_exponent = 1.0;
+            })
+        };
+        let hot = histogram(&dynatemp(0.05, 5.0), &logits, 400);
+        assert!(hot[3] > 40, "{hot:?}");
+        let cold = histogram(&dynatemp(0.05, 0.05), &logits, 400);
+        assert_eq!(cold[3], 0, "{cold:?}");
+    }
+
+    #[test]
+    fn smoothing_and_temperature_last_reshape_the_choice() {
+        let logits = [2.0, 1.5, 0.0];
+        let plain = histogram(&params(|_| {}), &logits, 400);
+        let smoothed = histogram(&params(|p| p.smoothing_factor = 2.0), &logits, 400);
+        assert!(plain[2] > 20 && smoothed[2] == 0, "{plain:?} {smoothed:?}");
+        // min_p 0.2 at temperature 3 keeps all three (0.40, 0.34, 0.21);
+        // judged at temperature 1 first (0.55, 0.33, 0.07), the third goes.
+        let hot = |last: bool| {
+            params(|p| {
+                p.temperature = 3.0;
+                p.min_p = 0.2;
+                p.temperature_last = last;
+            })
+        };
+        assert!(histogram(&hot(false), &logits, 400)[2] > 0);
+        assert_eq!(histogram(&hot(true), &logits, 400)[2], 0);
+    }
+
+    #[test]
+    fn mirostat_keeps_the_surprise_near_tau() {
+        // A flat distribution over 64 tokens is 6 bits per token; a target
+        // of 2 bits cuts it to a few candidates once mu has settled.
+        let logits = vec![0.0; 64];
+        let p = params(|p| {
+            p.mirostat_mode = 2;
+            p.mirostat_tau = 2.0;
+            p.mirostat_eta = 0.5;
+        });
+        let mut s = Sampler::new(&p, vec![]);
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..300 {
+            let t = s.sample(&mut logits.clone(), &[]);
+            if i >= 100 {
+                seen.insert(t);
+            }
+        }
+        assert!(s.mirostat_mu < 4.0, "mu {}", s.mirostat_mu);
+        assert!(seen.len() < 64, "{} distinct tokens", seen.len());
     }
 
     #[test]
