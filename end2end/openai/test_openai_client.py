@@ -37,6 +37,22 @@ def test_chat_completion_with_usage(client):
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
 
+def test_auto_max_new_tokens_fills_the_context_the_prompt_leaves(client):
+    def reply(**extra):
+        return client.chat.completions.create(
+            model=MODEL_ID,
+            messages=[{"role": "user", "content": "Count from one to a thousand in words."}],
+            max_tokens=8, temperature=0,
+            extra_body={"truncation_length": 96, "ban_eos_token": True, **extra},
+        )
+    capped = reply()
+    assert capped.usage.completion_tokens == 8
+    auto = reply(auto_max_new_tokens=True)
+    # The whole truncation_length is used: prompt + reply = 96.
+    assert auto.usage.prompt_tokens + auto.usage.completion_tokens == 96, auto.usage
+    assert auto.choices[0].finish_reason == "length"
+
+
 def test_streamed_chat_completion_has_chunks_and_final_usage(client):
     stream = client.chat.completions.create(
         model=MODEL_ID,

@@ -64,6 +64,9 @@ pub struct GenerationParams {
     pub mirostat_eta: f32,
     /// The temperature after the truncation samplers, not before.
     pub temperature_last: bool,
+    /// A reply may use all the context the prompt leaves, not only
+    /// `max_new_tokens` (which still sets how much room the prompt keeps).
+    pub auto_max_new_tokens: bool,
 }
 
 /// text-generation-webui's default DRY sequence breakers: a new line, a
@@ -107,6 +110,7 @@ impl Default for GenerationParams {
             mirostat_tau: 5.0,
             mirostat_eta: 0.1,
             temperature_last: false,
+            auto_max_new_tokens: false,
         }
     }
 }

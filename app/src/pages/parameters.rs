@@ -153,6 +153,15 @@ fn GenerationPanel() -> impl IntoView {
                         />
                         " temperature_last"
                     </label>
+                    <label title="A reply may use all the context the prompt leaves, not only max_new_tokens">
+                        <input
+                            type="checkbox"
+                            id="param-auto_max_new_tokens"
+                            prop:checked=move || params.with(|p| p.auto_max_new_tokens)
+                            on:change=move |ev| params.update(|p| p.auto_max_new_tokens = event_target_checked(&ev))
+                        />
+                        " auto_max_new_tokens"
+                    </label>
                 </div>
                 <label for="param-custom_stopping_strings">"custom_stopping_strings (one per line; \\n is a newline)"</label>
                 <textarea

@@ -132,6 +132,9 @@ impl Backend for ChatEngine {
             stop_strings,
             tokenizer.eos_ids().to_vec(),
         );
+        if request.params.auto_max_new_tokens {
+            job.max_new_tokens = limit.saturating_sub(prompt.tokens.len()).max(max_new);
+        }
         job::add_vocabulary_ids(&mut job, &request.params, tokenizer);
         job.logprobs = request.logprobs;
         if let Some(grammar) = &request.grammar {
@@ -200,6 +203,9 @@ impl Backend for ChatEngine {
             model.tokenizer.eos_ids().to_vec(),
         );
         job::add_vocabulary_ids(&mut job, &params, &model.tokenizer);
+        if params.auto_max_new_tokens {
+            job.max_new_tokens = context - prompt_tokens;
+        }
         job.logprobs = options.logprobs;
         if let Some(grammar) = &options.grammar {
             job.constraint = Some(blocking(|| model.constraints.constraint(grammar))?);

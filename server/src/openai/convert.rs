@@ -103,6 +103,7 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, A
         mirostat_tau: _,
         mirostat_eta: _,
         temperature_last: _,
+        auto_max_new_tokens: _,
     } = &p;
     macro_rules! set {
         ($($field:ident),*) => {$(
@@ -138,7 +139,8 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, A
         mirostat_mode,
         mirostat_tau,
         mirostat_eta,
-        temperature_last
+        temperature_last,
+        auto_max_new_tokens
     );
     if let Some(breakers) = fields.dry_sequence_breakers.clone() {
         p.dry_sequence_breakers = breakers.into_text();

@@ -67,6 +67,7 @@ pub struct SamplingFields {
     pub mirostat_tau: Option<f32>,
     pub mirostat_eta: Option<f32>,
     pub temperature_last: Option<bool>,
+    pub auto_max_new_tokens: Option<bool>,
     pub stop: Option<StopField>,
     pub custom_stopping_strings: Option<StopField>,
     pub n: Option<u32>,

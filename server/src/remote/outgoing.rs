@@ -199,6 +199,7 @@ pub fn sampling(
         mirostat_tau,
         mirostat_eta,
         temperature_last,
+        auto_max_new_tokens: _, // the remote server fits its own context
     } = &**params;
     let sampling = json!({
         "max_tokens": max_new_tokens,
