@@ -14,13 +14,15 @@ mod pages;
 pub use domain::reasoning;
 #[cfg(feature = "ssr")]
 pub mod services;
+mod settings_sync;
 mod shortcuts;
 mod state;
 mod storage;
 pub mod types;
 
-use leptos::prelude::*;
+use leptos::{prelude::*, task::spawn_local};
 
+use crate::api::load_settings;
 use crate::pages::{ChatPage, ModelsPage, NotebookPage, ParametersPage};
 use crate::state::{ChatState, Tab};
 use crate::types::{ChatSettings, GenerationParams};
@@ -93,8 +95,10 @@ pub fn App() -> impl IntoView {
     let state = ChatState::new();
     provide_context(state);
 
-    // In the browser: restore what was remembered, then mark the page ready
-    // (end-to-end tests wait for `body[data-hydrated]`).
+    // In the browser: restore what this browser remembers, then what the
+    // server keeps for this user (it wins: it follows them from another
+    // device), then mark the page ready (end-to-end tests wait for
+    // `body[data-hydrated]`).
     Effect::new(move |_| {
         if let Some(settings) = storage::load::<ChatSettings>(storage::SETTINGS) {
             state.settings.set(settings);
@@ -104,21 +108,32 @@ pub fn App() -> impl IntoView {
         {
             state.params.set(params);
         }
-        state.ready.set(true);
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
+        spawn_local(async move {
+            match load_settings().await {
+                Ok(Some(_)) if settings_sync::unsaved() => settings_sync::save_now(state),
+                Ok(Some(saved)) => settings_sync::apply(state, saved),
+                // First visit to this server: it keeps this browser's.
+                Ok(None) => settings_sync::save_now(state),
+                Err(e) => state.fail(e),
+            }
+            state.ready.set(true);
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        });
     });
     Effect::new(move |_| {
         let settings = state.settings.get();
         if state.ready.get() {
             storage::save(storage::SETTINGS, &settings);
+            settings_sync::save_soon(state);
         }
     });
     Effect::new(move |_| {
         let params = state.params.get();
         if state.ready.get() {
             storage::save(storage::PARAMS, &params);
+            settings_sync::save_soon(state);
         }
     });
     // The mode and character choose the chat folder; open its last chat.

@@ -11,6 +11,7 @@ use crate::types::{
     AppError, AttachmentPreview, Caller, CardImport, Character, CharacterInfo, ChatEdit,
     ChatFolder, ChatKey, ChatLog, ChatSummary, CompletionRequest, DownloadStatus, GenerationParams,
     ModelFile, ModelPanel, ModelStatus, PresetInfo, RemoteModelFile, ReplyRequest, StreamEvent,
+    UserSettings,
 };
 
 /// A reply as it is generated; dropping it cancels the generation (what was
@@ -113,6 +114,14 @@ pub trait LibraryService: Send + Sync + 'static {
 }
 
 /// The Model tab: the model folder, loading, downloads.
+/// Each caller's settings (the Chat tab's, the samplers, the preset),
+/// kept by the server so they follow the user to another device.
+pub trait SettingsService: Send + Sync + 'static {
+    /// `None` before the caller first saved any.
+    fn load(&self, caller: &Caller) -> Result<Option<UserSettings>, AppError>;
+    fn save(&self, caller: &Caller, settings: UserSettings) -> Result<(), AppError>;
+}
+
 pub trait ModelService: Send + Sync + 'static {
     fn files(&self) -> Vec<ModelFile>;
     fn panel(&self) -> ModelPanel;
@@ -136,6 +145,7 @@ pub struct Services {
     pub logs: Arc<dyn ChatLogService>,
     pub library: Arc<dyn LibraryService>,
     pub models: Arc<dyn ModelService>,
+    pub settings: Arc<dyn SettingsService>,
     /// Who made the current request (filled in by [`services`]).
     pub caller: Caller,
 }

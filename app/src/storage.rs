@@ -12,6 +12,9 @@ pub const LAST_CHATS: &str = "candlelight.last-chats";
 pub const NOTEBOOK: &str = "candlelight.notebook";
 /// The name of the preset the samplers were last loaded from or saved as.
 pub const PRESET: &str = "candlelight.preset";
+/// True while this browser holds settings the server has not saved yet
+/// (a change just before the tab closed): they win over the server's.
+pub const SETTINGS_UNSAVED: &str = "candlelight.settings-unsaved";
 
 #[cfg(feature = "hydrate")]
 fn storage() -> Option<web_sys::Storage> {

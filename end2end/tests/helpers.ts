@@ -3,6 +3,9 @@ import { expect, Page } from '@playwright/test';
 /** Opens the app and waits until it is hydrated (clicks before that are
  * lost) and a chat is open. */
 export async function openApp(page: Page) {
+  // Settings follow the user on the server: each test starts from the
+  // defaults, as a new user would.
+  await resetSettings(page);
   await page.goto('/');
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   await expect(page.locator('.model-badge.ready')).toBeVisible();
@@ -94,4 +97,21 @@ export async function loadModel(page: Page, file: string) {
   await expect(page.locator(`tr[data-model="${file}"] .load-model`)).toHaveText('Loaded');
   await expect(page.locator(`tr[data-model="${file}"] .load-model`)).toBeDisabled();
   await expect(page.locator('.model-badge')).toContainText(file);
+}
+
+/** Puts the server's saved settings back to the defaults, from a page of
+ * the same site that runs no app (so no pending save of the app's can
+ * land after it). */
+export async function resetSettings(page: Page) {
+  await page.goto('/health');
+  const status = await page.evaluate(async () => {
+    const r = await fetch('/api/save_settings', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ settings: {} }),
+    });
+    return r.status;
+  });
+  expect(status).toBe(200);
+  await page.evaluate(() => localStorage.clear());
 }

@@ -42,4 +42,4 @@ pub use persona::{
 };
 pub use placement::Placement;
 pub use requests::{CompletionRequest, ReplyRequest};
-pub use settings::ChatSettings;
+pub use settings::{ChatSettings, UserSettings};

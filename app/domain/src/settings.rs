@@ -107,3 +107,16 @@ mod tests {
         assert_eq!(old.template_model, None);
     }
 }
+
+/// What follows a user from device to device: the Chat tab's settings,
+/// the samplers and the preset they came from. Kept by the server in
+/// `settings.yaml` (text-generation-webui's file and keys); the browser
+/// only caches it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserSettings {
+    pub settings: ChatSettings,
+    pub params: super::GenerationParams,
+    /// The preset the samplers were last loaded from or saved as.
+    pub preset: Option<String>,
+}

@@ -5,6 +5,7 @@ mod chat;
 mod library;
 mod logs;
 mod models;
+mod settings;
 
 pub use account::load_account;
 pub use chat::{
@@ -14,6 +15,7 @@ pub use chat::{
 pub use library::*;
 pub use logs::*;
 pub use models::*;
+pub use settings::{load_settings, save_settings, LoadSettings, SaveSettings};
 
 /// Uploaded files (pictures, cards, chat files) travel as base64 text
 /// inside the JSON body.

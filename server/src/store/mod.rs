@@ -11,6 +11,7 @@ mod folder;
 mod names;
 pub mod presets;
 mod read;
+pub mod settings;
 pub mod templates;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub use chats::{Chats, GenerationLock};
 pub use error::StoreError;
 pub use names::check_name;
 pub use presets::Presets;
+pub use settings::SettingsStore;
 pub use templates::InstructionTemplates;
 
 pub struct UserData {
@@ -29,6 +31,7 @@ pub struct UserData {
     pub presets: Presets,
     pub templates: InstructionTemplates,
     pub chats: Chats,
+    pub settings: SettingsStore,
 }
 
 impl UserData {
@@ -40,6 +43,7 @@ impl UserData {
             presets: Presets::new(root),
             templates: InstructionTemplates::new(root),
             chats: Chats::new(root),
+            settings: SettingsStore::new(root),
         };
         let removed = remove_stale_temporaries(root);
         if removed > 0 {

@@ -86,7 +86,7 @@ impl Presets {
 /// The parameters as a mapping, each number as the user typed it: the
 /// fields are f32, and 1.23f32 widened to f64 reads 1.2300000190734863, so
 /// every fraction is written back through f32's shortest decimal form.
-fn to_map(params: &GenerationParams) -> Map<String, Value> {
+pub(super) fn to_map(params: &GenerationParams) -> Map<String, Value> {
     let Ok(Value::Object(map)) = serde_json::to_value(params) else {
         return Map::new();
     };

@@ -7,6 +7,7 @@ mod edits;
 mod library;
 mod logs;
 mod models;
+mod settings;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub fn services(state: &AppState) -> Services {
         logs: Arc::new(logs::UiLogs::new(state.clone())),
         library: Arc::new(library::UiLibrary::new(state.clone())),
         models: Arc::new(models::UiModels::new(state.clone())),
+        settings: Arc::new(settings::UiSettings::new(state.clone())),
         caller: Default::default(),
     }
 }

@@ -709,3 +709,47 @@ async fn answers_forbid_framing_and_pages_have_a_nonce_policy() {
     );
     assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
 }
+
+#[tokio::test]
+async fn each_user_s_settings_are_their_own_and_kept_by_the_server() {
+    use app::api::{LoadSettings, SaveSettings};
+    let app = login_app(Duration::from_secs(3600));
+    let a = log_in(&app, "a", "1", None).await;
+    let b = log_in(&app, "b", "2", None).await;
+    let as_user = |cookie: &str, path: &str, body: Value| post(path, body, &[("cookie", cookie)]);
+    let nothing = send(&app, as_user(&a, path_of::<LoadSettings>(), json!({}))).await;
+    assert_eq!(nothing.status, StatusCode::OK, "{}", nothing.body);
+    assert_eq!(nothing.json(), Value::Null);
+
+    let mine = json!({"settings": {
+        "settings": {"user": {"name": "Ann", "bio": "Keeps bees."}, "mode": "chat"},
+        "params": {"temperature": 1.3},
+        "preset": "Creative"
+    }});
+    let saved = send(&app, as_user(&a, path_of::<SaveSettings>(), mine)).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let text = std::fs::read_to_string(app.dir.path().join("users/a/settings.yaml")).unwrap();
+    assert!(text.contains("name1: Ann"), "{text}");
+
+    let loaded = send(&app, as_user(&a, path_of::<LoadSettings>(), json!({}))).await;
+    assert_eq!(loaded.json()["settings"]["user"]["name"], "Ann");
+    assert_eq!(loaded.json()["params"]["temperature"], 1.3);
+    assert_eq!(loaded.json()["preset"], "Creative");
+    // b sees none of a's.
+    let theirs = send(&app, as_user(&b, path_of::<LoadSettings>(), json!({}))).await;
+    assert_eq!(theirs.json(), Value::Null, "{}", theirs.body);
+    // Out-of-range samplers are refused by name, and nothing is written.
+    let bad = json!({"settings": {"params": {"top_p": 3}}});
+    let refused = send(&app, as_user(&b, path_of::<SaveSettings>(), bad)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("top_p"), "{}", refused.body);
+    assert!(!app.dir.path().join("users/b/settings.yaml").exists());
+    // Without a login, nothing.
+    let anonymous = send(&app, post(path_of::<LoadSettings>(), json!({}), &[])).await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        anonymous.body
+    );
+}
