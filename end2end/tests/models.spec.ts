@@ -73,7 +73,10 @@ test('unload frees the model and the chat says why', async ({ page }) => {
     await page.locator('#tab-chat').click();
     await setMode(page, 'instruct');
     await send(page, 'Anyone there?');
-    await expect(page.locator('.chat .error')).toContainText('no model is loaded');
+    // Said once, with what to do.
+    await expect(page.locator('.chat .error')).toHaveText(
+      'no model is loaded: it was unloaded; load one on the Model tab',
+    );
   } finally {
     await loadModel(page, SMOL);
   }

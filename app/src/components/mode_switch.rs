@@ -31,7 +31,7 @@ pub fn ModeSwitch() -> impl IntoView {
             {option(Mode::Instruct, "instruct")}
             <Show when=move || state.settings.with(|s| s.mode != Mode::Instruct)>
                 <label class="mode-character">
-                    "Character "
+                    <span class="mode-character-label">"Character "</span>
                     <select
                         id="chat-character"
                         disabled=move || state.busy()

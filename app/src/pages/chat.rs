@@ -77,16 +77,19 @@ pub fn ChatPage() -> impl IntoView {
                 <div class="drawer-backdrop" on:click=move |_| drawer.set(false)></div>
             </Show>
             <div class="chat">
-                <button
-                    id="chats-menu"
-                    class="drawer-toggle"
-                    aria-label="Past chats"
-                    aria-expanded=move || drawer.get().to_string()
-                    on:click=move |_| drawer.update(|open| *open = !*open)
-                >
-                    "☰ Chats"
-                </button>
-                <ModeSwitch />
+                <div class="chat-controls">
+                    <button
+                        id="chats-menu"
+                        class="drawer-toggle"
+                        aria-label="Past chats"
+                        title="Past chats"
+                        aria-expanded=move || drawer.get().to_string()
+                        on:click=move |_| drawer.update(|open| *open = !*open)
+                    >
+                        "☰"
+                    </button>
+                    <ModeSwitch />
+                </div>
                 <div class="messages" id="messages" node_ref=list on:click=on_click>
                     <Show when=move || count() == 0>
                         <p class="empty-hint">"Type a message below. Enter sends, Shift+Enter adds a line."</p>

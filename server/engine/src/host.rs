@@ -175,7 +175,7 @@ impl Engine {
     pub fn unload(&self) {
         let old = std::mem::replace(
             &mut *self.write_hosted(),
-            Hosted::Empty("the model was unloaded; load one on the Model tab".into()),
+            Hosted::Empty("it was unloaded; load one on the Model tab".into()),
         );
         if let Hosted::Loaded { queue, .. } = old {
             queue.interrupt_all();

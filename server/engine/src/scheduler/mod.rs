@@ -294,10 +294,11 @@ impl Scheduler {
     }
 
     fn load_again(&mut self) -> Result<(), EngineError> {
-        let reload = self
-            .reload
-            .as_ref()
-            .ok_or_else(|| EngineError::NoModel("the model was released".into()))?;
+        let reload = self.reload.as_ref().ok_or_else(|| {
+            EngineError::NoModel(
+                "it was released from memory; load it again on the Model tab".into(),
+            )
+        })?;
         tracing::info!("loading the model's weights again");
         self.model = Some(reload()?);
         // A fresh model has empty caches.
