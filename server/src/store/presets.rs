@@ -32,7 +32,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// A loaded preset and the keys it had that this engine does not support
-/// (such as `mirostat_mode`), so the UI can say they were ignored.
+/// (such as `epsilon_cutoff`), so the UI can say they were ignored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadedPreset {
     pub params: GenerationParams,
@@ -186,11 +186,11 @@ mod tests {
         let (_d, presets) = store();
         std::fs::write(
             presets.folder.dir.join("X.yaml"),
-            "min_p: 0.1\nmirostat_mode: 2\ndry_multiplier: 0.8\nxtc_probability: 0.5\n",
+            "min_p: 0.1\nepsilon_cutoff: 3\ndry_multiplier: 0.8\nxtc_probability: 0.5\n",
         )
         .unwrap();
         let x = presets.load("X").unwrap();
-        assert_eq!(x.ignored, vec!["mirostat_mode".to_string()]);
+        assert_eq!(x.ignored, vec!["epsilon_cutoff".to_string()]);
         assert_eq!(
             (x.params.dry_multiplier, x.params.xtc_probability),
             (0.8, 0.5)
