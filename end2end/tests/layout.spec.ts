@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { newChat, openApp, send, setMode, setParam, userMessages, waitForFolder, waitIdle } from './helpers';
+import { chooseCharacter, newChat, openApp, send, setMode, setParam, userMessages, waitForFolder, waitIdle } from './helpers';
 
 /** On a phone (390×844) the past chats are a drawer behind the menu
  * button: new chat, and switching to another chat, work from it, and
@@ -111,4 +111,49 @@ test('on a phone the messages get at least 60% of the height', async ({ page }) 
   await page.locator('#chat-input').fill('Another line\nand one more');
   const used = await page.locator('#chat-input').evaluate((el) => el.getBoundingClientRect().height);
   expect(used).toBeGreaterThan(idle);
+});
+
+test('chat styles: cai-chat puts every message under a picture, compact is dense', async ({ page }) => {
+  await openApp(page);
+  await setMode(page, 'instruct');
+  await setParam(page, 'max_new_tokens', '6');
+  await newChat(page);
+  await send(page, 'Hi');
+  await waitIdle(page);
+  const user = page.locator('.message.user').last();
+  const reply = page.locator('.message.assistant').last();
+  const heightOf = async () => (await user.boundingBox())!.height;
+  const bubble = await heightOf();
+  // The default: the user's bubble on the right, no initials.
+  expect((await user.boundingBox())!.x).toBeGreaterThan((await reply.boundingBox())!.x + 50);
+  await expect(user.locator('.letter-avatar')).toBeHidden();
+
+  const choose = async (style: string) => {
+    await page.locator('#tab-parameters').click();
+    await page.locator('#ptab-user').click();
+    await page.locator('#chat-style').selectOption(style);
+    await page.locator('#tab-chat').click();
+  };
+  await choose('cai-chat');
+  await expect(page.locator('#messages')).toHaveClass(/style-cai-chat/);
+  expect((await user.boundingBox())!.x).toBeCloseTo((await reply.boundingBox())!.x, 0);
+  await expect(user.locator('.letter-avatar')).toBeVisible();
+  await expect(user.locator('.letter-avatar')).toHaveText('Y'); // "You"
+  await expect(reply.locator('.letter-avatar')).toHaveText('A'); // "Assistant"
+  // In chat mode a character without a picture gets its initial too.
+  await chooseCharacter(page, 'AI助理');
+  await setMode(page, 'chat');
+  await newChat(page);
+  await expect(page.locator('.message.assistant').first().locator('.letter-avatar')).toHaveText('A');
+  await expect(page.locator('.message.assistant img.avatar')).toHaveCount(0);
+  await setMode(page, 'instruct');
+
+  await choose('compact');
+  await expect(page.locator('#messages')).toHaveClass(/style-compact/);
+  await expect(user.locator('.letter-avatar')).toBeHidden();
+  expect(await heightOf()).toBeLessThan(bubble);
+  // The style is a setting: it is there after a reload.
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(page.locator('#messages')).toHaveClass(/style-compact/);
 });

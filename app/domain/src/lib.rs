@@ -42,4 +42,4 @@ pub use persona::{
 };
 pub use placement::Placement;
 pub use requests::{CompletionRequest, ReplyRequest};
-pub use settings::{ChatSettings, UserSettings};
+pub use settings::{ChatSettings, ChatStyle, UserSettings};

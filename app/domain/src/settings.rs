@@ -25,6 +25,45 @@ pub struct ChatSettings {
     /// The Chat tab's "Thinking" switch, given to templates that read
     /// `enable_thinking` (Qwen3's).
     pub thinking: bool,
+    /// How the messages look.
+    pub chat_style: ChatStyle,
+}
+
+/// How the Chat tab draws messages, as text-generation-webui's chat
+/// styles do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChatStyle {
+    /// Bubbles: the user's on the right.
+    #[default]
+    Default,
+    /// TGW's cai-chat: every message full width under a picture and a
+    /// name, as Character.AI showed them.
+    CaiChat,
+    /// Dense lines without bubbles or pictures, for long chats on small
+    /// screens.
+    Compact,
+}
+
+impl ChatStyle {
+    pub const ALL: [ChatStyle; 3] = [ChatStyle::Default, ChatStyle::CaiChat, ChatStyle::Compact];
+
+    /// The name TGW's settings and the page's class use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatStyle::Default => "default",
+            ChatStyle::CaiChat => "cai-chat",
+            ChatStyle::Compact => "compact",
+        }
+    }
+
+    /// A style by name; TGW's other styles read as the default.
+    pub fn from_name(name: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .unwrap_or_default()
+    }
 }
 
 impl Default for ChatSettings {
@@ -39,6 +78,7 @@ impl Default for ChatSettings {
             template_model: None,
             start_reply_with: String::new(),
             thinking: true,
+            chat_style: ChatStyle::Default,
         }
     }
 }

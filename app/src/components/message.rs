@@ -100,22 +100,36 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
         }
     };
 
+    // cai-chat shows a picture beside every message: the character's where
+    // there is one, else the author's initial.
+    let initial = move || {
+        author()
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().to_string())
+            .unwrap_or_default()
+    };
+    // A character without a picture (the server answers 204): the initial.
+    let no_picture = RwSignal::new(false);
+    Effect::new(move |_| {
+        let _ = picture();
+        no_picture.set(false);
+    });
+    let shown_picture = move || picture().filter(|_| !no_picture.get());
     view! {
         <div class=class class:streaming=streaming data-index=index>
+            <Show when=move || shown_picture().is_none()>
+                <span class="letter-avatar" aria-hidden="true">{initial}</span>
+            </Show>
             {move || {
-                picture()
+                shown_picture()
                     .map(|src| {
                         view! {
                             <img
                                 class="avatar"
                                 src=src
                                 alt=""
-                                on:error=|ev| {
-                                    use wasm_bindgen::JsCast;
-                                    if let Some(img) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
-                                        let _ = img.style().set_property("display", "none");
-                                    }
-                                }
+                                on:error=move |_| no_picture.set(true)
                             />
                         }
                     })

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::state::ChatState;
+use crate::types::ChatStyle;
 
 /// Who the user is in chat modes: name (default "You") and a short bio.
 #[component]
@@ -18,6 +19,28 @@ pub fn UserPanel() -> impl IntoView {
                     state.settings.update(|s| s.user.name = if name.trim().is_empty() { "You".into() } else { name });
                 }
             />
+            <label for="chat-style">"Chat style"</label>
+            <select
+                id="chat-style"
+                on:change=move |ev| {
+                    let name = event_target_value(&ev);
+                    state.settings.update(|s| s.chat_style = ChatStyle::from_name(&name));
+                }
+            >
+                {ChatStyle::ALL
+                    .into_iter()
+                    .map(|style| {
+                        view! {
+                            <option
+                                value=style.as_str()
+                                prop:selected=move || state.settings.with(|s| s.chat_style == style)
+                            >
+                                {style.as_str()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
             <label for="user-bio">"Bio"</label>
             <textarea
                 id="user-bio"

@@ -90,7 +90,12 @@ pub fn ChatPage() -> impl IntoView {
                     </button>
                     <ModeSwitch />
                 </div>
-                <div class="messages" id="messages" node_ref=list on:click=on_click>
+                <div
+                    class=move || format!("messages style-{}", state.settings.with(|s| s.chat_style.as_str()))
+                    id="messages"
+                    node_ref=list
+                    on:click=on_click
+                >
                     <Show when=move || count() == 0>
                         <p class="empty-hint">"Type a message below. Enter sends, Shift+Enter adds a line."</p>
                     </Show>

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use domain::{ChatSettings, GenerationParams, Mode, UserSettings};
+use domain::{ChatSettings, ChatStyle, GenerationParams, Mode, UserSettings};
 use serde_json::{json, Map, Value};
 
 use super::{check_name, folder::Folder, presets::to_map, StoreError};
@@ -118,6 +118,7 @@ fn to_tgw_map(s: &UserSettings) -> Map<String, Value> {
         ),
         ("start_with".to_string(), json!(c.start_reply_with)),
         ("enable_thinking".to_string(), json!(c.thinking)),
+        ("chat_style".to_string(), json!(c.chat_style.as_str())),
         (
             "instruction_template".to_string(),
             json!(c.instruction_template),
@@ -166,6 +167,9 @@ fn from_map(map: &Map<String, Value>) -> UserSettings {
     if let Some(v) = map.get("enable_thinking").and_then(Value::as_bool) {
         c.thinking = v;
     }
+    if let Some(v) = text("chat_style") {
+        c.chat_style = ChatStyle::from_name(&v);
+    }
     c.instruction_template = text("instruction_template").filter(|t| !t.is_empty());
     c.template_model = text("candlelight_template_model");
     s.preset = text("preset").filter(|p| !p.is_empty());
@@ -211,6 +215,7 @@ mod tests {
         s.settings.user.bio = "Likes otters.".into();
         s.settings.mode = Mode::ChatInstruct;
         s.settings.character = "AI助理".into();
+        s.settings.chat_style = ChatStyle::CaiChat;
         s.params.temperature = 1.23;
         s.params.dry_multiplier = 0.8;
         s.preset = Some("Creative".into());
@@ -221,6 +226,7 @@ mod tests {
             "mode: chat-instruct",
             "temperature: 1.23",
             "preset: Creative",
+            "chat_style: cai-chat",
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
