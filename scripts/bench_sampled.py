@@ -2,7 +2,8 @@
 llama-server on the same GGUF: `candlelight bench-serve --sampling S` for
 greedy, temperature 0.8 with top_p 0.95, text-generation-webui's default
 preset (min_p) and the Chat tab's default (Qwen's: top_k 20, top_p 0.8,
-repetition penalty 1.05), at 1 and 4 streams. Both servers get the same
+repetition penalty 1.05), and TGW's preset with DRY or XTC, at 1 and 4
+streams. Both servers get the same
 JSON (each reads its own names for the repetition penalty). Writes the
 table to BENCHMARKS.md. Called by scripts/bench-sampled.sh."""
 
@@ -18,6 +19,8 @@ SAMPLINGS = [
     ("top-p", "temperature 0.8, top_p 0.95"),
     ("min-p", "TGW's default preset (min_p 0.05, temperature 1)"),
     ("qwen", "Chat tab default (temperature 0.7, top_p 0.8, top_k 20, rep. penalty 1.05)"),
+    ("min-p-dry", "TGW's default preset + DRY 0.8"),
+    ("min-p-xtc", "TGW's default preset + XTC (threshold 0.1, probability 0.5)"),
 ]
 
 

@@ -74,6 +74,11 @@ pub enum Sampling {
     /// The Chat tab's default (Qwen's recommendation): temperature 0.7,
     /// top_p 0.8, top_k 20, repetition penalty 1.05 over 1,024 tokens.
     Qwen,
+    /// TGW's default preset with DRY at 0.8 (base 1.75, allowed length 2,
+    /// both servers' default breakers).
+    MinPDry,
+    /// TGW's default preset with XTC (threshold 0.1, probability 0.5).
+    MinPXtc,
 }
 
 impl Sampling {
@@ -83,6 +88,15 @@ impl Sampling {
             Sampling::Greedy => return json!({"temperature": 0}),
             Sampling::TopP => json!({"temperature": 0.8, "top_p": 0.95, "top_k": 0}),
             Sampling::MinP => json!({"temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.05}),
+            // llama-server reads DRY and XTC under the same names.
+            Sampling::MinPDry => json!({
+                "temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.05,
+                "dry_multiplier": 0.8, "dry_base": 1.75, "dry_allowed_length": 2,
+            }),
+            Sampling::MinPXtc => json!({
+                "temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.05,
+                "xtc_threshold": 0.1, "xtc_probability": 0.5,
+            }),
             Sampling::Qwen => json!({
                 "temperature": 0.7, "top_p": 0.8, "top_k": 20,
                 "repetition_penalty": 1.05, "repetition_penalty_range": 1024,

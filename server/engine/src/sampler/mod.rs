@@ -119,12 +119,20 @@ impl Sampler {
             candidates.select_nth_unstable_by(k - 1, by_logit);
             candidates.truncate(k);
         }
-        candidates.sort_unstable_by(by_logit);
-        temperature::smooth(&mut candidates, p.smoothing_factor, p.smoothing_curve);
         // temperature_last: the filters judge the untempered distribution,
         // and the temperature shapes only what they keep.
         let filter_temperature = if p.temperature_last { 1.0 } else { temperature };
-        let mut probs = softmax(&candidates, filter_temperature);
+        let head = (k == 0 && p.typical_p >= 1.0 && p.smoothing_factor <= 0.0)
+            .then(|| truncating_head(&mut candidates, filter_temperature, p.top_p, p.min_p))
+            .flatten();
+        let mut probs = match head {
+            Some(probs) => probs,
+            None => {
+                candidates.sort_unstable_by(by_logit);
+                temperature::smooth(&mut candidates, p.smoothing_factor, p.smoothing_curve);
+                softmax(&candidates, filter_temperature)
+            }
+        };
         truncate_top_p(&mut candidates, &mut probs, p.top_p);
         truncate_typical(&mut candidates, &mut probs, p.typical_p);
         truncate_min_p(&mut candidates, &mut probs, p.min_p);
@@ -195,6 +203,49 @@ impl Sampler {
             *l -= p.presence_penalty + p.frequency_penalty * n as f32;
         }
     }
+}
+
+/// How many of the best candidates [`truncating_head`] sorts.
+const HEAD: usize = 1024;
+
+/// When top_p or min_p certainly cuts within the `HEAD` best candidates,
+/// only those are sorted (the samplers that follow, XTC and mirostat,
+/// work on what the cut keeps): `candidates` becomes them, sorted, and
+/// their probabilities over the whole vocabulary are returned. `None`
+/// where the cut may fall further (a flat distribution): everything is
+/// sorted then. Sorting 151,936 candidates took ~5 ms a token.
+fn truncating_head(
+    candidates: &mut Vec<(u32, f32)>,
+    temperature: f32,
+    top_p: f32,
+    min_p: f32,
+) -> Option<Vec<f32>> {
+    if candidates.len() <= HEAD || (top_p >= 1.0 && min_p <= 0.0) {
+        return None;
+    }
+    let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    let max = candidates
+        .iter()
+        .map(|c| c.1)
+        .fold(f32::NEG_INFINITY, f32::max) as f64;
+    let t = (temperature as f64).max(f64::MIN_POSITIVE);
+    let total: f64 = candidates
+        .iter()
+        .map(|c| ((c.1 as f64 - max) / t).exp())
+        .sum();
+    candidates.select_nth_unstable_by(HEAD - 1, by_logit);
+    candidates[..HEAD].sort_unstable_by(by_logit);
+    let probs: Vec<f32> = candidates[..HEAD]
+        .iter()
+        .map(|c| (((c.1 as f64 - max) / t).exp() / total) as f32)
+        .collect();
+    let top_p_cuts = top_p < 1.0 && probs.iter().sum::<f32>() >= top_p;
+    let min_p_cuts = min_p > 0.0 && probs[HEAD - 1] < min_p * probs[0];
+    if !(top_p_cuts || min_p_cuts) {
+        return None;
+    }
+    candidates.truncate(HEAD);
+    Some(probs)
 }
 
 /// Probabilities scaled to sum to 1.
@@ -439,6 +490,45 @@ mod tests {
         }
         assert!(s.mirostat_mu < 4.0, "mu {}", s.mirostat_mu);
         assert!(seen.len() < 64, "{} distinct tokens", seen.len());
+    }
+
+    #[test]
+    fn only_the_head_is_sorted_when_the_cut_falls_inside_it() {
+        // 5,000 candidates: a few likely ones, a long flat tail.
+        let logits: Vec<f32> = (0..5000)
+            .map(|i| if i < 8 { 10.0 - i as f32 } else { -5.0 })
+            .collect();
+        let all: Vec<(u32, f32)> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (i as u32, l))
+            .collect();
+        let mut head = all.clone();
+        let probs = truncating_head(&mut head, 1.0, 1.0, 0.05).expect("min_p cuts in the head");
+        assert_eq!(head.len(), HEAD);
+        assert_eq!(head[0].0, 0);
+        // Probabilities over the whole vocabulary, as the full sort gives.
+        let mut sorted = all.clone();
+        sorted.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let full = softmax(&sorted, 1.0);
+        for (a, b) in probs.iter().zip(&full).take(8) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        // A flat distribution: the cut may fall anywhere, everything is sorted.
+        let mut flat: Vec<(u32, f32)> = (0..5000).map(|i| (i, 0.0)).collect();
+        assert!(truncating_head(&mut flat, 1.0, 0.95, 0.0).is_none());
+        // Same draws either way: XTC with min_p (head) vs the same logits
+        // with the cut made by hand (top_k, which sorts only k).
+        let xtc = |f: fn(&mut Sampling)| {
+            params(|p| {
+                p.xtc_probability = 1.0;
+                p.xtc_threshold = 0.1;
+                f(p);
+            })
+        };
+        let by_min_p = histogram(&xtc(|p| p.min_p = 0.05), &logits, 300);
+        let by_top_k = histogram(&xtc(|p| p.top_k = 3), &logits, 300);
+        assert_eq!(by_min_p, by_top_k);
     }
 
     #[test]

@@ -73,6 +73,38 @@ fn settings() -> Vec<(&'static str, Sampling)> {
                 s.repetition_penalty_range = 1024;
             }),
         ),
+        (
+            "TGW default + DRY 0.8",
+            sampled(|s| {
+                s.min_p = 0.05;
+                s.dry_multiplier = 0.8;
+            }),
+        ),
+        (
+            "TGW default + XTC (0.1, 0.5)",
+            sampled(|s| {
+                s.min_p = 0.05;
+                s.xtc_threshold = 0.1;
+                s.xtc_probability = 0.5;
+            }),
+        ),
+        ("top_n_sigma 1", sampled(|s| s.top_n_sigma = 1.0)),
+        (
+            "dynamic temperature 0.5-1.5",
+            sampled(|s| {
+                s.dynamic_temperature = true;
+                s.dynatemp_low = 0.5;
+                s.dynatemp_high = 1.5;
+            }),
+        ),
+        (
+            "mirostat 2 (tau 5, eta 0.1)",
+            sampled(|s| {
+                s.mirostat_mode = 2;
+                s.mirostat_tau = 5.0;
+                s.mirostat_eta = 0.1;
+            }),
+        ),
     ]
 }
 
