@@ -35,6 +35,18 @@ for (const size of sizes) {
     await send(page, 'What is $\\int_0^1 x\\,dx$? Show it as $$\\int_0^1 x\\,dx = \\frac{1}{2}$$ and a line of Python.');
     await waitIdle(page);
     await shot('chat');
+    if (size.width < 800) {
+      // The phone's menus: the chat actions, then the past chats.
+      await page.locator('.actions-toggle').click();
+      await expect(page.locator('#regenerate')).toBeVisible();
+      await shot('chat-actions-open');
+      await page.locator('.actions-toggle').click();
+      await page.locator('#chats-menu').click();
+      await expect(page.locator('.chat-sidebar')).toBeInViewport();
+      await page.waitForTimeout(300);
+      await shot('chats-menu-open');
+      await page.locator('.drawer-backdrop').click({ position: { x: 380, y: 420 } });
+    }
 
     await page.locator('#tab-parameters').click();
     await page.locator('#ptab-generation').click();
