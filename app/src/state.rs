@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::types::{
     AttachmentPreview, ChatKey, ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams,
-    GenerationStats, Placement, Role,
+    GenerationStats, Placement, ReplyInfo, Role,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct Shown {
     /// The attached files' names and text sizes (not their text, which
     /// the view never shows and the memo would copy per frame).
     pub files: Vec<(String, usize)>,
+    /// The shown version's numbers, where it was generated here.
+    pub info: Option<ReplyInfo>,
 }
 
 #[derive(Clone, Copy)]
@@ -166,6 +168,7 @@ impl ChatState {
                                 .iter()
                                 .map(|a| (a.name.clone(), a.content.len()))
                                 .collect(),
+                            info: m.reply_info.clone().filter(|i| i.version == m.current),
                         })
                         .collect()
                 })
@@ -179,6 +182,7 @@ impl ChatState {
                 version,
                 streaming: true,
                 files: Vec::new(),
+                info: None,
             };
             match s.target {
                 Placement::NewReply => shown.push(streaming_reply(s.text.clone(), (0, 1))),

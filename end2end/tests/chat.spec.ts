@@ -161,3 +161,26 @@ test('start reply with puts the text at the start of the reply', async ({ page }
   await page.locator('#start-reply-with').fill('');
   await page.locator('#start-reply-with').press('Tab');
 });
+
+test("a reply's numbers show when the pointer rests on its name, and stay after a reload", async ({ page }) => {
+  await openApp(page);
+  await setMode(page, 'instruct');
+  await setParam(page, 'max_new_tokens', '5');
+  await newChat(page);
+  await send(page, 'Name a colour.');
+  await waitIdle(page);
+  const meta = page.locator('.message.assistant').last().locator('.meta');
+  const numbers = /^\d+ tokens · [\d.]+ tok\/s · first token after \d+ ms · .+/;
+  await expect(meta).toHaveAttribute('title', numbers);
+  const first = await meta.getAttribute('title');
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(page.locator('.message.assistant').last().locator('.meta')).toHaveAttribute('title', first!);
+  // A new version has its own numbers; the old version's are not kept.
+  await page.locator('#regenerate').click();
+  await waitIdle(page);
+  await expect(meta).toHaveAttribute('title', numbers);
+  await page.locator('.message.assistant').last().locator('.version-prev').click();
+  await expect(page.locator('.message.assistant').last().locator('.version-label')).toHaveText('1/2');
+  await expect(meta).not.toHaveAttribute('title', /tokens/);
+});

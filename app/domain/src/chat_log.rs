@@ -27,6 +27,22 @@ pub struct LoggedMessage {
     /// Files the user attached (user messages only); every version reads them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// How the last generated version came to be (replies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_info: Option<ReplyInfo>,
+}
+
+/// The numbers of one generated reply, shown when the pointer rests on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyInfo {
+    /// The version these numbers belong to.
+    pub version: usize,
+    pub tokens: u32,
+    /// Tenths of a token per second (an integer keeps the type `Eq`).
+    pub decitokens_per_second: u32,
+    pub first_token_ms: u32,
+    /// When the reply ended, in milliseconds since 1970 (UTC).
+    pub finished_at_ms: u64,
 }
 
 impl LoggedMessage {
@@ -36,6 +52,7 @@ impl LoggedMessage {
             versions: vec![text.into()],
             current: 0,
             attachments: Vec::new(),
+            reply_info: None,
         }
     }
 

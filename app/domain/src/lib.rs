@@ -25,7 +25,7 @@ pub use attachment::{
 pub use caller::Caller;
 pub use chat::{ChatMessage, FunctionCall, Role, ToolCall};
 pub use chat_log::{
-    ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage,
+    ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage, ReplyInfo,
 };
 pub use error_class::ErrorClass;
 pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};

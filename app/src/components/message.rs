@@ -135,7 +135,10 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                     })
             }}
             <div class="message-body">
-                <div class="meta">
+                <div
+                    class="meta"
+                    title=move || shown.with(|s| s.as_ref().and_then(|s| s.info.as_ref()).map(reply_title))
+                >
                     <span class="author">{author}</span>
                     <Show when=move || { version().1 > 1 }>
                         <span class="versions">
@@ -226,4 +229,27 @@ pub fn encode(segment: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// What the pointer on a reply's name shows: its length, speed, first
+/// token and when it ended (local time).
+fn reply_title(info: &crate::types::ReplyInfo) -> String {
+    let when = finished_at(info.finished_at_ms);
+    format!(
+        "{} tokens · {:.1} tok/s · first token after {} ms · {when}",
+        info.tokens,
+        info.decitokens_per_second as f64 / 10.0,
+        info.first_token_ms,
+    )
+}
+
+#[cfg(feature = "hydrate")]
+fn finished_at(ms: u64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn finished_at(ms: u64) -> String {
+    format!("{} s after 1970 (UTC)", ms / 1000)
 }

@@ -95,8 +95,13 @@ fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
                 .collect()
         })
         .unwrap_or_default();
+    let reply_info = entry
+        .and_then(|e| e.get("candlelight_reply"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
     if versions.is_empty() {
-        return LoggedMessage::new(Role::Assistant, text);
+        let mut message = LoggedMessage::new(Role::Assistant, text);
+        message.reply_info = reply_info;
+        return message;
     }
     let current = entry
         .and_then(|e| e.get("current_version_index"))
@@ -108,6 +113,7 @@ fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
         versions,
         current,
         attachments: Vec::new(),
+        reply_info,
     };
     // The row's text is what TGW shows; trust it over a stale index.
     if message.text() != text && !text.is_empty() {
@@ -147,16 +153,21 @@ pub fn render(file: &ChatFile) -> Value {
         };
         internal.push(json!([user_internal, bot.text()]));
         shown.push(json!([visible(user), visible(bot.text())]));
+        let mut entry = Map::new();
         if bot.versions.len() > 1 {
             let versions: Vec<Value> = bot
                 .versions
                 .iter()
                 .map(|v| json!({"content": v, "visible_content": visible(v)}))
                 .collect();
-            metadata.insert(
-                format!("assistant_{row}"),
-                json!({"versions": versions, "current_version_index": bot.current}),
-            );
+            entry.insert("versions".into(), json!(versions));
+            entry.insert("current_version_index".into(), json!(bot.current));
+        }
+        if let Some(info) = &bot.reply_info {
+            entry.insert("candlelight_reply".into(), json!(info));
+        }
+        if !entry.is_empty() {
+            metadata.insert(format!("assistant_{row}"), Value::Object(entry));
         }
     };
     let empty_reply = LoggedMessage::new(Role::Assistant, "");
@@ -198,6 +209,13 @@ mod tests {
         let mut reply = msg(Role::Assistant, "Fine.");
         reply.versions.push("Great, thanks!".into());
         reply.current = 1;
+        reply.reply_info = Some(domain::ReplyInfo {
+            version: 1,
+            tokens: 4,
+            decitokens_per_second: 551,
+            first_token_ms: 230,
+            finished_at_ms: 1_796_000_000_000,
+        });
         let file = ChatFile {
             messages: vec![
                 msg(Role::Assistant, "Hello! <b>Welcome</b>"),

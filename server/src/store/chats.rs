@@ -179,6 +179,7 @@ impl Chats {
                 versions: greeting.iter().filter(|g| !g.is_empty()).cloned().collect(),
                 current: 0,
                 attachments: Vec::new(),
+                reply_info: None,
             }],
             _ => Vec::new(),
         };

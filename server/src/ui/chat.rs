@@ -316,7 +316,11 @@ async fn drive(
         }
     }
     drop(events);
-    match save_reply(&chats, &generation, target, text) {
+    let stats = match &end {
+        Some(StreamEvent::Done { stats, .. }) => Some(stats.clone()),
+        _ => None,
+    };
+    match save_reply(&chats, &generation, target, text, stats) {
         Ok(Some(revision)) => {
             let _ = tx.send(StreamEvent::Saved { revision });
         }
@@ -363,15 +367,33 @@ fn save_reply(
     generation: &GenerationLock,
     target: Placement,
     text: String,
+    stats: Option<GenerationStats>,
 ) -> Result<Option<u64>, StoreError> {
     if text.is_empty() || target == Placement::Composer {
         return Ok(None);
     }
     let (log, ()) = chats.update_generating(generation, |messages| {
         target.apply(messages, &text);
+        if let (Some(stats), Some(reply)) = (stats, messages.last_mut()) {
+            reply.reply_info = Some(reply_info(&stats, reply.current));
+        }
         Ok(())
     })?;
     Ok(Some(log.revision))
+}
+
+/// The numbers kept with a reply, from its engine statistics.
+fn reply_info(stats: &GenerationStats, version: usize) -> domain::ReplyInfo {
+    let finished_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    domain::ReplyInfo {
+        version,
+        tokens: stats.completion_tokens,
+        decitokens_per_second: (stats.decode_tokens_per_second * 10.0).round() as u32,
+        first_token_ms: stats.time_to_first_token_ms.round() as u32,
+        finished_at_ms,
+    }
 }
 
 /// A tokio receiver as a `Stream`.
