@@ -117,51 +117,23 @@ fn GenerationPanel() -> impl IntoView {
                     {fields}
                 </div>
                 <div class="checks">
-                    <label>
-                        <input
-                            type="checkbox"
-                            id="param-do_sample"
-                            prop:checked=move || params.with(|p| p.do_sample)
-                            on:change=move |ev| params.update(|p| p.do_sample = event_target_checked(&ev))
-                        />
-                        " do_sample"
-                    </label>
-                    <label>
-                        <input
-                            type="checkbox"
-                            id="param-ban_eos_token"
-                            prop:checked=move || params.with(|p| p.ban_eos_token)
-                            on:change=move |ev| params.update(|p| p.ban_eos_token = event_target_checked(&ev))
-                        />
-                        " ban_eos_token"
-                    </label>
-                    <label title="Between dynatemp_low and dynatemp_high by how unsure the model is, instead of temperature">
-                        <input
-                            type="checkbox"
-                            id="param-dynamic_temperature"
-                            prop:checked=move || params.with(|p| p.dynamic_temperature)
-                            on:change=move |ev| params.update(|p| p.dynamic_temperature = event_target_checked(&ev))
-                        />
-                        " dynamic_temperature"
-                    </label>
-                    <label title="Apply the temperature after top_p, typical_p and min_p">
-                        <input
-                            type="checkbox"
-                            id="param-temperature_last"
-                            prop:checked=move || params.with(|p| p.temperature_last)
-                            on:change=move |ev| params.update(|p| p.temperature_last = event_target_checked(&ev))
-                        />
-                        " temperature_last"
-                    </label>
-                    <label title="A reply may use all the context the prompt leaves, not only max_new_tokens">
-                        <input
-                            type="checkbox"
-                            id="param-auto_max_new_tokens"
-                            prop:checked=move || params.with(|p| p.auto_max_new_tokens)
-                            on:change=move |ev| params.update(|p| p.auto_max_new_tokens = event_target_checked(&ev))
-                        />
-                        " auto_max_new_tokens"
-                    </label>
+                    {SWITCHES
+                        .iter()
+                        .map(|switch| {
+                            view! {
+                                <label title=switch.help>
+                                    <input
+                                        type="checkbox"
+                                        id=format!("param-{}", switch.name)
+                                        prop:checked=move || params.with(|p| (switch.get)(p))
+                                        on:change=move |ev| params.update(|p| (switch.set)(p, event_target_checked(&ev)))
+                                    />
+                                    " "
+                                    {switch.name}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
                 </div>
                 <label for="param-custom_stopping_strings">"custom_stopping_strings (one per line; \\n is a newline)"</label>
                 <textarea
@@ -192,6 +164,49 @@ fn GenerationPanel() -> impl IntoView {
             </div>
     }
 }
+
+/// A yes/no sampling parameter: its name (the API's and presets'), what
+/// it does, and how to read and write it.
+struct Switch {
+    name: &'static str,
+    help: &'static str,
+    get: fn(&GenerationParams) -> bool,
+    set: fn(&mut GenerationParams, bool),
+}
+
+/// The Generation section's switches, in the order shown.
+const SWITCHES: &[Switch] = &[
+    Switch {
+        name: "do_sample",
+        help: "Sample from the distribution; off is greedy decoding",
+        get: |p| p.do_sample,
+        set: |p, on| p.do_sample = on,
+    },
+    Switch {
+        name: "ban_eos_token",
+        help: "Keep generating past the end-of-sequence token",
+        get: |p| p.ban_eos_token,
+        set: |p, on| p.ban_eos_token = on,
+    },
+    Switch {
+        name: "dynamic_temperature",
+        help: "Between dynatemp_low and dynatemp_high by how unsure the model is, instead of temperature",
+        get: |p| p.dynamic_temperature,
+        set: |p, on| p.dynamic_temperature = on,
+    },
+    Switch {
+        name: "temperature_last",
+        help: "Apply the temperature after top_p, typical_p and min_p",
+        get: |p| p.temperature_last,
+        set: |p, on| p.temperature_last = on,
+    },
+    Switch {
+        name: "auto_max_new_tokens",
+        help: "A reply may use all the context the prompt leaves, not only max_new_tokens",
+        get: |p| p.auto_max_new_tokens,
+        set: |p, on| p.auto_max_new_tokens = on,
+    },
+];
 
 /// One stop string per non-empty line; `\n` written out means a newline.
 fn parse_stop_lines(text: &str) -> Vec<String> {
