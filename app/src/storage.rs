@@ -10,6 +10,8 @@ pub const PARAMS: &str = "candlelight.params";
 pub const LAST_CHATS: &str = "candlelight.last-chats";
 /// The Notebook's text.
 pub const NOTEBOOK: &str = "candlelight.notebook";
+/// Whether the Notebook shows its Default layout (output beside input).
+pub const NOTEBOOK_SPLIT: &str = "candlelight.notebook-split";
 /// The name of the preset the samplers were last loaded from or saved as.
 pub const PRESET: &str = "candlelight.preset";
 /// True while this browser holds settings the server has not saved yet

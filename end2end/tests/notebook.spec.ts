@@ -37,3 +37,33 @@ test('the Notebook continues raw text in place, with Stop and token counts', asy
   await page.locator('#tab-notebook').click();
   await expect(page.locator('#notebook-text')).toHaveValue(stopped);
 });
+
+test("the Notebook's Default layout writes the output beside the input, which stays", async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '12');
+  await setParam(page, 'temperature', '0');
+  await page.locator('#tab-notebook').click();
+  await page.locator('#notebook-layout-default').check();
+  const input = page.locator('#notebook-text');
+  const output = page.locator('#notebook-output');
+  await input.fill('The capital of France is');
+  await page.locator('#notebook-generate').click();
+  await expect(page.locator('#notebook-status')).toHaveText(/\d+ prompt \+ \d+ new tokens/, { timeout: 60_000 });
+  await expect(input).toHaveValue('The capital of France is');
+  const first = await output.inputValue();
+  expect(first.length).toBeGreaterThan(0);
+  // Side by side on a desktop.
+  const [a, b] = [await input.boundingBox(), await output.boundingBox()];
+  expect(b!.x).toBeGreaterThan(a!.x + a!.width - 1);
+  // Generating again replaces the output (greedy: the same text).
+  await page.locator('#notebook-generate').click();
+  await expect(page.locator('#notebook-generate')).toBeVisible();
+  await expect(output).toHaveValue(first);
+  // The layout is remembered.
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await page.locator('#tab-notebook').click();
+  await expect(page.locator('#notebook-layout-default')).toBeChecked();
+  await page.locator('#notebook-layout-notebook').check();
+  await expect(output).toHaveCount(0);
+});

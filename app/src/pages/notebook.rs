@@ -9,11 +9,16 @@ use crate::types::{CompletionRequest, EventLineDecoder, FinishReason, StreamEven
 
 /// text-generation-webui's Notebook: raw text in one box, and the model
 /// continues it in place (no chat template, nothing saved), with the
-/// Parameters tab's samplers, Stop, and the token counts.
+/// Parameters tab's samplers, Stop, and the token counts. Its Default
+/// layout keeps the input and writes the continuation into a second box
+/// beside it (TGW's Default tab).
 #[component]
 pub fn NotebookPage() -> impl IntoView {
     let state = ChatState::expect();
     let text = RwSignal::new(String::new());
+    // Default layout: the continuation goes here, the input stays.
+    let split = RwSignal::new(false);
+    let output = RwSignal::new(String::new());
     // The running generation's request id (Stop names it).
     let running = RwSignal::new(None::<String>);
     let status = RwSignal::new(None::<String>);
@@ -37,6 +42,10 @@ pub fn NotebookPage() -> impl IntoView {
         running.set(Some(id.clone()));
         error.set(None);
         status.set(None);
+        let into_output = split.get_untracked();
+        if into_output {
+            output.set(String::new());
+        }
         spawn_local(async move {
             let mine = {
                 let id = id.clone();
@@ -74,7 +83,8 @@ pub fn NotebookPage() -> impl IntoView {
                                     .set(Some(format!("reading prompt: {done} / {total} tokens"))),
                                 StreamEvent::Text { text: piece } => {
                                     status.set(None);
-                                    text.update(|t| t.push_str(&piece));
+                                    let target = if into_output { output } else { text };
+                                    target.update(|t| t.push_str(&piece));
                                 }
                                 StreamEvent::Done {
                                     finish_reason,
@@ -119,7 +129,16 @@ pub fn NotebookPage() -> impl IntoView {
         if let Some(saved) = storage::load::<String>(storage::NOTEBOOK) {
             text.set(saved);
         }
+        if let Some(saved) = storage::load::<bool>(storage::NOTEBOOK_SPLIT) {
+            split.set(saved);
+        }
         restored.set_value(true);
+    });
+    Effect::new(move |_| {
+        let now = split.get();
+        if restored.get_value() {
+            storage::save(storage::NOTEBOOK_SPLIT, &now);
+        }
     });
     Effect::new(move |_| {
         let now = text.get();
@@ -132,15 +151,52 @@ pub fn NotebookPage() -> impl IntoView {
         <div class="notebook">
             <div class="panel">
                 <h2>"Notebook"</h2>
-                <p class="help">"The model continues your text in place, without a chat template. Samplers and max_new_tokens come from the Parameters tab."</p>
-                <textarea
-                    id="notebook-text"
-                    class="code"
-                    rows="20"
-                    prop:value=move || text.get()
-                    prop:readonly=busy
-                    on:input=move |ev| text.set(event_target_value(&ev))
-                ></textarea>
+                <div class="notebook-layout" role="radiogroup" aria-label="Layout">
+                    <label>
+                        <input
+                            type="radio"
+                            name="notebook-layout"
+                            id="notebook-layout-notebook"
+                            prop:checked=move || !split.get()
+                            disabled=busy
+                            on:change=move |_| split.set(false)
+                        />
+                        " Notebook (continue in place)"
+                    </label>
+                    <label>
+                        <input
+                            type="radio"
+                            name="notebook-layout"
+                            id="notebook-layout-default"
+                            prop:checked=move || split.get()
+                            disabled=busy
+                            on:change=move |_| split.set(true)
+                        />
+                        " Default (input and output side by side)"
+                    </label>
+                </div>
+                <p class="help">"The model continues your text without a chat template. Samplers and max_new_tokens come from the Parameters tab."</p>
+                <div class="notebook-boxes" class:split=move || split.get()>
+                    <textarea
+                        id="notebook-text"
+                        class="code"
+                        rows="20"
+                        aria-label="Input"
+                        prop:value=move || text.get()
+                        prop:readonly=move || busy() && !split.get()
+                        on:input=move |ev| text.set(event_target_value(&ev))
+                    ></textarea>
+                    <Show when=move || split.get()>
+                        <textarea
+                            id="notebook-output"
+                            class="code"
+                            rows="20"
+                            aria-label="Output"
+                            readonly
+                            prop:value=move || output.get()
+                        ></textarea>
+                    </Show>
+                </div>
                 <div class="row">
                     <Show
                         when=busy
