@@ -10,8 +10,8 @@ use futures::Stream;
 use crate::types::{
     AppError, AttachmentPreview, Caller, CardImport, Character, CharacterInfo, ChatEdit,
     ChatFolder, ChatKey, ChatLog, ChatSummary, CompletionRequest, DownloadStatus, GenerationParams,
-    ModelFile, ModelPanel, ModelStatus, PresetInfo, RemoteModelFile, ReplyRequest, StreamEvent,
-    UserSettings,
+    LoadChoice, ModelFile, ModelPanel, ModelStatus, PresetInfo, RemoteModelFile, ReplyRequest,
+    StreamEvent, UserSettings,
 };
 
 /// A reply as it is generated; dropping it cancels the generation (what was
@@ -126,7 +126,7 @@ pub trait ModelService: Send + Sync + 'static {
     fn files(&self) -> Vec<ModelFile>;
     fn panel(&self) -> ModelPanel;
     /// Starts loading a model from the folder; [`ModelService::panel`] shows progress.
-    fn load(&self, name: &str) -> Result<(), AppError>;
+    fn load(&self, name: &str, choice: LoadChoice) -> Result<(), AppError>;
     fn unload(&self) -> Result<(), AppError>;
     /// The GGUF files of a Hugging Face repository.
     fn remote_files(

@@ -81,3 +81,37 @@ test('unload frees the model and the chat says why', async ({ page }) => {
     await loadModel(page, SMOL);
   }
 });
+
+test('load options: context and parallel replies, with the memory each choice takes shown first', async ({ page }) => {
+  await openApp(page);
+  await page.locator('#tab-model').click();
+  const qwen = page.locator(`tr[data-model="${QWEN}"]`);
+  // Qwen2.5 0.5B: 24 layers × 2 KV heads × 64 × 2 (K and V) × 2 bytes = 12 KB a token.
+  await expect(qwen.locator('.load-estimate')).toContainText('4 × 32768 tokens');
+  const before = await qwen.locator('.load-estimate').innerText();
+  await page.locator('#load-ctx').fill('2048');
+  await page.locator('#load-ctx').press('Tab');
+  await page.locator('#load-parallel').fill('2');
+  await page.locator('#load-parallel').press('Tab');
+  await expect(qwen.locator('.load-estimate')).toContainText('cache: 2 × 2048 tokens');
+  await expect(qwen.locator('.load-estimate')).toContainText('+ 50 MB cache');
+  expect(await qwen.locator('.load-estimate').innerText()).not.toEqual(before);
+  try {
+    await loadModel(page, QWEN);
+    await expect(page.locator('.model-summary')).toContainText('context 2048 tokens');
+    await expect(page.locator('#model-batching')).toContainText('2 replies at once, each up to 2048 tokens');
+    // Out of range: refused with the range, the model stays.
+    await page.locator('#load-parallel').fill('40');
+    await page.locator('#load-parallel').press('Tab');
+    await page.locator(`tr[data-model="${SMOL}"] .load-model`).click();
+    await expect(page.locator('#load-refused')).toContainText('parallel replies must be 1 to 16');
+    await expect(page.locator('.model-summary')).toContainText(QWEN);
+  } finally {
+    await page.locator('#load-ctx').fill('0');
+    await page.locator('#load-ctx').press('Tab');
+    await page.locator('#load-parallel').fill('0');
+    await page.locator('#load-parallel').press('Tab');
+    await loadModel(page, SMOL);
+    await expect(page.locator('#model-batching')).toContainText('4 replies at once');
+  }
+});

@@ -31,7 +31,8 @@ pub use error_class::ErrorClass;
 pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};
 pub use library::{CardImport, CharacterInfo, PresetInfo};
 pub use model::{
-    Batching, DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
+    Batching, DownloadState, DownloadStatus, LoadChoice, ModelFile, ModelPanel, ModelStatus,
+    RemoteModelFile, MAX_PARALLEL,
 };
 pub use param_ranges::{NumericParam, MAX_NEW_TOKENS_LIMIT, MIN_TEMPERATURE, NUMERIC_PARAMS};
 pub use params::{

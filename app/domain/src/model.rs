@@ -21,9 +21,30 @@ pub struct ModelFile {
     pub name: String,
     pub size_bytes: u64,
     pub architecture: Option<String>,
+    /// The context it was trained for (tokens), from its header.
+    #[serde(default)]
+    pub context_length: Option<u32>,
+    /// Bytes one token takes in the f16 cache, from its header: with the
+    /// context and parallel replies, what loading it will take.
+    #[serde(default)]
+    pub kv_bytes_per_token: Option<u64>,
     /// Why the header could not be read, if it could not.
     pub problem: Option<String>,
 }
+
+/// How the Model tab asks for a model to be loaded; 0 keeps the server's
+/// setting (`--ctx-size`, `--parallel`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadChoice {
+    /// Tokens each reply may use (prompt and reply).
+    pub ctx_size: u32,
+    /// Replies generated at once, each with its own cache.
+    pub parallel: u32,
+}
+
+/// The most replies one load may run at once.
+pub const MAX_PARALLEL: u32 = 16;
 
 /// The Model tab's view of the engine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +56,10 @@ pub struct ModelPanel {
     pub loading: Option<String>,
     /// The last load's error, if it failed.
     pub load_error: Option<String>,
+    /// Parallel replies a load gets unless the Model tab asks for others
+    /// (`--parallel`).
+    #[serde(default)]
+    pub server_parallel: u32,
     /// Resident memory of the server process, MiB.
     pub rss_mib: Option<f64>,
     /// GPU memory in use, MiB (CUDA builds).

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::types::{AppError, DownloadStatus, ModelFile, ModelPanel, RemoteModelFile};
+use crate::types::{AppError, DownloadStatus, LoadChoice, ModelFile, ModelPanel, RemoteModelFile};
 
 #[server(input = Json)]
 pub async fn list_model_files() -> Result<Vec<ModelFile>, AppError> {
@@ -14,8 +14,8 @@ pub async fn load_model_panel() -> Result<ModelPanel, AppError> {
 }
 
 #[server(input = Json)]
-pub async fn load_model_file(name: String) -> Result<(), AppError> {
-    crate::services::services()?.models.load(&name)
+pub async fn load_model_file(name: String, choice: LoadChoice) -> Result<(), AppError> {
+    crate::services::services()?.models.load(&name, choice)
 }
 
 #[server(input = Json)]

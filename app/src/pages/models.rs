@@ -8,7 +8,8 @@ use crate::api::{
 };
 use crate::state::{ChatState, Tab};
 use crate::types::{
-    DownloadState, DownloadStatus, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
+    DownloadState, DownloadStatus, LoadChoice, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
+    MAX_PARALLEL,
 };
 
 fn mib(bytes: u64) -> String {
@@ -26,6 +27,9 @@ pub fn ModelsPage() -> impl IntoView {
     let downloads = RwSignal::new(Vec::<DownloadStatus>::new());
     let repo_box = NodeRef::<Input>::new();
     let active = move || state.tab.get() == Tab::Model;
+    // What a load that keeps the server's setting gets (`--parallel`).
+    let server_parallel =
+        move || panel.with(|p| p.as_ref().map_or(0, |p| p.server_parallel).max(1));
 
     let refresh = move || {
         spawn_local(async move {
@@ -69,10 +73,16 @@ pub fn ModelsPage() -> impl IntoView {
         }
     });
 
+    // How the next load runs: 0 keeps the server's setting.
+    let choice = RwSignal::new(LoadChoice::default());
+    // Why the last load was refused, shown here where it was asked for.
+    let refusal = RwSignal::new(None::<String>);
     let load = move |name: String| {
+        let choice = choice.get_untracked();
+        refusal.set(None);
         spawn_local(async move {
-            if let Err(e) = load_model_file(name).await {
-                state.fail(e);
+            if let Err(e) = load_model_file(name, choice).await {
+                refusal.set(Some(e.to_string()));
             }
             refresh();
         });
@@ -157,8 +167,39 @@ pub fn ModelsPage() -> impl IntoView {
             </div>
             <div class="panel">
                 <h2>"Models in the folder"</h2>
+                <div class="row load-options">
+                    <label>
+                        "Context (tokens; 0: the model's) "
+                        <input
+                            id="load-ctx"
+                            type="number"
+                            min="0"
+                            step="256"
+                            prop:value=move || choice.with(|c| c.ctx_size.to_string())
+                            on:change=move |ev| {
+                                let v = event_target_value(&ev).parse().unwrap_or(0);
+                                choice.update(|c| c.ctx_size = v);
+                            }
+                        />
+                    </label>
+                    <label>
+                        "Parallel replies (0: the server's) "
+                        <input
+                            id="load-parallel"
+                            type="number"
+                            min="0"
+                            max=MAX_PARALLEL
+                            prop:value=move || choice.with(|c| c.parallel.to_string())
+                            on:change=move |ev| {
+                                let v = event_target_value(&ev).parse().unwrap_or(0);
+                                choice.update(|c| c.parallel = v);
+                            }
+                        />
+                    </label>
+                </div>
+                {move || refusal.get().map(|e| view! { <p class="error" id="load-refused" role="alert">{e}</p> })}
                 <table class="model-files">
-                    <thead><tr><th>"File"</th><th>"Size"</th><th>"Architecture"</th><th></th></tr></thead>
+                    <thead><tr><th>"File"</th><th>"Size"</th><th>"Architecture"</th><th title="The weights plus the cache every parallel reply keeps at the chosen context">"Memory to load"</th><th></th></tr></thead>
                     <tbody>
                         <For each=move || files.get() key=|f| (f.name.clone(), f.size_bytes) let:file>
                             {
@@ -173,6 +214,12 @@ pub fn ModelsPage() -> impl IntoView {
                                         <td>{name.clone()}</td>
                                         <td>{mib(file.size_bytes)}</td>
                                         <td>{file.architecture.clone().unwrap_or_else(|| file.problem.clone().unwrap_or_default())}</td>
+                                        <td class="load-estimate">
+                                            {
+                                                let file = file.clone();
+                                                move || choice.with(|c| memory_estimate(&file, c, server_parallel()))
+                                            }
+                                        </td>
                                         <td>
                                             <button
                                                 class="load-model"
@@ -225,4 +272,27 @@ pub fn ModelsPage() -> impl IntoView {
             </div>
         </div>
     }
+}
+
+/// What loading `file` will take: its weights plus the f16 cache of every
+/// parallel reply at the chosen context (`parallel` 0: the server's).
+fn memory_estimate(file: &ModelFile, choice: &LoadChoice, server_parallel: u32) -> String {
+    let (Some(kv), Some(trained)) = (file.kv_bytes_per_token, file.context_length) else {
+        return String::new();
+    };
+    let ctx = match choice.ctx_size {
+        0 => trained,
+        n => n.min(trained),
+    } as u64;
+    let parallel = match choice.parallel {
+        0 => server_parallel,
+        n => n,
+    } as u64;
+    let cache = kv * ctx * parallel;
+    format!(
+        "≈ {} ({} weights + {} cache: {parallel} × {ctx} tokens)",
+        mib(file.size_bytes + cache),
+        mib(file.size_bytes),
+        mib(cache)
+    )
 }

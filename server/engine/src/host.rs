@@ -141,7 +141,17 @@ impl Engine {
     /// model's replies end as interrupted. If loading fails, the old model
     /// stays.
     pub fn switch_to(&self, path: &Path) -> Result<(), EngineError> {
-        let load = self.options.load;
+        self.switch_with(path, self.options.load)
+    }
+
+    /// The options models load with unless a load names its own.
+    pub fn load_options(&self) -> LoadOptions {
+        self.options.load
+    }
+
+    /// [`Engine::switch_to`] with other load options (the Model tab's
+    /// context and parallel replies); the model's reloads keep them.
+    pub fn switch_with(&self, path: &Path, load: LoadOptions) -> Result<(), EngineError> {
         let (parts, model) = match load_model(path, load) {
             Ok(loaded) => loaded,
             Err(e) => {

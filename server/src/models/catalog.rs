@@ -15,8 +15,15 @@ use engine::GgufFile;
 
 /// A file's size and modification time: a changed file is read again.
 type Stamp = (u64, SystemTime);
-/// The architecture, or why the header could not be read.
-type Header = Result<String, String>;
+/// What a header says, or why it could not be read.
+type Header = Result<HeaderFacts, String>;
+
+#[derive(Clone)]
+struct HeaderFacts {
+    architecture: String,
+    context_length: Option<u32>,
+    kv_bytes_per_token: Option<u64>,
+}
 
 pub struct Catalog {
     dir: PathBuf,
@@ -60,12 +67,15 @@ impl Catalog {
                     meta.len(),
                     meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                 );
-                let architecture = self.architecture(&p, stamp);
+                let header = self.header(&p, stamp);
+                let facts = header.as_ref().ok();
                 Some(ModelFile {
                     name,
                     size_bytes: stamp.0,
-                    architecture: architecture.clone().ok(),
-                    problem: architecture.err(),
+                    architecture: facts.map(|f| f.architecture.clone()),
+                    context_length: facts.and_then(|f| f.context_length),
+                    kv_bytes_per_token: facts.and_then(|f| f.kv_bytes_per_token),
+                    problem: header.err(),
                 })
             })
             .collect();
@@ -73,7 +83,7 @@ impl Catalog {
         files
     }
 
-    fn architecture(&self, path: &Path, stamp: Stamp) -> Header {
+    fn header(&self, path: &Path, stamp: Stamp) -> Header {
         let mut headers = self.headers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((seen, arch)) = headers.get(path) {
             if *seen == stamp {
@@ -83,9 +93,12 @@ impl Catalog {
         let arch = GgufFile::open(path)
             .map_err(|e| e.to_string())
             .and_then(|g| {
-                g.architecture()
-                    .map(str::to_string)
-                    .map_err(|e| e.to_string())
+                Ok(HeaderFacts {
+                    architecture: g.architecture().map_err(|e| e.to_string())?.to_string(),
+                    context_length: g.context_length().map(|n| n as u32),
+                    // The CPU cache holds f16 values.
+                    kv_bytes_per_token: g.kv_values_per_token().map(|n| n as u64 * 2),
+                })
             });
         headers.insert(path.to_path_buf(), (stamp, arch.clone()));
         arch

@@ -12,7 +12,11 @@ use std::{
 pub use catalog::Catalog;
 pub use download::Downloads;
 
+use domain::{LoadChoice, MAX_PARALLEL};
 use engine::Engine;
+
+/// The shortest context a load may ask for (tokens).
+const MIN_CTX_SIZE: u32 = 256;
 
 pub struct ModelLibrary {
     pub catalog: Catalog,
@@ -63,11 +67,30 @@ impl ModelLibrary {
         self: &Arc<Self>,
         engine: Arc<Engine>,
         name: &str,
+        choice: LoadChoice,
     ) -> Result<(), String> {
         let path = self
             .catalog
             .path_of(name)
             .ok_or_else(|| format!("{name} is not a GGUF file in the model folder"))?;
+        let mut options = engine.load_options();
+        if choice.parallel > MAX_PARALLEL {
+            return Err(format!(
+                "parallel replies must be 1 to {MAX_PARALLEL} (0 keeps the server's {})",
+                options.parallel
+            ));
+        }
+        if choice.ctx_size != 0 && choice.ctx_size < MIN_CTX_SIZE {
+            return Err(format!(
+                "the context must be at least {MIN_CTX_SIZE} tokens (0 keeps the model's)"
+            ));
+        }
+        if choice.parallel > 0 {
+            options.parallel = choice.parallel as usize;
+        }
+        if choice.ctx_size > 0 {
+            options.ctx_size = Some(choice.ctx_size as usize);
+        }
         {
             let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(other) = loading.as_ref() {
@@ -78,7 +101,7 @@ impl ModelLibrary {
         *self.load_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let this = self.clone();
         std::thread::spawn(move || {
-            let result = engine.switch_to(&path);
+            let result = engine.switch_with(&path, options);
             *this.load_error.lock().unwrap_or_else(|e| e.into_inner()) =
                 result.err().map(|e| e.to_string());
             *this.loading.lock().unwrap_or_else(|e| e.into_inner()) = None;

@@ -5,7 +5,9 @@ use std::{future::Future, pin::Pin};
 
 use app::{
     services::{ChatService, ModelService},
-    types::{AppError, Batching, DownloadStatus, ModelFile, ModelPanel, RemoteModelFile},
+    types::{
+        AppError, Batching, DownloadStatus, LoadChoice, ModelFile, ModelPanel, RemoteModelFile,
+    },
 };
 
 use super::chat::UiChat;
@@ -38,6 +40,7 @@ impl ModelService for UiModels {
             loaded_file,
             loading: self.state.models.loading(),
             load_error: self.state.models.load_error(),
+            server_parallel: host.map_or(0, |e| e.load_options().parallel as u32),
             rss_mib: memory::rss_mib(),
             gpu_mib: memory::gpu_used_mib(),
             idle_released: host.is_some_and(|e| e.is_released()),
@@ -62,7 +65,7 @@ impl ModelService for UiModels {
         }
     }
 
-    fn load(&self, name: &str) -> Result<(), AppError> {
+    fn load(&self, name: &str, choice: LoadChoice) -> Result<(), AppError> {
         let Some(engine) = self.state.host() else {
             return Err(AppError::InvalidParameter(
                 "models run on the remote server (--backend openai)".into(),
@@ -70,7 +73,7 @@ impl ModelService for UiModels {
         };
         self.state
             .models
-            .load_in_background(engine.clone(), name)
+            .load_in_background(engine.clone(), name, choice)
             .map_err(AppError::InvalidParameter)
     }
 
