@@ -44,33 +44,35 @@ def test_dry_stops_the_repeated_line_loop(client):
     assert listed == free
 
 
+FOX = [{"role": "user", "content": "Tell a two-sentence story about a fox."}]
+
+
+def fox_story(client, max_tokens, seed=None, temperature=1.0, **extra) -> str:
+    """A short story sampled with `extra` (TGW's names), seeded when asked."""
+    seeded = {} if seed is None else {"seed": seed}
+    reply = client.chat.completions.create(
+        model=MODEL_ID, messages=FOX, max_tokens=max_tokens, temperature=temperature,
+        extra_body=extra, **seeded,
+    )
+    return reply.choices[0].message.content
+
+
 def test_xtc_and_top_n_sigma_change_sampled_replies_and_keep_seeds(client):
     def story(**extra):
-        reply = client.chat.completions.create(
-            model=MODEL_ID, messages=[{"role": "user", "content": "Tell a two-sentence story about a fox."}],
-            max_tokens=40, temperature=1.0, seed=11, extra_body=extra,
-        )
-        return reply.choices[0].message.content
+        return fox_story(client, 40, seed=11, **extra)
     plain = story()
     assert story() == plain, "a seed gives the same reply"
     xtc = story(xtc_probability=1.0, xtc_threshold=0.1)
     assert xtc == story(xtc_probability=1.0, xtc_threshold=0.1)
     assert xtc != plain
     # At a tiny n, top-n-sigma keeps only the best token: greedy's reply.
-    greedy = client.chat.completions.create(
-        model=MODEL_ID, messages=[{"role": "user", "content": "Tell a two-sentence story about a fox."}],
-        max_tokens=40, temperature=0,
-    ).choices[0].message.content
+    greedy = fox_story(client, 40, temperature=0)
     assert story(top_n_sigma=0.001) == greedy
 
 
 def test_dynamic_temperature_smoothing_and_mirostat_sample_reproducibly(client):
     def story(**extra):
-        reply = client.chat.completions.create(
-            model=MODEL_ID, messages=[{"role": "user", "content": "Tell a two-sentence story about a fox."}],
-            max_tokens=30, temperature=1.0, seed=3, extra_body=extra,
-        )
-        return reply.choices[0].message.content
+        return fox_story(client, 30, seed=3, **extra)
     plain = story()
     for extra in [
         {"dynamic_temperature": True, "dynatemp_low": 0.5, "dynatemp_high": 2.0},
