@@ -7,21 +7,16 @@ use leptos::{prelude::*, task::spawn_local};
 use crate::api::read_attachment;
 use crate::files::read_file;
 use crate::state::ChatState;
-use crate::types::{size_text, Attachment, MAX_ATTACHMENTS_PER_MESSAGE, MAX_ATTACHMENT_BYTES};
+use crate::types::{check_file_size, Attachment, MAX_ATTACHMENTS_PER_MESSAGE};
 
 /// Reads each file and adds it to the message box's files; a file that
 /// cannot be attached is named in the error line, with the reason.
 pub fn attach_files(state: ChatState, files: Vec<web_sys::File>) {
     for file in files {
         let name = file.name();
-        let size = file.size() as usize;
         // Checked here too, so a large file is refused before it is sent.
-        if size > MAX_ATTACHMENT_BYTES {
-            state.error.set(Some(format!(
-                "{name} is {}; a file can be at most {}",
-                size_text(size),
-                size_text(MAX_ATTACHMENT_BYTES)
-            )));
+        if let Err(e) = check_file_size(&name, file.size() as usize) {
+            state.error.set(Some(e));
             continue;
         }
         let held =

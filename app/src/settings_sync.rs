@@ -28,9 +28,9 @@ pub fn apply(state: ChatState, saved: UserSettings) {
     if let Some(preset) = &saved.preset {
         storage::save(storage::PRESET, preset);
     }
-    state.settings.set(saved.settings.clone());
+    state.settings.set(saved.settings);
     if saved.params.check().is_ok() {
-        state.params.set(saved.params.clone());
+        state.params.set(saved.params);
     }
     SYNCED.with(|s| *s.borrow_mut() = Some(current(state)));
 }

@@ -54,7 +54,7 @@ impl From<StoreError> for AppError {
 impl From<AttachmentError> for AppError {
     fn from(e: AttachmentError) -> Self {
         match e {
-            AttachmentError::TooLarge { .. } => AppError::TooLarge(e.to_string()),
+            AttachmentError::TooLarge(message) => AppError::TooLarge(message),
             other => AppError::classified(other.class(), other.to_string()),
         }
     }

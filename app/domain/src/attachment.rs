@@ -57,6 +57,19 @@ pub fn with_attachments(text: &str, attachments: &[Attachment]) -> String {
     out
 }
 
+/// Why a file of `bytes` cannot be attached (too large), in the words the
+/// browser shows before sending it and the server answers with.
+pub fn check_file_size(name: &str, bytes: usize) -> Result<(), String> {
+    if bytes > MAX_ATTACHMENT_BYTES {
+        return Err(format!(
+            "{name} is {}; a file can be at most {}",
+            size_text(bytes),
+            size_text(MAX_ATTACHMENT_BYTES)
+        ));
+    }
+    Ok(())
+}
+
 /// Why a message's files are refused (checked by the browser before it
 /// sends and by the server again).
 pub fn check_attachments(attachments: &[Attachment]) -> Result<(), String> {

@@ -19,7 +19,7 @@ mod requests;
 mod settings;
 
 pub use attachment::{
-    check_attachments, size_text, with_attachments, Attachment, AttachmentPreview,
+    check_attachments, check_file_size, size_text, with_attachments, Attachment, AttachmentPreview,
     MAX_ATTACHMENTS_PER_MESSAGE, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_TEXT_BYTES,
 };
 pub use caller::Caller;

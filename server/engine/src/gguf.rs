@@ -67,27 +67,6 @@ impl GgufFile {
         values.iter().map(|v| v.to_f32().ok()).collect()
     }
 
-    /// The context the model was trained for, as its metadata states it.
-    pub fn context_length(&self) -> Option<usize> {
-        let arch = self.architecture().ok()?;
-        self.u32(&format!("{arch}.context_length"))
-            .map(|n| n as usize)
-    }
-
-    /// Keys and values one token leaves in the cache across all layers
-    /// (the cache's bytes are this times its element size): for memory
-    /// estimates before a model is loaded.
-    pub fn kv_values_per_token(&self) -> Option<usize> {
-        let arch = self.architecture().ok()?;
-        let get = |k: &str| self.u32(&format!("{arch}.{k}")).map(|n| n as usize);
-        let blocks = get("block_count")?;
-        let heads = get("attention.head_count")?;
-        let kv_heads = get("attention.head_count_kv").unwrap_or(heads);
-        let head_dim = get("attention.key_length")
-            .or_else(|| Some(get("embedding_length")? / heads.max(1)))?;
-        Some(blocks * kv_heads * head_dim * 2)
-    }
-
     pub fn architecture(&self) -> Result<&str, EngineError> {
         self.str("general.architecture")
             .ok_or_else(|| EngineError::UnsupportedArchitecture("(none given in the file)".into()))

@@ -5,12 +5,9 @@ use thiserror::Error;
 /// what to do; none carries a path or an internal detail.
 #[derive(Clone, Debug, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum AttachmentError {
-    #[error("{name} is {size}; a file can be at most {limit}")]
-    TooLarge {
-        name: String,
-        size: String,
-        limit: String,
-    },
+    /// The message says the file's size and the limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{name} is an image: the loaded engine cannot see images (it has no vision model), so attach text, Markdown, source code, CSV/JSON, PDF or docx files")]
     Image { name: String },
     #[error("{name} is not {expected}: {why}")]
@@ -33,7 +30,7 @@ impl AttachmentError {
     /// The user's file is at fault, except where the server failed.
     pub fn class(&self) -> domain::ErrorClass {
         match self {
-            AttachmentError::TooLarge { .. } => domain::ErrorClass::TooLarge,
+            AttachmentError::TooLarge(_) => domain::ErrorClass::TooLarge,
             AttachmentError::Failed => domain::ErrorClass::Internal,
             _ => domain::ErrorClass::BadInput,
         }

@@ -16,7 +16,7 @@ mod worker;
 
 use std::{path::PathBuf, sync::OnceLock, time::Duration};
 
-use domain::{size_text, Attachment, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_TEXT_BYTES};
+use domain::{check_file_size, size_text, Attachment, MAX_ATTACHMENT_TEXT_BYTES};
 
 pub use error::AttachmentError;
 use kind::DocumentKind;
@@ -44,13 +44,7 @@ pub fn install(exe: PathBuf, workers: usize) {
 /// and its bytes. Blocks while a document is parsed.
 pub fn read(name: &str, bytes: &[u8]) -> Result<Attachment, AttachmentError> {
     let name = file_name(name);
-    if bytes.len() > MAX_ATTACHMENT_BYTES {
-        return Err(AttachmentError::TooLarge {
-            name,
-            size: size_text(bytes.len()),
-            limit: size_text(MAX_ATTACHMENT_BYTES),
-        });
-    }
+    check_file_size(&name, bytes.len()).map_err(AttachmentError::TooLarge)?;
     let kind = DocumentKind::of_name(&name);
     let content = match kind {
         DocumentKind::Image => return Err(AttachmentError::Image { name }),
@@ -134,7 +128,7 @@ mod tests {
     fn images_too_large_and_empty_files_are_refused_with_reasons() {
         let e = read("cat.png", b"\x89PNG").unwrap_err();
         assert!(e.to_string().contains("cannot see images"), "{e}");
-        let e = read("big.txt", &vec![b'a'; MAX_ATTACHMENT_BYTES + 1]).unwrap_err();
+        let e = read("big.txt", &vec![b'a'; domain::MAX_ATTACHMENT_BYTES + 1]).unwrap_err();
         assert_eq!(e.to_string(), "big.txt is 8 MB; a file can be at most 8 MB");
         assert_eq!(e.class(), domain::ErrorClass::TooLarge);
         let e = read("empty.txt", b"  \n").unwrap_err();

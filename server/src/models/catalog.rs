@@ -11,7 +11,7 @@ use std::{
 
 use domain::ModelFile;
 
-use engine::GgufFile;
+use engine::{model_port::hyperparams::Hyperparams, GgufFile};
 
 /// A file's size and modification time: a changed file is read again.
 type Stamp = (u64, SystemTime);
@@ -93,11 +93,14 @@ impl Catalog {
         let arch = GgufFile::open(path)
             .map_err(|e| e.to_string())
             .and_then(|g| {
+                // The hyperparameters a load reads, for the memory estimate
+                // (none for an architecture the engine does not run).
+                let shape = Hyperparams::read(&g.content).ok();
                 Ok(HeaderFacts {
                     architecture: g.architecture().map_err(|e| e.to_string())?.to_string(),
-                    context_length: g.context_length().map(|n| n as u32),
+                    context_length: shape.as_ref().map(|h| h.trained_context as u32),
                     // The CPU cache holds f16 values.
-                    kv_bytes_per_token: g.kv_values_per_token().map(|n| n as u64 * 2),
+                    kv_bytes_per_token: shape.map(|h| h.kv_values_per_token() as u64 * 2),
                 })
             });
         headers.insert(path.to_path_buf(), (stamp, arch.clone()));
