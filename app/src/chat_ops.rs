@@ -92,6 +92,11 @@ pub fn open_chat(state: ChatState, key: ChatKey) {
 
 /// Reloads the open chat from the server (after a reply, or a stale error).
 pub fn reload_chat(state: ChatState) {
+    reload_chat_then(state, |_| {});
+}
+
+/// [`reload_chat`], then `then` (once the chat shows the server's copy).
+pub fn reload_chat_then(state: ChatState, then: impl FnOnce(ChatState) + 'static) {
     let Some(key) = state.open_key() else {
         return;
     };
@@ -101,6 +106,7 @@ pub fn reload_chat(state: ChatState) {
                 state.stale.set(false);
                 show(state, log);
                 refresh_list(state);
+                then(state);
             }
             Err(e) => state.fail(e),
         }

@@ -10,7 +10,7 @@ use leptos::{prelude::*, task::spawn_local};
 
 use crate::api::{generate_reply, stop_reply};
 use crate::attach::restore_files;
-use crate::chat_ops::reload_chat;
+use crate::chat_ops::reload_chat_then;
 use crate::state::{ChatState, PromptInfo, Streaming};
 use crate::types::{
     Attachment, ChatAction, EventLineDecoder, FinishReason, Placement, ReplyRequest, StreamEvent,
@@ -157,10 +157,28 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
             state.streaming.set(None);
         }
         state.progress.set(None);
-        // The server saved whatever was generated: show its version.
-        reload_chat(state);
+        // The server saved whatever was generated: show its version, and
+        // go on with the tools the reply called if they may run at once.
+        let stopped = state.last_finish.get_untracked() == Some(FinishReason::Cancelled)
+            || state.error.with_untracked(Option::is_some);
+        reload_chat_then(state, move |state| {
+            if !stopped {
+                continue_with_tools(state);
+            }
+        });
     });
     true
+}
+
+/// Runs the last reply's approved tool calls and lets it go on, once no
+/// call waits for the user (the Tools loop; see `ChatAction::RunTools`).
+pub fn continue_with_tools(state: ChatState) -> bool {
+    let ready = state.chat.with_untracked(|c| {
+        c.as_ref()
+            .and_then(|c| c.messages.last())
+            .is_some_and(|m| m.tool_calls_ready())
+    });
+    ready && run(state, ChatAction::RunTools)
 }
 
 /// Ends the running reply now: the text so far stays where it is, the box
@@ -294,6 +312,18 @@ fn apply(state: ChatState, event: StreamEvent) {
         StreamEvent::Error { message } => {
             state.progress.set(None);
             state.error.set(Some(message));
+        }
+        StreamEvent::RunningTool { name } => {
+            state.progress.set(Some(format!("running tool {name}…")));
+        }
+        StreamEvent::ToolUses { uses } => {
+            state.progress.set(None);
+            state.chat.update(|c| {
+                if let Some(reply) = c.as_mut().and_then(|c| c.messages.last_mut()) {
+                    reply.tool_uses.retain(|u| u.version != reply.current);
+                    reply.tool_uses.extend(uses);
+                }
+            });
         }
     }
 }

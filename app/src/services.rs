@@ -11,7 +11,7 @@ use crate::types::{
     AppError, AttachmentPreview, Caller, CardImport, Character, CharacterInfo, ChatEdit,
     ChatFolder, ChatKey, ChatLog, ChatSummary, CompletionRequest, DownloadStatus, GenerationParams,
     LoadChoice, ModelFile, ModelPanel, ModelStatus, PresetInfo, RemoteModelFile, ReplyRequest,
-    StreamEvent, UserSettings,
+    StreamEvent, ToolCatalog, UserSettings,
 };
 
 /// A reply as it is generated; dropping it cancels the generation (what was
@@ -21,7 +21,11 @@ pub type EventStream = Pin<Box<dyn Stream<Item = StreamEvent> + Send>>;
 /// Generation and the model.
 pub trait ChatService: Send + Sync + 'static {
     /// Applies the action to the caller's saved chat and streams the reply.
-    fn start_reply(&self, caller: &Caller, request: ReplyRequest) -> Result<EventStream, AppError>;
+    fn start_reply(
+        &self,
+        caller: &Caller,
+        request: ReplyRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<EventStream, AppError>> + Send>>;
     /// Streams the model's continuation of raw text (the Notebook tab).
     fn start_completion(
         &self,
@@ -40,6 +44,8 @@ pub trait ChatService: Send + Sync + 'static {
         name: String,
         bytes: Vec<u8>,
     ) -> Pin<Box<dyn Future<Output = Result<AttachmentPreview, AppError>> + Send>>;
+    /// The tools chats may offer, and the MCP servers that failed.
+    fn tool_catalog(&self) -> Pin<Box<dyn Future<Output = ToolCatalog> + Send>>;
 }
 
 /// Saved chats: each caller's own (see [`Caller`]).

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::types::{
     AttachmentPreview, ChatKey, ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams,
-    GenerationStats, Placement, ReplyInfo, Role,
+    GenerationStats, Placement, ReplyInfo, Role, ToolCatalog, ToolUse,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub struct Shown {
     pub files: Vec<(String, usize)>,
     /// The shown version's numbers, where it was generated here.
     pub info: Option<ReplyInfo>,
+    /// The tools the shown version called.
+    pub tools: Vec<ToolUse>,
 }
 
 #[derive(Clone, Copy)]
@@ -93,6 +95,8 @@ pub struct ChatState {
     pub pending_files: RwSignal<Vec<AttachmentPreview>>,
     /// Files picked but not read yet (Send waits for them).
     pub reading_files: RwSignal<usize>,
+    /// The tools chats may offer, once the Tools panel asked for them.
+    pub tool_catalog: RwSignal<Option<ToolCatalog>>,
 }
 
 impl ChatState {
@@ -120,6 +124,7 @@ impl ChatState {
             model_name: RwSignal::new(None),
             pending_files: RwSignal::new(Vec::new()),
             reading_files: RwSignal::new(0),
+            tool_catalog: RwSignal::new(None),
         }
     }
 
@@ -169,6 +174,7 @@ impl ChatState {
                                 .map(|a| (a.name.clone(), a.content.len()))
                                 .collect(),
                             info: m.reply_info.clone().filter(|i| i.version == m.current),
+                            tools: m.shown_tool_uses().cloned().collect(),
                         })
                         .collect()
                 })
@@ -183,6 +189,7 @@ impl ChatState {
                 streaming: true,
                 files: Vec::new(),
                 info: None,
+                tools: Vec::new(),
             };
             match s.target {
                 Placement::NewReply => shown.push(streaming_reply(s.text.clone(), (0, 1))),

@@ -5,6 +5,7 @@
 mod access;
 pub mod attachments;
 mod chat;
+pub mod chat_tools;
 mod config;
 mod errors;
 mod headers;

@@ -254,6 +254,11 @@ async fn serve_async(config: ServeArgs) -> anyhow::Result<()> {
         }
     };
 
+    // The MCP servers of mcp.json start now, so the first chat that
+    // offers their tools does not wait for them.
+    let tools = state.tools.clone();
+    tokio::spawn(async move { tools.start().await });
+
     let addr = SocketAddr::new(host, config.listen_port);
     let app = router(state.clone(), &server_config);
     let listener = tokio::net::TcpListener::bind(addr)

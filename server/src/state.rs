@@ -8,6 +8,7 @@ use engine::Engine;
 
 use crate::{
     chat::{Backend, ChatEngine},
+    chat_tools::Toolbox,
     models::ModelLibrary,
     remote::RemoteBackend,
     replies::Replies,
@@ -23,6 +24,8 @@ pub struct AppState {
     pub generator: Generator,
     pub data: Arc<UserData>,
     pub models: Arc<ModelLibrary>,
+    /// The tools chats may offer (built-ins, MCP servers).
+    pub tools: Arc<Toolbox>,
 }
 
 /// What generates replies: a model hosted in this process (which the
@@ -42,6 +45,7 @@ impl AppState {
             chat: Arc::new(ChatEngine::new(engine.submitter(), replies.clone())),
             replies,
             generator: Generator::Local(engine),
+            tools: Arc::new(Toolbox::new(data.root.clone())),
             data: Arc::new(data),
             models: Arc::new(models),
         }
@@ -57,6 +61,7 @@ impl AppState {
             },
             chat: Arc::new(remote),
             replies,
+            tools: Arc::new(Toolbox::new(data.root.clone())),
             data: Arc::new(data),
             models: Arc::new(models),
         }

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{with_attachments, Attachment, ChatMessage, Role};
+use super::{with_attachments, Attachment, ChatMessage, ChatTools, Role, ToolUse};
 
 /// Where a chat is kept: text-generation-webui keeps instruct chats in one
 /// list and chat-mode chats per character.
@@ -30,6 +30,9 @@ pub struct LoggedMessage {
     /// How the last generated version came to be (replies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_info: Option<ReplyInfo>,
+    /// The tools the reply's versions called (replies only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_uses: Vec<ToolUse>,
 }
 
 /// The numbers of one generated reply, shown when the pointer rests on it.
@@ -53,6 +56,7 @@ impl LoggedMessage {
             current: 0,
             attachments: Vec::new(),
             reply_info: None,
+            tool_uses: Vec::new(),
         }
     }
 
@@ -82,14 +86,24 @@ pub struct ChatLog {
     pub key: ChatKey,
     pub revision: u64,
     pub messages: Vec<LoggedMessage>,
+    /// Which tools this chat offers the model.
+    #[serde(default)]
+    pub tools: ChatTools,
 }
 
 impl ChatLog {
-    /// The conversation as the model sees it: the shown version of each message.
+    /// The conversation as the model sees it: the shown version of each
+    /// message, with the calls replies made and their results.
     pub fn history(&self) -> Vec<ChatMessage> {
-        self.messages
+        self.history_before(self.messages.len())
+    }
+
+    /// [`Self::history`] of the messages before `end` (Regenerate reads
+    /// the chat without its last reply).
+    pub fn history_before(&self, end: usize) -> Vec<ChatMessage> {
+        self.messages[..end.min(self.messages.len())]
             .iter()
-            .map(|m| ChatMessage::new(m.role, m.prompt_text()))
+            .flat_map(LoggedMessage::prompt_messages)
             .collect()
     }
 }
@@ -116,6 +130,12 @@ pub enum ChatEdit {
     DummyMessage { text: String },
     /// Add an assistant message written by the user.
     DummyReply { text: String },
+    /// Offer a tool to the model in this chat, or stop offering it.
+    EnableTool { name: String, enabled: bool },
+    /// Run a tool's calls in this chat without asking, or ask again.
+    AlwaysAllowTool { name: String, allowed: bool },
+    /// Approve or reject a pending call of the last reply.
+    DecideToolCall { id: String, approve: bool },
 }
 
 /// What the model is asked to write.
@@ -135,6 +155,9 @@ pub enum ChatAction {
     /// starts with `text` (what the box held), as text-generation-webui's
     /// Impersonate does.
     Impersonate { text: String },
+    /// Run the last reply's approved calls and let it go on with their
+    /// results.
+    RunTools,
 }
 
 impl ChatAction {

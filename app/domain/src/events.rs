@@ -65,6 +65,11 @@ pub enum StreamEvent {
     Reading { done: u32, total: u32 },
     /// More reply text, never splitting a UTF-8 character.
     Text { text: String },
+    /// A tool the reply called is running.
+    RunningTool { name: String },
+    /// The calls of the reply being extended, as they now stand (after
+    /// the approved ones ran).
+    ToolUses { uses: Vec<super::ToolUse> },
     /// The reply ended; always the last event unless an error came first.
     Done {
         finish_reason: FinishReason,

@@ -17,6 +17,7 @@ mod placement;
 pub mod reasoning;
 mod requests;
 mod settings;
+mod tool_use;
 
 pub use attachment::{
     check_attachments, check_file_size, size_text, with_attachments, Attachment, AttachmentPreview,
@@ -44,3 +45,7 @@ pub use persona::{
 pub use placement::Placement;
 pub use requests::{CompletionRequest, ReplyRequest};
 pub use settings::{ChatSettings, ChatStyle, UserSettings};
+pub use tool_use::{
+    split_at_calls, ChatTools, ToolCatalog, ToolInfo, ToolSourceProblem, ToolState, ToolUse,
+    MAX_TOOL_ROUNDS, REJECTED_RESULT,
+};

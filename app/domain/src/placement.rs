@@ -33,13 +33,23 @@ impl Placement {
             ChatAction::Continue if last_is_reply => Placement::Extend,
             ChatAction::Continue => return None,
             ChatAction::Impersonate { .. } => Placement::Composer,
+            ChatAction::RunTools if last_is_reply => Placement::Extend,
+            ChatAction::RunTools => return None,
         })
     }
 
     /// Puts `text` where it goes in `messages`; a placement whose message
     /// is gone (the chat changed) makes a new reply instead.
     pub fn apply(self, messages: &mut Vec<LoggedMessage>, text: &str) {
-        if text.is_empty() || self == Placement::Composer {
+        if !text.is_empty() {
+            self.apply_even_empty(messages, text);
+        }
+    }
+
+    /// [`Self::apply`] for a reply that may have no text (one that only
+    /// called tools): its message or version is made all the same.
+    pub fn apply_even_empty(self, messages: &mut Vec<LoggedMessage>, text: &str) {
+        if self == Placement::Composer {
             return;
         }
         let last = messages.last_mut().filter(|m| m.role == Role::Assistant);

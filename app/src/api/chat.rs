@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{ByteStream, Json, Streaming};
 
-use crate::types::{AppError, AttachmentPreview, CompletionRequest, ModelStatus, ReplyRequest};
+use crate::types::{
+    AppError, AttachmentPreview, CompletionRequest, ModelStatus, ReplyRequest, ToolCatalog,
+};
 
 /// Streams the reply as newline-delimited JSON events
 /// ([`crate::types::StreamEvent`]). Dropping the response (Stop, or a closed
@@ -11,7 +13,7 @@ use crate::types::{AppError, AttachmentPreview, CompletionRequest, ModelStatus, 
 pub async fn generate_reply(request: ReplyRequest) -> Result<ByteStream<AppError>, AppError> {
     use futures::StreamExt;
     let s = crate::services::services()?;
-    let events = s.chat.start_reply(&s.caller, request)?;
+    let events = s.chat.start_reply(&s.caller, request).await?;
     Ok(ByteStream::new(events.map(|event| {
         Ok::<_, AppError>(event.to_line().into_bytes())
     })))
@@ -57,4 +59,11 @@ pub async fn read_attachment(name: String, data: String) -> Result<AttachmentPre
         .chat
         .read_attachment(name, bytes)
         .await
+}
+
+/// The tools a chat may offer its model (built-ins and the MCP servers of
+/// `mcp.json`), and the servers that could not be used.
+#[server(input = Json)]
+pub async fn load_tool_catalog() -> Result<ToolCatalog, AppError> {
+    Ok(crate::services::services()?.chat.tool_catalog().await)
 }

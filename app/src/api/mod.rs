@@ -9,8 +9,8 @@ mod settings;
 
 pub use account::load_account;
 pub use chat::{
-    generate_completion, generate_reply, load_model_status, load_model_template, read_attachment,
-    stop_reply, GenerateReply, LoadModelStatus, ReadAttachment,
+    generate_completion, generate_reply, load_model_status, load_model_template, load_tool_catalog,
+    read_attachment, stop_reply, GenerateReply, LoadModelStatus, LoadToolCatalog, ReadAttachment,
 };
 pub use library::*;
 pub use logs::*;

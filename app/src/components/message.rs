@@ -1,9 +1,11 @@
 use leptos::{html::Textarea, prelude::*};
 
 use super::icons::PaperclipIcon;
+use super::ToolCallBlock;
+use crate::generation::continue_with_tools;
 use crate::chat_ops::{apply_edit, branch_at};
 use crate::state::{ChatState, Shown};
-use crate::types::{size_text, ChatEdit, Mode, Role};
+use crate::types::{size_text, split_at_calls, ChatEdit, Mode, Role};
 use crate::{clipboard, markdown, reasoning};
 
 /// One message: Markdown content, its versions (`<` `>`), and the per-message
@@ -100,6 +102,41 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
         }
     };
 
+    // A reply that called tools: its text cut where each call was made,
+    // with the call's block there.
+    let has_tools = move || shown.with(|s| s.as_ref().is_some_and(|s| !s.tools.is_empty()));
+    let with_tools = move || {
+        let (text, tools) = shown.with(|s| {
+            s.as_ref()
+                .map(|s| (s.text.clone(), s.tools.clone()))
+                .unwrap_or_default()
+        });
+        split_at_calls(&text, tools.iter())
+            .into_iter()
+            .map(|(piece, calls)| {
+                let answer = reasoning::split(piece).answer.to_string();
+                view! {
+                    <div class="content" inner_html=markdown::render(&answer)></div>
+                    {calls
+                        .into_iter()
+                        .map(|call| view! { <ToolCallBlock call=call.clone() /> })
+                        .collect_view()}
+                }
+            })
+            .collect_view()
+    };
+    // The last reply's calls are decided but it has not gone on (Stop
+    // came first, or the tab was closed): offer to.
+    let can_go_on = move || {
+        !state.busy()
+            && all.with(|v| v.len() == index + 1)
+            && state.chat.with(|c| {
+                c.as_ref()
+                    .and_then(|c| c.messages.last())
+                    .is_some_and(|m| m.tool_calls_ready())
+            })
+    };
+
     // cai-chat shows a picture beside every message: the character's where
     // there is one, else the author's initial.
     let initial = move || {
@@ -189,7 +226,19 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                                     ></div>
                                 </details>
                             </Show>
-                            <div class="content" inner_html=move || parts.with(|p| markdown::render(&p.2))></div>
+                            <Show
+                                when=has_tools
+                                fallback=move || view! {
+                                    <div class="content" inner_html=move || parts.with(|p| markdown::render(&p.2))></div>
+                                }
+                            >
+                                {with_tools}
+                            </Show>
+                            <Show when=move || can_go_on()>
+                                <button class="go-on-with-tools primary" on:click=move |_| { continue_with_tools(state); }>
+                                    "Go on with the results"
+                                </button>
+                            </Show>
                         }
                     }
                 >

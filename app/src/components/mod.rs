@@ -14,6 +14,8 @@ mod prompt_panel;
 mod status_line;
 mod template_panel;
 mod toast;
+mod tool_call;
+mod tools_panel;
 mod user_panel;
 
 pub use account::Account;
@@ -31,4 +33,6 @@ pub use prompt_panel::PromptPanel;
 pub use status_line::StatusLine;
 pub use template_panel::TemplatePanel;
 pub use toast::Toast;
+pub use tool_call::ToolCallBlock;
+pub use tools_panel::ToolsPanel;
 pub use user_panel::UserPanel;

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::clipboard;
 use crate::components::{
-    ActionBar, ChatList, Composer, MessageView, ModeSwitch, PromptPanel, StatusLine,
+    ActionBar, ChatList, Composer, MessageView, ModeSwitch, PromptPanel, StatusLine, ToolsPanel,
 };
 use crate::state::ChatState;
 
@@ -89,6 +89,7 @@ pub fn ChatPage() -> impl IntoView {
                         "☰"
                     </button>
                     <ModeSwitch />
+                    <ToolsPanel />
                 </div>
                 <div
                     class=move || format!("messages style-{}", state.settings.with(|s| s.chat_style.as_str()))

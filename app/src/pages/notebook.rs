@@ -100,7 +100,10 @@ pub fn NotebookPage() -> impl IntoView {
                                     }
                                 ))),
                                 StreamEvent::Error { message } => error.set(Some(message)),
-                                StreamEvent::Saved { .. } | StreamEvent::Placed { .. } => {}
+                                StreamEvent::Saved { .. }
+                                | StreamEvent::Placed { .. }
+                                | StreamEvent::RunningTool { .. }
+                                | StreamEvent::ToolUses { .. } => {}
                             }
                         }
                     }

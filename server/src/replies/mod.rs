@@ -115,6 +115,13 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// Ends a registration that was not a reply (the tools a reply
+    /// called, running under its request id so Stop finds them): it is
+    /// not counted.
+    pub fn close(mut self) {
+        self.ended = true;
+    }
+
     fn observe(&mut self, event: &EngineEvent) {
         match event {
             EngineEvent::Finished { reason, stats } => {

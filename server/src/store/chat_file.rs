@@ -2,9 +2,11 @@
 //! `{"internal": [[user, bot], ...], "visible": [[user, bot], ...],
 //! "metadata": {"assistant_N": {"versions": [...], "current_version_index": i}}}`
 //! plus our revision number. TGW's older `{"data", "data_visible"}` files are
-//! read too. Metadata we do not manage is kept as it was.
+//! read too. Metadata we do not manage is kept as it was. Ours:
+//! `candlelight_tools` (the chat's tool switches), and per reply
+//! `candlelight_reply` (its numbers) and `candlelight_tool_uses` (its calls).
 
-use domain::{Attachment, LoggedMessage, Role};
+use domain::{Attachment, ChatKey, ChatLog, ChatTools, LoggedMessage, Role};
 use serde_json::{json, Map, Value};
 
 /// TGW marks a greeting (a reply with no user message) this way.
@@ -15,9 +17,24 @@ const BEGIN_VISIBLE: &str = "<|BEGIN-VISIBLE-CHAT|>";
 pub struct ChatFile {
     pub messages: Vec<LoggedMessage>,
     pub revision: u64,
+    pub tools: ChatTools,
     /// Metadata entries we keep but do not interpret.
     pub other_metadata: Map<String, Value>,
 }
+
+impl ChatFile {
+    pub fn into_log(self, key: ChatKey) -> ChatLog {
+        ChatLog {
+            key,
+            revision: self.revision,
+            messages: self.messages,
+            tools: self.tools,
+        }
+    }
+}
+
+const TOOLS_KEY: &str = "candlelight_tools";
+const TOOL_USES_KEY: &str = "candlelight_tool_uses";
 
 /// Each row must be `[user, bot]`, two strings, as TGW writes it: a file
 /// with anything else in its rows is not a chat (not an empty one).
@@ -45,6 +62,10 @@ pub fn parse(value: &Value) -> Option<ChatFile> {
         .get("candlelight_revision")
         .and_then(Value::as_u64)
         .unwrap_or(0);
+    let tools = metadata
+        .remove(TOOLS_KEY)
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
 
     let mut messages = Vec::new();
     for (row, (user, bot)) in internal.into_iter().enumerate() {
@@ -65,6 +86,7 @@ pub fn parse(value: &Value) -> Option<ChatFile> {
     Some(ChatFile {
         messages,
         revision,
+        tools,
         other_metadata: metadata,
     })
 }
@@ -98,9 +120,14 @@ fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
     let reply_info = entry
         .and_then(|e| e.get("candlelight_reply"))
         .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let tool_uses = entry
+        .and_then(|e| e.get(TOOL_USES_KEY))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
     if versions.is_empty() {
         let mut message = LoggedMessage::new(Role::Assistant, text);
         message.reply_info = reply_info;
+        message.tool_uses = tool_uses;
         return message;
     }
     let current = entry
@@ -114,6 +141,7 @@ fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
         current,
         attachments: Vec::new(),
         reply_info,
+        tool_uses,
     };
     // The row's text is what TGW shows; trust it over a stale index.
     if message.text() != text && !text.is_empty() {
@@ -136,6 +164,9 @@ pub fn render(file: &ChatFile) -> Value {
     let mut internal: Vec<Value> = Vec::new();
     let mut shown: Vec<Value> = Vec::new();
     let mut metadata = file.other_metadata.clone();
+    if file.tools != ChatTools::default() {
+        metadata.insert(TOOLS_KEY.into(), json!(file.tools));
+    }
     let mut pending_user: Option<&LoggedMessage> = None;
     let mut push_row = |user: Option<&LoggedMessage>,
                         bot: &LoggedMessage,
@@ -165,6 +196,9 @@ pub fn render(file: &ChatFile) -> Value {
         }
         if let Some(info) = &bot.reply_info {
             entry.insert("candlelight_reply".into(), json!(info));
+        }
+        if !bot.tool_uses.is_empty() {
+            entry.insert(TOOL_USES_KEY.into(), json!(bot.tool_uses));
         }
         if !entry.is_empty() {
             metadata.insert(format!("assistant_{row}"), Value::Object(entry));
@@ -216,6 +250,16 @@ mod tests {
             first_token_ms: 230,
             finished_at_ms: 1_796_000_000_000,
         });
+        reply.tool_uses = vec![domain::ToolUse {
+            id: "call_1".into(),
+            version: 1,
+            at: 6,
+            name: "calculator".into(),
+            arguments: r#"{"expression": "2+2"}"#.into(),
+            state: domain::ToolState::Done,
+            result: "4".into(),
+            delivered: true,
+        }];
         let file = ChatFile {
             messages: vec![
                 msg(Role::Assistant, "Hello! <b>Welcome</b>"),
@@ -224,6 +268,10 @@ mod tests {
                 msg(Role::User, "Tell me more."),
             ],
             revision: 7,
+            tools: ChatTools {
+                enabled: vec!["calculator".into()],
+                always_allow: Vec::new(),
+            },
             other_metadata: Map::from_iter([("note".to_string(), json!("kept"))]),
         };
         let value = render(&file);
@@ -235,6 +283,14 @@ mod tests {
         );
         assert_eq!(value["internal"][2], json!(["Tell me more.", ""]));
         assert_eq!(value["metadata"]["assistant_1"]["current_version_index"], 1);
+        assert_eq!(
+            value["metadata"]["assistant_1"]["candlelight_tool_uses"][0]["result"],
+            "4"
+        );
+        assert_eq!(
+            value["metadata"]["candlelight_tools"]["enabled"][0],
+            "calculator"
+        );
         assert_eq!(parse(&value).unwrap(), file);
     }
 

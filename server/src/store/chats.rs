@@ -14,7 +14,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use domain::{ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage, Role};
+use domain::{ChatFolder, ChatKey, ChatLog, ChatSummary, ChatTools, LoggedMessage, Role};
 
 use super::{
     atomic::write_atomic,
@@ -48,6 +48,13 @@ pub struct GenerationLock {
     key: ChatKey,
     path: PathBuf,
     shared: Arc<Shared>,
+}
+
+impl GenerationLock {
+    /// The chat being generated into.
+    pub fn key(&self) -> &ChatKey {
+        &self.key
+    }
 }
 
 impl Drop for GenerationLock {
@@ -103,12 +110,7 @@ impl Chats {
     }
 
     pub fn load(&self, key: &ChatKey) -> Result<ChatLog, StoreError> {
-        let file = self.read(key)?;
-        Ok(ChatLog {
-            key: key.clone(),
-            revision: file.revision,
-            messages: file.messages,
-        })
+        Ok(self.read(key)?.into_log(key.clone()))
     }
 
     /// Chats of a folder, newest first.
@@ -180,6 +182,7 @@ impl Chats {
                 current: 0,
                 attachments: Vec::new(),
                 reply_info: None,
+                tool_uses: Vec::new(),
             }],
             _ => Vec::new(),
         };
@@ -191,11 +194,7 @@ impl Chats {
             ..Default::default()
         };
         self.write(&key, &file)?;
-        Ok(ChatLog {
-            key,
-            revision: file.revision,
-            messages: file.messages,
-        })
+        Ok(file.into_log(key))
     }
 
     /// `base` or `base-2`, `base-3`... whichever is free.
@@ -229,7 +228,26 @@ impl Chats {
         if self.is_busy(&path) {
             return Err(StoreError::Busy);
         }
-        self.update_unchecked(key, &path, Some(base_revision), change)
+        self.update_unchecked(key, &path, Some(base_revision), |file| {
+            change(&mut file.messages)
+        })
+    }
+
+    /// [`Self::update`] for a change that may also touch the chat's tool
+    /// switches.
+    pub fn update_with_tools<T>(
+        &self,
+        key: &ChatKey,
+        base_revision: u64,
+        change: impl FnOnce(&mut Vec<LoggedMessage>, &mut ChatTools) -> Result<T, StoreError>,
+    ) -> Result<(ChatLog, T), StoreError> {
+        let path = self.path(key)?;
+        if self.is_busy(&path) {
+            return Err(StoreError::Busy);
+        }
+        self.update_unchecked(key, &path, Some(base_revision), |file| {
+            change(&mut file.messages, &mut file.tools)
+        })
     }
 
     fn is_busy(&self, path: &Path) -> bool {
@@ -241,24 +259,17 @@ impl Chats {
         key: &ChatKey,
         path: &Path,
         base_revision: Option<u64>,
-        change: impl FnOnce(&mut Vec<LoggedMessage>) -> Result<T, StoreError>,
+        change: impl FnOnce(&mut ChatFile) -> Result<T, StoreError>,
     ) -> Result<(ChatLog, T), StoreError> {
         let _guard = lock(&self.shared.write_lock);
         let mut file = read_file(path, key)?;
         if base_revision.is_some_and(|base| base != file.revision) {
             return Err(StoreError::Stale);
         }
-        let out = change(&mut file.messages)?;
+        let out = change(&mut file)?;
         file.revision += 1;
         write_file(path, &file)?;
-        Ok((
-            ChatLog {
-                key: key.clone(),
-                revision: file.revision,
-                messages: file.messages,
-            },
-            out,
-        ))
+        Ok((file.into_log(key.clone()), out))
     }
 
     /// Marks the chat as being generated into, after checking the caller's
@@ -289,7 +300,9 @@ impl Chats {
         generation: &GenerationLock,
         change: impl FnOnce(&mut Vec<LoggedMessage>) -> Result<T, StoreError>,
     ) -> Result<(ChatLog, T), StoreError> {
-        self.update_unchecked(&generation.key, &generation.path, None, change)
+        self.update_unchecked(&generation.key, &generation.path, None, |file| {
+            change(&mut file.messages)
+        })
     }
 
     /// Renames the chat if `base_revision` is current (a stale tab cannot
@@ -365,16 +378,11 @@ impl Chats {
         let _guard = lock(&self.shared.write_lock);
         let key = self.fresh_key(folder, &timestamp_id())?;
         let file = ChatFile {
-            messages: parsed.messages,
             revision: 1,
-            other_metadata: parsed.other_metadata,
+            ..parsed
         };
         self.write(&key, &file)?;
-        Ok(ChatLog {
-            key,
-            revision: 1,
-            messages: file.messages,
-        })
+        Ok(file.into_log(key))
     }
 
     /// A new chat holding messages `..=upto` of `key`.
@@ -390,14 +398,11 @@ impl Chats {
         let file = ChatFile {
             messages: source.messages[..=upto].to_vec(),
             revision: 1,
+            tools: source.tools,
             other_metadata: Default::default(),
         };
         self.write(&new_key, &file)?;
-        Ok(ChatLog {
-            key: new_key,
-            revision: 1,
-            messages: file.messages,
-        })
+        Ok(file.into_log(new_key))
     }
 }
 

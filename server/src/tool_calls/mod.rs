@@ -101,6 +101,16 @@ impl ToolFormat {
         }
     }
 
+    /// The parser for the Chat tab's tool loop: as [`Self::parser`], but
+    /// a Hermes-format model may also write a call as one bare JSON
+    /// object (Qwen 2.5 Coder 0.5B does; see [`remote`]).
+    pub fn lenient_parser(self) -> Box<dyn ToolCallParser> {
+        match self {
+            ToolFormat::Hermes | ToolFormat::Remote => Box::new(remote::RemoteParser::default()),
+            other => other.parser(),
+        }
+    }
+
     /// The text around a forced call's JSON object (Hermes), or around the
     /// list of calls (Mistral), that constrained decoding makes the model
     /// write.

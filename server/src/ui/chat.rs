@@ -10,7 +10,7 @@ use app::{
     types::{
         AppError, AttachmentPreview, Caller, Character, ChatAction, ChatLog, ChatSettings,
         CompletionRequest, FinishReason, GenerationStats, LoggedMessage, Mode, ModelStatus,
-        Placement, ReplyRequest, Role, StreamEvent,
+        Placement, ReplyRequest, Role, StreamEvent, ToolCatalog, ToolInfo,
     },
 };
 use futures::StreamExt;
@@ -18,6 +18,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use engine::{EngineError, EngineEvent};
 
+use super::tool_loop::{self, Capture};
 use crate::{
     attachments::{self, AttachmentError},
     chat::{Backend, ChatError, ChatRequest},
@@ -26,6 +27,7 @@ use crate::{
     store::{Chats, GenerationLock, StoreError},
     AppState,
 };
+use domain::ChatTools;
 
 pub struct UiChat {
     state: AppState,
@@ -38,76 +40,13 @@ impl UiChat {
 }
 
 impl ChatService for UiChat {
-    fn start_reply(&self, caller: &Caller, request: ReplyRequest) -> Result<EventStream, AppError> {
-        let params = request
-            .params
-            .clone()
-            .validate()
-            .map_err(|e| AppError::InvalidParameter(e.message))?;
-        let chats = self.state.data.chats.of_user(caller.user.as_deref())?;
-        let generation = chats.begin_generation(&request.key, request.base_revision)?;
-        let log = chats.load(&request.key)?;
-        let plan = plan(&request.action, &log)?;
-        let mut history = match plan.target {
-            Placement::NewVersion => log.history()[..log.messages.len() - 1].to_vec(),
-            _ => log.history(),
-        };
-        if let Some(message) = &plan.user_message {
-            domain::check_attachments(&message.attachments).map_err(AppError::InvalidParameter)?;
-            history.push(domain::ChatMessage::new(Role::User, message.prompt_text()));
-        }
-        if let ChatAction::Impersonate { text } = &request.action {
-            // The user's message being written: the prompt ends inside it.
-            history.push(domain::ChatMessage::new(Role::User, text.clone()));
-        }
-        // "Start reply with": a new reply is written on from that text,
-        // which is then part of it.
-        let start = &request.settings.start_reply_with;
-        let (continuation, begun) = match plan.target {
-            Placement::NewReply | Placement::NewVersion if !start.trim().is_empty() => {
-                history.push(domain::ChatMessage::new(Role::Assistant, start.clone()));
-                (Continuation::ContinueLast, start.clone())
-            }
-            _ => (plan.continuation, String::new()),
-        };
-        let chat_request = self.chat_request(&request.settings, history, continuation, params)?;
-        // Queued first, saved second: a request refused (busy, too long)
-        // leaves the chat as it was, with no turn that has no reply.
-        let (events, prompt) = self
-            .state
-            .chat
-            .start(&owner(caller), &request.request_id, &chat_request)
-            .map_err(|e| too_long_with_files(e, plan.user_message.as_ref()))?;
-        let saved = match plan.user_message {
-            Some(message) => {
-                let (log, ()) = chats.update_generating(&generation, |m| {
-                    m.push(message);
-                    Ok(())
-                })?;
-                Some(log.revision)
-            }
-            None => None,
-        };
-
-        let (tx, rx) = unbounded_channel();
-        let _ = tx.send(StreamEvent::Placed {
-            placement: plan.target,
-        });
-        let _ = tx.send(StreamEvent::Prompt {
-            text: prompt.text,
-            tokens: prompt.tokens.len() as u32,
-            dropped_messages: prompt.dropped_messages as u32,
-        });
-        if let Some(revision) = saved {
-            let _ = tx.send(StreamEvent::Saved { revision });
-        }
-        if !begun.is_empty() {
-            let _ = tx.send(StreamEvent::Text {
-                text: begun.clone(),
-            });
-        }
-        tokio::spawn(drive(chats, events, tx, generation, plan.target, begun));
-        Ok(Box::pin(tokio_stream_from(rx)))
+    fn start_reply(
+        &self,
+        caller: &Caller,
+        request: ReplyRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<EventStream, AppError>> + Send>> {
+        let (state, caller) = (self.state.clone(), caller.clone());
+        Box::pin(start_reply(state, caller, request))
     }
 
     fn start_completion(
@@ -171,6 +110,225 @@ impl ChatService for UiChat {
                 .map_err(|_| AppError::from(AttachmentError::Failed))?
         })
     }
+
+    fn tool_catalog(&self) -> Pin<Box<dyn Future<Output = ToolCatalog> + Send>> {
+        let tools = self.state.tools.clone();
+        Box::pin(async move { tools.catalog().await })
+    }
+}
+
+/// Applies the action to the caller's saved chat and streams the reply.
+async fn start_reply(
+    state: AppState,
+    caller: Caller,
+    request: ReplyRequest,
+) -> Result<EventStream, AppError> {
+    let params = request
+        .params
+        .clone()
+        .validate()
+        .map_err(|e| AppError::InvalidParameter(e.message))?;
+    let chats = state.data.chats.of_user(caller.user.as_deref())?;
+    let generation = chats.begin_generation(&request.key, request.base_revision)?;
+    let log = chats.load(&request.key)?;
+    let plan = plan(&request.action, &log)?;
+    let owner = owner(&caller);
+    if request.action == ChatAction::RunTools {
+        return run_tools(state, chats, generation, &log, request, params, owner);
+    }
+    let extending = log
+        .messages
+        .last()
+        .filter(|_| plan.target == Placement::Extend);
+    let offered =
+        tool_loop::offered(&state.tools, request.settings.mode, &log.tools, extending).await;
+    let mut history = match plan.target {
+        Placement::NewVersion => log.history_before(log.messages.len() - 1),
+        _ => log.history(),
+    };
+    if let Some(message) = &plan.user_message {
+        domain::check_attachments(&message.attachments).map_err(AppError::InvalidParameter)?;
+        history.push(domain::ChatMessage::new(Role::User, message.prompt_text()));
+    }
+    if let ChatAction::Impersonate { text } = &request.action {
+        // The user's message being written: the prompt ends inside it.
+        history.push(domain::ChatMessage::new(Role::User, text.clone()));
+    }
+    // "Start reply with": a new reply is written on from that text,
+    // which is then part of it.
+    let start = &request.settings.start_reply_with;
+    let (continuation, begun) = match plan.target {
+        Placement::NewReply | Placement::NewVersion if !start.trim().is_empty() => {
+            history.push(domain::ChatMessage::new(Role::Assistant, start.clone()));
+            (Continuation::ContinueLast, start.clone())
+        }
+        _ => (plan.continuation, String::new()),
+    };
+    let chat_request = chat_request(
+        &state,
+        &request.settings,
+        history,
+        continuation,
+        params,
+        &offered,
+    )?;
+    let capture = capture(&state, &chat_request, &offered, &log.tools, extending)?;
+    // Queued first, saved second: a request refused (busy, too long)
+    // leaves the chat as it was, with no turn that has no reply.
+    let (events, prompt) = state
+        .chat
+        .start(&owner, &request.request_id, &chat_request)
+        .map_err(|e| too_long_with_files(e, plan.user_message.as_ref()))?;
+    let saved = match plan.user_message {
+        Some(message) => {
+            let (log, ()) = chats.update_generating(&generation, |m| {
+                m.push(message);
+                Ok(())
+            })?;
+            Some(log.revision)
+        }
+        None => None,
+    };
+
+    let (tx, rx) = unbounded_channel();
+    let _ = tx.send(StreamEvent::Placed {
+        placement: plan.target,
+    });
+    let _ = tx.send(StreamEvent::Prompt {
+        text: prompt.text,
+        tokens: prompt.tokens.len() as u32,
+        dropped_messages: prompt.dropped_messages as u32,
+    });
+    if let Some(revision) = saved {
+        let _ = tx.send(StreamEvent::Saved { revision });
+    }
+    if !begun.is_empty() {
+        let _ = tx.send(StreamEvent::Text {
+            text: begun.clone(),
+        });
+    }
+    tokio::spawn(drive(
+        chats,
+        events,
+        tx,
+        generation,
+        plan.target,
+        begun,
+        capture,
+    ));
+    Ok(Box::pin(tokio_stream_from(rx)))
+}
+
+/// The call parser for a reply offered `offered` tools (none without).
+fn capture(
+    state: &AppState,
+    request: &ChatRequest,
+    offered: &[ToolInfo],
+    chat: &ChatTools,
+    extending: Option<&LoggedMessage>,
+) -> Result<Option<Capture>, AppError> {
+    if offered.is_empty() {
+        return Ok(None);
+    }
+    let format = state.chat.tool_format(request)?;
+    Ok(Some(Capture::new(format, offered, chat, extending)))
+}
+
+/// `RunTools`: runs the last reply's approved calls (in the stream, so
+/// Stop ends them), then lets the reply go on with their results.
+fn run_tools(
+    state: AppState,
+    chats: Chats,
+    generation: GenerationLock,
+    log: &ChatLog,
+    request: ReplyRequest,
+    params: domain::ValidParams,
+    owner: String,
+) -> Result<EventStream, AppError> {
+    let reply = log.messages.last();
+    if reply.is_some_and(LoggedMessage::tool_call_pending) {
+        return Err(AppError::InvalidParameter(
+            "a tool call still waits for Approve or Reject".into(),
+        ));
+    }
+    if !reply.is_some_and(LoggedMessage::tool_calls_ready) {
+        return Err(AppError::InvalidParameter(
+            "no tool calls of the last reply wait to be run".into(),
+        ));
+    }
+    let (tx, rx) = unbounded_channel();
+    let _ = tx.send(StreamEvent::Placed {
+        placement: Placement::Extend,
+    });
+    tokio::spawn(async move {
+        if let Err(e) = tools_then_reply(&state, &chats, generation, &request, params, &owner, &tx).await
+        {
+            let _ = tx.send(StreamEvent::Error {
+                message: e.to_string(),
+            });
+        }
+    });
+    Ok(Box::pin(tokio_stream_from(rx)))
+}
+
+async fn tools_then_reply(
+    state: &AppState,
+    chats: &Chats,
+    generation: GenerationLock,
+    request: &ReplyRequest,
+    params: domain::ValidParams,
+    owner: &str,
+    tx: &UnboundedSender<StreamEvent>,
+) -> Result<(), AppError> {
+    let (cancel, registration) = state.replies.open(owner, &request.request_id);
+    let ran = tool_loop::run_approved(&state.tools, chats, &generation, &cancel, tx).await;
+    registration.close();
+    let _ = tx.send(StreamEvent::ToolUses { uses: ran? });
+    if let Some(reason) = cancel.reason() {
+        let _ = tx.send(StreamEvent::Done {
+            finish_reason: finish_reason(reason),
+            stats: GenerationStats::default(),
+        });
+        return Ok(());
+    }
+    let log = chats.load(generation.key())?;
+    let reply = log.messages.last();
+    let offered = tool_loop::offered(&state.tools, request.settings.mode, &log.tools, reply).await;
+    let chat_request = chat_request(
+        state,
+        &request.settings,
+        log.history(),
+        Continuation::Reply,
+        params,
+        &offered,
+    )?;
+    let capture = capture(state, &chat_request, &offered, &log.tools, reply)?;
+    let (events, prompt) = state
+        .chat
+        .start(owner, &request.request_id, &chat_request)?;
+    let (log, ()) = chats.update_generating(&generation, |messages| {
+        tool_loop::mark_delivered(messages);
+        Ok(())
+    })?;
+    let _ = tx.send(StreamEvent::Prompt {
+        text: prompt.text,
+        tokens: prompt.tokens.len() as u32,
+        dropped_messages: prompt.dropped_messages as u32,
+    });
+    let _ = tx.send(StreamEvent::Saved {
+        revision: log.revision,
+    });
+    drive(
+        chats.clone(),
+        events,
+        tx.clone(),
+        generation,
+        Placement::Extend,
+        String::new(),
+        capture,
+    )
+    .await;
+    Ok(())
 }
 
 /// A file's text and its size in the loaded model's tokens (none where no
@@ -197,41 +355,42 @@ fn attachment_preview(
     Ok(AttachmentPreview { attachment, tokens })
 }
 
-impl UiChat {
-    fn chat_request(
-        &self,
-        settings: &ChatSettings,
-        history: Vec<domain::ChatMessage>,
-        continuation: Continuation,
-        params: domain::ValidParams,
-    ) -> Result<ChatRequest, AppError> {
-        let data = &self.state.data;
-        let character = match (settings.mode, data.characters.load(&settings.character)) {
-            (_, Ok(c)) => c,
-            (Mode::Instruct, Err(_)) => Character::default(),
-            (_, Err(e)) => return Err(e.into()),
-        };
-        let instruction_template = match &settings.instruction_template {
-            Some(name) => Some(data.templates.load(name)?),
-            None => None,
-        };
-        Ok(ChatRequest {
-            history,
-            mode: settings.mode,
-            character,
-            user: settings.user.clone(),
-            system_message: Some(settings.system_message.clone()).filter(|s| !s.trim().is_empty()),
-            chat_instruct_command: settings.chat_instruct_command.clone(),
-            instruction_template,
-            continuation,
-            params,
-            enable_thinking: Some(settings.thinking),
-            tools: Vec::new(),
-            grammar: None,
-            logprobs: None,
-            pass_through: Default::default(),
-        })
-    }
+/// The request for the model: the chat's settings, its character and
+/// template, and the tools it offers.
+fn chat_request(
+    state: &AppState,
+    settings: &ChatSettings,
+    history: Vec<domain::ChatMessage>,
+    continuation: Continuation,
+    params: domain::ValidParams,
+    offered: &[ToolInfo],
+) -> Result<ChatRequest, AppError> {
+    let data = &state.data;
+    let character = match (settings.mode, data.characters.load(&settings.character)) {
+        (_, Ok(c)) => c,
+        (Mode::Instruct, Err(_)) => Character::default(),
+        (_, Err(e)) => return Err(e.into()),
+    };
+    let instruction_template = match &settings.instruction_template {
+        Some(name) => Some(data.templates.load(name)?),
+        None => None,
+    };
+    Ok(ChatRequest {
+        history,
+        mode: settings.mode,
+        character,
+        user: settings.user.clone(),
+        system_message: Some(settings.system_message.clone()).filter(|s| !s.trim().is_empty()),
+        chat_instruct_command: settings.chat_instruct_command.clone(),
+        instruction_template,
+        continuation,
+        params,
+        enable_thinking: Some(settings.thinking),
+        tools: offered.iter().map(ToolInfo::definition).collect(),
+        grammar: None,
+        logprobs: None,
+        pass_through: Default::default(),
+    })
 }
 
 /// What an action does before the model runs.
@@ -292,6 +451,7 @@ async fn drive(
     generation: GenerationLock,
     target: Placement,
     begun: String,
+    mut capture: Option<Capture>,
 ) {
     let mut text = begun;
     let mut end: Option<StreamEvent> = None;
@@ -301,6 +461,14 @@ async fn drive(
         };
         match event {
             StreamEvent::Text { text: piece } => {
+                // With tools on, calls are held back and kept aside.
+                let piece = match &mut capture {
+                    Some(capture) => capture.push(&piece, text.len()),
+                    None => piece,
+                };
+                if piece.is_empty() {
+                    continue;
+                }
                 text.push_str(&piece);
                 if tx.send(StreamEvent::Text { text: piece }).is_err() {
                     break; // the browser went away
@@ -316,11 +484,18 @@ async fn drive(
         }
     }
     drop(events);
+    if let Some(capture) = &mut capture {
+        let rest = capture.finish(text.len());
+        if !rest.is_empty() {
+            text.push_str(&rest);
+            let _ = tx.send(StreamEvent::Text { text: rest });
+        }
+    }
     let stats = match &end {
         Some(StreamEvent::Done { stats, .. }) => Some(stats.clone()),
         _ => None,
     };
-    match save_reply(&chats, &generation, target, text, stats) {
+    match save_reply(&chats, &generation, target, text, stats, capture) {
         Ok(Some(revision)) => {
             let _ = tx.send(StreamEvent::Saved { revision });
         }
@@ -368,14 +543,27 @@ fn save_reply(
     target: Placement,
     text: String,
     stats: Option<GenerationStats>,
+    capture: Option<Capture>,
 ) -> Result<Option<u64>, StoreError> {
-    if text.is_empty() || target == Placement::Composer {
+    let calls = capture.filter(Capture::has_calls);
+    if (text.is_empty() && calls.is_none()) || target == Placement::Composer {
         return Ok(None);
     }
     let (log, ()) = chats.update_generating(generation, |messages| {
-        target.apply(messages, &text);
-        if let (Some(stats), Some(reply)) = (stats, messages.last_mut()) {
-            reply.reply_info = Some(reply_info(&stats, reply.current));
+        // Calls are placed after the text the reply had before this part.
+        let base = match (target, messages.last()) {
+            (Placement::Extend, Some(last)) if last.role == Role::Assistant => last.text().len(),
+            _ => 0,
+        };
+        target.apply_even_empty(messages, &text);
+        if let Some(reply) = messages.last_mut() {
+            if let Some(stats) = stats {
+                reply.reply_info = Some(reply_info(&stats, reply.current));
+            }
+            if let Some(calls) = calls {
+                let uses = calls.into_uses(reply, base);
+                reply.tool_uses.extend(uses);
+            }
         }
         Ok(())
     })?;

@@ -1,6 +1,6 @@
 //! Applying the Chat tab's edits to a chat's messages.
 
-use domain::{ChatEdit, LoggedMessage, Role};
+use domain::{ChatEdit, ChatTools, LoggedMessage, Role, ToolState};
 
 use crate::store::StoreError;
 
@@ -10,7 +10,14 @@ fn message(messages: &mut [LoggedMessage], index: usize) -> Result<&mut LoggedMe
         .ok_or_else(|| StoreError::Invalid(format!("message {index} does not exist")))
 }
 
-pub fn apply(messages: &mut Vec<LoggedMessage>, edit: ChatEdit) -> Result<(), StoreError> {
+/// Longest tool name a chat keeps (MCP names are short identifiers).
+const MAX_TOOL_NAME: usize = 128;
+
+pub fn apply(
+    messages: &mut Vec<LoggedMessage>,
+    tools: &mut ChatTools,
+    edit: ChatEdit,
+) -> Result<(), StoreError> {
     match edit {
         ChatEdit::EditMessage { index, text } => *message(messages, index)?.text_mut() = text,
         ChatEdit::SelectVersion { index, version } => {
@@ -32,7 +39,46 @@ pub fn apply(messages: &mut Vec<LoggedMessage>, edit: ChatEdit) -> Result<(), St
         }
         ChatEdit::DummyMessage { text } => messages.push(LoggedMessage::new(Role::User, text)),
         ChatEdit::DummyReply { text } => messages.push(LoggedMessage::new(Role::Assistant, text)),
+        ChatEdit::EnableTool { name, enabled } => {
+            ChatTools::set(&mut tools.enabled, check_tool_name(&name)?, enabled)
+        }
+        ChatEdit::AlwaysAllowTool { name, allowed } => {
+            ChatTools::set(&mut tools.always_allow, check_tool_name(&name)?, allowed)
+        }
+        ChatEdit::DecideToolCall { id, approve } => decide(messages, &id, approve)?,
     }
+    Ok(())
+}
+
+fn check_tool_name(name: &str) -> Result<&str, StoreError> {
+    if name.is_empty() || name.len() > MAX_TOOL_NAME || name.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(format!(
+            "a tool name has 1 to {MAX_TOOL_NAME} characters"
+        )));
+    }
+    Ok(name)
+}
+
+/// Approves or rejects a call of the last reply that waits for the user.
+fn decide(messages: &mut [LoggedMessage], id: &str, approve: bool) -> Result<(), StoreError> {
+    let waiting = messages
+        .last_mut()
+        .filter(|m| m.role == Role::Assistant)
+        .and_then(|m| {
+            let version = m.current;
+            m.tool_uses
+                .iter_mut()
+                .find(|u| u.id == id && u.version == version)
+        })
+        .filter(|u| u.state == ToolState::Pending)
+        .ok_or_else(|| {
+            StoreError::Invalid("that tool call is not waiting for a decision".into())
+        })?;
+    waiting.state = if approve {
+        ToolState::Approved
+    } else {
+        ToolState::Rejected
+    };
     Ok(())
 }
 
@@ -48,6 +94,43 @@ mod tests {
             LoggedMessage::new(Role::User, "Q2"),
             LoggedMessage::new(Role::Assistant, "A2"),
         ]
+    }
+
+    fn apply(m: &mut Vec<LoggedMessage>, edit: ChatEdit) -> Result<(), StoreError> {
+        super::apply(m, &mut ChatTools::default(), edit)
+    }
+
+    #[test]
+    fn tool_switches_and_decisions() {
+        let mut tools = ChatTools::default();
+        let mut m = chat();
+        let on = |name: &str| ChatEdit::EnableTool {
+            name: name.into(),
+            enabled: true,
+        };
+        super::apply(&mut m, &mut tools, on("clock")).unwrap();
+        super::apply(&mut m, &mut tools, on("calculator")).unwrap();
+        super::apply(&mut m, &mut tools, on("clock")).unwrap();
+        assert_eq!(tools.enabled, ["calculator", "clock"]);
+        assert!(super::apply(&mut m, &mut tools, on("")).is_err());
+        m[4].tool_uses.push(domain::ToolUse {
+            id: "call_1".into(),
+            version: 0,
+            at: 2,
+            name: "clock".into(),
+            arguments: "{}".into(),
+            state: ToolState::Pending,
+            result: String::new(),
+            delivered: false,
+        });
+        let decide = |approve| ChatEdit::DecideToolCall {
+            id: "call_1".into(),
+            approve,
+        };
+        super::apply(&mut m, &mut tools, decide(false)).unwrap();
+        assert_eq!(m[4].tool_uses[0].state, ToolState::Rejected);
+        // Decided once: a second click (another tab) is refused.
+        assert!(super::apply(&mut m, &mut tools, decide(true)).is_err());
     }
 
     #[test]

@@ -78,7 +78,9 @@ impl ChatLogService for UiLogs {
     ) -> Result<ChatLog, AppError> {
         let (log, ()) = self
             .chats(caller)?
-            .update(key, base_revision, |m| edits::apply(m, edit))?;
+            .update_with_tools(key, base_revision, |m, tools| {
+                edits::apply(m, tools, edit)
+            })?;
         Ok(log)
     }
 

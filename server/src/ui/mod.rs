@@ -8,6 +8,7 @@ mod library;
 mod logs;
 mod models;
 mod settings;
+mod tool_loop;
 
 use std::sync::Arc;
 

@@ -1,0 +1,122 @@
+use leptos::{prelude::*, task::spawn_local};
+
+use crate::api::load_tool_catalog;
+use crate::chat_ops::apply_edit;
+use crate::state::ChatState;
+use crate::types::{ChatEdit, Mode, ToolInfo};
+
+/// The Tools panel: every tool the server offers (built-ins, MCP servers
+/// from `mcp.json`) with this chat's switches, and the servers that could
+/// not be used. A browser can only switch tools on and off; which
+/// commands run is the server owner's file.
+#[component]
+pub fn ToolsPanel() -> impl IntoView {
+    let state = ChatState::expect();
+    let load = move || {
+        spawn_local(async move {
+            match load_tool_catalog().await {
+                Ok(catalog) => state.tool_catalog.set(Some(catalog)),
+                Err(e) => state.fail(e),
+            }
+        })
+    };
+    let on_count = move || {
+        state
+            .chat
+            .with(|c| c.as_ref().map_or(0, |c| c.tools.enabled.len()))
+    };
+    let not_instruct = move || state.settings.with(|s| s.mode != Mode::Instruct);
+    view! {
+        <details
+            class="tools-panel"
+            id="tools-panel"
+            on:toggle=move |_| {
+                if state.tool_catalog.with_untracked(Option::is_none) {
+                    load();
+                }
+            }
+        >
+            <summary title="Tools the model may call in this chat">
+                {move || match on_count() {
+                    0 => "Tools".to_string(),
+                    n => format!("Tools ({n} on)"),
+                }}
+            </summary>
+            <div class="tools-body">
+                <Show when=not_instruct>
+                    <p class="hint">"Tools are offered in instruct mode, where the model's template teaches it how to call them."</p>
+                </Show>
+                {move || match state.tool_catalog.get() {
+                    None => view! { <p class="hint">"Loading tools…"</p> }.into_any(),
+                    Some(catalog) => view! {
+                        <ul class="tool-list">
+                            {catalog.tools.into_iter().map(|tool| view! { <ToolRow tool /> }).collect_view()}
+                        </ul>
+                        {catalog.problems.into_iter().map(|p| view! {
+                            <p class="tool-problem">{format!("{}: {}", p.source, p.message)}</p>
+                        }).collect_view()}
+                    }.into_any(),
+                }}
+            </div>
+        </details>
+    }
+}
+
+#[component]
+fn ToolRow(tool: ToolInfo) -> impl IntoView {
+    let state = ChatState::expect();
+    let name = tool.name.clone();
+    let switches = {
+        let name = name.clone();
+        move || {
+            state.chat.with(|c| {
+                c.as_ref().map_or((false, false), |c| {
+                    (
+                        c.tools.is_enabled(&name),
+                        c.tools.is_always_allowed(&name),
+                    )
+                })
+            })
+        }
+    };
+    let switches_again = switches.clone();
+    let (on_name, always_name) = (name.clone(), name.clone());
+    view! {
+        <li class="tool-row" data-tool=name.clone()>
+            <label class="tool-switch">
+                <input
+                    type="checkbox"
+                    class="tool-enabled"
+                    prop:checked=move || switches().0
+                    disabled=move || state.busy()
+                    on:change=move |ev| {
+                        let edit = ChatEdit::EnableTool {
+                            name: on_name.clone(),
+                            enabled: event_target_checked(&ev),
+                        };
+                        apply_edit(state, edit, || {});
+                    }
+                />
+                <span class="tool-name">{name.clone()}</span>
+                <span class="tool-source">{tool.source.clone()}</span>
+            </label>
+            <p class="tool-description">{tool.description.clone()}</p>
+            <label class="tool-always">
+                <input
+                    type="checkbox"
+                    class="tool-always-allow"
+                    prop:checked=move || switches_again().1
+                    disabled=move || state.busy()
+                    on:change=move |ev| {
+                        let edit = ChatEdit::AlwaysAllowTool {
+                            name: always_name.clone(),
+                            allowed: event_target_checked(&ev),
+                        };
+                        apply_edit(state, edit, || {});
+                    }
+                />
+                "run without asking"
+            </label>
+        </li>
+    }
+}
