@@ -108,7 +108,7 @@ cargo-test: site test-models
 	RUST_TEST_THREADS=1 cargo test --release --workspace $(SERVER_FEATURES)
 	@if [ -s $(SKIPS) ]; then echo "$$(wc -l < $(SKIPS)) tests skipped on this CPU:"; cat $(SKIPS); fi
 
-e2e: build chromium node-tools test-models
+e2e: build chromium node-tools test-models $(VENV)/.installed
 	npx playwright test --config end2end/playwright.config.ts
 
 # The official openai client (and pytest) in a project-local virtualenv.

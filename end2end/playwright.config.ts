@@ -11,6 +11,19 @@ const ROOT = path.join(__dirname, '..');
 // Tests that restart the server find it through this variable.
 const DATA = process.env.E2E_USER_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), 'candlelight-e2e-'));
 process.env.E2E_USER_DATA = DATA;
+// The owner's MCP servers: the tests' tiny weather server (Python `mcp`
+// SDK, from the virtual environment `make test` fills), over stdio.
+fs.writeFileSync(
+  path.join(DATA, 'mcp.json'),
+  JSON.stringify({
+    mcpServers: {
+      weather: {
+        command: path.join(ROOT, '.venv', 'bin', 'python'),
+        args: [path.join(ROOT, 'end2end', 'mcp', 'weather_server.py')],
+      },
+    },
+  }),
+);
 
 export default defineConfig({
   testDir: './tests',

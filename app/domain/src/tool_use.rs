@@ -105,7 +105,10 @@ pub enum ToolState {
 impl ToolState {
     /// The call has a result the model can read.
     pub fn is_settled(self) -> bool {
-        matches!(self, ToolState::Rejected | ToolState::Done | ToolState::Failed)
+        matches!(
+            self,
+            ToolState::Rejected | ToolState::Done | ToolState::Failed
+        )
     }
 }
 
@@ -159,7 +162,8 @@ impl LoggedMessage {
 
     /// A call of the shown version waits for the user's Approve or Reject.
     pub fn tool_call_pending(&self) -> bool {
-        self.shown_tool_uses().any(|u| u.state == ToolState::Pending)
+        self.shown_tool_uses()
+            .any(|u| u.state == ToolState::Pending)
     }
 
     /// Every call of the shown version is decided, and the reply has not
@@ -191,10 +195,8 @@ impl LoggedMessage {
         }
         let mut out = Vec::new();
         for (text, calls) in self.tool_segments() {
-            let settled: Vec<&ToolUse> = calls
-                .into_iter()
-                .filter(|c| c.state.is_settled())
-                .collect();
+            let settled: Vec<&ToolUse> =
+                calls.into_iter().filter(|c| c.state.is_settled()).collect();
             if settled.is_empty() {
                 if !text.is_empty() {
                     out.push(ChatMessage::new(Role::Assistant, text));
@@ -288,7 +290,10 @@ mod tests {
         );
         assert_eq!(messages[0].content, "Let me work it out.");
         assert_eq!(messages[0].tool_calls.len(), 2);
-        assert_eq!(messages[0].tool_calls[0].function.arguments["expression"], "6*7");
+        assert_eq!(
+            messages[0].tool_calls[0].function.arguments["expression"],
+            "6*7"
+        );
         assert_eq!(messages[1].content, "42");
         assert_eq!(messages[1].tool_call_id.as_deref(), Some("call_1"));
         assert_eq!(messages[2].content, REJECTED_RESULT);

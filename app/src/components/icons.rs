@@ -26,3 +26,24 @@ pub fn PaperclipIcon() -> impl IntoView {
         </svg>
     }
 }
+
+/// A wrench, for tools.
+#[component]
+pub fn WrenchIcon() -> impl IntoView {
+    view! {
+        <svg
+            class="icon"
+            viewBox="0 0 24 24"
+            width="16"
+            height="16"
+            aria-hidden="true"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="1.8"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+        >
+            <path d="M14.7 6.3a4 4 0 0 0 5 5L21 10a5.5 5.5 0 0 1-6.9 6.9L7.5 23.5a2.1 2.1 0 0 1-3-3l6.6-6.6A5.5 5.5 0 0 1 18 7l-1.3 1.3a4 4 0 0 0-2-2z" />
+        </svg>
+    }
+}

@@ -2,8 +2,8 @@ use leptos::{html::Textarea, prelude::*};
 
 use super::icons::PaperclipIcon;
 use super::ToolCallBlock;
-use crate::generation::continue_with_tools;
 use crate::chat_ops::{apply_edit, branch_at};
+use crate::generation::continue_with_tools;
 use crate::state::{ChatState, Shown};
 use crate::types::{size_text, split_at_calls, ChatEdit, Mode, Role};
 use crate::{clipboard, markdown, reasoning};
@@ -122,6 +122,7 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                         .map(|call| view! { <ToolCallBlock call=call.clone() /> })
                         .collect_view()}
                 }
+                .into_any()
             })
             .collect_view()
     };
@@ -230,7 +231,7 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                                 when=has_tools
                                 fallback=move || view! {
                                     <div class="content" inner_html=move || parts.with(|p| markdown::render(&p.2))></div>
-                                }
+                                }.into_any()
                             >
                                 {with_tools}
                             </Show>
@@ -240,6 +241,7 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                                 </button>
                             </Show>
                         }
+                        .into_any()
                     }
                 >
                     <textarea class="edit-box" node_ref=editor rows="6" prop:value=text></textarea>

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use super::icons::WrenchIcon;
 use crate::chat_ops::apply_edit;
 use crate::generation::continue_with_tools;
 use crate::state::ChatState;
@@ -50,7 +51,7 @@ pub fn ToolCallBlock(call: ToolUse) -> impl IntoView {
     view! {
         <details class=format!("tool-call {class}") data-tool=call.name.clone() open=pending>
             <summary>
-                <span class="tool-icon" aria-hidden="true">"🔧"</span>
+                <WrenchIcon />
                 <span class="tool-name">{call.name.clone()}</span>
                 <span class="tool-state">{label}</span>
             </summary>

@@ -1,5 +1,6 @@
 use leptos::{prelude::*, task::spawn_local};
 
+use super::icons::WrenchIcon;
 use crate::api::load_tool_catalog;
 use crate::chat_ops::apply_edit;
 use crate::state::ChatState;
@@ -37,9 +38,11 @@ pub fn ToolsPanel() -> impl IntoView {
             }
         >
             <summary title="Tools the model may call in this chat">
+                <WrenchIcon />
+                <span class="tools-label">"Tools"</span>
                 {move || match on_count() {
-                    0 => "Tools".to_string(),
-                    n => format!("Tools ({n} on)"),
+                    0 => String::new(),
+                    n => format!(" ({n} on)"),
                 }}
             </summary>
             <div class="tools-body">
@@ -71,10 +74,7 @@ fn ToolRow(tool: ToolInfo) -> impl IntoView {
         move || {
             state.chat.with(|c| {
                 c.as_ref().map_or((false, false), |c| {
-                    (
-                        c.tools.is_enabled(&name),
-                        c.tools.is_always_allowed(&name),
-                    )
+                    (c.tools.is_enabled(&name), c.tools.is_always_allowed(&name))
                 })
             })
         }

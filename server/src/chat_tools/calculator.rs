@@ -11,7 +11,9 @@ const MAX_DEPTH: usize = 64;
 /// The value of `expression`, or what is wrong with it.
 pub fn evaluate(expression: &str) -> Result<f64, String> {
     if expression.len() > MAX_LEN {
-        return Err(format!("the expression is longer than {MAX_LEN} characters"));
+        return Err(format!(
+            "the expression is longer than {MAX_LEN} characters"
+        ));
     }
     let mut parser = Parser {
         text: expression.as_bytes(),
@@ -78,7 +80,9 @@ impl Parser<'_> {
     fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(format!("the expression nests deeper than {MAX_DEPTH} levels"));
+            return Err(format!(
+                "the expression nests deeper than {MAX_DEPTH} levels"
+            ));
         }
         let out = f(self);
         self.depth -= 1;
@@ -196,7 +200,10 @@ impl Parser<'_> {
         }
         let written = std::str::from_utf8(&self.text[start..self.at]).unwrap_or("");
         // Thousands separators, as people write them: 1,000 or 1_000.
-        let plain: String = written.chars().filter(|c| !matches!(c, '_' | ',')).collect();
+        let plain: String = written
+            .chars()
+            .filter(|c| !matches!(c, '_' | ','))
+            .collect();
         plain
             .parse()
             .map_err(|_| format!("'{written}' is not a number"))
@@ -204,7 +211,11 @@ impl Parser<'_> {
 
     fn name(&mut self) -> Result<f64, String> {
         let start = self.at;
-        while self.text.get(self.at).is_some_and(u8::is_ascii_alphanumeric) {
+        while self
+            .text
+            .get(self.at)
+            .is_some_and(u8::is_ascii_alphanumeric)
+        {
             self.at += 1;
         }
         let name = std::str::from_utf8(&self.text[start..self.at])

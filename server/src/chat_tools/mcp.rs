@@ -138,7 +138,11 @@ impl McpClient {
     }
 
     /// Runs `tool` with `arguments`; the text it returned.
-    pub async fn call(&self, tool: &str, arguments: Map<String, Value>) -> Result<String, ToolError> {
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<String, ToolError> {
         let mut params = CallToolRequestParams::new(tool.to_string());
         params.arguments = Some(arguments);
         let result = self

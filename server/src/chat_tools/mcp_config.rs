@@ -156,7 +156,9 @@ mod tests {
                 }
             )
         );
-        assert!(matches!(&config.servers[1].1, McpServer::Http { url, .. } if url.ends_with("/mcp")));
+        assert!(
+            matches!(&config.servers[1].1, McpServer::Http { url, .. } if url.ends_with("/mcp"))
+        );
     }
 
     #[test]

@@ -236,9 +236,6 @@ mod tests {
         let text = "é".repeat(MAX_RESULT_BYTES);
         let cut = bounded(text);
         assert!(cut.len() < MAX_RESULT_BYTES + 100);
-        assert!(cut.ends_with(&format!(
-            "only the first {} are shown]",
-            MAX_RESULT_BYTES
-        )));
+        assert!(cut.ends_with(&format!("only the first {} are shown]", MAX_RESULT_BYTES)));
     }
 }

@@ -13,7 +13,13 @@ pub fn parser() -> WholeReplyParser {
 }
 
 fn parse(text: &str) -> Option<Vec<ParsedCall>> {
-    let mut rest = text.strip_prefix(PYTHON_TAG).unwrap_or(text).trim();
+    parse_calls(text.strip_prefix(PYTHON_TAG).unwrap_or(text))
+}
+
+/// JSON call objects one after another (separated by `;` or white space);
+/// None unless all of `text` is calls.
+pub fn parse_calls(text: &str) -> Option<Vec<ParsedCall>> {
+    let mut rest = text.trim();
     let mut calls = Vec::new();
     while !rest.is_empty() {
         let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();

@@ -11,8 +11,11 @@
 //!   templates, `name[ARGS]{…}`).
 //! - [`remote`]: a remote server's reply: Hermes tags, or one bare call
 //!   object that the server left in the text.
+//! - [`lenient`]: the Chat tab's reading of a Hermes-format model: tags,
+//!   one bare object, or one object in a Markdown code fence.
 
 mod hermes;
+mod lenient;
 mod llama3;
 mod mistral;
 mod remote;
@@ -103,10 +106,10 @@ impl ToolFormat {
 
     /// The parser for the Chat tab's tool loop: as [`Self::parser`], but
     /// a Hermes-format model may also write a call as one bare JSON
-    /// object (Qwen 2.5 Coder 0.5B does; see [`remote`]).
+    /// object or in a code fence (Qwen 2.5 Coder 0.5B does; see [`lenient`]).
     pub fn lenient_parser(self) -> Box<dyn ToolCallParser> {
         match self {
-            ToolFormat::Hermes | ToolFormat::Remote => Box::new(remote::RemoteParser::default()),
+            ToolFormat::Hermes | ToolFormat::Remote => Box::new(lenient::LenientParser::default()),
             other => other.parser(),
         }
     }

@@ -261,7 +261,8 @@ fn run_tools(
         placement: Placement::Extend,
     });
     tokio::spawn(async move {
-        if let Err(e) = tools_then_reply(&state, &chats, generation, &request, params, &owner, &tx).await
+        if let Err(e) =
+            tools_then_reply(&state, &chats, generation, &request, params, &owner, &tx).await
         {
             let _ = tx.send(StreamEvent::Error {
                 message: e.to_string(),

@@ -78,9 +78,7 @@ impl ChatLogService for UiLogs {
     ) -> Result<ChatLog, AppError> {
         let (log, ()) = self
             .chats(caller)?
-            .update_with_tools(key, base_revision, |m, tools| {
-                edits::apply(m, tools, edit)
-            })?;
+            .update_with_tools(key, base_revision, |m, tools| edits::apply(m, tools, edit))?;
         Ok(log)
     }
 

@@ -42,7 +42,7 @@ pub async fn offered(
 /// Reads calls out of a streaming reply.
 pub struct Capture {
     parser: Box<dyn ToolCallParser>,
-    offered: Vec<String>,
+    offered: Vec<ToolInfo>,
     always_allow: Vec<String>,
     /// Calls already answered in the reply being extended: the same call
     /// again is not run again (small models repeat a call after its
@@ -61,7 +61,7 @@ impl Capture {
     ) -> Self {
         Self {
             parser: format.lenient_parser(),
-            offered: offered.iter().map(|t| t.name.clone()).collect(),
+            offered: offered.to_vec(),
             always_allow: chat.always_allow.clone(),
             answered: extending
                 .map(|m| m.shown_tool_uses().cloned().collect())
@@ -99,8 +99,12 @@ impl Capture {
         out
     }
 
+    /// A call of an offered tool, with arguments its schema allows, that
+    /// the reply has not made and had answered already.
     fn accepts(&self, call: &ParsedCall) -> bool {
-        self.offered.contains(&call.name)
+        self.offered
+            .iter()
+            .any(|t| t.name == call.name && fits_schema(&call.arguments, &t.parameters))
             && !self
                 .answered
                 .iter()
@@ -138,6 +142,27 @@ impl Capture {
     }
 }
 
+/// Whether `arguments` (a JSON object's text) has every property the
+/// schema requires and none it does not name: a model that copies the
+/// schema itself, or invents arguments, made no call.
+fn fits_schema(arguments: &str, schema: &serde_json::Value) -> bool {
+    let Ok(serde_json::Value::Object(given)) = serde_json::from_str(arguments) else {
+        return false;
+    };
+    let named = schema.get("properties").and_then(|p| p.as_object());
+    let known = |key: &String| named.is_none_or(|named| named.contains_key(key));
+    let required = schema
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map(|r| {
+            r.iter()
+                .filter_map(|k| k.as_str())
+                .all(|k| given.contains_key(k))
+        })
+        .unwrap_or(true);
+    required && given.keys().all(known)
+}
+
 /// A call written back as the Hermes-style object it stood for.
 fn call_text(call: &ParsedCall) -> String {
     let arguments: serde_json::Value =
@@ -166,7 +191,9 @@ pub async fn run_approved(
             .messages
             .last()
             .filter(|m| m.role == Role::Assistant)
-            .ok_or_else(|| AppError::InvalidParameter("there is no reply with tool calls".into()))?;
+            .ok_or_else(|| {
+                AppError::InvalidParameter("there is no reply with tool calls".into())
+            })?;
         let Some(next) = reply
             .shown_tool_uses()
             .find(|u| u.state == ToolState::Approved)
@@ -231,8 +258,32 @@ mod tests {
             name: name.into(),
             description: String::new(),
             source: "built-in".into(),
-            parameters: json!({"type": "object"}),
+            parameters: json!({
+                "type": "object",
+                "properties": {"expression": {"type": "string"}},
+                "required": ["expression"]
+            }),
         }
+    }
+
+    #[test]
+    fn arguments_must_fit_the_schema() {
+        let schema = tool("calculator").parameters;
+        assert!(fits_schema(r#"{"expression": "1"}"#, &schema));
+        assert!(!fits_schema(r#"{}"#, &schema), "required");
+        assert!(
+            !fits_schema(r#"{"expression": "1", "x": 2}"#, &schema),
+            "unknown"
+        );
+        assert!(!fits_schema(
+            r#"{"properties": {}, "type": "object"}"#,
+            &schema
+        ));
+        assert!(!fits_schema("[]", &schema));
+        assert!(fits_schema(
+            r#"{"anything": 1}"#,
+            &json!({"type": "object"})
+        ));
     }
 
     fn chat(always: &[&str]) -> ChatTools {
@@ -292,7 +343,9 @@ mod tests {
             &["{\"name\": \"rm_rf\", \"arguments\": {\"path\": \"/\"}}"],
         );
         assert_eq!(shown, r#"{"name":"rm_rf","arguments":{"path":"/"}}"#);
-        assert!(capture.into_uses(&LoggedMessage::new(Role::Assistant, ""), 0).is_empty());
+        assert!(capture
+            .into_uses(&LoggedMessage::new(Role::Assistant, ""), 0)
+            .is_empty());
 
         let mut reply = LoggedMessage::new(Role::Assistant, "");
         reply.tool_uses.push(ToolUse {
