@@ -201,3 +201,12 @@ def test_n_returns_independent_choices(client):
             texts[choice.index] += choice.delta.content or ""
     # The same seeds give the same two replies, streamed or not.
     assert [texts[0], texts[1]] == [c.message.content for c in reply.choices]
+
+
+def test_tools_none_is_no_tools(client):
+    # The SDK sends `tools=None` as JSON null; OpenAI reads it as no tools.
+    reply = client.chat.completions.create(
+        model=MODEL_ID, messages=ASK, tools=None, max_tokens=8, temperature=0
+    )
+    assert reply.choices[0].message.tool_calls is None
+    assert reply.choices[0].finish_reason in ("stop", "length")

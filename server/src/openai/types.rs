@@ -150,6 +150,9 @@ pub struct CalledFunction {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct OutputFields {
+    /// `null` is no tools, as OpenAI reads it (the `openai` SDK sends
+    /// `tools=None` as null).
+    #[serde(deserialize_with = "null_is_empty")]
     pub tools: Vec<ToolDefinition>,
     pub tool_choice: Option<ToolChoice>,
     pub parallel_tool_calls: Option<bool>,
@@ -450,4 +453,13 @@ pub struct ModelObject {
 pub struct ModelList {
     pub object: &'static str,
     pub data: Vec<ModelObject>,
+}
+
+/// A list that may be sent as `null`, read as empty.
+fn null_is_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
