@@ -100,7 +100,7 @@ test-models:
 
 # Tests whose fast path this CPU lacks skip loudly; the list is printed here.
 SKIPS := target/tmp/skipped-tests.txt
-cargo-test: site test-models
+cargo-test: site test-models $(VENV)/.installed
 	@rm -f $(SKIPS)
 	# One test at a time: tests that load a model each start a thread team
 	# of every core, and several teams spinning at once on two cores run

@@ -1,11 +1,15 @@
 """A tiny MCP server for the tests, on the official Python SDK (`mcp` from
-PyPI), spoken to over stdio as a user's `mcp.json` would start it.
+PyPI): over stdio as a user's `mcp.json` would start it, or with
+`--http PORT` over Streamable HTTP (then it offers `shout` instead).
 
 Its weather is made up and fixed, so a test can tell that a reply used
 the tool's answer: no model knows it otherwise.
 """
 
+import sys
+
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("test-weather")
 
@@ -19,8 +23,18 @@ def get_weather(city: str) -> str:
 @server.tool()
 def fail_always(reason: str) -> str:
     """A tool that always fails (for tests of failed calls)."""
-    raise ValueError(f"this tool always fails: {reason}")
+    raise ToolError(f"this tool always fails: {reason}")
+
+
+def shout(text: str) -> str:
+    """Repeat a text in capital letters."""
+    return text.upper()
 
 
 if __name__ == "__main__":
-    server.run()
+    if len(sys.argv) == 3 and sys.argv[1] == "--http":
+        http = MCPServer("test-shout")
+        http.tool()(shout)
+        http.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run()

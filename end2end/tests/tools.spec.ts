@@ -24,12 +24,15 @@ test('the Tools panel lists the built-ins and the MCP server\'s tools, switched 
   await setMode(page, 'instruct');
   await newChat(page);
   await page.locator('#tools-panel summary').click();
-  for (const name of ['get_current_time', 'calculator', 'get_weather', 'fail_always']) {
+  for (const name of ['get_current_time', 'calculator', 'get_weather', 'fail_always', 'shout']) {
     await expect(toolRow(page, name)).toBeVisible();
   }
   await expect(toolRow(page, 'calculator').locator('.tool-source')).toHaveText('built-in');
   await expect(toolRow(page, 'get_weather').locator('.tool-source')).toHaveText('weather');
   await expect(toolRow(page, 'get_weather').locator('.tool-description')).toContainText('weather in a city');
+  // The same SDK over Streamable HTTP.
+  await expect(toolRow(page, 'shout').locator('.tool-source')).toHaveText('shouting');
+  await expect(toolRow(page, 'shout').locator('.tool-description')).toContainText('capital letters');
   await expect(page.locator('#tools-panel .tool-problem')).toHaveCount(0);
 
   // Switched on in this chat only: a new chat starts with none, and the

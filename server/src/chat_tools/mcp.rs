@@ -1,8 +1,10 @@
 //! One MCP server, through the official Rust SDK (`rmcp`): started as a
-//! child process speaking MCP over stdio, asked for its tools at start
-//! and again after it says they changed, and asked to run them.
+//! child process speaking MCP over stdio, or reached over Streamable HTTP;
+//! asked for its tools at start and again after it says they changed, and
+//! asked to run them.
 
 use std::{
+    collections::HashMap,
     path::Path,
     process::Stdio,
     sync::{
@@ -12,12 +14,16 @@ use std::{
     time::Duration,
 };
 
+use axum::http::{HeaderName, HeaderValue};
 use rmcp::{
     model::{
         CallToolRequestParams, ClientCapabilities, ClientConfig, ContentBlock, Implementation,
     },
     service::{NotificationContext, RunningService},
-    transport::TokioChildProcess,
+    transport::{
+        streamable_http_client::StreamableHttpClientTransportConfig, StreamableHttpClientTransport,
+        TokioChildProcess,
+    },
     ClientHandler, RoleClient, ServiceExt,
 };
 use serde_json::{Map, Value};
@@ -68,29 +74,37 @@ impl McpClient {
             server: name.to_string(),
             reason,
         };
-        let McpServer::Stdio { command, args, env } = server else {
-            return Err(unavailable(
-                "Streamable HTTP servers are not supported yet; run it over stdio".into(),
-            ));
-        };
-        let mut process = tokio::process::Command::new(command);
-        process.args(args).current_dir(workdir).kill_on_drop(true);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with(HIDDEN_ENV_PREFIX) {
-                process.env_remove(key);
-            }
-        }
-        process.envs(env);
-        let (transport, _) = TokioChildProcess::builder(process)
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| unavailable(format!("could not start `{command}`: {e}")))?;
         let stale = Arc::new(AtomicBool::new(true));
         let watcher = Watcher {
             stale: stale.clone(),
         };
-        let service = tokio::time::timeout(START_TIMEOUT, watcher.serve(transport))
-            .await
+        let started = match server {
+            McpServer::Stdio { command, args, env } => {
+                let mut process = tokio::process::Command::new(command);
+                process.args(args).current_dir(workdir).kill_on_drop(true);
+                for (key, _) in std::env::vars_os() {
+                    if key.to_string_lossy().starts_with(HIDDEN_ENV_PREFIX) {
+                        process.env_remove(key);
+                    }
+                }
+                process.envs(env);
+                let (transport, _) = TokioChildProcess::builder(process)
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .map_err(|e| unavailable(format!("could not start `{command}`: {e}")))?;
+                tokio::time::timeout(START_TIMEOUT, watcher.serve(transport)).await
+            }
+            McpServer::Http { url, headers } => {
+                // The SDK's HTTP client takes TLS from the process's default
+                // crypto provider: ring, as the rest of the server uses.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                    .custom_headers(http_headers(headers).map_err(unavailable)?);
+                let transport = StreamableHttpClientTransport::from_config(config);
+                tokio::time::timeout(START_TIMEOUT, watcher.serve(transport)).await
+            }
+        };
+        let service = started
             .map_err(|_| unavailable(format!("did not start within {}s", START_TIMEOUT.as_secs())))?
             .map_err(|e| unavailable(format!("did not answer MCP's initialize: {e}")))?;
         let client = Self {
@@ -165,6 +179,23 @@ impl McpClient {
         }
         Ok(text)
     }
+}
+
+/// `mcp.json`'s `headers` as HTTP headers; a name or value HTTP cannot
+/// carry is named.
+fn http_headers(
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Result<HashMap<HeaderName, HeaderValue>, String> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let name = HeaderName::try_from(name.as_str())
+                .map_err(|_| format!("\"{name}\" is not an HTTP header name"))?;
+            let value = HeaderValue::try_from(value.as_str())
+                .map_err(|_| format!("the value of header \"{name}\" is not valid in HTTP"))?;
+            Ok((name, value))
+        })
+        .collect()
 }
 
 /// A content block as the model reads it: text as it is, anything else

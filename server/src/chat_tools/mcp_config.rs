@@ -123,7 +123,12 @@ fn server(value: Value) -> Result<Option<McpServer>, String> {
             "the old SSE transport is not supported; use the server's Streamable HTTP URL".into(),
         ),
         (None, None, _) => Err("needs \"command\" (stdio) or \"url\" (Streamable HTTP)".into()),
-        (_, _, Some(kind)) => Err(format!("\"type\": \"{kind}\" does not fit its other keys")),
+        (_, _, Some(kind @ ("stdio" | "http" | "streamable-http" | "streamablehttp"))) => {
+            Err(format!("\"type\": \"{kind}\" does not fit its other keys"))
+        }
+        (_, _, Some(kind)) => Err(format!(
+            "unknown transport \"{kind}\" (stdio, or streamable-http with a \"url\")"
+        )),
         _ => Err("\"command\" is empty".into()),
     }
 }
@@ -170,13 +175,17 @@ mod tests {
                 "typo": {"comand": "a"},
                 "ftp": {"url": "ftp://x"},
                 "old": {"type": "sse", "url": "http://x/sse"},
+                "ws": {"type": "websocket", "url": "ws://x"},
                 "good": {"command": "python3", "args": ["server.py"]}
             }}"#,
         );
         assert_eq!(config.servers.len(), 1);
         let problems: Vec<&str> = config.problems.iter().map(|p| p.source.as_str()).collect();
-        assert_eq!(problems, ["both", "neither", "typo", "ftp", "old"]);
+        assert_eq!(problems, ["both", "neither", "typo", "ftp", "old", "ws"]);
         assert!(config.problems[2].message.contains("comand"));
+        assert!(config.problems[5]
+            .message
+            .contains("unknown transport \"websocket\""));
     }
 
     #[test]

@@ -9,9 +9,15 @@ mod error;
 mod mcp;
 mod mcp_config;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
+use futures::FutureExt;
 use serde_json::Value;
+use std::panic::AssertUnwindSafe;
 use tokio::sync::OnceCell;
 
 pub use error::ToolError;
@@ -19,6 +25,10 @@ use mcp::McpClient;
 pub use mcp_config::{McpConfig, McpServer};
 
 use domain::{ToolCatalog, ToolInfo, ToolSourceProblem};
+
+/// How long a server that failed is left before the Tools panel tries it
+/// again.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// How long one call may run.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,11 +45,65 @@ pub struct Toolbox {
     servers: OnceCell<Servers>,
 }
 
-/// The started servers, and what went wrong with the others.
+/// What `mcp.json` asked for: each server in the file's order, and the
+/// entries that could not be read.
 #[derive(Default)]
 struct Servers {
-    clients: Vec<Arc<McpClient>>,
+    entries: Vec<Entry>,
     problems: Vec<ToolSourceProblem>,
+}
+
+struct Entry {
+    name: String,
+    server: McpServer,
+    state: Mutex<EntryState>,
+}
+
+#[derive(Clone)]
+enum EntryState {
+    Running(Arc<McpClient>),
+    /// Could not start (or answer): why, and when it was last tried.
+    Failed {
+        message: String,
+        at: Instant,
+    },
+}
+
+impl Entry {
+    async fn connect(&self, root: &std::path::Path) {
+        // A panic inside the SDK is this server's problem, not the chat's.
+        let started = AssertUnwindSafe(McpClient::start(&self.name, &self.server, root))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                Err(ToolError::Unavailable {
+                    server: self.name.clone(),
+                    reason: "the MCP client failed while connecting".into(),
+                })
+            });
+        let state = match started {
+            Ok(client) => {
+                tracing::info!(server = %self.name, "MCP server started");
+                EntryState::Running(Arc::new(client))
+            }
+            Err(e) => {
+                tracing::warn!(server = %self.name, error = %e, "MCP server not used");
+                EntryState::Failed {
+                    message: e.to_string(),
+                    at: Instant::now(),
+                }
+            }
+        };
+        *lock(&self.state) = state;
+    }
+
+    fn state(&self) -> EntryState {
+        lock(&self.state).clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Toolbox {
@@ -69,35 +133,50 @@ impl Toolbox {
                         }],
                     },
                 };
-                let started = futures::future::join_all(
-                    config
+                let servers = Servers {
+                    entries: config
                         .servers
-                        .iter()
-                        .map(|(name, server)| McpClient::start(name, server, &self.root)),
-                )
-                .await;
-                let mut servers = Servers {
-                    clients: Vec::new(),
+                        .into_iter()
+                        .map(|(name, server)| Entry {
+                            name,
+                            server,
+                            state: Mutex::new(EntryState::Failed {
+                                message: "not started".into(),
+                                at: Instant::now(),
+                            }),
+                        })
+                        .collect(),
                     problems: config.problems,
                 };
-                for (result, (name, _)) in started.into_iter().zip(&config.servers) {
-                    match result {
-                        Ok(client) => {
-                            tracing::info!(server = %name, "MCP server started");
-                            servers.clients.push(Arc::new(client));
-                        }
-                        Err(e) => {
-                            tracing::warn!(server = %name, error = %e, "MCP server not used");
-                            servers.problems.push(ToolSourceProblem {
-                                source: name.clone(),
-                                message: e.to_string(),
-                            });
-                        }
-                    }
-                }
+                futures::future::join_all(servers.entries.iter().map(|e| e.connect(&self.root)))
+                    .await;
                 servers
             })
             .await
+    }
+
+    /// The servers that run now.
+    async fn clients(&self) -> Vec<Arc<McpClient>> {
+        self.servers()
+            .await
+            .entries
+            .iter()
+            .filter_map(|e| match e.state() {
+                EntryState::Running(client) => Some(client),
+                EntryState::Failed { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Tries again the servers that failed more than [`RETRY_AFTER`] ago
+    /// (one that was down when candlelight started, a crashed one): the
+    /// Tools panel asks for this, a reply never waits for it.
+    pub async fn retry_failed(&self) {
+        let servers = self.servers().await;
+        let due = servers.entries.iter().filter(
+            |e| matches!(e.state(), EntryState::Failed { at, .. } if at.elapsed() >= RETRY_AFTER),
+        );
+        futures::future::join_all(due.map(|e| e.connect(&self.root))).await;
     }
 
     /// Every tool, and every server that could not be used. A name taken
@@ -109,7 +188,17 @@ impl Toolbox {
             tools: builtin::tools(),
             problems: servers.problems.clone(),
         };
-        for client in &servers.clients {
+        for entry in &servers.entries {
+            let client = match entry.state() {
+                EntryState::Running(client) => client,
+                EntryState::Failed { message, .. } => {
+                    catalog.problems.push(ToolSourceProblem {
+                        source: entry.name.clone(),
+                        message,
+                    });
+                    continue;
+                }
+            };
             match client.tools().await {
                 Ok(tools) => {
                     for tool in tools {
@@ -157,7 +246,7 @@ impl Toolbox {
             if let Some(result) = builtin::call(name, &Value::Object(object.clone())) {
                 return result;
             }
-            for client in &self.servers().await.clients {
+            for client in self.clients().await {
                 if client.tools().await?.iter().any(|t| t.name == name) {
                     return client.call(name, object).await;
                 }
@@ -229,6 +318,99 @@ mod tests {
         assert_eq!(catalog.tools.len(), 2);
         assert_eq!(catalog.problems[0].source, "ghost");
         assert!(catalog.problems[0].message.contains("could not start"));
+    }
+
+    /// The tests' MCP server (`end2end/mcp/weather_server.py`, on the
+    /// official Python SDK) over stdio and over Streamable HTTP: tools are
+    /// listed from both, called with arguments, and a tool's error comes
+    /// back as the call's failure.
+    #[tokio::test]
+    async fn mcp_servers_over_stdio_and_http_list_and_run_their_tools() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = repo.join(".venv/bin/python");
+        let script = repo.join("end2end/mcp/weather_server.py");
+        let has_sdk = std::process::Command::new(&python)
+            .args(["-c", "import mcp"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_sdk {
+            skip_loudly(
+                "mcp_servers_over_stdio_and_http_list_and_run_their_tools",
+                "no .venv with the Python mcp SDK (make test installs it)",
+            );
+            return;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut http = tokio::process::Command::new(&python)
+            .arg(&script)
+            .args(["--http", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let config = serde_json::json!({"mcpServers": {
+            "weather": {"command": python, "args": [script]},
+            "shouting": {"url": format!("http://127.0.0.1:{port}/mcp")},
+            "down": {"url": "http://127.0.0.1:9/mcp"},
+        }});
+        std::fs::write(folder.path().join(MCP_FILE), config.to_string()).unwrap();
+        let toolbox = Toolbox::new(folder.path().to_path_buf());
+
+        let catalog = toolbox.catalog().await;
+        let source = |name: &str| {
+            catalog
+                .tools
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.source.clone())
+        };
+        assert_eq!(source("get_weather").as_deref(), Some("weather"));
+        assert_eq!(source("shout").as_deref(), Some("shouting"));
+        assert_eq!(catalog.problems.len(), 1, "{:?}", catalog.problems);
+        assert_eq!(catalog.problems[0].source, "down");
+
+        let weather = toolbox.call("get_weather", r#"{"city": "Lima"}"#).await;
+        assert!(weather.unwrap().contains("sunny in Lima"));
+        let shout = toolbox.call("shout", r#"{"text": "over http"}"#).await;
+        assert_eq!(shout.unwrap(), "OVER HTTP");
+        let failed = toolbox
+            .call("fail_always", r#"{"reason": "testing"}"#)
+            .await;
+        assert!(
+            matches!(&failed, Err(ToolError::Failed(m)) if m.contains("this tool always fails: testing")),
+            "{failed:?}"
+        );
+        let _ = http.kill().await;
+    }
+
+    /// Says loudly that a test did not run, and lists it for `make test`.
+    fn skip_loudly(test: &str, reason: &str) {
+        use std::io::Write;
+        eprintln!("SKIPPED {test}: {reason}");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("skipped-tests.txt"))
+        {
+            let _ = writeln!(f, "{test}: {reason}");
+        }
     }
 
     #[test]

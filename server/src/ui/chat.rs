@@ -113,7 +113,10 @@ impl ChatService for UiChat {
 
     fn tool_catalog(&self) -> Pin<Box<dyn Future<Output = ToolCatalog> + Send>> {
         let tools = self.state.tools.clone();
-        Box::pin(async move { tools.catalog().await })
+        Box::pin(async move {
+            tools.retry_failed().await;
+            tools.catalog().await
+        })
     }
 }
 
