@@ -14,3 +14,4 @@ mod bounds;
 mod cli;
 mod download;
 mod security;
+mod tools;
