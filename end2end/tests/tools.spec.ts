@@ -19,6 +19,17 @@ async function enableTool(page: Page, name: string) {
   await panel.locator('summary').click();
 }
 
+/** Qwen, greedy, in a new instruct chat that offers `get_weather`. */
+async function qwenWeatherChat(page: Page) {
+  await loadModel(page, QWEN);
+  await page.locator('#tab-chat').click();
+  await setParam(page, 'temperature', '0');
+  await setParam(page, 'max_new_tokens', '60');
+  await setMode(page, 'instruct');
+  await newChat(page);
+  await enableTool(page, 'get_weather');
+}
+
 test('the Tools panel lists the built-ins and the MCP server\'s tools, switched per chat', async ({ page }) => {
   await openApp(page);
   await setMode(page, 'instruct');
@@ -49,13 +60,7 @@ test('the Tools panel lists the built-ins and the MCP server\'s tools, switched 
 test('Qwen calls the MCP server\'s tool: shown, approved, answered and used in the reply; reload shows the same blocks', async ({ page }) => {
   await openApp(page);
   try {
-    await loadModel(page, QWEN);
-    await page.locator('#tab-chat').click();
-    await setParam(page, 'temperature', '0');
-    await setParam(page, 'max_new_tokens', '60');
-    await setMode(page, 'instruct');
-    await newChat(page);
-    await enableTool(page, 'get_weather');
+    await qwenWeatherChat(page);
 
     await send(page, 'What is the weather in Paris right now?');
     const block = callBlock(page, 'get_weather');
@@ -87,13 +92,7 @@ test('Qwen calls the MCP server\'s tool: shown, approved, answered and used in t
 test('Reject gives Qwen the refusal; "always allow" runs the next call without asking', async ({ page }) => {
   await openApp(page);
   try {
-    await loadModel(page, QWEN);
-    await page.locator('#tab-chat').click();
-    await setParam(page, 'temperature', '0');
-    await setParam(page, 'max_new_tokens', '60');
-    await setMode(page, 'instruct');
-    await newChat(page);
-    await enableTool(page, 'get_weather');
+    await qwenWeatherChat(page);
 
     await send(page, 'What is the weather in Paris right now?');
     const block = callBlock(page, 'get_weather');

@@ -4,7 +4,7 @@ use super::icons::WrenchIcon;
 use crate::api::load_tool_catalog;
 use crate::chat_ops::apply_edit;
 use crate::state::ChatState;
-use crate::types::{ChatEdit, Mode, ToolInfo};
+use crate::types::{ChatEdit, ChatTools, Mode, ToolInfo};
 
 /// The Tools panel: every tool the server offers (built-ins, MCP servers
 /// from `mcp.json`) with this chat's switches, and the servers that could
@@ -67,56 +67,55 @@ pub fn ToolsPanel() -> impl IntoView {
 
 #[component]
 fn ToolRow(tool: ToolInfo) -> impl IntoView {
-    let state = ChatState::expect();
-    let name = tool.name.clone();
-    let switches = {
-        let name = name.clone();
-        move || {
-            state.chat.with(|c| {
-                c.as_ref().map_or((false, false), |c| {
-                    (c.tools.is_enabled(&name), c.tools.is_always_allowed(&name))
-                })
-            })
-        }
-    };
-    let switches_again = switches.clone();
-    let (on_name, always_name) = (name.clone(), name.clone());
     view! {
-        <li class="tool-row" data-tool=name.clone()>
+        <li class="tool-row" data-tool=tool.name.clone()>
             <label class="tool-switch">
-                <input
-                    type="checkbox"
-                    class="tool-enabled"
-                    prop:checked=move || switches().0
-                    disabled=move || state.busy()
-                    on:change=move |ev| {
-                        let edit = ChatEdit::EnableTool {
-                            name: on_name.clone(),
-                            enabled: event_target_checked(&ev),
-                        };
-                        apply_edit(state, edit, || {});
-                    }
-                />
-                <span class="tool-name">{name.clone()}</span>
+                <ToolSwitch name=tool.name.clone() class="tool-enabled" is_on=ChatTools::is_enabled edit=enable />
+                <span class="tool-name">{tool.name.clone()}</span>
                 <span class="tool-source">{tool.source.clone()}</span>
             </label>
             <p class="tool-description">{tool.description.clone()}</p>
             <label class="tool-always">
-                <input
-                    type="checkbox"
-                    class="tool-always-allow"
-                    prop:checked=move || switches_again().1
-                    disabled=move || state.busy()
-                    on:change=move |ev| {
-                        let edit = ChatEdit::AlwaysAllowTool {
-                            name: always_name.clone(),
-                            allowed: event_target_checked(&ev),
-                        };
-                        apply_edit(state, edit, || {});
-                    }
-                />
+                <ToolSwitch name=tool.name.clone() class="tool-always-allow" is_on=ChatTools::is_always_allowed edit=always_allow />
                 "run without asking"
             </label>
         </li>
+    }
+}
+
+fn enable(name: String, enabled: bool) -> ChatEdit {
+    ChatEdit::EnableTool { name, enabled }
+}
+
+fn always_allow(name: String, allowed: bool) -> ChatEdit {
+    ChatEdit::AlwaysAllowTool { name, allowed }
+}
+
+/// One of a tool's switches in the open chat: checked from the chat's
+/// [`ChatTools`], saved as the chat edit `edit` makes.
+#[component]
+fn ToolSwitch(
+    name: String,
+    class: &'static str,
+    is_on: fn(&ChatTools, &str) -> bool,
+    edit: fn(String, bool) -> ChatEdit,
+) -> impl IntoView {
+    let state = ChatState::expect();
+    let checked = {
+        let name = name.clone();
+        move || {
+            state
+                .chat
+                .with(|c| c.as_ref().is_some_and(|c| is_on(&c.tools, &name)))
+        }
+    };
+    view! {
+        <input
+            type="checkbox"
+            class=class
+            prop:checked=checked
+            disabled=move || state.busy()
+            on:change=move |ev| apply_edit(state, edit(name.clone(), event_target_checked(&ev)), || {})
+        />
     }
 }

@@ -1,8 +1,12 @@
-//! The Chat tab's reading of a small model's calls. Qwen 2.5 Coder 0.5B
-//! was taught Hermes tags but often writes its call as one bare JSON
-//! object, or as one object in a Markdown code fence; all three are calls.
-//! A reply that starts with `{` or a fence is held to its end and read
-//! whole (text if it is not all calls); any other, the Hermes way.
+//! Calls that a Hermes-format model, or a server in front of one, may
+//! write without the tags. Qwen 2.5 Coder 0.5B was taught Hermes tags but
+//! often writes its call as one bare JSON object, or as one object in a
+//! Markdown code fence (the Chat tab reads both); a remote server that
+//! enforces a forced call with a grammar but does not parse it
+//! (llama-server's copy in llama-cpp-python 0.3.36 with Qwen 2.5) leaves
+//! the call in the text as one bare object. A reply that starts with `{`
+//! or a fence is held to its end and read whole (text if it is not all
+//! calls); any other, the Hermes way.
 
 use super::{
     hermes::HermesParser, llama3, whole::WholeReplyParser, ParsedCall, Piece, ToolCallParser,
@@ -74,6 +78,31 @@ mod tests {
         })
     }
 
+    #[test]
+    fn a_bare_call_object_is_a_call() {
+        let text = r#"{"name": "get_weather", "arguments": {"city": "Paris"}}"#;
+        let chunks = split(text, 4);
+        let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+        assert_eq!(run(&mut LenientParser::default(), &chunks), vec![weather()]);
+    }
+
+    #[test]
+    fn tagged_calls_and_text_still_parse() {
+        let text = "Let me look.<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+        let out = run(&mut LenientParser::default(), &[" ", text]);
+        assert_eq!(out, vec![Piece::Text(" Let me look.".into()), weather()]);
+        let plain = run(&mut LenientParser::default(), &["It is ", "sunny."]);
+        assert_eq!(plain, vec![Piece::Text("It is sunny.".into())]);
+    }
+
+    #[test]
+    fn json_that_is_not_a_call_stays_text() {
+        let text = r#"{"city": "Paris", "country": "France"}"#;
+        assert_eq!(
+            run(&mut LenientParser::default(), &[text]),
+            vec![Piece::Text(text.into())]
+        );
+    }
     #[test]
     fn bare_fenced_and_tagged_calls_are_calls() {
         for text in [

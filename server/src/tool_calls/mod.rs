@@ -9,16 +9,14 @@
 //!   `{"name": …, "parameters": {…}}` (after `<|python_tag|>` or not).
 //! - [`mistral`]: `[TOOL_CALLS]` then a JSON list of calls (or, in newer
 //!   templates, `name[ARGS]{…}`).
-//! - [`remote`]: a remote server's reply: Hermes tags, or one bare call
-//!   object that the server left in the text.
-//! - [`lenient`]: the Chat tab's reading of a Hermes-format model: tags,
-//!   one bare object, or one object in a Markdown code fence.
+//! - [`lenient`]: a remote server's reply, and the Chat tab's reading of
+//!   a Hermes-format model: tags, one bare object, or one object in a
+//!   Markdown code fence.
 
 mod hermes;
 mod lenient;
 mod llama3;
 mod mistral;
-mod remote;
 mod whole;
 
 use serde_json::Value;
@@ -100,7 +98,7 @@ impl ToolFormat {
             ToolFormat::Hermes => Box::new(hermes::HermesParser::default()),
             ToolFormat::Llama3 => Box::new(llama3::parser()),
             ToolFormat::Mistral => Box::new(mistral::parser()),
-            ToolFormat::Remote => Box::new(remote::RemoteParser::default()),
+            ToolFormat::Remote => Box::new(lenient::LenientParser::default()),
         }
     }
 
@@ -109,7 +107,7 @@ impl ToolFormat {
     /// object or in a code fence (Qwen 2.5 Coder 0.5B does; see [`lenient`]).
     pub fn lenient_parser(self) -> Box<dyn ToolCallParser> {
         match self {
-            ToolFormat::Hermes | ToolFormat::Remote => Box::new(lenient::LenientParser::default()),
+            ToolFormat::Hermes => ToolFormat::Remote.parser(),
             other => other.parser(),
         }
     }
