@@ -7,6 +7,7 @@ the tool's answer: no model knows it otherwise.
 """
 
 import sys
+import time
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -24,6 +25,13 @@ def get_weather(city: str) -> str:
 def fail_always(reason: str) -> str:
     """A tool that always fails (for tests of failed calls)."""
     raise ToolError(f"this tool always fails: {reason}")
+
+
+@server.tool()
+def slow(seconds: float) -> str:
+    """Wait a number of seconds, then say so (for tests of Stop)."""
+    time.sleep(seconds)
+    return f"waited {seconds} seconds"
 
 
 def shout(text: str) -> str:

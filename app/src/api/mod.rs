@@ -11,6 +11,7 @@ pub use account::load_account;
 pub use chat::{
     generate_completion, generate_reply, load_model_status, load_model_template, load_tool_catalog,
     read_attachment, stop_reply, GenerateReply, LoadModelStatus, LoadToolCatalog, ReadAttachment,
+    StopReply,
 };
 pub use library::*;
 pub use logs::*;

@@ -6,7 +6,7 @@
 //! through the template, marks them read, and lets the reply go on.
 
 use app::{
-    api::{EditChat, GenerateReply, LoadChat, NewChat},
+    api::{EditChat, GenerateReply, LoadChat, NewChat, StopReply},
     types::{ChatAction, ChatSettings, GenerationParams, ReplyRequest},
 };
 use axum::http::StatusCode;
@@ -127,4 +127,96 @@ async fn approved_calls_run_and_the_reply_goes_on_with_their_results() {
     let a = call::<GenerateReply>(&app, run_tools(&key, revision)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     assert!(a.body.contains("no tool calls"), "{}", a.body);
+}
+
+/// Stop while an approved call runs (the tests' MCP server's `slow`
+/// tool, on the Python SDK over stdio) ends the call and the loop: the
+/// call is saved as stopped, and the reply does not go on.
+#[tokio::test]
+async fn stop_ends_a_running_call_and_the_loop() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = repo.join(".venv/bin/python");
+    let has_sdk = std::process::Command::new(&python)
+        .args(["-c", "import mcp"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_sdk {
+        crate::common::skip(
+            "stop_ends_a_running_call_and_the_loop",
+            "no .venv with the Python mcp SDK (make test installs it)",
+        );
+        return;
+    }
+    let app = std::sync::Arc::new(app_on(crate::bounds::smollm2(), ServerConfig::default()));
+    let config = json!({"mcpServers": {"weather": {
+        "command": python,
+        "args": [repo.join("end2end/mcp/weather_server.py")],
+    }}});
+    std::fs::write(app.dir.path().join("mcp.json"), config.to_string()).unwrap();
+    let chat = call::<NewChat>(&app, json!({"folder": "Instruct", "user_name": ""}))
+        .await
+        .json();
+    let key = chat["key"].clone();
+    let file = json!({
+        "internal": [["Wait a minute.", ""]],
+        "visible": [["Wait a minute.", ""]],
+        "metadata": {
+            "candlelight_tools": {"enabled": ["slow"], "always_allow": ["slow"]},
+            "assistant_0": {"candlelight_tool_uses": [{"id": "call_s", "version": 0, "at": 0,
+                "name": "slow", "arguments": "{\"seconds\": 60}", "state": "approved"}]},
+        },
+        "candlelight_revision": 3,
+    });
+    let id = key["id"].as_str().unwrap();
+    std::fs::write(
+        app.dir.path().join(format!("logs/instruct/{id}.json")),
+        file.to_string(),
+    )
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let running = {
+        let (app, body) = (app.clone(), run_tools(&key, 3));
+        tokio::spawn(async move { call::<GenerateReply>(&app, body).await })
+    };
+    // Stop once the call runs (the server started, and `slow` sleeps).
+    let mut stopped = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let a = call::<StopReply>(&app, json!({"request_id": "tools"})).await;
+        if a.json() == json!(true) {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "the call never showed as running");
+    let a = running.await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let events: Vec<Value> = a
+        .body
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "running_tool" && e["name"] == "slow"));
+    assert!(
+        events.iter().all(|e| e["type"] != "prompt"),
+        "no reply after Stop: {}",
+        a.body
+    );
+    let done = events
+        .iter()
+        .find(|e| e["type"] == "done")
+        .expect("a done event");
+    assert_eq!(done["finish_reason"], "cancelled");
+
+    let saved = call::<LoadChat>(&app, json!({"key": key})).await.json();
+    let call = &saved["messages"][1]["tool_uses"][0];
+    assert_eq!(call["state"], "failed");
+    assert!(
+        call["result"].as_str().unwrap().contains("stopped"),
+        "{call}"
+    );
 }
