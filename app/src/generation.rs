@@ -13,7 +13,8 @@ use crate::attach::restore_files;
 use crate::chat_ops::reload_chat_then;
 use crate::state::{ChatState, PromptInfo, Streaming};
 use crate::types::{
-    Attachment, ChatAction, EventLineDecoder, FinishReason, Placement, ReplyRequest, StreamEvent,
+    fork_user_message, Attachment, ChatAction, EventLineDecoder, FinishReason, Placement,
+    ReplyRequest, StreamEvent,
 };
 
 /// Sends the user's message and asks for a reply. Returns false (and changes
@@ -74,6 +75,16 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
             }
         });
     }
+    // An earlier message sent again: the chat after it goes with its old
+    // version at once, as the server will save it.
+    if let ChatAction::Resend { index, text } = &action {
+        state.chat.update(|c| {
+            if let Some(c) = c {
+                let _ = fork_user_message(&mut c.messages, *index, text.clone());
+            }
+        });
+    }
+    let forked = matches!(action, ChatAction::Resend { .. });
     // Impersonate's reply grows from what the box held.
     let start = match &action {
         ChatAction::Impersonate { text } => text.clone(),
@@ -119,6 +130,10 @@ pub fn run(state: ChatState, action: ChatAction) -> bool {
                     state.streaming.set(None);
                 }
                 state.fail(e);
+                if forked {
+                    // Back to the chat as the server has it.
+                    reload_chat_then(state, |_| {});
+                }
                 return;
             }
             Ok(stream) => {

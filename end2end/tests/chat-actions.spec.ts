@@ -324,3 +324,44 @@ test('reasoning is shown collapsed and left out of the history', async ({ page }
   expect(prompt).not.toContain('two and two');
   expect(prompt).not.toContain('<think>');
 });
+
+test('an earlier message edited and sent again is a new version; the old one keeps the chat that followed it', async ({ page }) => {
+  await openApp(page);
+  await setParam(page, 'max_new_tokens', '8');
+  await setMode(page, 'instruct');
+  await newChat(page);
+  await send(page, 'Name a colour.');
+  await waitIdle(page);
+  await send(page, 'Name a fruit.');
+  await waitIdle(page);
+  await expect(page.locator('.message')).toHaveCount(4);
+  const firstReply = await assistantMessages(page).first().locator('.content').innerText();
+
+  // Edit the first message and send it again: the chat now ends with its
+  // new version and a new reply; it shows 2/2.
+  const first = userMessages(page).first();
+  await first.locator('.edit-message').click();
+  await first.locator('.edit-box').fill('Name an animal.');
+  await first.locator('.resend-edit').click();
+  await waitIdle(page);
+  await expect(page.locator('.message')).toHaveCount(2);
+  await expect(userMessages(page).first()).toContainText('Name an animal.');
+  await expect(userMessages(page).first().locator('.version-label')).toHaveText('2/2');
+  await expect(page.locator('.prompt-panel .prompt-text')).toContainText('Name an animal.');
+  await expect(page.locator('.prompt-panel .prompt-text')).not.toContainText('Name a fruit.');
+
+  // The old version brings back the chat that followed it, and back again.
+  await userMessages(page).first().locator('.version-prev').click();
+  await expect(page.locator('.message')).toHaveCount(4);
+  await expect(userMessages(page).nth(1)).toContainText('Name a fruit.');
+  await expect(assistantMessages(page).first().locator('.content')).toHaveText(firstReply);
+  await userMessages(page).first().locator('.version-next').click();
+  await expect(page.locator('.message')).toHaveCount(2);
+
+  // Kept across a reload.
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(userMessages(page).first().locator('.version-label')).toHaveText('2/2');
+  await userMessages(page).first().locator('.version-prev').click();
+  await expect(userMessages(page).nth(1)).toContainText('Name a fruit.');
+});

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{with_attachments, Attachment, ChatMessage, ChatTools, Role, ToolUse};
+use super::{with_attachments, Attachment, ChatMessage, ChatTools, Fork, Role, ToolUse};
 
 /// Where a chat is kept: text-generation-webui keeps instruct chats in one
 /// list and chat-mode chats per character.
@@ -33,6 +33,9 @@ pub struct LoggedMessage {
     /// The tools the reply's versions called (replies only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_uses: Vec<ToolUse>,
+    /// The rest of the chat after the other versions (user messages only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forks: Vec<Fork>,
 }
 
 /// The numbers of one generated reply, shown when the pointer rests on it.
@@ -57,6 +60,7 @@ impl LoggedMessage {
             attachments: Vec::new(),
             reply_info: None,
             tool_uses: Vec::new(),
+            forks: Vec::new(),
         }
     }
 
@@ -158,6 +162,9 @@ pub enum ChatAction {
     /// Run the last reply's approved calls and let it go on with their
     /// results.
     RunTools,
+    /// Send user message `index` again as `text`: a new version of it,
+    /// the chat after it kept with the old version, and a new reply.
+    Resend { index: usize, text: String },
 }
 
 impl ChatAction {

@@ -8,6 +8,7 @@ mod chat;
 mod chat_log;
 mod error_class;
 mod events;
+mod forks;
 mod library;
 mod model;
 mod param_ranges;
@@ -30,6 +31,7 @@ pub use chat_log::{
 };
 pub use error_class::ErrorClass;
 pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};
+pub use forks::{fork_user_message, select_user_version, Fork};
 pub use library::{CardImport, CharacterInfo, PresetInfo};
 pub use model::{
     Batching, DownloadState, DownloadStatus, LoadChoice, ModelFile, ModelPanel, ModelStatus,

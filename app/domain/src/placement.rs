@@ -33,6 +33,7 @@ impl Placement {
             ChatAction::Continue if last_is_reply => Placement::Extend,
             ChatAction::Continue => return None,
             ChatAction::Impersonate { .. } => Placement::Composer,
+            ChatAction::Resend { .. } => Placement::NewReply,
             ChatAction::RunTools if last_is_reply => Placement::Extend,
             ChatAction::RunTools => return None,
         })

@@ -3,9 +3,9 @@ use leptos::{html::Textarea, prelude::*};
 use super::icons::PaperclipIcon;
 use super::ToolCallBlock;
 use crate::chat_ops::{apply_edit, branch_at};
-use crate::generation::continue_with_tools;
+use crate::generation::{continue_with_tools, run};
 use crate::state::{ChatState, Shown};
-use crate::types::{size_text, split_at_calls, ChatEdit, Mode, Role};
+use crate::types::{size_text, split_at_calls, ChatAction, ChatEdit, Mode, Role};
 use crate::{clipboard, markdown, reasoning};
 
 /// One message: Markdown content, its versions (`<` `>`), and the per-message
@@ -138,6 +138,20 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
             })
     };
 
+    // An earlier message of the user's, edited and sent again: a new
+    // version of it and a new reply (see `domain::forks`).
+    let resend = move || {
+        if let Some(el) = editor.get_untracked() {
+            let action = ChatAction::Resend {
+                index,
+                text: el.value(),
+            };
+            if run(state, action) {
+                editing.set(false);
+            }
+        }
+    };
+
     // cai-chat shows a picture beside every message: the character's where
     // there is one, else the author's initial.
     let initial = move || {
@@ -247,6 +261,16 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
                     <textarea class="edit-box" node_ref=editor rows="6" prop:value=text></textarea>
                     <div class="edit-buttons">
                         <button class="save-edit primary" on:click=move |_| save_edit()>"Save"</button>
+                        <Show when=move || role() == Role::User>
+                            <button
+                                class="resend-edit"
+                                title="Send this as a new version of the message: the chat after it stays with the old version"
+                                disabled=locked
+                                on:click=move |_| resend()
+                            >
+                                "Save and send"
+                            </button>
+                        </Show>
                         <button class="cancel-edit" on:click=move |_| editing.set(false)>"Cancel"</button>
                     </div>
                 </Show>

@@ -34,6 +34,8 @@ impl ChatFile {
 }
 
 const TOOLS_KEY: &str = "candlelight_tools";
+const USER_VERSIONS_KEY: &str = "candlelight_versions";
+const FORKS_KEY: &str = "candlelight_forks";
 const TOOL_USES_KEY: &str = "candlelight_tool_uses";
 
 /// Each row must be `[user, bot]`, two strings, as TGW writes it: a file
@@ -69,13 +71,14 @@ pub fn parse(value: &Value) -> Option<ChatFile> {
 
     let mut messages = Vec::new();
     for (row, (user, bot)) in internal.into_iter().enumerate() {
-        let attachments = metadata
-            .remove(&format!("user_{row}"))
-            .map(|entry| text_attachments(&entry))
-            .unwrap_or_default();
+        let entry = metadata.remove(&format!("user_{row}"));
+        let attachments = entry.as_ref().map(text_attachments).unwrap_or_default();
         if (!user.is_empty() && user != BEGIN_VISIBLE) || !attachments.is_empty() {
             let mut message = LoggedMessage::new(Role::User, user.replace(BEGIN_VISIBLE, ""));
             message.attachments = attachments;
+            if let Some(entry) = &entry {
+                read_user_versions(&mut message, entry);
+            }
             messages.push(message);
         }
         let entry = metadata.remove(&format!("assistant_{row}"));
@@ -89,6 +92,30 @@ pub fn parse(value: &Value) -> Option<ChatFile> {
         tools,
         other_metadata: metadata,
     })
+}
+
+/// A user message's other versions and the chat after each
+/// (`user_N.candlelight_versions`, `user_N.candlelight_forks`); the row's
+/// text stays the shown version.
+fn read_user_versions(message: &mut LoggedMessage, entry: &Value) {
+    let versions: Vec<String> = entry
+        .get(USER_VERSIONS_KEY)
+        .and_then(|v| v.get("versions"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let current = entry
+        .get(USER_VERSIONS_KEY)
+        .and_then(|v| v.get("current"))
+        .and_then(Value::as_u64)
+        .map_or(0, |i| i as usize);
+    if versions.len() > 1 && current < versions.len() && versions[current] == message.text() {
+        message.versions = versions;
+        message.current = current;
+        message.forks = entry
+            .get(FORKS_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+    }
 }
 
 /// The files a user message carried (`user_N.attachments`). TGW also
@@ -142,6 +169,7 @@ fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
         attachments: Vec::new(),
         reply_info,
         tool_uses,
+        forks: Vec::new(),
     };
     // The row's text is what TGW shows; trust it over a stale index.
     if message.text() != text && !text.is_empty() {
@@ -173,8 +201,23 @@ pub fn render(file: &ChatFile) -> Value {
                         internal: &mut Vec<Value>,
                         shown: &mut Vec<Value>| {
         let row = internal.len();
-        if let Some(files) = user.map(|u| &u.attachments).filter(|a| !a.is_empty()) {
-            metadata.insert(format!("user_{row}"), json!({ "attachments": files }));
+        if let Some(user) = user {
+            let mut entry = Map::new();
+            if !user.attachments.is_empty() {
+                entry.insert("attachments".into(), json!(user.attachments));
+            }
+            if user.versions.len() > 1 {
+                entry.insert(
+                    USER_VERSIONS_KEY.into(),
+                    json!({"versions": user.versions, "current": user.current}),
+                );
+            }
+            if !user.forks.is_empty() {
+                entry.insert(FORKS_KEY.into(), json!(user.forks));
+            }
+            if !entry.is_empty() {
+                metadata.insert(format!("user_{row}"), Value::Object(entry));
+            }
         }
         let user = user.map_or("", LoggedMessage::text);
         let user_internal = if user.is_empty() && row == 0 {
@@ -260,10 +303,19 @@ mod tests {
             result: "4".into(),
             delivered: true,
         }];
+        // A user message edited and sent again: its first version keeps
+        // the reply that followed it.
+        let mut asked = msg(Role::User, "How do you do?");
+        asked.versions.push("How are you?".into());
+        asked.current = 1;
+        asked.forks = vec![domain::Fork {
+            version: 0,
+            tail: vec![msg(Role::Assistant, "Splendid.")],
+        }];
         let file = ChatFile {
             messages: vec![
                 msg(Role::Assistant, "Hello! <b>Welcome</b>"),
-                msg(Role::User, "How are you?"),
+                asked,
                 reply,
                 msg(Role::User, "Tell me more."),
             ],
@@ -290,6 +342,10 @@ mod tests {
         assert_eq!(
             value["metadata"]["candlelight_tools"]["enabled"][0],
             "calculator"
+        );
+        assert_eq!(
+            value["metadata"]["user_1"]["candlelight_forks"][0]["tail"][0]["versions"][0],
+            "Splendid."
         );
         assert_eq!(parse(&value).unwrap(), file);
     }

@@ -183,6 +183,7 @@ impl Chats {
                 attachments: Vec::new(),
                 reply_info: None,
                 tool_uses: Vec::new(),
+                forks: Vec::new(),
             }],
             _ => Vec::new(),
         };

@@ -145,8 +145,25 @@ async fn start_reply(
         .filter(|_| plan.target == Placement::Extend);
     let offered =
         tool_loop::offered(&state.tools, request.settings.mode, &log.tools, extending).await;
-    let mut history = match plan.target {
-        Placement::NewVersion => log.history_before(log.messages.len() - 1),
+    let mut history = match (&request.action, plan.target) {
+        // The chat up to the message sent again, and its new text (with
+        // the files it carried).
+        (ChatAction::Resend { index, text }, _) => {
+            let message = log
+                .messages
+                .get(*index)
+                .filter(|m| m.role == Role::User)
+                .ok_or_else(|| {
+                    AppError::InvalidParameter(format!("message {index} is not a user message"))
+                })?;
+            let mut history = log.history_before(*index);
+            history.push(domain::ChatMessage::new(
+                Role::User,
+                domain::with_attachments(text, &message.attachments),
+            ));
+            history
+        }
+        (_, Placement::NewVersion) => log.history_before(log.messages.len() - 1),
         _ => log.history(),
     };
     if let Some(message) = &plan.user_message {
@@ -182,15 +199,21 @@ async fn start_reply(
         .chat
         .start(&owner, &request.request_id, &chat_request)
         .map_err(|e| too_long_with_files(e, plan.user_message.as_ref()))?;
-    let saved = match plan.user_message {
-        Some(message) => {
+    let saved = match (plan.user_message, &request.action) {
+        (Some(message), _) => {
             let (log, ()) = chats.update_generating(&generation, |m| {
                 m.push(message);
                 Ok(())
             })?;
             Some(log.revision)
         }
-        None => None,
+        (None, ChatAction::Resend { index, text }) => {
+            let (log, ()) = chats.update_generating(&generation, |m| {
+                domain::fork_user_message(m, *index, text.clone()).map_err(StoreError::Invalid)
+            })?;
+            Some(log.revision)
+        }
+        (None, _) => None,
     };
 
     let (tx, rx) = unbounded_channel();

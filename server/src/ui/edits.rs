@@ -20,6 +20,12 @@ pub fn apply(
 ) -> Result<(), StoreError> {
     match edit {
         ChatEdit::EditMessage { index, text } => *message(messages, index)?.text_mut() = text,
+        ChatEdit::SelectVersion { index, version }
+            if messages.get(index).is_some_and(|m| m.role == Role::User) =>
+        {
+            // A user message's version comes with the chat that followed it.
+            domain::select_user_version(messages, index, version).map_err(StoreError::Invalid)?
+        }
         ChatEdit::SelectVersion { index, version } => {
             let m = message(messages, index)?;
             if version >= m.versions.len() {
