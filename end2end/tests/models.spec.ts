@@ -96,10 +96,23 @@ test('load options: context and parallel replies, with the memory each choice ta
   await expect(qwen.locator('.load-estimate')).toContainText('cache: 2 × 2048 tokens');
   await expect(qwen.locator('.load-estimate')).toContainText('+ 50 MB cache');
   expect(await qwen.locator('.load-estimate').innerText()).not.toEqual(before);
+  await page.locator('#load-threads').fill('1');
+  await page.locator('#load-threads').press('Tab');
   try {
     await loadModel(page, QWEN);
     await expect(page.locator('.model-summary')).toContainText('context 2048 tokens');
     await expect(page.locator('#model-batching')).toContainText('2 replies at once, each up to 2048 tokens');
+    // Our kernels run on the threads asked for (candle's, on CPUs without
+    // AVX-512 VNNI, choose their own and the panel shows none).
+    const batching = await page.locator('#model-batching').innerText();
+    if (batching.includes('CPU threads')) expect(batching).toContain('CPU threads: 1.');
+    else console.log('SKIPPED the CPU threads check: this CPU runs candle\'s kernels');
+    await page.locator('#load-threads').fill('300');
+    await page.locator('#load-threads').press('Tab');
+    await page.locator(`tr[data-model="${SMOL}"] .load-model`).click();
+    await expect(page.locator('#load-refused')).toContainText('CPU threads must be 1 to 256');
+    await page.locator('#load-threads').fill('0');
+    await page.locator('#load-threads').press('Tab');
     // Out of range: refused with the range, the model stays.
     await page.locator('#load-parallel').fill('40');
     await page.locator('#load-parallel').press('Tab');
@@ -111,6 +124,8 @@ test('load options: context and parallel replies, with the memory each choice ta
     await page.locator('#load-ctx').press('Tab');
     await page.locator('#load-parallel').fill('0');
     await page.locator('#load-parallel').press('Tab');
+    await page.locator('#load-threads').fill('0');
+    await page.locator('#load-threads').press('Tab');
     await loadModel(page, SMOL);
     await expect(page.locator('#model-batching')).toContainText('4 replies at once');
   }

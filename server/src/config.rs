@@ -14,6 +14,7 @@ use crate::tools::{
     quantize::QuantizeArgs,
     synth::{HeaderArgs, SynthArgs},
 };
+use domain::MAX_THREADS;
 use engine::DeviceSpec;
 
 /// candlelight: a chat UI for local language models, in one binary. Without
@@ -113,6 +114,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CANDLELIGHT_PARALLEL", default_value_t = engine::DEFAULT_PARALLEL,
           value_parser = parse_parallel)]
     pub parallel: usize,
+
+    /// Threads candlelight's CPU kernels run on (text-generation-webui's
+    /// `--threads`); one per core by default. Fewer leave cores to other
+    /// programs. candle's fallback kernels (CPUs without AVX-512 VNNI)
+    /// follow RAYON_NUM_THREADS instead.
+    #[arg(long, env = "CANDLELIGHT_THREADS", value_parser = parse_threads)]
+    pub threads: Option<usize>,
 
     /// GPU memory (GiB) the model may use, weights and KV caches together;
     /// a --ctx-size × --parallel that does not fit is refused at load with
@@ -215,6 +223,14 @@ fn parse_gib(text: &str) -> Result<f64, String> {
 }
 
 /// `--parallel`: 1 to 64 replies at once.
+/// `--threads`: 1 to 256.
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS as usize).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` is not a number from 1 to {MAX_THREADS}")),
+    }
+}
+
 fn parse_parallel(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if (1..=64).contains(&n) => Ok(n),

@@ -230,6 +230,7 @@ async fn serve_async(config: ServeArgs) -> anyhow::Result<()> {
                     ctx_size: config.ctx_size,
                     parallel: config.parallel,
                     gpu_memory: config.gpu_memory_bytes(),
+                    threads: config.threads,
                     ..LoadOptions::default()
                 },
                 queue_capacity: config.queue_size,

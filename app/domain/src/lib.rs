@@ -35,7 +35,7 @@ pub use forks::{fork_user_message, select_user_version, Fork};
 pub use library::{CardImport, CharacterInfo, PresetInfo};
 pub use model::{
     Batching, DownloadState, DownloadStatus, LoadChoice, ModelFile, ModelPanel, ModelStatus,
-    RemoteModelFile, MAX_PARALLEL,
+    RemoteModelFile, MAX_PARALLEL, MAX_THREADS,
 };
 pub use param_ranges::{NumericParam, MAX_NEW_TOKENS_LIMIT, MIN_TEMPERATURE, NUMERIC_PARAMS};
 pub use params::{

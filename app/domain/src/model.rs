@@ -41,7 +41,13 @@ pub struct LoadChoice {
     pub ctx_size: u32,
     /// Replies generated at once, each with its own cache.
     pub parallel: u32,
+    /// Threads for candlelight's CPU kernels (0 keeps `--threads`).
+    #[serde(default)]
+    pub threads: u32,
 }
+
+/// The most threads a load may ask for.
+pub const MAX_THREADS: u32 = 256;
 
 /// The most replies one load may run at once.
 pub const MAX_PARALLEL: u32 = 16;
@@ -82,6 +88,9 @@ pub struct Batching {
     pub full_slot_mib: f64,
     /// KV cache memory in use now, MiB.
     pub cache_mib: f64,
+    /// Threads candlelight's CPU kernels run on (none on other backends).
+    #[serde(default)]
+    pub cpu_threads: Option<usize>,
     /// Tokens of KV cache that fit next to the weights (GPU memory plan).
     pub kv_tokens_that_fit: Option<usize>,
     pub active: usize,

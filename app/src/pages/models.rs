@@ -9,7 +9,7 @@ use crate::api::{
 use crate::state::{ChatState, Tab};
 use crate::types::{
     DownloadState, DownloadStatus, LoadChoice, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
-    MAX_PARALLEL,
+    MAX_PARALLEL, MAX_THREADS,
 };
 
 fn mib(bytes: u64) -> String {
@@ -152,6 +152,7 @@ pub fn ModelsPage() -> impl IntoView {
                                             b.slots, b.context_length, b.full_slot_mib, b.cache_mib, b.active, b.waiting
                                         )}
                                         {b.kv_tokens_that_fit.map(|n| format!(" GPU memory holds {n} tokens of KV cache next to the weights."))}
+                                        {b.cpu_threads.map(|n| format!(" CPU threads: {n}."))}
                                     </p>
                                 })}
                                 {p.remote.map(|url| view! { <p class="notice">{format!("Generation goes to the remote server {url}.")}</p> })}
@@ -193,6 +194,20 @@ pub fn ModelsPage() -> impl IntoView {
                             on:change=move |ev| {
                                 let v = event_target_value(&ev).parse().unwrap_or(0);
                                 choice.update(|c| c.parallel = v);
+                            }
+                        />
+                    </label>
+                    <label title="Threads candlelight's CPU kernels run on; fewer leave cores to other programs">
+                        "CPU threads (0: the server's) "
+                        <input
+                            id="load-threads"
+                            type="number"
+                            min="0"
+                            max=MAX_THREADS
+                            prop:value=move || choice.with(|c| c.threads.to_string())
+                            on:change=move |ev| {
+                                let v = event_target_value(&ev).parse().unwrap_or(0);
+                                choice.update(|c| c.threads = v);
                             }
                         />
                     </label>

@@ -27,6 +27,8 @@ pub struct ModelInfo {
     pub kv_bytes_per_token: usize,
     /// Tokens of KV cache that fit next to the weights (GPU memory plan).
     pub kv_tokens_that_fit: Option<usize>,
+    /// Threads candlelight's CPU kernels run on (`None` on other backends).
+    pub cpu_threads: Option<usize>,
     pub device: DeviceSpec,
     pub tokenizer_source: String,
 }
@@ -43,6 +45,9 @@ pub struct LoadOptions {
     /// Bytes of GPU memory weights and caches may take (`--gpu-memory`);
     /// a context that does not fit is refused at load.
     pub gpu_memory: Option<usize>,
+    /// Threads for candlelight's CPU kernels (`--threads`); `None`: one
+    /// per core.
+    pub threads: Option<usize>,
 }
 
 /// Replies generated at once on the CPU unless `--parallel` says otherwise.
@@ -56,6 +61,7 @@ impl Default for LoadOptions {
             parallel: DEFAULT_PARALLEL,
             model_impl: ModelImpl::Auto,
             gpu_memory: None,
+            threads: None,
         }
     }
 }
@@ -108,6 +114,7 @@ fn weights(
         parallel,
         model_impl,
         gpu_memory,
+        threads,
     } = options;
     let params = Hyperparams::read(&gguf.content)?;
     let on_gpu = match (model_impl, device) {
@@ -153,7 +160,7 @@ fn weights(
         && model_impl == ModelImpl::Auto
         && crate::cpu::quant::has_fast_kernels();
     if own {
-        match CpuModel::load(path, gguf.content, &params, ctx_size, parallel) {
+        match CpuModel::load(path, gguf.content, &params, ctx_size, parallel, threads) {
             Ok(model) => {
                 tracing::info!("running on candlelight's CPU kernels");
                 return Ok(Box::new(model));
@@ -207,6 +214,7 @@ pub fn load_model(
         slots: shape.slots,
         kv_bytes_per_token: shape.kv_bytes_per_token,
         kv_tokens_that_fit: model.kv_tokens_that_fit(),
+        cpu_threads: model.cpu_threads(),
         device,
         tokenizer_source: tokenizer.source.clone(),
     };

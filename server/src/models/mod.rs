@@ -12,7 +12,7 @@ use std::{
 pub use catalog::Catalog;
 pub use download::Downloads;
 
-use domain::{LoadChoice, MAX_PARALLEL};
+use domain::{LoadChoice, MAX_PARALLEL, MAX_THREADS};
 use engine::Engine;
 
 /// The shortest context a load may ask for (tokens).
@@ -85,8 +85,16 @@ impl ModelLibrary {
                 "the context must be at least {MIN_CTX_SIZE} tokens (0 keeps the model's)"
             ));
         }
+        if choice.threads > MAX_THREADS {
+            return Err(format!(
+                "CPU threads must be 1 to {MAX_THREADS} (0 keeps the server's)"
+            ));
+        }
         if choice.parallel > 0 {
             options.parallel = choice.parallel as usize;
+        }
+        if choice.threads > 0 {
+            options.threads = Some(choice.threads as usize);
         }
         if choice.ctx_size > 0 {
             options.ctx_size = Some(choice.ctx_size as usize);

@@ -58,6 +58,7 @@ impl ModelService for UiModels {
                     full_slot_mib: mib(m.info.kv_bytes_per_token * m.info.context_length),
                     cache_mib: mib(metrics.cache_bytes()),
                     kv_tokens_that_fit: m.info.kv_tokens_that_fit,
+                    cpu_threads: m.info.cpu_threads,
                     active: metrics.active(),
                     waiting: metrics.waiting(),
                 })

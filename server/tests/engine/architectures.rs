@@ -18,6 +18,7 @@ fn options(model_impl: ModelImpl) -> LoadOptions {
         parallel: 1,
         model_impl,
         gpu_memory: None,
+        threads: None,
     }
 }
 

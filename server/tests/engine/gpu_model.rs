@@ -25,6 +25,7 @@ fn options(model_impl: ModelImpl, parallel: usize) -> LoadOptions {
         ctx_size: Some(1024),
         model_impl,
         gpu_memory: None,
+        threads: None,
     }
 }
 

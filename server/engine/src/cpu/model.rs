@@ -106,6 +106,7 @@ impl CpuModel {
         config: &Hyperparams,
         ctx_size: Option<usize>,
         slots: usize,
+        threads: Option<usize>,
     ) -> Result<Self, EngineError> {
         let trained = config.trained_context;
         let context_length = ctx_size.map_or(trained, |c| c.clamp(16, trained));
@@ -162,7 +163,7 @@ impl CpuModel {
                 .map(|_| (0..config.blocks).map(|_| LayerCache::default()).collect())
                 .collect(),
             scratch: Scratch::default(),
-            team: Team::new(rayon::current_num_threads()),
+            team: Team::new(threads.unwrap_or_else(rayon::current_num_threads).max(1)),
             file,
         })
     }
@@ -444,6 +445,10 @@ impl CpuModel {
 }
 
 impl BatchModel for CpuModel {
+    fn cpu_threads(&self) -> Option<usize> {
+        Some(self.team.size())
+    }
+
     fn shape(&self) -> ModelShape {
         ModelShape {
             slots: self.caches.len(),

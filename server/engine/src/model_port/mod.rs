@@ -79,6 +79,12 @@ pub trait BatchModel: Send {
         None
     }
 
+    /// Threads the backend's own CPU kernels run on; `None` for backends
+    /// that choose their own (candle's, the GPU).
+    fn cpu_threads(&self) -> Option<usize> {
+        None
+    }
+
     /// One sequence alone (tools and tests): `tokens` at `start..` of
     /// `slot`, split as the scheduler would and on the same path, returning
     /// the logits after the last token.

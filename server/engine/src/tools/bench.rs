@@ -259,5 +259,6 @@ pub fn one_sequence(device: DeviceSpec, reference: bool) -> LoadOptions {
             ModelImpl::Auto
         },
         gpu_memory: None,
+        threads: None,
     }
 }
