@@ -6,6 +6,7 @@ Its weather is made up and fixed, so a test can tell that a reply used
 the tool's answer: no model knows it otherwise.
 """
 
+import os
 import sys
 import time
 
@@ -32,6 +33,12 @@ def slow(seconds: float) -> str:
     """Wait a number of seconds, then say so (for tests of Stop)."""
     time.sleep(seconds)
     return f"waited {seconds} seconds"
+
+
+@server.tool()
+def crash() -> str:
+    """Exit the server at once (for tests of a server that dies)."""
+    os._exit(3)
 
 
 def shout(text: str) -> str:

@@ -123,6 +123,12 @@ impl McpClient {
         &self.name
     }
 
+    /// The connection is still open (a stdio server that exited, or a
+    /// closed HTTP session, ends it).
+    pub fn is_alive(&self) -> bool {
+        !self.service.is_transport_closed()
+    }
+
     /// The server's tools, asked for again if it said they changed.
     pub async fn tools(&self) -> Result<Vec<ToolInfo>, ToolError> {
         let mut tools = self.tools.lock().await;

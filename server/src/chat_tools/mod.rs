@@ -97,8 +97,20 @@ impl Entry {
         *lock(&self.state) = state;
     }
 
+    /// Where the server stands; one whose connection ended becomes a
+    /// failed one (listed with the reason, tried again like the others).
     fn state(&self) -> EntryState {
-        lock(&self.state).clone()
+        let mut state = lock(&self.state);
+        if let EntryState::Running(client) = &*state {
+            if !client.is_alive() {
+                tracing::warn!(server = %self.name, "MCP server stopped answering");
+                *state = EntryState::Failed {
+                    message: "stopped answering (its connection ended)".into(),
+                    at: Instant::now(),
+                };
+            }
+        }
+        state.clone()
     }
 }
 
@@ -395,6 +407,19 @@ mod tests {
             matches!(&failed, Err(ToolError::Failed(m)) if m.contains("this tool always fails: testing")),
             "{failed:?}"
         );
+        // A server that exits is listed as a problem, not offered.
+        assert!(toolbox.call("crash", "{}").await.is_err());
+        let mut listed = false;
+        for _ in 0..50 {
+            let catalog = toolbox.catalog().await;
+            if catalog.problems.iter().any(|p| p.source == "weather") {
+                assert!(catalog.tools.iter().all(|t| t.name != "get_weather"));
+                listed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(listed, "the exited server is still offered");
         let _ = http.kill().await;
     }
 
