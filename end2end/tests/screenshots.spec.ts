@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { openApp, newChat, send, setMode, setParam, waitIdle, chooseCharacter } from './helpers';
+import { openApp, newChat, send, setMode, setParam, waitIdle, chooseCharacter, loadModel, lastAssistant } from './helpers';
 
 /** Screenshots of each tab on a desktop and a phone, for the README and
  * issue notes: `SCREENSHOTS=end2end/screenshots npx playwright test
@@ -67,5 +67,32 @@ for (const size of sizes) {
     await page.locator('#tab-model').click();
     await expect(page.locator('.model-files tr[data-model]').first()).toBeVisible();
     await shot('model');
+
+    // Tools: the panel, and Qwen's call waiting for Approve, then answered.
+    try {
+      await loadModel(page, 'qwen2.5-coder-0.5b-instruct-q4_k_m.gguf');
+      await page.locator('#tab-chat').click();
+      await setParam(page, 'temperature', '0');
+      await setMode(page, 'instruct');
+      if (size.width < 800) {
+        await page.locator('#chats-menu').click();
+        await expect(page.locator('.chat-sidebar')).toBeInViewport();
+      }
+      await newChat(page);
+      await page.locator('#tools-panel summary').click();
+      await page.locator('#tools-panel .tool-row[data-tool="get_weather"] .tool-enabled').check();
+      await page.locator('#tools-panel .tool-row[data-tool="calculator"] .tool-enabled').check();
+      await shot('tools-panel');
+      await page.locator('#tools-panel summary').click();
+      await send(page, 'What is the weather in Paris right now?');
+      await expect(lastAssistant(page).locator('.approve-tool')).toBeVisible();
+      await shot('tools-approve');
+      await lastAssistant(page).locator('.approve-tool').click();
+      await waitIdle(page);
+      await lastAssistant(page).locator('.tool-call summary').click();
+      await shot('tools-answered');
+    } finally {
+      await loadModel(page, 'SmolLM2-135M-Instruct.Q4_1.gguf');
+    }
   });
 }
