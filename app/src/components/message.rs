@@ -5,7 +5,7 @@ use super::ToolCallBlock;
 use crate::chat_ops::{apply_edit, branch_at};
 use crate::generation::{continue_with_tools, run};
 use crate::state::{ChatState, Shown};
-use crate::types::{size_text, split_at_calls, ChatAction, ChatEdit, Mode, Role};
+use crate::types::{size_text, split_at_calls, ChatAction, ChatEdit, Mode, Role, ToolUse};
 use crate::{clipboard, markdown, reasoning};
 
 /// One message: Markdown content, its versions (`<` `>`), and the per-message
@@ -105,26 +105,56 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
     // A reply that called tools: its text cut where each call was made,
     // with the call's block there.
     let has_tools = move || shown.with(|s| s.as_ref().is_some_and(|s| !s.tools.is_empty()));
-    let with_tools = move || {
-        let (text, tools) = shown.with(|s| {
+    // The pieces before the last call change only when a call does, so
+    // they are a memo of their own: a reply streaming on after its calls
+    // redraws only its last piece, and a block the user opened stays open.
+    let settled_segments = Memo::new(move |_| {
+        shown.with(|s| {
+            let Some(s) = s.as_ref() else {
+                return Vec::new();
+            };
+            let mut segments = split_at_calls(&s.text, s.tools.iter());
+            segments.pop();
+            segments
+                .into_iter()
+                .map(|(piece, calls)| {
+                    let calls: Vec<ToolUse> = calls.into_iter().cloned().collect();
+                    (reasoning::split(piece).answer.to_string(), calls)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let last_segment = Memo::new(move |_| {
+        shown.with(|s| {
             s.as_ref()
-                .map(|s| (s.text.clone(), s.tools.clone()))
+                .and_then(|s| {
+                    split_at_calls(&s.text, s.tools.iter())
+                        .pop()
+                        .map(|(piece, _)| reasoning::split(piece).answer.to_string())
+                })
                 .unwrap_or_default()
-        });
-        split_at_calls(&text, tools.iter())
-            .into_iter()
-            .map(|(piece, calls)| {
-                let answer = reasoning::split(piece).answer.to_string();
-                view! {
-                    <div class="content" inner_html=markdown::render(&answer)></div>
-                    {calls
-                        .into_iter()
-                        .map(|call| view! { <ToolCallBlock call=call.clone() /> })
-                        .collect_view()}
-                }
-                .into_any()
-            })
-            .collect_view()
+        })
+    });
+    let with_tools = move || {
+        view! {
+            {move || {
+                settled_segments
+                    .get()
+                    .into_iter()
+                    .map(|(answer, calls)| {
+                        view! {
+                            <div class="content" inner_html=markdown::render(&answer)></div>
+                            {calls
+                                .into_iter()
+                                .map(|call| view! { <ToolCallBlock call /> })
+                                .collect_view()}
+                        }
+                        .into_any()
+                    })
+                    .collect_view()
+            }}
+            <div class="content" inner_html=move || last_segment.with(|t| markdown::render(t))></div>
+        }
     };
     // The last reply's calls are decided but it has not gone on (Stop
     // came first, or the tab was closed): offer to.
