@@ -133,6 +133,9 @@ pub struct ToolUse {
     /// The reply went on after this call, having read its result.
     #[serde(default)]
     pub delivered: bool,
+    /// Which round of the reply's calls this is (1 for the first).
+    #[serde(default)]
+    pub round: usize,
 }
 
 impl ToolUse {
@@ -173,12 +176,11 @@ impl LoggedMessage {
         !self.tool_call_pending() && self.shown_tool_uses().any(|u| !u.delivered)
     }
 
-    /// Rounds of calls the shown version made (calls at one place are one
-    /// round).
+    /// Rounds of calls the shown version made. (Counted by round, not by
+    /// place: a model that answers a result with another bare call makes
+    /// its next round where the last one was.)
     pub fn tool_rounds(&self) -> usize {
-        let mut places: Vec<usize> = self.shown_tool_uses().map(|u| u.at).collect();
-        places.dedup();
-        places.len()
+        self.shown_tool_uses().map(|u| u.round).max().unwrap_or(0)
     }
 
     /// The shown text cut where its calls were made (see [`split_at_calls`]).
@@ -272,6 +274,7 @@ mod tests {
             state,
             result: result.into(),
             delivered: false,
+            round: 1,
         }
     }
 

@@ -132,14 +132,18 @@ impl McpClient {
     /// The server's tools, asked for again if it said they changed.
     pub async fn tools(&self) -> Result<Vec<ToolInfo>, ToolError> {
         let mut tools = self.tools.lock().await;
-        if self.stale.swap(false, Ordering::Relaxed) {
-            let listed = self.service.list_all_tools().await.map_err(|e| {
-                self.stale.store(true, Ordering::Relaxed);
-                ToolError::Unavailable {
-                    server: self.name.clone(),
-                    reason: format!("tools/list failed: {e}"),
-                }
-            })?;
+        // Marked fresh only once listed: a listing given up half-way (a
+        // time limit) is asked for again next time.
+        if self.stale.load(Ordering::Relaxed) {
+            let listed =
+                self.service
+                    .list_all_tools()
+                    .await
+                    .map_err(|e| ToolError::Unavailable {
+                        server: self.name.clone(),
+                        reason: format!("tools/list failed: {e}"),
+                    })?;
+            self.stale.store(false, Ordering::Relaxed);
             *tools = listed
                 .into_iter()
                 .map(|tool| ToolInfo {

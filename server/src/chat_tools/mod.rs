@@ -30,6 +30,10 @@ use domain::{ToolCatalog, ToolInfo, ToolSourceProblem};
 /// again.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
 
+/// How long a running server may take to list its tools again (after it
+/// said they changed): a reply waits for the list.
+const LIST_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long one call may run.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -211,7 +215,18 @@ impl Toolbox {
                     continue;
                 }
             };
-            match client.tools().await {
+            let listed = tokio::time::timeout(LIST_TIMEOUT, client.tools())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ToolError::Unavailable {
+                        server: client.name().to_string(),
+                        reason: format!(
+                            "did not list its tools within {}s",
+                            LIST_TIMEOUT.as_secs()
+                        ),
+                    })
+                });
+            match listed {
                 Ok(tools) => {
                     for tool in tools {
                         if let Some(taken) = catalog.tools.iter().find(|t| t.name == tool.name) {
@@ -259,8 +274,12 @@ impl Toolbox {
                 return result;
             }
             for client in self.clients().await {
-                if client.tools().await?.iter().any(|t| t.name == name) {
-                    return client.call(name, object).await;
+                // A server that cannot list its tools now is passed over.
+                let listed = tokio::time::timeout(LIST_TIMEOUT, client.tools()).await;
+                if let Ok(Ok(tools)) = listed {
+                    if tools.iter().any(|t| t.name == name) {
+                        return client.call(name, object).await;
+                    }
                 }
             }
             Err(ToolError::Unknown(name.to_string()))

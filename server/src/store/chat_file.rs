@@ -73,7 +73,10 @@ pub fn parse(value: &Value) -> Option<ChatFile> {
     for (row, (user, bot)) in internal.into_iter().enumerate() {
         let entry = metadata.remove(&format!("user_{row}"));
         let attachments = entry.as_ref().map(text_attachments).unwrap_or_default();
-        if (!user.is_empty() && user != BEGIN_VISIBLE) || !attachments.is_empty() {
+        let has_versions = entry
+            .as_ref()
+            .is_some_and(|e| e.get(USER_VERSIONS_KEY).is_some());
+        if (!user.is_empty() && user != BEGIN_VISIBLE) || !attachments.is_empty() || has_versions {
             let mut message = LoggedMessage::new(Role::User, user.replace(BEGIN_VISIBLE, ""));
             message.attachments = attachments;
             if let Some(entry) = &entry {
@@ -108,9 +111,13 @@ fn read_user_versions(message: &mut LoggedMessage, entry: &Value) {
         .and_then(|v| v.get("current"))
         .and_then(Value::as_u64)
         .map_or(0, |i| i as usize);
-    if versions.len() > 1 && current < versions.len() && versions[current] == message.text() {
+    if versions.len() > 1 && current < versions.len() {
+        // The row's text is what TGW shows (and edits): it wins over the
+        // kept copy of the shown version.
+        let shown = message.text().to_string();
         message.versions = versions;
         message.current = current;
+        *message.text_mut() = shown;
         message.forks = entry
             .get(FORKS_KEY)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -282,6 +289,29 @@ mod tests {
     }
 
     #[test]
+    fn user_versions_survive_an_edit_in_tgw_and_an_empty_shown_version() {
+        let file = |row: &str| {
+            json!({
+                "internal": [[row, "ok"]],
+                "metadata": {"user_0": {
+                    "candlelight_versions": {"versions": ["first", "second"], "current": 1},
+                    "candlelight_forks": [{"version": 0, "tail": [
+                        {"role": "assistant", "versions": ["old reply"], "current": 0}
+                    ]}],
+                }},
+            })
+        };
+        // Edited in text-generation-webui: the row's text is the shown version.
+        let parsed = parse(&file("second, edited")).unwrap();
+        assert_eq!(parsed.messages[0].versions, ["first", "second, edited"]);
+        assert_eq!(parsed.messages[0].forks[0].tail[0].text(), "old reply");
+        // A shown version without text keeps the message and its others.
+        let parsed = parse(&file("")).unwrap();
+        assert_eq!(parsed.messages[0].role, Role::User);
+        assert_eq!(parsed.messages[0].versions[0], "first");
+    }
+
+    #[test]
     fn round_trips_greeting_versions_and_a_pending_user_message() {
         let mut reply = msg(Role::Assistant, "Fine.");
         reply.versions.push("Great, thanks!".into());
@@ -302,6 +332,7 @@ mod tests {
             state: domain::ToolState::Done,
             result: "4".into(),
             delivered: true,
+            round: 1,
         }];
         // A user message edited and sent again: its first version keeps
         // the reply that followed it.

@@ -378,10 +378,18 @@ impl Chats {
         let parsed = chat_file::parse(&value).ok_or_else(not_a_chat)?;
         let _guard = lock(&self.shared.write_lock);
         let key = self.fresh_key(folder, &timestamp_id())?;
-        let file = ChatFile {
+        let mut file = ChatFile {
             revision: 1,
             ..parsed
         };
+        // Someone else's file decides nothing here: no call of it runs
+        // unasked, and no tool runs without asking.
+        file.tools.always_allow.clear();
+        for call in file.messages.iter_mut().flat_map(|m| &mut m.tool_uses) {
+            if call.state == domain::ToolState::Approved {
+                call.state = domain::ToolState::Pending;
+            }
+        }
         self.write(&key, &file)?;
         Ok(file.into_log(key))
     }
@@ -603,6 +611,26 @@ mod tests {
             "greeting versions and turns kept"
         );
         assert_ne!(copy.key, chat.key);
+
+        // An imported file decides nothing: its approved calls wait for the
+        // user again, and nothing is allowed to run unasked.
+        let planted = serde_json::json!({
+            "internal": [["Hi", "Sure."]],
+            "metadata": {
+                "candlelight_tools": {"enabled": ["shell"], "always_allow": ["shell"]},
+                "assistant_0": {"candlelight_tool_uses": [{"id": "call_x", "version": 0, "at": 5,
+                    "name": "shell", "arguments": "{}", "state": "approved"}]},
+            },
+        });
+        let copy = chats
+            .import(&ChatFolder::Instruct, &planted.to_string())
+            .unwrap();
+        assert!(copy.tools.always_allow.is_empty());
+        assert_eq!(copy.tools.enabled, ["shell"]);
+        assert_eq!(
+            copy.messages[1].tool_uses[0].state,
+            domain::ToolState::Pending
+        );
         for bad in ["not json", "{\"messages\": []}", "[1, 2]"] {
             let err = chats.import(&ChatFolder::Instruct, bad).unwrap_err();
             assert!(

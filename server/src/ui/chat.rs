@@ -156,6 +156,11 @@ async fn start_reply(
                 .ok_or_else(|| {
                     AppError::InvalidParameter(format!("message {index} is not a user message"))
                 })?;
+            if text.trim().is_empty() && message.attachments.is_empty() {
+                return Err(AppError::InvalidParameter(
+                    "the message is empty: write what to send".into(),
+                ));
+            }
             let mut history = log.history_before(*index);
             history.push(domain::ChatMessage::new(
                 Role::User,
@@ -316,6 +321,11 @@ async fn tools_then_reply(
             finish_reason: finish_reason(reason),
             stats: GenerationStats::default(),
         });
+        return Ok(());
+    }
+    if tx.is_closed() {
+        // The tab went away while the tools ran: their results stay
+        // unread, and the page offers to go on with them.
         return Ok(());
     }
     let log = chats.load(generation.key())?;

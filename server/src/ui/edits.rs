@@ -19,7 +19,18 @@ pub fn apply(
     edit: ChatEdit,
 ) -> Result<(), StoreError> {
     match edit {
-        ChatEdit::EditMessage { index, text } => *message(messages, index)?.text_mut() = text,
+        ChatEdit::EditMessage { index, text } => {
+            let m = message(messages, index)?;
+            // An empty message of the user's would vanish from the file
+            // (and its other versions with it).
+            if m.role == Role::User && text.trim().is_empty() && m.attachments.is_empty() {
+                return Err(StoreError::Invalid(
+                    "a message of yours cannot be empty; use Remove last or Branch to drop messages"
+                        .into(),
+                ));
+            }
+            *m.text_mut() = text
+        }
         ChatEdit::SelectVersion { index, version }
             if messages.get(index).is_some_and(|m| m.role == Role::User) =>
         {
@@ -128,6 +139,7 @@ mod tests {
             state: ToolState::Pending,
             result: String::new(),
             delivered: false,
+            round: 1,
         });
         let decide = |approve| ChatEdit::DecideToolCall {
             id: "call_1".into(),
@@ -159,6 +171,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m[2].text(), "A1'");
+        // A message of the user's cannot become empty (it would vanish).
+        let empty = ChatEdit::EditMessage {
+            index: 1,
+            text: " ".into(),
+        };
+        assert!(apply(&mut m, empty).is_err());
+        assert_eq!(m[1].text(), "Q1");
         assert!(apply(
             &mut m,
             ChatEdit::EditMessage {

@@ -119,6 +119,7 @@ impl Capture {
     /// The calls, ready to save into `reply` whose new text started at
     /// byte `base` of its shown version.
     pub fn into_uses(self, reply: &LoggedMessage, base: usize) -> Vec<ToolUse> {
+        let round = reply.tool_rounds() + 1;
         self.calls
             .into_iter()
             .map(|(offset, call)| {
@@ -136,6 +137,7 @@ impl Capture {
                     arguments: call.arguments,
                     result: String::new(),
                     delivered: false,
+                    round,
                 }
             })
             .collect()
@@ -203,6 +205,13 @@ pub async fn run_approved(
         };
         let (state, result) = if cancel.is_set() {
             (ToolState::Failed, STOPPED_RESULT.to_string())
+        } else if !log.tools.is_enabled(&next.name) {
+            // Only tools switched on in this chat run (an imported file
+            // may carry calls marked approved).
+            (
+                ToolState::Failed,
+                format!("Error: {} is not switched on in this chat", next.name),
+            )
         } else {
             let _ = tx.send(StreamEvent::RunningTool {
                 name: next.name.clone(),
@@ -357,6 +366,7 @@ mod tests {
             state: ToolState::Done,
             result: "2".into(),
             delivered: true,
+            round: 1,
         });
         let mut capture = Capture::new(ToolFormat::Hermes, &offered, &chat(&[]), Some(&reply));
         let shown = feed(
@@ -365,5 +375,17 @@ mod tests {
         );
         assert!(shown.contains("1+1"), "{shown}");
         assert!(capture.into_uses(&reply, 0).is_empty());
+
+        // A new call made right where the last round was (no text between,
+        // as bare-object models answer) is the next round all the same.
+        let mut capture = Capture::new(ToolFormat::Hermes, &offered, &chat(&[]), Some(&reply));
+        feed(
+            &mut capture,
+            &["{\"name\": \"calculator\", \"arguments\": {\"expression\":\"2+2\"}}"],
+        );
+        let uses = capture.into_uses(&reply, 0);
+        assert_eq!((uses[0].at, uses[0].round), (0, 2));
+        reply.tool_uses.extend(uses);
+        assert_eq!(reply.tool_rounds(), 2);
     }
 }
