@@ -169,48 +169,16 @@ pub fn ModelsPage() -> impl IntoView {
             <div class="panel">
                 <h2>"Models in the folder"</h2>
                 <div class="row load-options">
-                    <label>
-                        "Context (tokens; 0: the model's) "
-                        <input
-                            id="load-ctx"
-                            type="number"
-                            min="0"
-                            step="256"
-                            prop:value=move || choice.with(|c| c.ctx_size.to_string())
-                            on:change=move |ev| {
-                                let v = event_target_value(&ev).parse().unwrap_or(0);
-                                choice.update(|c| c.ctx_size = v);
-                            }
-                        />
-                    </label>
-                    <label>
-                        "Parallel replies (0: the server's) "
-                        <input
-                            id="load-parallel"
-                            type="number"
-                            min="0"
-                            max=MAX_PARALLEL
-                            prop:value=move || choice.with(|c| c.parallel.to_string())
-                            on:change=move |ev| {
-                                let v = event_target_value(&ev).parse().unwrap_or(0);
-                                choice.update(|c| c.parallel = v);
-                            }
-                        />
-                    </label>
-                    <label title="Threads candlelight's CPU kernels run on; fewer leave cores to other programs">
-                        "CPU threads (0: the server's) "
-                        <input
-                            id="load-threads"
-                            type="number"
-                            min="0"
-                            max=MAX_THREADS
-                            prop:value=move || choice.with(|c| c.threads.to_string())
-                            on:change=move |ev| {
-                                let v = event_target_value(&ev).parse().unwrap_or(0);
-                                choice.update(|c| c.threads = v);
-                            }
-                        />
-                    </label>
+                    {load_option(choice, "load-ctx", "Context (tokens; 0: the model's) ", "", (None, 256), |c| &mut c.ctx_size)}
+                    {load_option(choice, "load-parallel", "Parallel replies (0: the server's) ", "", (Some(MAX_PARALLEL), 1), |c| &mut c.parallel)}
+                    {load_option(
+                        choice,
+                        "load-threads",
+                        "CPU threads (0: the server's) ",
+                        "Threads candlelight's CPU kernels run on; fewer leave cores to other programs",
+                        (Some(MAX_THREADS), 1),
+                        |c| &mut c.threads,
+                    )}
                 </div>
                 {move || refusal.get().map(|e| view! { <p class="error" id="load-refused" role="alert">{e}</p> })}
                 <table class="model-files">
@@ -310,4 +278,33 @@ fn memory_estimate(file: &ModelFile, choice: &LoadChoice, server_parallel: u32) 
         mib(file.size_bytes),
         mib(cache)
     )
+}
+
+/// One of the load options: a number field (0 keeps the server's) with
+/// its (maximum, step), editing `field` of the choice.
+fn load_option(
+    choice: RwSignal<LoadChoice>,
+    id: &'static str,
+    label: &'static str,
+    title: &'static str,
+    (max, step): (Option<u32>, u32),
+    field: fn(&mut LoadChoice) -> &mut u32,
+) -> impl IntoView {
+    view! {
+        <label title=title>
+            {label}
+            <input
+                id=id
+                type="number"
+                min="0"
+                max=max
+                step=step
+                prop:value=move || choice.with(|c| field(&mut c.clone()).to_string())
+                on:change=move |ev| {
+                    let v = event_target_value(&ev).parse().unwrap_or(0);
+                    choice.update(|c| *field(c) = v);
+                }
+            />
+        </label>
+    }
 }

@@ -32,6 +32,14 @@ fn run_tools(key: &Value, revision: u64) -> Value {
     json!({ "request": request })
 }
 
+/// Writes the instruct chat `key` as `file` (a chat file a model's reply
+/// with calls left behind).
+fn write_chat(app: &TestApp, key: &Value, file: &Value) {
+    let id = key["id"].as_str().unwrap();
+    let path = app.dir.path().join(format!("logs/instruct/{id}.json"));
+    std::fs::write(path, file.to_string()).unwrap();
+}
+
 fn decide(key: &Value, revision: u64, id: &str, approve: bool) -> Value {
     json!({
         "key": key,
@@ -62,12 +70,7 @@ async fn approved_calls_run_and_the_reply_goes_on_with_their_results() {
         },
         "candlelight_revision": 5,
     });
-    let id = key["id"].as_str().unwrap();
-    std::fs::write(
-        app.dir.path().join(format!("logs/instruct/{id}.json")),
-        file.to_string(),
-    )
-    .unwrap();
+    write_chat(&app, &key, &file);
 
     // Nothing runs while a call waits for Approve or Reject.
     let a = call::<GenerateReply>(&app, run_tools(&key, 5)).await;
@@ -167,12 +170,7 @@ async fn stop_ends_a_running_call_and_the_loop() {
         },
         "candlelight_revision": 3,
     });
-    let id = key["id"].as_str().unwrap();
-    std::fs::write(
-        app.dir.path().join(format!("logs/instruct/{id}.json")),
-        file.to_string(),
-    )
-    .unwrap();
+    write_chat(&app, &key, &file);
 
     let started = std::time::Instant::now();
     let running = {
