@@ -203,9 +203,8 @@ async fn a_message_s_files_enter_the_prompt_and_the_chat_file() {
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let prompt = a
-        .body
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .events()
+        .into_iter()
         .find(|e| e["type"] == "prompt")
         .and_then(|e| e["text"].as_str().map(str::to_string))
         .unwrap_or_else(|| panic!("no prompt event in {}", a.body));

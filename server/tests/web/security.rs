@@ -59,6 +59,14 @@ impl Answer {
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
+
+    /// A streamed reply's events (one JSON object per line).
+    pub(crate) fn events(&self) -> Vec<Value> {
+        self.body
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
 }
 
 pub(crate) async fn send(app: &TestApp, request: Request<Body>) -> Answer {

@@ -92,11 +92,7 @@ async fn approved_calls_run_and_the_reply_goes_on_with_their_results() {
 
     let a = call::<GenerateReply>(&app, run_tools(&key, 7)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let events: Vec<Value> = a
-        .body
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = a.events();
     let of = |kind: &str| events.iter().find(|e| e["type"] == kind).cloned();
     assert_eq!(of("placed").unwrap()["placement"], "extend");
     assert_eq!(of("running_tool").unwrap()["name"], "calculator");
@@ -191,11 +187,7 @@ async fn stop_ends_a_running_call_and_the_loop() {
     let a = running.await.unwrap();
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let events: Vec<Value> = a
-        .body
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = a.events();
     assert!(events
         .iter()
         .any(|e| e["type"] == "running_tool" && e["name"] == "slow"));
