@@ -96,6 +96,16 @@ test('load options: context and parallel replies, with the memory each choice ta
   await expect(qwen.locator('.load-estimate')).toContainText('cache: 2 × 2048 tokens');
   await expect(qwen.locator('.load-estimate')).toContainText('+ 50 MB cache');
   expect(await qwen.locator('.load-estimate').innerText()).not.toEqual(before);
+  // q8_0: 34 bytes for every 32 values instead of 64.
+  await page.locator('#load-cache-type').selectOption('q8_0');
+  await expect(qwen.locator('.load-estimate')).toContainText('+ 27 MB cache');
+  // Our kernels keep a q8_0 cache; candle's (CPUs without AVX-512 VNNI)
+  // refuse it, and their panel names no CPU threads.
+  const ours = (await page.locator('#model-batching').innerText()).includes('CPU threads');
+  if (!ours) {
+    console.log('SKIPPED the CPU threads and q8_0 checks: this CPU runs candle\'s kernels');
+    await page.locator('#load-cache-type').selectOption('');
+  }
   await page.locator('#load-threads').fill('1');
   await page.locator('#load-threads').press('Tab');
   try {
@@ -105,8 +115,20 @@ test('load options: context and parallel replies, with the memory each choice ta
     // Our kernels run on the threads asked for (candle's, on CPUs without
     // AVX-512 VNNI, choose their own and the panel shows none).
     const batching = await page.locator('#model-batching').innerText();
-    if (batching.includes('CPU threads')) expect(batching).toContain('CPU threads: 1.');
-    else console.log('SKIPPED the CPU threads check: this CPU runs candle\'s kernels');
+    if (ours) {
+      expect(batching).toContain('CPU threads: 1.');
+      expect(batching).toContain('KV cache type: q8_0.');
+      // A greedy reply read from the q8_0 cache.
+      await page.locator('#tab-chat').click();
+      await setParam(page, 'temperature', '0');
+      await setParam(page, 'max_new_tokens', '16');
+      await setMode(page, 'instruct');
+      await newChat(page);
+      await send(page, 'What is the capital of France? Answer in one word.');
+      await waitIdle(page);
+      await expect(lastAssistant(page).locator('.content')).toContainText('Paris');
+      await page.locator('#tab-model').click();
+    }
     await page.locator('#load-threads').fill('300');
     await page.locator('#load-threads').press('Tab');
     await page.locator(`tr[data-model="${SMOL}"] .load-model`).click();
@@ -126,6 +148,7 @@ test('load options: context and parallel replies, with the memory each choice ta
     await page.locator('#load-parallel').press('Tab');
     await page.locator('#load-threads').fill('0');
     await page.locator('#load-threads').press('Tab');
+    await page.locator('#load-cache-type').selectOption('');
     await loadModel(page, SMOL);
     await expect(page.locator('#model-batching')).toContainText('4 replies at once');
   }

@@ -122,6 +122,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CANDLELIGHT_THREADS", value_parser = parse_threads)]
     pub threads: Option<usize>,
 
+    /// How the KV cache stores keys and values (llama.cpp's and
+    /// text-generation-webui's `--cache-type`): f16, or q8_0, which holds
+    /// a long chat in about half the memory at a small cost in precision
+    /// (candlelight's CPU kernels only; elsewhere the load says so).
+    #[arg(long, env = "CANDLELIGHT_CACHE_TYPE", default_value = "f16")]
+    pub cache_type: domain::CacheType,
+
     /// GPU memory (GiB) the model may use, weights and KV caches together;
     /// a --ctx-size × --parallel that does not fit is refused at load with
     /// the number of tokens that would (emulate a 24 GB card on a bigger

@@ -231,6 +231,7 @@ async fn serve_async(config: ServeArgs) -> anyhow::Result<()> {
                     parallel: config.parallel,
                     gpu_memory: config.gpu_memory_bytes(),
                     threads: config.threads,
+                    cache_type: config.cache_type,
                     ..LoadOptions::default()
                 },
                 queue_capacity: config.queue_size,

@@ -3,6 +3,7 @@
 //! plain serde structs. Nothing here names leptos, axum or the engine.
 
 mod attachment;
+mod cache_type;
 mod caller;
 mod chat;
 mod chat_log;
@@ -24,6 +25,7 @@ pub use attachment::{
     check_attachments, check_file_size, size_text, with_attachments, Attachment, AttachmentPreview,
     MAX_ATTACHMENTS_PER_MESSAGE, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_TEXT_BYTES,
 };
+pub use cache_type::{CacheType, Q8_GROUP};
 pub use caller::Caller;
 pub use chat::{ChatMessage, FunctionCall, Role, ToolCall};
 pub use chat_log::{

@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::CacheType;
+
 /// What the UI shows about the model: loaded and ready, or why not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ModelStatus {
@@ -44,6 +46,10 @@ pub struct LoadChoice {
     /// Threads for candlelight's CPU kernels (0 keeps `--threads`).
     #[serde(default)]
     pub threads: u32,
+    /// How the KV cache stores keys and values (`None` keeps
+    /// `--cache-type`).
+    #[serde(default)]
+    pub cache_type: Option<CacheType>,
 }
 
 /// The most threads a load may ask for.
@@ -66,6 +72,10 @@ pub struct ModelPanel {
     /// (`--parallel`).
     #[serde(default)]
     pub server_parallel: u32,
+    /// How a load stores the KV cache unless the Model tab asks otherwise
+    /// (`--cache-type`).
+    #[serde(default)]
+    pub server_cache_type: CacheType,
     /// Resident memory of the server process, MiB.
     pub rss_mib: Option<f64>,
     /// GPU memory in use, MiB (CUDA builds).
@@ -91,6 +101,9 @@ pub struct Batching {
     /// Threads candlelight's CPU kernels run on (none on other backends).
     #[serde(default)]
     pub cpu_threads: Option<usize>,
+    /// How the cache stores keys and values.
+    #[serde(default)]
+    pub cache_type: CacheType,
     /// Tokens of KV cache that fit next to the weights (GPU memory plan).
     pub kv_tokens_that_fit: Option<usize>,
     pub active: usize,

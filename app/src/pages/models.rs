@@ -8,8 +8,8 @@ use crate::api::{
 };
 use crate::state::{ChatState, Tab};
 use crate::types::{
-    DownloadState, DownloadStatus, LoadChoice, ModelFile, ModelPanel, ModelStatus, RemoteModelFile,
-    MAX_PARALLEL, MAX_THREADS,
+    CacheType, DownloadState, DownloadStatus, LoadChoice, ModelFile, ModelPanel, ModelStatus,
+    RemoteModelFile, MAX_PARALLEL, MAX_THREADS,
 };
 
 fn mib(bytes: u64) -> String {
@@ -28,8 +28,13 @@ pub fn ModelsPage() -> impl IntoView {
     let repo_box = NodeRef::<Input>::new();
     let active = move || state.tab.get() == Tab::Model;
     // What a load that keeps the server's setting gets (`--parallel`).
-    let server_parallel =
-        move || panel.with(|p| p.as_ref().map_or(0, |p| p.server_parallel).max(1));
+    let server_load = move || {
+        panel.with(|p| {
+            p.as_ref().map_or((1, CacheType::F16), |p| {
+                (p.server_parallel.max(1), p.server_cache_type)
+            })
+        })
+    };
 
     let refresh = move || {
         spawn_local(async move {
@@ -153,6 +158,7 @@ pub fn ModelsPage() -> impl IntoView {
                                         )}
                                         {b.kv_tokens_that_fit.map(|n| format!(" GPU memory holds {n} tokens of KV cache next to the weights."))}
                                         {b.cpu_threads.map(|n| format!(" CPU threads: {n}."))}
+                                        {format!(" KV cache type: {}.", b.cache_type)}
                                     </p>
                                 })}
                                 {p.remote.map(|url| view! { <p class="notice">{format!("Generation goes to the remote server {url}.")}</p> })}
@@ -179,6 +185,7 @@ pub fn ModelsPage() -> impl IntoView {
                         (Some(MAX_THREADS), 1),
                         |c| &mut c.threads,
                     )}
+                    {cache_type_option(choice)}
                 </div>
                 {move || refusal.get().map(|e| view! { <p class="error" id="load-refused" role="alert">{e}</p> })}
                 <table class="model-files">
@@ -200,7 +207,7 @@ pub fn ModelsPage() -> impl IntoView {
                                         <td class="load-estimate">
                                             {
                                                 let file = file.clone();
-                                                move || choice.with(|c| memory_estimate(&file, c, server_parallel()))
+                                                move || choice.with(|c| memory_estimate(&file, c, server_load()))
                                             }
                                         </td>
                                         <td>
@@ -257,12 +264,16 @@ pub fn ModelsPage() -> impl IntoView {
     }
 }
 
-/// What loading `file` will take: its weights plus the f16 cache of every
-/// parallel reply at the chosen context (`parallel` 0: the server's).
-fn memory_estimate(file: &ModelFile, choice: &LoadChoice, server_parallel: u32) -> String {
-    let (Some(kv), Some(trained)) = (file.kv_bytes_per_token, file.context_length) else {
+/// What loading `file` will take: its weights plus the cache of every
+/// parallel reply at the chosen context (`parallel` 0 and no cache type:
+/// the server's).
+fn memory_estimate(file: &ModelFile, choice: &LoadChoice, server: (u32, CacheType)) -> String {
+    let (server_parallel, server_cache_type) = server;
+    let (Some(f16_bytes), Some(trained)) = (file.kv_bytes_per_token, file.context_length) else {
         return String::new();
     };
+    let cache_type = choice.cache_type.unwrap_or(server_cache_type);
+    let kv = cache_type.bytes_for(f16_bytes as usize / 2) as u64;
     let ctx = match choice.ctx_size {
         0 => trained,
         n => n.min(trained),
@@ -278,6 +289,23 @@ fn memory_estimate(file: &ModelFile, choice: &LoadChoice, server_parallel: u32) 
         mib(file.size_bytes),
         mib(cache)
     )
+}
+
+/// The KV cache type a load asks for (none: the server's `--cache-type`).
+fn cache_type_option(choice: RwSignal<LoadChoice>) -> impl IntoView {
+    let pick = move |ev| {
+        let value = event_target_value(&ev);
+        choice.update(|c| c.cache_type = value.parse().ok());
+    };
+    view! {
+        <label title="How the KV cache stores keys and values: q8_0 takes about half the memory of f16, at a small cost in precision (candlelight's CPU kernels only)">
+            "KV cache "
+            <select id="load-cache-type" on:change=pick>
+                <option value="" selected=true>"the server's"</option>
+                {CacheType::ALL.map(|t| view! { <option value=t.name()>{t.name()}</option> })}
+            </select>
+        </label>
+    }
 }
 
 /// One of the load options: a number field (0 keeps the server's) with

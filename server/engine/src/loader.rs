@@ -3,6 +3,8 @@
 
 use std::{path::Path, sync::Arc, time::Instant};
 
+use domain::CacheType;
+
 use super::{
     candle::CandleModel, constraint::Constraints, device::DeviceSpec, gguf::GgufFile,
     token_bytes::token_bytes, BatchModel, EngineError, TextTokenizer,
@@ -29,6 +31,7 @@ pub struct ModelInfo {
     pub kv_tokens_that_fit: Option<usize>,
     /// Threads candlelight's CPU kernels run on (`None` on other backends).
     pub cpu_threads: Option<usize>,
+    pub cache_type: CacheType,
     pub device: DeviceSpec,
     pub tokenizer_source: String,
 }
@@ -48,6 +51,9 @@ pub struct LoadOptions {
     /// Threads for candlelight's CPU kernels (`--threads`); `None`: one
     /// per core.
     pub threads: Option<usize>,
+    /// How the KV cache stores keys and values (`--cache-type`); q8_0
+    /// runs on candlelight's CPU path only.
+    pub cache_type: CacheType,
 }
 
 /// Replies generated at once on the CPU unless `--parallel` says otherwise.
@@ -62,6 +68,7 @@ impl Default for LoadOptions {
             model_impl: ModelImpl::Auto,
             gpu_memory: None,
             threads: None,
+            cache_type: CacheType::F16,
         }
     }
 }
@@ -115,8 +122,15 @@ fn weights(
         model_impl,
         gpu_memory,
         threads,
+        cache_type,
     } = options;
     let params = Hyperparams::read(&gguf.content)?;
+    let q8_refused = |why: &str| {
+        EngineError::Unsupported(format!(
+            "--cache-type q8_0 runs on candlelight's CPU kernels only, and {why}: use \
+             --cache-type f16"
+        ))
+    };
     let on_gpu = match (model_impl, device) {
         (ModelImpl::Gpu, _) => true,
         (ModelImpl::Auto, DeviceSpec::Cuda(_)) => match crate::gpu::unsupported(&params) {
@@ -129,6 +143,9 @@ fn weights(
         _ => false,
     };
     if on_gpu {
+        if cache_type != CacheType::F16 {
+            return Err(q8_refused("this model runs on the GPU path"));
+        }
         let GgufFile {
             content,
             mut reader,
@@ -160,12 +177,24 @@ fn weights(
         && model_impl == ModelImpl::Auto
         && crate::cpu::quant::has_fast_kernels();
     if own {
-        match CpuModel::load(path, gguf.content, &params, ctx_size, parallel, threads) {
+        let model = CpuModel::load(
+            path,
+            gguf.content,
+            &params,
+            ctx_size,
+            parallel,
+            threads,
+            cache_type,
+        );
+        match model {
             Ok(model) => {
-                tracing::info!("running on candlelight's CPU kernels");
+                tracing::info!(%cache_type, "running on candlelight's CPU kernels");
                 return Ok(Box::new(model));
             }
             Err(e) => {
+                if cache_type != CacheType::F16 {
+                    return Err(e);
+                }
                 tracing::info!(reason = %e, "using candle's kernels for this model");
                 return Ok(Box::new(CandleModel::load(
                     path,
@@ -176,6 +205,13 @@ fn weights(
                 )?));
             }
         }
+    }
+    if cache_type != CacheType::F16 {
+        return Err(q8_refused(if device == DeviceSpec::Cpu {
+            "this CPU lacks AVX-512 VNNI (candle's kernels run it)"
+        } else {
+            "this model runs on candle's kernels"
+        }));
     }
     Ok(Box::new(CandleModel::load(
         path,
@@ -215,6 +251,7 @@ pub fn load_model(
         kv_bytes_per_token: shape.kv_bytes_per_token,
         kv_tokens_that_fit: model.kv_tokens_that_fit(),
         cpu_threads: model.cpu_threads(),
+        cache_type: options.cache_type,
         device,
         tokenizer_source: tokenizer.source.clone(),
     };
@@ -223,6 +260,7 @@ pub fn load_model(
         architecture = %info.architecture,
         context_length = info.context_length,
         slots = info.slots,
+        cache_type = %info.cache_type,
         kv_cache_mib_per_slot = format!(
             "{:.0}",
             (info.kv_bytes_per_token * info.context_length) as f64 / (1 << 20) as f64

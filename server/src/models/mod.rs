@@ -99,6 +99,9 @@ impl ModelLibrary {
         if choice.ctx_size > 0 {
             options.ctx_size = Some(choice.ctx_size as usize);
         }
+        if let Some(cache_type) = choice.cache_type {
+            options.cache_type = cache_type;
+        }
         {
             let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(other) = loading.as_ref() {

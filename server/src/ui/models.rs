@@ -41,6 +41,7 @@ impl ModelService for UiModels {
             loading: self.state.models.loading(),
             load_error: self.state.models.load_error(),
             server_parallel: host.map_or(0, |e| e.load_options().parallel as u32),
+            server_cache_type: host.map_or_else(Default::default, |e| e.load_options().cache_type),
             rss_mib: memory::rss_mib(),
             gpu_mib: memory::gpu_used_mib(),
             idle_released: host.is_some_and(|e| e.is_released()),
@@ -59,6 +60,7 @@ impl ModelService for UiModels {
                     cache_mib: mib(metrics.cache_bytes()),
                     kv_tokens_that_fit: m.info.kv_tokens_that_fit,
                     cpu_threads: m.info.cpu_threads,
+                    cache_type: m.info.cache_type,
                     active: metrics.active(),
                     waiting: metrics.waiting(),
                 })

@@ -17,8 +17,7 @@ fn options(model_impl: ModelImpl) -> LoadOptions {
         ctx_size: Some(2048),
         parallel: 1,
         model_impl,
-        gpu_memory: None,
-        threads: None,
+        ..LoadOptions::default()
     }
 }
 

@@ -5,6 +5,7 @@
 //! prefix continues as a fresh one would. On a GPU the same code runs in
 //! bf16 (checked by scripts/gpu-check.sh).
 
+use domain::CacheType;
 use engine::{load_model, BatchModel, DeviceSpec, LoadOptions, ModelImpl, SeqChunk};
 
 /// Both compute in f32 with the same quantized matrix kernels, and every
@@ -24,8 +25,7 @@ fn options(model_impl: ModelImpl, parallel: usize) -> LoadOptions {
         parallel,
         ctx_size: Some(1024),
         model_impl,
-        gpu_memory: None,
-        threads: None,
+        ..LoadOptions::default()
     }
 }
 
@@ -242,6 +242,7 @@ fn bench_decodes_after_a_depth_of_context() {
         depth: 100,
         ctx_size: Some(256),
         gpu_memory: None,
+        cache_type: CacheType::F16,
     };
     let result = run(&args).unwrap();
     assert_eq!((result.depth, result.batch), (100, 2));

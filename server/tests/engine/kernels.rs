@@ -26,7 +26,7 @@ fn ours_run_here(test: &str) -> bool {
 }
 
 /// One sequence slot on the CPU, on the given kernels.
-fn one_slot(model_impl: ModelImpl) -> LoadOptions {
+pub(crate) fn one_slot(model_impl: ModelImpl) -> LoadOptions {
     LoadOptions {
         device: DeviceSpec::Cpu,
         parallel: 1,
@@ -50,7 +50,7 @@ fn argmax(l: &[f32]) -> (u32, f32) {
 /// Feeds the same tokens to both models; returns the reference's greedy
 /// tokens, the fast path's greedy choices at each step, the largest logit
 /// difference, and the reference's top-2 margin at each step.
-fn compare(
+pub(crate) fn compare(
     fast: &mut dyn BatchModel,
     reference: &mut dyn BatchModel,
     prompt: &[u32],

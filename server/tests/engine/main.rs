@@ -11,6 +11,7 @@ mod constrained;
 mod generation;
 mod gpu_model;
 mod kernels;
+mod kv_cache_type;
 mod model_errors;
 mod prefix_cache;
 mod sampler;

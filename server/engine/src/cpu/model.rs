@@ -2,7 +2,7 @@
 //! path (llama, qwen2, qwen3, qwen3moe, gemma3, phi3), for a batch of
 //! sequences at once: every chunk's tokens are rows of one activation
 //! matrix, so each weight is read once per layer for all of them, while
-//! attention reads each sequence's own slot of the f16 KV cache. Rows of
+//! attention reads each sequence's own slot of the KV cache (f16 or q8_0). Rows of
 //! long prompts run as f32 matrix products (exact), all other rows (decode
 //! steps, short prompts) on the 8-bit integer kernels; each row's numbers
 //! depend only on its own sequence, never on what it was batched with.
@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use candle_core::quantized::gguf_file::Content;
+use domain::{CacheType, Q8_GROUP};
 
 use crate::model_port::hyperparams::Hyperparams;
 
@@ -78,7 +79,7 @@ pub struct CpuModel {
     rope_local: RopeTable,
     rope_style: RopeStyle,
     context_length: usize,
-    /// Cache bytes per token: f16 keys and values in every layer.
+    /// Cache bytes per token: keys and values in every layer.
     kv_bytes_per_token: usize,
     /// `[slot][layer]`: each sequence slot's keys and values.
     caches: Vec<Vec<LayerCache>>,
@@ -107,7 +108,15 @@ impl CpuModel {
         ctx_size: Option<usize>,
         slots: usize,
         threads: Option<usize>,
+        cache_type: CacheType,
     ) -> Result<Self, EngineError> {
+        if cache_type == CacheType::Q8_0 && !config.head_dim.is_multiple_of(Q8_GROUP) {
+            return Err(EngineError::Unsupported(format!(
+                "the q8_0 cache needs a head size that is a multiple of {Q8_GROUP}, and this \
+                 model's is {}: use --cache-type f16",
+                config.head_dim
+            )));
+        }
         let trained = config.trained_context;
         let context_length = ctx_size.map_or(trained, |c| c.clamp(16, trained));
         let file = WeightFile::open(path, content)?;
@@ -158,9 +167,13 @@ impl CpuModel {
             rope_local: RopeTable::new(config.rope_dim, config.rope_base_local, 1.0),
             rope_style: config.arch.rope,
             context_length,
-            kv_bytes_per_token: config.kv_values_per_token() * std::mem::size_of::<half::f16>(),
+            kv_bytes_per_token: cache_type.bytes_for(config.kv_values_per_token()),
             caches: (0..slots.max(1))
-                .map(|_| (0..config.blocks).map(|_| LayerCache::default()).collect())
+                .map(|_| {
+                    (0..config.blocks)
+                        .map(|_| LayerCache::new(cache_type))
+                        .collect()
+                })
                 .collect(),
             scratch: Scratch::default(),
             team: Team::new(threads.unwrap_or_else(rayon::current_num_threads).max(1)),

@@ -3,6 +3,7 @@
 
 use std::{path::PathBuf, time::Instant};
 
+use domain::CacheType;
 use serde::Serialize;
 
 use super::ToolError;
@@ -46,6 +47,9 @@ pub struct BenchArgs {
     /// GPU memory (GiB) for the load plan, as the server's --gpu-memory.
     #[arg(long)]
     pub gpu_memory: Option<f64>,
+    /// How the KV cache stores keys and values: f16 or q8_0.
+    #[arg(long, default_value = "f16")]
+    pub cache_type: CacheType,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,12 +62,16 @@ pub struct BenchResult {
     pub batch: usize,
     /// Tokens of context before the decode.
     pub depth: usize,
+    pub cache_type: CacheType,
     pub load_seconds: f64,
     pub prompt_tokens_per_second: f64,
     pub decode_tokens_per_second: f64,
     pub time_to_first_token_ms: f64,
     pub peak_rss_mib: Option<f64>,
     pub gpu_memory_mib: Option<f64>,
+    /// What the KV caches of every slot took at the end (0 where the
+    /// backend cannot tell).
+    pub kv_cache_mib: f64,
 }
 
 /// Text that tokenizes to a realistic mix: prose, code and numbers.
@@ -83,6 +91,7 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
     options.parallel = args.batch.max(1);
     options.ctx_size = args.ctx_size;
     options.gpu_memory = args.gpu_memory.map(crate::memory::gib_to_bytes);
+    options.cache_type = args.cache_type;
     let (parts, mut model) = load_model(&args.model, options)?;
     let batch = args.batch.clamp(1, model.shape().slots);
     let load_seconds = started.elapsed().as_secs_f64();
@@ -95,17 +104,19 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
     }
     let prompt = prompt_tokens(&parts, args.prompt_tokens)?;
     let depth = prompt_tokens(&parts, args.depth)?;
-    let decode = Decode {
+    // The warm-up runs the kernels once, without filling the depth.
+    let warm_up = Decode {
         gen: args.gen_tokens.min(4),
         batch,
-        context: &depth,
+        context: &[],
     };
-    round(model.as_mut(), &prompt, &decode)?; // warm-up
+    round(model.as_mut(), &prompt, &warm_up)?;
     let mut rounds = Vec::new();
     for _ in 0..args.repeats {
         let decode = Decode {
             gen: args.gen_tokens,
-            ..decode
+            batch,
+            context: &depth,
         };
         rounds.push(round(model.as_mut(), &prompt, &decode)?);
     }
@@ -122,12 +133,14 @@ pub fn run(args: &BenchArgs) -> Result<BenchResult, ToolError> {
         gen_tokens: args.gen_tokens,
         batch,
         depth: args.depth,
+        cache_type: args.cache_type,
         load_seconds,
         prompt_tokens_per_second: median(|r| r.prompt_tps),
         decode_tokens_per_second: median(|r| r.decode_tps),
         time_to_first_token_ms: median(|r| r.ttft_ms),
         peak_rss_mib: memory::peak_rss_mib(),
         gpu_memory_mib: memory::gpu_used_mib().map(|after| after - gpu_before.unwrap_or(0.0)),
+        kv_cache_mib: model.cache_bytes() as f64 / (1 << 20) as f64,
     })
 }
 
@@ -136,6 +149,10 @@ pub fn print(r: &BenchResult) {
     println!(
         "model:   {} on {} ({} threads)",
         r.model, r.device, r.threads
+    );
+    println!(
+        "kv cache: {}, {:.0} MiB at the end",
+        r.cache_type, r.kv_cache_mib
     );
     println!(
         "prompt:  {} tokens at {:.1} tok/s",
@@ -258,7 +275,6 @@ pub fn one_sequence(device: DeviceSpec, reference: bool) -> LoadOptions {
         } else {
             ModelImpl::Auto
         },
-        gpu_memory: None,
-        threads: None,
+        ..LoadOptions::default()
     }
 }
