@@ -19,6 +19,11 @@ use half::f16;
 /// Positions per key block.
 pub const BLOCK: usize = 16;
 
+/// The cache grows by this many positions at a time (a multiple of
+/// `BLOCK`), so what it takes stays within a step of what it holds (a
+/// `Vec`'s doubling would hold up to twice that).
+const GROW: usize = 256;
+
 enum Stored {
     F16 {
         keys: Vec<f16>,
@@ -130,6 +135,7 @@ impl LayerCache {
     /// multiple of 32, which the model checks at load).
     pub fn append(&mut self, k: &[f32], v: &[f32], kv_heads: usize, head_dim: usize) {
         let kv_dim = kv_heads * head_dim;
+        self.reserve(self.len + k.len() / kv_dim, kv_dim);
         for (key, value) in k.chunks_exact(kv_dim).zip(v.chunks_exact(kv_dim)) {
             let (block, col) = (self.len / BLOCK, self.len % BLOCK);
             match &mut self.stored {
@@ -163,6 +169,29 @@ impl LayerCache {
                 }
             }
             self.len += 1;
+        }
+    }
+
+    /// Room for `positions` (rounded up to a growth step) in every vector.
+    fn reserve(&mut self, positions: usize, kv_dim: usize) {
+        let positions = positions.next_multiple_of(GROW);
+        let groups = kv_dim / Q8_GROUP;
+        match &mut self.stored {
+            Stored::F16 { keys, values } => {
+                reserve_total(keys, positions * kv_dim);
+                reserve_total(values, positions * kv_dim);
+            }
+            Stored::Q8 {
+                keys,
+                key_scales,
+                values,
+                value_scales,
+            } => {
+                reserve_total(keys, positions * kv_dim);
+                reserve_total(values, positions * kv_dim);
+                reserve_total(key_scales, positions * groups);
+                reserve_total(value_scales, positions * groups);
+            }
         }
     }
 
@@ -215,6 +244,13 @@ impl LayerCache {
     }
 }
 
+/// Capacity for `total` elements, exactly, once more are needed.
+fn reserve_total<T>(v: &mut Vec<T>, total: usize) {
+    if v.capacity() < total {
+        v.reserve_exact(total - v.len());
+    }
+}
+
 /// Makes room for key block `block` (`block_len` elements each) and
 /// returns where it starts.
 fn grow_block<T: Copy + Default>(v: &mut Vec<T>, block: usize, block_len: usize) -> usize {
@@ -254,6 +290,8 @@ mod tests {
         q8_cache.append(&k, &k, kv_heads, hd);
         let (a, b) = (f16_cache.bytes(), q8_cache.bytes());
         assert!(b * 64 <= a * 34 + 64, "{b} vs {a}");
+        // 32 positions take one growth step, not a doubling past it.
+        assert_eq!(a, GROW * kv_heads * hd * 2 * 2);
         q8_cache.truncate(20, kv_heads * hd);
         assert_eq!(q8_cache.positions(), 20);
         let Values::Q8 { values, scales, .. } = q8_cache.values(0, 20, 0, kv_heads * hd, hd) else {
