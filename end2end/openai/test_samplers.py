@@ -86,11 +86,31 @@ def test_dynamic_temperature_smoothing_and_mirostat_sample_reproducibly(client):
     assert story(mirostat_mode=2, mirostat_tau=3.0) != plain
 
 
+TGW_DEFAULT_ORDER = ("repetition_penalty\npresence_penalty\nfrequency_penalty\ndry\ntop_n_sigma\ntemperature\n"
+                     "dynamic_temperature\nquadratic_sampling\ntop_k\ntop_p\ntypical_p\nepsilon_cutoff\neta_cutoff\n"
+                     "tfs\ntop_a\nmin_p\nmirostat\nxtc\nencoder_repetition_penalty\nno_repeat_ngram")
+
+
+def test_sampler_priority_orders_the_samplers(client):
+    def story(**extra):
+        return fox_story(client, 40, seed=5, temperature=2.0, min_p=0.2, **extra)
+    # TGW's default order, as its text, is the order without the field.
+    plain = story()
+    assert story(sampler_priority=TGW_DEFAULT_ORDER) == plain
+    # min_p before the temperature judges the sharp distribution (few
+    # tokens stay); after it, the flattened one: another reply, each
+    # reproducible, and the list form reads as the text form.
+    min_p_first = story(sampler_priority=["min_p", "temperature"])
+    assert min_p_first == story(sampler_priority="min_p\ntemperature")
+    assert min_p_first != plain
+
+
 @pytest.mark.parametrize("field,value", [
     ("dry_multiplier", 6), ("dry_base", 1.0), ("dry_allowed_length", 0),
     ("xtc_threshold", 0.9), ("xtc_probability", 1.5), ("top_n_sigma", -1),
     ("dry_sequence_breakers", "\\n, :"), ("mirostat_mode", 1), ("smoothing_curve", 4),
-    ("dynatemp_exponent", 0),
+    ("dynatemp_exponent", 0), ("sampler_priority", "temperature\ntop_z"),
+    ("sampler_priority", ["top_k", "top_k"]),
 ])
 def test_out_of_range_samplers_are_refused_by_name(client, field, value):
     with pytest.raises(openai.BadRequestError) as err:

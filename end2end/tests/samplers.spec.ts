@@ -69,6 +69,13 @@ test('XTC and top-n-sigma reach the sampler; bad values are named with their ran
   await expect(page.locator('.panel .error').first()).toContainText('dry_sequence_breakers must be JSON strings');
   await page.locator('#param-dry_sequence_breakers').fill('"\\n", ":"');
   await page.locator('#param-dry_sequence_breakers').press('Tab');
+  await page.locator('#param-sampler_priority').fill('min_p\ntop_z');
+  await page.locator('#param-sampler_priority').press('Tab');
+  await expect(page.locator('.panel .error').first()).toContainText('unknown sampler `top_z`');
+  // The reorder below runs on the general path (min_p judges the
+  // untempered distribution, before the temperature).
+  await page.locator('#param-sampler_priority').fill('min_p\ntemperature');
+  await page.locator('#param-sampler_priority').press('Tab');
   await page.locator('#param-mirostat_mode').fill('1');
   await page.locator('#param-mirostat_mode').press('Tab');
   await expect(page.locator('.panel .error').first()).toContainText('mirostat_mode must be 0 (off) or in [2, 2]');
@@ -76,8 +83,8 @@ test('XTC and top-n-sigma reach the sampler; bad values are named with their ran
   await page.locator('#param-mirostat_mode').press('Tab');
   await expect(page.locator('.panel .error')).toHaveCount(0);
 
-  // Mirostat 2, dynamic temperature and temperature_last reach the
-  // sampler: the seeded reply is the same twice.
+  // Mirostat 2, dynamic temperature, temperature_last and the sampler
+  // order reach the sampler: the seeded reply is the same twice.
   await page.locator('#param-xtc_probability').fill('0');
   await page.locator('#param-xtc_probability').press('Tab');
   await page.locator('#param-dynamic_temperature').check();

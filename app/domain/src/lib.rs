@@ -18,6 +18,7 @@ mod persona;
 mod placement;
 pub mod reasoning;
 mod requests;
+mod sampler_priority;
 mod settings;
 mod tool_use;
 
@@ -48,6 +49,7 @@ pub use persona::{
 };
 pub use placement::Placement;
 pub use requests::{CompletionRequest, ReplyRequest};
+pub use sampler_priority::{parse_sampler_priority, SamplerStage, DEFAULT_SAMPLER_PRIORITY};
 pub use settings::{ChatSettings, ChatStyle, UserSettings};
 pub use tool_use::{
     split_at_calls, ChatTools, ToolCatalog, ToolInfo, ToolSourceProblem, ToolState, ToolUse,

@@ -2,7 +2,9 @@
 //! `GenerationParams::validate` and the Parameters tab's fields read, so the
 //! page never offers a value the server refuses, nor hides one it accepts.
 
-use super::{params::parse_breakers, GenerationParams, ParamError, ValidParams};
+use super::{
+    params::parse_breakers, parse_sampler_priority, GenerationParams, ParamError, ValidParams,
+};
 
 /// One numeric parameter: its valid range, what its field's slider covers,
 /// and how to read and write it.
@@ -398,6 +400,10 @@ impl GenerationParams {
         }
         parse_breakers(&self.dry_sequence_breakers).map_err(|message| ParamError {
             field: "dry_sequence_breakers".into(),
+            message,
+        })?;
+        parse_sampler_priority(&self.sampler_priority).map_err(|message| ParamError {
+            field: "sampler_priority".into(),
             message,
         })?;
         if self.custom_stopping_strings.iter().any(String::is_empty) {

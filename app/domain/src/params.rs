@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::sampler_priority::{parse_sampler_priority, SamplerStage, DEFAULT_SAMPLER_PRIORITY};
+
 /// Sampling parameters, with text-generation-webui's names and meanings so
 /// its users (and its presets) feel at home.
 ///
@@ -62,8 +64,13 @@ pub struct GenerationParams {
     pub mirostat_mode: u32,
     pub mirostat_tau: f32,
     pub mirostat_eta: f32,
-    /// The temperature after the truncation samplers, not before.
+    /// The temperature after the truncation samplers, not before (in a
+    /// custom `sampler_priority` too, wherever it lists them).
     pub temperature_last: bool,
+    /// The order of the samplers, one name a line (TGW's names and
+    /// default; see `sampler_priority.rs`).
+    #[serde(deserialize_with = "crate::sampler_priority::text_or_list")]
+    pub sampler_priority: String,
     /// A reply may use all the context the prompt leaves, not only
     /// `max_new_tokens` (which still sets how much room the prompt keeps).
     pub auto_max_new_tokens: bool,
@@ -110,6 +117,7 @@ impl Default for GenerationParams {
             mirostat_tau: 5.0,
             mirostat_eta: 0.1,
             temperature_last: false,
+            sampler_priority: DEFAULT_SAMPLER_PRIORITY.to_string(),
             auto_max_new_tokens: false,
         }
     }
@@ -185,6 +193,13 @@ impl GenerationParams {
     /// [`GenerationParams::check`]; unreadable text gives none).
     pub fn dry_breakers(&self) -> Vec<String> {
         parse_breakers(&self.dry_sequence_breakers).unwrap_or_default()
+    }
+
+    /// The sampler stages in the order asked for (checked by
+    /// [`GenerationParams::check`]; unreadable text gives the default).
+    pub fn sampler_order(&self) -> Vec<SamplerStage> {
+        parse_sampler_priority(&self.sampler_priority)
+            .unwrap_or_else(|_| SamplerStage::DEFAULT_ORDER.to_vec())
     }
 
     /// True when sampling reduces to picking the most likely token.

@@ -158,6 +158,19 @@ fn GenerationPanel() -> impl IntoView {
                         params.update(|p| p.dry_sequence_breakers = text);
                     }
                 />
+                <label for="param-sampler_priority">
+                    "sampler_priority (one name a line: the order the samplers apply in; penalties and DRY always come first)"
+                </label>
+                <textarea
+                    id="param-sampler_priority"
+                    rows="6"
+                    spellcheck="false"
+                    prop:value=move || params.with(|p| p.sampler_priority.clone())
+                    on:change=move |ev| {
+                        let text = event_target_value(&ev);
+                        params.update(|p| p.sampler_priority = text);
+                    }
+                ></textarea>
                 <button id="reset-params" on:click=move |_| params.set(GenerationParams::default())>
                     "Reset to defaults"
                 </button>

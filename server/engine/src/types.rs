@@ -2,6 +2,8 @@
 //! terms: the engine knows nothing of the UI crate (or leptos). The chat
 //! layer builds a [`GenerationJob`] from validated UI or API parameters.
 
+use domain::SamplerStage;
+
 use super::{EngineError, TokenConstraint};
 
 /// Why a reply ended.
@@ -95,6 +97,9 @@ pub struct Sampling {
     pub mirostat_eta: f32,
     /// Apply the temperature after the truncation samplers.
     pub temperature_last: bool,
+    /// A stage order other than the default (`sampler_priority`); empty:
+    /// the default order, on the fast path where it can run.
+    pub sampler_order: Vec<SamplerStage>,
 }
 
 impl Sampling {
@@ -130,6 +135,7 @@ impl Sampling {
             mirostat_tau: 5.0,
             mirostat_eta: 0.1,
             temperature_last: false,
+            sampler_order: Vec::new(),
         }
     }
 
@@ -142,6 +148,7 @@ impl Sampling {
             || self.smoothing_factor > 0.0
             || self.mirostat_mode == 2
             || self.temperature_last
+            || !self.sampler_order.is_empty()
     }
 }
 

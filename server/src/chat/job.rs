@@ -1,7 +1,7 @@
 //! The engine's job for a request: the UI's and the API's sampling
 //! parameters (text-generation-webui's names) in the engine's own terms.
 
-use domain::{GenerationParams, ValidParams};
+use domain::{GenerationParams, SamplerStage, ValidParams};
 
 use engine::{GenerationJob, Sampling, TextTokenizer};
 
@@ -55,6 +55,18 @@ pub fn sampling(p: &GenerationParams) -> Sampling {
         mirostat_tau: p.mirostat_tau,
         mirostat_eta: p.mirostat_eta,
         temperature_last: p.temperature_last,
+        sampler_order: custom_order(p),
+    }
+}
+
+/// The stage order when it is not the default (the general path runs
+/// it); empty otherwise.
+fn custom_order(p: &GenerationParams) -> Vec<SamplerStage> {
+    let order = p.sampler_order();
+    if order == SamplerStage::DEFAULT_ORDER {
+        Vec::new()
+    } else {
+        order
     }
 }
 

@@ -103,6 +103,7 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, A
         mirostat_tau: _,
         mirostat_eta: _,
         temperature_last: _,
+        sampler_priority: _,
         auto_max_new_tokens: _,
     } = &p;
     macro_rules! set {
@@ -144,6 +145,9 @@ pub fn params(fields: &SamplingFields, data: &UserData) -> Result<ValidParams, A
     );
     if let Some(breakers) = fields.dry_sequence_breakers.clone() {
         p.dry_sequence_breakers = breakers.into_text();
+    }
+    if let Some(order) = fields.sampler_priority.clone() {
+        p.sampler_priority = order.into_text();
     }
     if let Some(n) = fields
         .max_completion_tokens

@@ -67,6 +67,9 @@ pub struct SamplingFields {
     pub mirostat_tau: Option<f32>,
     pub mirostat_eta: Option<f32>,
     pub temperature_last: Option<bool>,
+    /// text-generation-webui's sampler order: its text (one name a line)
+    /// or a list of names.
+    pub sampler_priority: Option<BreakersField>,
     pub auto_max_new_tokens: Option<bool>,
     pub stop: Option<StopField>,
     pub custom_stopping_strings: Option<StopField>,
@@ -78,6 +81,8 @@ pub struct SamplingFields {
     pub stream_options: Option<StreamOptions>,
 }
 
+/// A list of strings as text-generation-webui's text or as a JSON list:
+/// DRY's sequence breakers, the sampler order.
 /// DRY's sequence breakers: text-generation-webui's text (`"\\n", ":"`)
 /// or llama-server's list of strings.
 #[derive(Clone, Debug, Deserialize)]

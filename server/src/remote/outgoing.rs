@@ -199,6 +199,7 @@ pub fn sampling(
         mirostat_tau,
         mirostat_eta,
         temperature_last,
+        sampler_priority: _,    // below, when not the default
         auto_max_new_tokens: _, // the remote server fits its own context
     } = &**params;
     let sampling = json!({
@@ -241,6 +242,12 @@ pub fn sampling(
     };
     if *seed >= 0 {
         fields.insert("seed".into(), json!(seed));
+    }
+    let order = params.sampler_order();
+    if order != domain::SamplerStage::DEFAULT_ORDER {
+        // text-generation-webui's name and form (a list of its names).
+        let names: Vec<&str> = order.iter().map(|s| s.name()).collect();
+        fields.insert("sampler_priority".into(), json!(names));
     }
     if !stops.is_empty() {
         fields.insert("stop".into(), json!(stops));

@@ -201,4 +201,30 @@ mod tests {
         std::fs::write(presets.folder.dir.join("Typo.yaml"), "top_p: high\n").unwrap();
         assert!(presets.load("Typo").is_err());
     }
+
+    /// A sampler order reads as TGW's text or as a YAML list, saves as
+    /// text and loads back; an unknown sampler is refused by name.
+    #[test]
+    fn sampler_priority_loads_as_text_or_list_and_round_trips() {
+        let (_d, presets) = store();
+        std::fs::write(
+            presets.folder.dir.join("Order.yaml"),
+            "min_p: 0.1\nsampler_priority:\n  - min_p\n  - temperature\n",
+        )
+        .unwrap();
+        let loaded = presets.load("Order").unwrap().params;
+        assert_eq!(
+            loaded.sampler_order()[..2],
+            [domain::SamplerStage::MinP, domain::SamplerStage::Temperature]
+        );
+        presets.save("Saved", &loaded).unwrap();
+        assert_eq!(presets.load("Saved").unwrap().params, loaded);
+        std::fs::write(
+            presets.folder.dir.join("Unknown.yaml"),
+            "sampler_priority: |-\n  temperature\n  top_z\n",
+        )
+        .unwrap();
+        let err = presets.load("Unknown").unwrap_err().to_string();
+        assert!(err.contains("unknown sampler `top_z`"), "{err}");
+    }
 }

@@ -12,6 +12,7 @@ mod distribution;
 mod dry;
 mod head;
 mod mirostat;
+mod ordered;
 mod temperature;
 mod xtc;
 
@@ -54,6 +55,9 @@ impl Sampler {
         if self.params.greedy {
             return argmax(logits);
         }
+        if !self.params.sampler_order.is_empty() {
+            return self.sample_ordered(logits);
+        }
         if self.params.needs_full_distribution() {
             return self.sample_full(logits, None);
         }
@@ -72,7 +76,21 @@ impl Sampler {
         if self.params.greedy {
             return argmax(logits);
         }
+        if !self.params.sampler_order.is_empty() {
+            return self.sample_ordered(logits);
+        }
         self.sample_full(logits, None)
+    }
+
+    /// A custom `sampler_priority`: the stages one by one (`ordered.rs`).
+    fn sample_ordered(&mut self, logits: &[f32]) -> u32 {
+        ordered::sample(
+            &self.params,
+            logits,
+            &self.params.sampler_order,
+            &mut self.rng,
+            &mut self.mirostat_mu,
+        )
     }
 
     /// Bans and penalties, applied to the logits in place.
