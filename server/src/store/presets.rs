@@ -215,7 +215,10 @@ mod tests {
         let loaded = presets.load("Order").unwrap().params;
         assert_eq!(
             loaded.sampler_order()[..2],
-            [domain::SamplerStage::MinP, domain::SamplerStage::Temperature]
+            [
+                domain::SamplerStage::MinP,
+                domain::SamplerStage::Temperature
+            ]
         );
         presets.save("Saved", &loaded).unwrap();
         assert_eq!(presets.load("Saved").unwrap().params, loaded);
