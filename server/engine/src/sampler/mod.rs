@@ -108,12 +108,7 @@ impl Sampler {
     /// (or the top_k best). `draw` is the uniform number already drawn
     /// for this token, if the fast path drew one.
     fn sample_full(&mut self, logits: &[f32], draw: Option<f32>) -> u32 {
-        let mut candidates: Vec<(u32, f32)> = logits
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.is_finite())
-            .map(|(i, &l)| (i as u32, l))
-            .collect();
+        let mut candidates = finite_candidates(logits);
         if candidates.is_empty() {
             return argmax(logits);
         }
@@ -309,6 +304,16 @@ fn pick(candidates: &[(u32, f32)], probs: &[f32], u: f32) -> u32 {
         r -= p;
     }
     candidates[candidates.len() - 1].0
+}
+
+/// Every token with a finite logit, as (id, logit).
+fn finite_candidates(logits: &[f32]) -> Vec<(u32, f32)> {
+    logits
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_finite())
+        .map(|(i, &l)| (i as u32, l))
+        .collect()
 }
 
 /// The most likely token among those with a finite logit (0 if none is).

@@ -8,7 +8,10 @@
 use domain::SamplerStage;
 use rand::{rngs::StdRng, Rng};
 
-use super::{argmax, distribution, keep_top_n_sigma, mirostat, normalized, pick, temperature, xtc};
+use super::{
+    argmax, distribution, finite_candidates, keep_top_n_sigma, mirostat, normalized, pick,
+    temperature, xtc,
+};
 use crate::Sampling;
 
 /// The candidates and their probabilities as mirostat found them, for
@@ -25,12 +28,7 @@ pub(super) fn sample(
     rng: &mut StdRng,
     mirostat_mu: &mut f32,
 ) -> u32 {
-    let mut candidates: Vec<(u32, f32)> = logits
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.is_finite())
-        .map(|(i, &l)| (i as u32, l))
-        .collect();
+    let mut candidates = finite_candidates(logits);
     if candidates.is_empty() {
         return argmax(logits);
     }
