@@ -44,6 +44,8 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Time to first token of a chat's first and second turn (the prefix cache).
     BenchPrefix(PrefixBenchArgs),
+    /// Greedy decode with speculative decoding off and ngram, side by side.
+    BenchSpeculative(crate::tools::speculative_bench::SpeculativeBenchArgs),
     /// What choosing a token costs: the sampler's fast path beside the reference.
     BenchSampler(engine::tools::sampler_bench::SamplerBenchArgs),
     /// Render chat templates sent on standard input (the server starts
@@ -135,6 +137,14 @@ pub struct ServeArgs {
     /// one with --gpu-memory 24).
     #[arg(long, env = "CANDLELIGHT_GPU_MEMORY", value_parser = parse_gib)]
     pub gpu_memory: Option<f64>,
+
+    /// Speculative decoding (llama.cpp's n-gram / prompt lookup): `ngram`
+    /// drafts up to 7 tokens from the prompt and the reply so far and the
+    /// model checks them in one step; the text is what `off` gives.
+    /// Faster where a reply repeats its prompt (editing code, quoting);
+    /// candlelight's CPU kernels only. A draft model is not supported yet.
+    #[arg(long, env = "CANDLELIGHT_SPECULATIVE", default_value = "off")]
+    pub speculative: engine::Speculative,
 
     /// How many requests may wait for the model; more are refused as busy.
     #[arg(long, env = "CANDLELIGHT_QUEUE_SIZE", default_value_t = 16)]

@@ -68,6 +68,10 @@ fn run() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&r)?);
             Ok(())
         }
+        Some(Command::BenchSpeculative(args)) => {
+            tools::speculative_bench::print(&tools::speculative_bench::run(&args)?);
+            Ok(())
+        }
         Some(Command::BenchSampler(args)) => {
             engine::tools::sampler_bench::print(&engine::tools::sampler_bench::run(&args)?);
             Ok(())
@@ -235,6 +239,7 @@ async fn serve_async(config: ServeArgs) -> anyhow::Result<()> {
                     ..LoadOptions::default()
                 },
                 queue_capacity: config.queue_size,
+                speculative: config.speculative,
             };
             let engine = Arc::new(Engine::new(options, "no model loaded"));
             let path = models.resolve(&config.model);

@@ -159,6 +159,7 @@ impl BatchModel for CandleModel {
             prefix_reuse: false,
             exact_from: None,
             vocab: self.vocab,
+            all_logits: false,
             kv_bytes_per_token: self.kv_bytes_per_token,
         }
     }

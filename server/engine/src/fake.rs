@@ -56,6 +56,7 @@ impl BatchModel for FakeModel {
             prefix_reuse: true,
             exact_from: self.exact_from,
             vocab: FAKE_VOCAB,
+            all_logits: false,
             kv_bytes_per_token: 0,
         }
     }

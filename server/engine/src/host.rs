@@ -19,7 +19,7 @@ use crate::{
     loader::{load_model, load_weights},
     scheduler::{self, QueuedJob, Reload, SchedulerHandle, SchedulerSetup},
     BatchModel, Cancel, EngineError, EngineEvent, GenerationJob, LoadOptions, ModelParts,
-    SchedulerMetrics, TokenDecoder,
+    SchedulerMetrics, Speculative, TokenDecoder,
 };
 
 /// How models are loaded and served.
@@ -28,6 +28,8 @@ pub struct EngineOptions {
     pub load: LoadOptions,
     /// Requests that may wait for a free sequence slot.
     pub queue_capacity: usize,
+    /// Whether replies draft tokens ahead (`--speculative`).
+    pub speculative: Speculative,
 }
 
 impl Default for EngineOptions {
@@ -35,6 +37,7 @@ impl Default for EngineOptions {
         Self {
             load: LoadOptions::default(),
             queue_capacity: 16,
+            speculative: Speculative::Off,
         }
     }
 }
@@ -134,6 +137,7 @@ impl Engine {
             queue_capacity: self.options.queue_capacity,
             metrics: self.metrics.clone(),
             reload,
+            speculative: self.options.speculative,
         })
     }
 

@@ -25,6 +25,7 @@ mod metrics;
 pub mod model_port;
 pub mod sampler;
 mod scheduler;
+mod speculative;
 mod spm;
 mod stop;
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub use loader::{
 };
 pub use metrics::SchedulerMetrics;
 pub use model_port::{shown_file, BatchModel, EngineError, ModelShape, SeqChunk};
+pub use speculative::{Speculative, MAX_DRAFT};
 pub use tokenizer::{TextTokenizer, TEXT_BYTES_PER_CONTEXT_TOKEN};
 pub use types::{
     EngineEvent, FinishReason, GenerationJob, GenerationStats, Sampling, TokenLogprob,

@@ -21,6 +21,9 @@ pub struct SchedulerMetrics {
     aggregate_tps: AtomicU64,
     /// Bytes the model's KV caches hold.
     cache_bytes: AtomicUsize,
+    /// Speculative decoding: tokens drafted, and those the model confirmed.
+    drafted: AtomicU64,
+    confirmed: AtomicU64,
 }
 
 impl SchedulerMetrics {
@@ -46,6 +49,14 @@ impl SchedulerMetrics {
             self.aggregate_tps
                 .store(smoothed.to_bits(), Ordering::Relaxed);
         }
+    }
+
+    /// One iteration's speculative steps: `drafted` tokens, `confirmed`
+    /// of them right.
+    pub fn record_draft(&self, drafted: usize, confirmed: usize) {
+        self.drafted.fetch_add(drafted as u64, Ordering::Relaxed);
+        self.confirmed
+            .fetch_add(confirmed as u64, Ordering::Relaxed);
     }
 
     pub fn active(&self) -> usize {
@@ -92,6 +103,21 @@ impl SchedulerMetrics {
             "decode_tokens_per_second_aggregate",
             "Tokens generated per second by all sequences together (recent iterations).",
             format!("{:.2}", f64::from_bits(get(&self.aggregate_tps))),
+        );
+        let (drafted, confirmed) = (get(&self.drafted), get(&self.confirmed));
+        gauge(
+            "speculative_acceptance_rate",
+            "Drafted tokens the model confirmed, of all drafted (speculative decoding).",
+            format!("{:.4}", confirmed as f64 / (drafted as f64).max(1.0)),
+        );
+        let _ = write!(
+            out,
+            "# HELP candlelight_speculative_draft_tokens_total Tokens drafted by speculative decoding.\n\
+# TYPE candlelight_speculative_draft_tokens_total counter\n\
+candlelight_speculative_draft_tokens_total {drafted}\n\
+# HELP candlelight_speculative_accepted_tokens_total Drafted tokens the model confirmed.\n\
+# TYPE candlelight_speculative_accepted_tokens_total counter\n\
+candlelight_speculative_accepted_tokens_total {confirmed}\n"
         );
         let _ = write!(
             out,

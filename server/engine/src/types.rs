@@ -43,6 +43,10 @@ pub struct GenerationStats {
     pub time_to_first_token_ms: f64,
     pub prompt_tokens_per_second: f64,
     pub decode_tokens_per_second: f64,
+    /// Speculative decoding: tokens drafted, and how many of them the
+    /// model confirmed.
+    pub draft_tokens: u32,
+    pub draft_accepted: u32,
 }
 
 /// How the next token is chosen: text-generation-webui's samplers, applied

@@ -129,6 +129,7 @@ mod tests {
             time_to_first_token_ms: 500.0,
             prompt_tokens_per_second: 100.0,
             decode_tokens_per_second: 40.0,
+            ..GenerationStats::default()
         };
         m.record(FinishReason::Stop, &stats);
         m.record(FinishReason::Cancelled, &stats);

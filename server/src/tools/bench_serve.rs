@@ -302,6 +302,7 @@ async fn serve_in_process(model: &std::path::Path, parallel: usize) -> Result<St
             ..LoadOptions::default()
         },
         queue_capacity: 64,
+        ..EngineOptions::default()
     };
     let path = model.to_path_buf();
     let engine = tokio::task::spawn_blocking(move || Engine::load(&path, options))

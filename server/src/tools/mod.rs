@@ -5,5 +5,6 @@
 pub mod bench_serve;
 pub mod complete;
 pub mod prefix_bench;
+pub mod speculative_bench;
 
 pub use engine::tools::{bench, quantize, synth, tiny, ToolError};

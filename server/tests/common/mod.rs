@@ -85,6 +85,7 @@ pub fn cpu_engine(path: &std::path::Path, parallel: usize, queue: usize) -> Engi
                 ..LoadOptions::default()
             },
             queue_capacity: queue,
+            ..EngineOptions::default()
         },
     )
 }

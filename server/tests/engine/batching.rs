@@ -37,6 +37,7 @@ fn batched_logits_equal_single(path: std::path::PathBuf) {
             tokens: p,
             start: 0,
             logits: true,
+            all_logits: false,
             exact: exact(p),
         })
         .collect();
@@ -49,6 +50,7 @@ fn batched_logits_equal_single(path: std::path::PathBuf) {
                 tokens: p,
                 start: 0,
                 logits: true,
+                all_logits: false,
                 exact: exact(p),
             }])
             .unwrap()
@@ -68,6 +70,7 @@ fn batched_logits_equal_single(path: std::path::PathBuf) {
                 tokens: std::slice::from_ref(t),
                 start: positions[slot],
                 logits: true,
+                all_logits: false,
                 exact: false,
             })
             .collect();

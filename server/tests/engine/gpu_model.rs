@@ -147,6 +147,7 @@ fn batched_chunks_and_cut_back_slots_match_single_runs() {
                 tokens: &b,
                 start: 0,
                 logits: true,
+                all_logits: false,
                 exact: false,
             },
             SeqChunk {
@@ -154,6 +155,7 @@ fn batched_chunks_and_cut_back_slots_match_single_runs() {
                 tokens: &[argmax(&alone_a)],
                 start: a.len(),
                 logits: true,
+                all_logits: false,
                 exact: false,
             },
         ])
@@ -189,6 +191,7 @@ fn the_gpu_path_refuses_what_its_slots_cannot_hold() {
             tokens: &[1],
             start: 0,
             logits: true,
+            all_logits: false,
             exact: false,
         }])
         .unwrap_err()

@@ -209,6 +209,7 @@ fn f32_weights_give_candles_prompt_logits() {
             tokens: &ids,
             start: 0,
             logits: true,
+            all_logits: false,
             exact: true,
         };
         let a = ours.forward(&[exact]).unwrap().remove(0);

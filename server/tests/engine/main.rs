@@ -15,4 +15,5 @@ mod kv_cache_type;
 mod model_errors;
 mod prefix_cache;
 mod sampler;
+mod speculative;
 mod tokenizer;

@@ -620,6 +620,7 @@ async fn a_busy_send_leaves_no_half_turn() {
                 ..LoadOptions::default()
             },
             queue_capacity: 0,
+            ..EngineOptions::default()
         },
     ));
     // The only slot is busy with a long reply.

@@ -55,6 +55,8 @@ struct Segment {
     row: usize,
     len: usize,
     logits: bool,
+    /// Logits after every row, not only the last.
+    all_logits: bool,
     /// Where the chunk was in the batch (outputs keep that order).
     order: usize,
 }
@@ -235,6 +237,7 @@ impl CpuModel {
                     row,
                     len: c.tokens.len(),
                     logits: c.logits,
+                    all_logits: c.all_logits,
                     order: i,
                 };
                 row += c.tokens.len();
@@ -418,14 +421,29 @@ impl CpuModel {
             add(&mut s.x, &s.out[..n * dim]);
         }
 
-        // Only each chunk's last row gives logits, and only when asked. A
-        // prompt's logits pick the reply's first token, often a near tie on
-        // small models, so exact chunks keep them exact too (8-bit
-        // activations moved SmolLM2's by up to 0.27).
-        let wanted: Vec<&Segment> = segments.iter().filter(|s| s.logits).collect();
-        let mut last = vec![0f32; wanted.len() * dim];
-        for (i, seg) in wanted.iter().enumerate() {
-            let row = seg.row + seg.len - 1;
+        // Only each chunk's last row gives logits, and only when asked (or
+        // every row, for a chunk of drafted tokens). A prompt's logits pick
+        // the reply's first token, often a near tie on small models, so
+        // exact chunks keep them exact too (8-bit activations moved
+        // SmolLM2's by up to 0.27).
+        let wanted: Vec<(&Segment, std::ops::Range<usize>)> = segments
+            .iter()
+            .filter(|s| s.logits)
+            .map(|s| {
+                let end = s.row + s.len;
+                (
+                    s,
+                    if s.all_logits {
+                        s.row..end
+                    } else {
+                        end - 1..end
+                    },
+                )
+            })
+            .collect();
+        let rows: Vec<usize> = wanted.iter().flat_map(|(_, r)| r.clone()).collect();
+        let mut last = vec![0f32; rows.len() * dim];
+        for (i, &row) in rows.iter().enumerate() {
             rms_norm(
                 &s.x[row * dim..(row + 1) * dim],
                 &self.output_norm,
@@ -434,23 +452,27 @@ impl CpuModel {
             );
         }
         let vocab = self.output.rows;
-        let mut logits = vec![0f32; wanted.len() * vocab];
-        let split = wanted.iter().take_while(|s| s.row < split).count();
+        let mut logits = vec![0f32; rows.len() * vocab];
+        let split = rows.iter().take_while(|&&r| r < split).count();
         project_groups(
             team,
             file,
             &last,
-            &[(0..split, false), (split..wanted.len(), true)],
+            &[(0..split, false), (split..rows.len(), true)],
             &mut s.acts,
             &mut [(&self.output, &mut logits)],
         );
         if let Some(cap) = self.final_softcap {
             soft_cap(&mut logits, cap);
         }
+        let mut at = 0;
         let mut out: Vec<(usize, Vec<f32>)> = wanted
             .iter()
-            .zip(logits.chunks_exact(vocab))
-            .map(|(seg, l)| (seg.order, l.to_vec()))
+            .map(|(seg, r)| {
+                let l = logits[at * vocab..(at + r.len()) * vocab].to_vec();
+                at += r.len();
+                (seg.order, l)
+            })
             .collect();
         out.sort_by_key(|(order, _)| *order);
         Ok(out.into_iter().map(|(_, l)| l).collect())
@@ -470,6 +492,7 @@ impl BatchModel for CpuModel {
             prefix_reuse: true,
             exact_from: Some(EXACT_FROM),
             vocab: self.output.rows,
+            all_logits: true,
             kv_bytes_per_token: self.kv_bytes_per_token,
         }
     }

@@ -285,6 +285,7 @@ impl BatchModel for GpuModel {
             prefix_reuse: true,
             exact_from: None,
             vocab: self.vocab,
+            all_logits: false,
             kv_bytes_per_token: self.config.kv_values_per_token() * self.dtype.size_in_bytes(),
         }
     }

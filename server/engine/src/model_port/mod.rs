@@ -27,6 +27,10 @@ pub struct SeqChunk<'a> {
     pub start: usize,
     /// Whether the logits after the chunk's last token are wanted.
     pub logits: bool,
+    /// With `logits`: the logits after every token of the chunk, one
+    /// vector of `tokens.len() × vocab` (speculative decoding checks each
+    /// drafted token). Only where [`ModelShape::all_logits`].
+    pub all_logits: bool,
     /// Compute this chunk on the backend's exact path, if it has one (see
     /// [`ModelShape::exact_from`]). The scheduler sets it for every chunk
     /// of a long enough prompt, so a sequence's numbers never depend on how
@@ -53,6 +57,9 @@ pub struct ModelShape {
     pub exact_from: Option<usize>,
     /// Logits per token.
     pub vocab: usize,
+    /// The backend can return the logits after every token of a chunk
+    /// ([`SeqChunk::all_logits`]).
+    pub all_logits: bool,
     /// Bytes of keys and values one token takes in a slot's cache, in the
     /// backend's own element type.
     pub kv_bytes_per_token: usize,
@@ -105,6 +112,7 @@ pub trait BatchModel: Send {
                 tokens: chunk,
                 start: start + i * step,
                 logits: last,
+                all_logits: false,
                 exact,
             }])?;
             if last {

@@ -7,6 +7,7 @@
 //! be released; the next request loads them again.
 
 mod chunks;
+mod draft;
 mod queue;
 mod sequence;
 mod slots;
@@ -30,7 +31,7 @@ use slots::SlotTable;
 
 use super::{
     detokenize::TokenDecoder, metrics::SchedulerMetrics, BatchModel, EngineError, EngineEvent,
-    FinishReason, GenerationStats, ModelShape, SeqChunk,
+    FinishReason, GenerationStats, ModelShape, SeqChunk, Speculative, MAX_DRAFT,
 };
 
 /// When the engine was idle, requests arriving within this gap of each
@@ -48,6 +49,7 @@ pub struct SchedulerSetup {
     pub queue_capacity: usize,
     pub metrics: Arc<SchedulerMetrics>,
     pub reload: Option<Reload>,
+    pub speculative: Speculative,
 }
 
 /// Starts the scheduler thread; it ends when every handle is dropped and
@@ -72,6 +74,7 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
         waiting: VecDeque::new(),
         running: Vec::new(),
         prefill: chunks::PrefillRate::new(),
+        speculative: setup.speculative == Speculative::Ngram && shape.all_logits,
     };
     thread::Builder::new()
         .name("candlelight-scheduler".into())
@@ -85,6 +88,7 @@ struct Planned {
     index: usize,
     rows: usize,
     logits: bool,
+    all_logits: bool,
     exact: bool,
 }
 
@@ -106,6 +110,9 @@ struct Scheduler {
     /// In the order they were admitted (the oldest prompt is read first).
     running: Vec<Sequence>,
     prefill: chunks::PrefillRate,
+    /// Decoding sequences draft tokens ahead (`--speculative ngram`, where
+    /// the backend returns every row's logits).
+    speculative: bool,
 }
 
 impl Scheduler {
@@ -187,6 +194,8 @@ impl Scheduler {
                     prompt_tps = format!("{:.1}", stats.prompt_tokens_per_second),
                     decode_tps = format!("{:.1}", stats.decode_tokens_per_second),
                     ttft_ms = format!("{:.0}", stats.time_to_first_token_ms),
+                    draft_tokens = stats.draft_tokens,
+                    draft_accepted = stats.draft_accepted,
                     finish = reason.as_str(),
                     "reply finished"
                 );
@@ -319,7 +328,12 @@ impl Scheduler {
     /// What the next batch runs: every decoding sequence's next token, then
     /// prompt chunks (oldest first) within the budget.
     fn plan(&self) -> Vec<Planned> {
-        let decoding = self.running.iter().filter(|s| s.prompt_left() == 0).count();
+        let decoding: usize = self
+            .running
+            .iter()
+            .filter(|s| s.prompt_left() == 0)
+            .map(|s| s.next(1).tokens.len())
+            .sum();
         let mut budget = self
             .prefill
             .budget(decoding > 0, self.shape.max_rows)
@@ -349,6 +363,7 @@ impl Scheduler {
                 index,
                 rows: next.tokens.len(),
                 logits: next.logits,
+                all_logits: next.all_logits,
                 exact: left > 0 && seq.exact,
             });
         }
@@ -359,6 +374,11 @@ impl Scheduler {
     fn step(&mut self) {
         if self.running.is_empty() || self.model.is_none() {
             return;
+        }
+        if self.speculative {
+            for seq in &mut self.running {
+                seq.speculate(MAX_DRAFT);
+            }
         }
         let plan = self.plan();
         for p in &plan {
@@ -382,6 +402,7 @@ impl Scheduler {
                         tokens: next.tokens,
                         start: next.start,
                         logits: p.logits,
+                        all_logits: p.all_logits,
                         exact: p.exact,
                     }
                 })
@@ -410,20 +431,39 @@ impl Scheduler {
             Err(e) => return self.fail_planned(&plan, &e.to_string()),
         };
         let mut ended: Vec<(usize, Result<FinishReason, EngineError>)> = Vec::new();
+        let (mut drafted, mut confirmed) = (0, 0);
         for p in &plan {
             let seq = &mut self.running[p.index];
-            seq.advanced(p.rows);
-            if !p.logits {
-                continue;
-            }
-            let Some(l) = logits.next() else { break };
-            match seq.accept(l, self.decoder.as_ref()) {
+            let result = if p.all_logits {
+                let Some(l) = logits.next() else { break };
+                // Only the fed tokens up to the first wrong draft stay
+                // valid; the next step starts after them (and cuts the
+                // cache back there).
+                let start = seq.next(p.rows).start;
+                let (valid, result) = seq.accept_drafted(l, self.decoder.as_ref());
+                seq.advanced(valid);
+                self.slots
+                    .record(seq.slot, start, seq.tokens_at(start, valid));
+                drafted += p.rows - 1;
+                confirmed += valid.saturating_sub(1);
+                result
+            } else {
+                seq.advanced(p.rows);
+                if !p.logits {
+                    continue;
+                }
+                let Some(l) = logits.next() else { break };
+                seq.accept(l, self.decoder.as_ref())
+            };
+            match result {
                 Ok(None) => {}
                 Ok(Some(reason)) => ended.push((p.index, Ok(reason))),
                 Err(e) => ended.push((p.index, Err(e))),
             }
         }
-        self.metrics.record_iteration(rows, wanted, seconds);
+        self.metrics.record_draft(drafted, confirmed);
+        self.metrics
+            .record_iteration(rows, wanted + confirmed, seconds);
         if let Some(model) = &self.model {
             self.metrics.set_cache_bytes(model.cache_bytes());
         }

@@ -36,6 +36,9 @@ pub struct Sequence {
     stats: GenerationStats,
     prefill_started: Option<Instant>,
     decode_started: Option<Instant>,
+    /// What a speculative step feeds: the last sampled token, then the
+    /// drafted ones (empty when the next step is a plain one).
+    draft: Vec<u32>,
 }
 
 /// What the scheduler feeds a sequence next.
@@ -44,6 +47,8 @@ pub struct Next<'a> {
     pub start: usize,
     /// The chunk ends the prompt, or is a decode step: its logits pick a token.
     pub logits: bool,
+    /// A speculative step: the logits after every token check the drafts.
+    pub all_logits: bool,
 }
 
 impl Sequence {
@@ -101,6 +106,7 @@ impl Sequence {
             received,
             prefill_started: None,
             decode_started: None,
+            draft: Vec::new(),
         }
     }
 
@@ -121,8 +127,43 @@ impl Sequence {
         self.prompt_len.saturating_sub(self.computed)
     }
 
-    /// The next `limit` prompt tokens, or the last sampled token.
+    /// Drafts up to `max` tokens ahead for the next step (`draft.rs`),
+    /// when decoding and when every token need not be seen alone (a
+    /// grammar masks each token by the ones before; logprobs are per token).
+    pub fn speculate(&mut self, max: usize) {
+        self.draft.clear();
+        let decoding = self.computed >= self.prompt_len && self.computed + 1 == self.tokens.len();
+        if !decoding || self.job.constraint.is_some() || self.job.logprobs.is_some() {
+            return;
+        }
+        // The token after the drafts is always new: leave room for it.
+        let room = self
+            .max_new
+            .saturating_sub(self.stats.completion_tokens as usize + 1);
+        let drafted = super::draft::ngram_draft(&self.tokens, max.min(room));
+        if drafted.is_empty() {
+            return;
+        }
+        self.draft.push(self.tokens[self.computed]);
+        self.draft.extend_from_slice(drafted);
+    }
+
+    /// The `n` tokens from position `start` (of a step just run).
+    pub fn tokens_at(&self, start: usize, n: usize) -> &[u32] {
+        &self.tokens[start..(start + n).min(self.tokens.len())]
+    }
+
+    /// The next `limit` prompt tokens, or the last sampled token (and the
+    /// drafted ones after it, for a speculative step).
     pub fn next(&self, limit: usize) -> Next<'_> {
+        if self.computed >= self.prompt_len && !self.draft.is_empty() {
+            return Next {
+                tokens: &self.draft,
+                start: self.computed,
+                logits: true,
+                all_logits: true,
+            };
+        }
         let end = if self.computed < self.prompt_len {
             (self.computed + limit).min(self.prompt_len)
         } else {
@@ -132,6 +173,7 @@ impl Sequence {
             tokens: &self.tokens[self.computed..end],
             start: self.computed,
             logits: end == self.tokens.len(),
+            all_logits: false,
         }
     }
 
@@ -210,6 +252,38 @@ impl Sequence {
             return Ok(Some(FinishReason::Stop));
         }
         Ok((self.stats.completion_tokens as usize >= self.max_new).then_some(FinishReason::Length))
+    }
+
+    /// The logits after each token a speculative step fed (`rows ×
+    /// vocab`): a token is sampled at each position in turn, exactly as
+    /// one step at a time would, going on while it is the drafted one.
+    /// Returns how many fed tokens the cache now validly holds, and why the
+    /// reply ended, if it did.
+    pub fn accept_drafted(
+        &mut self,
+        logits: Vec<f32>,
+        decoder: &dyn TokenDecoder,
+    ) -> (usize, Result<Option<FinishReason>, EngineError>) {
+        let fed = std::mem::take(&mut self.draft);
+        let vocab = logits.len() / fed.len().max(1);
+        if vocab == 0 {
+            let e = EngineError::Compute("a speculative step returned no logits".into());
+            return (0, Err(e));
+        }
+        self.stats.draft_tokens += (fed.len() - 1) as u32;
+        for (i, row) in logits.chunks_exact(vocab).enumerate() {
+            let before = self.tokens.len();
+            match self.accept(row.to_vec(), decoder) {
+                Ok(None) => {}
+                ended => return (i + 1, ended),
+            }
+            let drafted = fed.get(i + 1);
+            if drafted.is_none() || self.tokens.get(before) != drafted {
+                return (i + 1, Ok(None));
+            }
+            self.stats.draft_accepted += 1;
+        }
+        (fed.len(), Ok(None))
     }
 
     /// Flushes held-back text (unless cancelled or stopped by a stop

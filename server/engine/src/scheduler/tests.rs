@@ -22,6 +22,7 @@ fn start(model: FakeModel, queue_capacity: usize) -> SchedulerHandle {
         queue_capacity,
         metrics: Arc::default(),
         reload: None,
+        speculative: crate::Speculative::Off,
     })
 }
 
@@ -280,6 +281,7 @@ fn released_weights_are_loaded_again_for_the_next_job() {
             counter.fetch_add(1, Ordering::SeqCst);
             Ok(Box::new(FakeModel::new(1)) as Box<dyn BatchModel>)
         })),
+        speculative: crate::Speculative::Off,
     });
     assert_eq!(drain(&mut submit(&q, job(vec![62], 5))).0, letters(63..=63));
     q.release();
@@ -311,6 +313,7 @@ fn a_failing_batch_fails_only_its_replies() {
         queue_capacity: 2,
         metrics: Arc::default(),
         reload: None,
+        speculative: crate::Speculative::Off,
     });
     let mut s = submit(&q, long_job(vec![1], 10));
     let failed = loop {

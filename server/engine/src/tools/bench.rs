@@ -231,6 +231,7 @@ fn round(model: &mut dyn BatchModel, prompt: &[u32], decode: &Decode) -> Result<
                 tokens: std::slice::from_ref(t),
                 start: depth + pos,
                 logits: true,
+                all_logits: false,
                 exact: false,
             })
             .collect();
