@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Speculative decoding side by side: greedy decode of a reply that copies
+# its prompt's code with one change, and of a free-form story, with
+# speculation off and on — candlelight (`--speculative off|ngram`) beside
+# llama-server (`--spec-type none|ngram-simple`), the same JSON through the
+# same client; adds the table to BENCHMARKS.md.
+#
+# usage: scripts/bench-speculative.sh [ROUNDS] [MODEL]
+#        (default: 3 rounds, the Qwen file)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${1:-3}
+MODEL=${2:-models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf}
+
+scripts/fetch-models.sh qwen >&2
+scripts/llamacpp-build.sh llama-server
+CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-cpu=native" \
+    cargo build --release -p server --bin candlelight >&2
+
+python3 scripts/bench_speculative.py --rounds "$ROUNDS" --model "$MODEL" --threads 2 \
+    --llama-server .tools/llama.cpp-build/bin/llama-server --candlelight target/release/candlelight

@@ -1,0 +1,146 @@
+"""Greedy decode speed with speculative decoding off and on, candlelight
+beside llama-server, on a reply that copies its prompt's code with one
+change and on a free-form story. Both servers get the same chat request
+(temperature 0) through the same streaming client; decode tok/s is the
+tokens after the first over the time after it. The replies with and
+without speculation must be the same text. Writes the "Speculative
+decoding" section of BENCHMARKS.md. Called by scripts/bench-speculative.sh."""
+
+import argparse
+import contextlib
+import json
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench_serve import free_port
+from benchmarks_md import replace_section
+
+SECTION = "## Speculative decoding"
+GEN = 400
+
+CODE = Path(__file__).with_name("bench_speculative_code.py").read_text()
+TASKS = [
+    ("repeat code with one change",
+     "Rename the function parse_config to read_config and change nothing else. "
+     f"Reply with the whole code only.\n\n```python\n{CODE}```"),
+    ("free-form story", "Write a long story about a lighthouse keeper who finds a message in a bottle."),
+]
+
+
+def wait_healthy(url, proc):
+    deadline = time.time() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise SystemExit(f"{url} did not start")
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def serving(cmd, port):
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def llama_server(args, on):
+    port = free_port()
+    spec = ["--spec-type", "ngram-simple"] if on else ["--spec-type", "none"]
+    return serving([args.llama_server, "-m", args.model, "-np", "1", "-c", "4096", "-t", str(args.threads),
+                    "--host", "127.0.0.1", "--port", str(port), *spec], port)
+
+
+def candlelight(args, on, data):
+    port = free_port()
+    return serving([args.candlelight, "--model", args.model, "--parallel", "1", "--threads", str(args.threads),
+                    "--listen-port", str(port), "--user-data-dir", data,
+                    "--speculative", "ngram" if on else "off"], port)
+
+
+def reply(url, message):
+    """One greedy streamed reply: (text, decode tok/s after the first token)."""
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": message}], "temperature": 0,
+                       "max_tokens": GEN, "stream": True}).encode()
+    req = urllib.request.Request(f"{url}/v1/chat/completions", body, {"Content-Type": "application/json"})
+    text, stamps = [], []
+    with urllib.request.urlopen(req, timeout=600) as r:
+        for line in r:
+            line = line.decode().strip()
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            for choice in chunk.get("choices", []):
+                piece = choice.get("delta", {}).get("content")
+                if piece:
+                    text.append(piece)
+                    stamps.append(time.perf_counter())
+    tps = (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9) if len(stamps) > 1 else 0.0
+    return "".join(text), tps
+
+
+def measure(server, rounds):
+    """Per task: (text of the first round, median decode tok/s)."""
+    out = []
+    with server as url:
+        for _, message in TASKS:
+            reply(url, "Say hi.")  # warm-up
+            runs = [reply(url, message) for _ in range(rounds)]
+            out.append((runs[0][0], statistics.median(tps for _, tps in runs)))
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--llama-server", required=True)
+    p.add_argument("--candlelight", required=True)
+    args = p.parse_args()
+
+    with tempfile.TemporaryDirectory() as data:
+        ours = {on: measure(candlelight(args, on, data), args.rounds) for on in (False, True)}
+    theirs = {on: measure(llama_server(args, on), args.rounds) for on in (False, True)}
+
+    rows = ["| task | candlelight off tok/s | ngram tok/s | speed-up | same text | llama-server off tok/s "
+            "| ngram-simple tok/s | speed-up | same text | candlelight / llama-server (on) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for i, (task, _) in enumerate(TASKS):
+        (o_text, o_off), (o_text_on, o_on) = ours[False][i], ours[True][i]
+        (t_text, t_off), (t_text_on, t_on) = theirs[False][i], theirs[True][i]
+        rows.append(f"| {task} | {o_off:.1f} | {o_on:.1f} | {o_on / o_off:.2f}x | {o_text == o_text_on} | "
+                    f"{t_off:.1f} | {t_on:.1f} | {t_on / t_off:.2f}x | {t_text == t_text_on} | {o_on / t_on:.2f}x |")
+        print(rows[-1], flush=True)
+    name = Path(args.model).name
+    text = f"""{SECTION}
+
+Greedy replies of up to {GEN} tokens on {name}, {args.threads} threads, one slot, medians of {args.rounds}:
+a request to copy ~300 tokens of Python with one rename (`scripts/bench_speculative_code.py`), and a free-form
+story. candlelight with `--speculative off` and `--speculative ngram` (up to 7 tokens drafted from the longest
+earlier match of the last 4 or 3 tokens, checked in one step), llama-server with `--spec-type none` and
+`--spec-type ngram-simple` (its defaults); the same streamed chat request through the same client, decode tok/s
+after the first token. "Same text": the reply with speculation equals the one without. Produced by
+`scripts/bench-speculative.sh {args.rounds}`.
+
+{chr(10).join(rows)}
+"""
+    replace_section(Path("BENCHMARKS.md"), SECTION, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
