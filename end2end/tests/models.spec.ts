@@ -108,9 +108,13 @@ test('load options: context and parallel replies, with the memory each choice ta
   }
   await page.locator('#load-threads').fill('1');
   await page.locator('#load-threads').press('Tab');
+  // The devices this build and machine offer: the CPU at least.
+  await expect(page.locator('#load-device option[value="cpu"]')).toHaveCount(1);
+  await page.locator('#load-device').selectOption('cpu');
   try {
     await loadModel(page, QWEN);
     await expect(page.locator('.model-summary')).toContainText('context 2048 tokens');
+    await expect(page.locator('.model-summary')).toContainText('cpu');
     await expect(page.locator('#model-batching')).toContainText('2 replies at once, each up to 2048 tokens');
     // Our kernels run on the threads asked for (candle's, on CPUs without
     // AVX-512 VNNI, choose their own and the panel shows none).
@@ -149,6 +153,7 @@ test('load options: context and parallel replies, with the memory each choice ta
     await page.locator('#load-threads').fill('0');
     await page.locator('#load-threads').press('Tab');
     await page.locator('#load-cache-type').selectOption('');
+    await page.locator('#load-device').selectOption('');
     await loadModel(page, SMOL);
     await expect(page.locator('#model-batching')).toContainText('4 replies at once');
   }

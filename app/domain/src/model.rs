@@ -36,7 +36,7 @@ pub struct ModelFile {
 
 /// How the Model tab asks for a model to be loaded; 0 keeps the server's
 /// setting (`--ctx-size`, `--parallel`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoadChoice {
     /// Tokens each reply may use (prompt and reply).
@@ -50,6 +50,10 @@ pub struct LoadChoice {
     /// `--cache-type`).
     #[serde(default)]
     pub cache_type: Option<CacheType>,
+    /// Where the model runs: `cpu`, `cuda` or `cuda:N` (`None` keeps
+    /// `--device`).
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 /// The most threads a load may ask for.
@@ -76,6 +80,12 @@ pub struct ModelPanel {
     /// (`--cache-type`).
     #[serde(default)]
     pub server_cache_type: CacheType,
+    /// Where a load runs unless the Model tab asks otherwise (`--device`),
+    /// and the devices this build and machine can load on.
+    #[serde(default)]
+    pub server_device: String,
+    #[serde(default)]
+    pub devices: Vec<String>,
     /// Resident memory of the server process, MiB.
     pub rss_mib: Option<f64>,
     /// GPU memory in use, MiB (CUDA builds).

@@ -186,6 +186,7 @@ pub fn ModelsPage() -> impl IntoView {
                         |c| &mut c.threads,
                     )}
                     {cache_type_option(choice)}
+                    {device_option(choice, panel)}
                 </div>
                 {move || refusal.get().map(|e| view! { <p class="error" id="load-refused" role="alert">{e}</p> })}
                 <table class="model-files">
@@ -303,6 +304,44 @@ fn cache_type_option(choice: RwSignal<LoadChoice>) -> impl IntoView {
             <select id="load-cache-type" on:change=pick>
                 <option value="" selected=true>"the server's"</option>
                 {CacheType::ALL.map(|t| view! { <option value=t.name()>{t.name()}</option> })}
+            </select>
+        </label>
+    }
+}
+
+/// The device a load runs on (none: the server's `--device`), from those
+/// this build and machine offer.
+fn device_option(
+    choice: RwSignal<LoadChoice>,
+    panel: RwSignal<Option<ModelPanel>>,
+) -> impl IntoView {
+    let pick = move |ev| {
+        let value = event_target_value(&ev);
+        choice.update(|c| c.device = (!value.is_empty()).then_some(value));
+    };
+    let server = move || {
+        panel
+            .with(|p| {
+                p.as_ref()
+                    .map(|p| format!("the server's ({})", p.server_device))
+            })
+            .unwrap_or_else(|| "the server's".into())
+    };
+    let devices = move || panel.with(|p| p.as_ref().map(|p| p.devices.clone()).unwrap_or_default());
+    view! {
+        <label title="Where the model runs: the CPU, or a GPU in a CUDA build">
+            "Device "
+            <select id="load-device" on:change=pick>
+                <option value="" selected=true>{server}</option>
+                {move || {
+                    devices()
+                        .into_iter()
+                        .map(|d| {
+                            let label = d.clone();
+                            view! { <option value=d>{label}</option> }
+                        })
+                        .collect_view()
+                }}
             </select>
         </label>
     }

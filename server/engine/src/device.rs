@@ -38,6 +38,16 @@ impl fmt::Display for DeviceSpec {
 }
 
 impl DeviceSpec {
+    /// The devices a load can use here: the CPU, and the first GPU in a
+    /// CUDA build on a machine that has one.
+    pub fn available() -> Vec<DeviceSpec> {
+        let mut devices = vec![DeviceSpec::Cpu];
+        if cfg!(feature = "cuda") && candle_core::utils::cuda_is_available() {
+            devices.push(DeviceSpec::Cuda(0));
+        }
+        devices
+    }
+
     pub fn open(self) -> Result<Device, EngineError> {
         match self {
             DeviceSpec::Cpu => Ok(Device::Cpu),

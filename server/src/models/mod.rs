@@ -102,6 +102,9 @@ impl ModelLibrary {
         if let Some(cache_type) = choice.cache_type {
             options.cache_type = cache_type;
         }
+        if let Some(device) = &choice.device {
+            options.device = device.parse()?;
+        }
         {
             let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(other) = loading.as_ref() {
@@ -118,5 +121,32 @@ impl ModelLibrary {
             *this.loading.lock().unwrap_or_else(|e| e.into_inner()) = None;
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A load's options are checked before anything loads: an unknown
+    /// device is named, with the forms that work.
+    #[test]
+    fn a_load_on_an_unknown_device_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.gguf"), b"GGUF").unwrap();
+        let library = Arc::new(ModelLibrary::new(dir.path(), "http://127.0.0.1:9"));
+        let engine = Arc::new(Engine::new(engine::EngineOptions::default(), "none"));
+        let choice = LoadChoice {
+            device: Some("tpu".into()),
+            ..LoadChoice::default()
+        };
+        let err = library
+            .load_in_background(engine, "m.gguf", choice)
+            .unwrap_err();
+        assert!(
+            err.contains("unknown device `tpu`") && err.contains("cuda:N"),
+            "{err}"
+        );
+        assert_eq!(library.loading(), None);
     }
 }

@@ -42,6 +42,11 @@ impl ModelService for UiModels {
             load_error: self.state.models.load_error(),
             server_parallel: host.map_or(0, |e| e.load_options().parallel as u32),
             server_cache_type: host.map_or_else(Default::default, |e| e.load_options().cache_type),
+            server_device: host.map_or_else(String::new, |e| e.load_options().device.to_string()),
+            devices: engine::DeviceSpec::available()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             rss_mib: memory::rss_mib(),
             gpu_mib: memory::gpu_used_mib(),
             idle_released: host.is_some_and(|e| e.is_released()),
