@@ -58,6 +58,12 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
     let (sender, receiver) = channel();
     let shape = setup.model.shape();
     let depth = Arc::new(AtomicUsize::new(0));
+    if setup.speculative != Speculative::Off && !shape.all_logits {
+        tracing::info!(
+            speculative = %setup.speculative,
+            "speculative decoding is off: this backend returns one row's logits a step"
+        );
+    }
     let handle = SchedulerHandle {
         sender,
         depth: depth.clone(),
