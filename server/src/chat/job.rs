@@ -25,8 +25,15 @@ pub fn job(
 }
 
 pub fn sampling(p: &GenerationParams) -> Sampling {
+    let sampler_order = custom_order(p);
     Sampling {
-        greedy: p.is_greedy(),
+        // top_k 1 is greedy only where top_k comes first: in a custom
+        // order XTC or typical_p may remove the best token before it.
+        greedy: if sampler_order.is_empty() {
+            p.is_greedy()
+        } else {
+            !p.do_sample || p.temperature == 0.0
+        },
         temperature: p.temperature,
         top_p: p.top_p,
         top_k: p.top_k,
@@ -55,7 +62,7 @@ pub fn sampling(p: &GenerationParams) -> Sampling {
         mirostat_tau: p.mirostat_tau,
         mirostat_eta: p.mirostat_eta,
         temperature_last: p.temperature_last,
-        sampler_order: custom_order(p),
+        sampler_order,
     }
 }
 
@@ -90,5 +97,28 @@ pub fn add_vocabulary_ids(
     if p.xtc_probability > 0.0 {
         job.sampling.xtc_keep = job.eos_ids.clone();
         job.sampling.xtc_keep.extend(last_token("a\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// top_k 1 means greedy only where top_k comes first: after XTC in a
+    /// custom order the best token may be gone, so the sampler runs.
+    #[test]
+    fn top_k_one_is_greedy_only_in_the_default_order() {
+        let p = GenerationParams {
+            top_k: 1,
+            xtc_probability: 1.0,
+            ..GenerationParams::default()
+        };
+        assert!(sampling(&p).greedy);
+        let reordered = GenerationParams {
+            sampler_priority: "xtc\ntop_k".into(),
+            ..p
+        };
+        let s = sampling(&reordered);
+        assert!(!s.greedy && s.sampler_order[..2] == [SamplerStage::Xtc, SamplerStage::TopK]);
     }
 }

@@ -18,6 +18,7 @@ mod xtc;
 
 use std::collections::HashMap;
 
+use domain::SamplerStage;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use super::Sampling;
@@ -55,7 +56,7 @@ impl Sampler {
         if self.params.greedy {
             return argmax(logits);
         }
-        if !self.params.sampler_order.is_empty() {
+        if general_order(&self.params).is_some() {
             return self.sample_ordered(logits);
         }
         if self.params.needs_full_distribution() {
@@ -76,18 +77,19 @@ impl Sampler {
         if self.params.greedy {
             return argmax(logits);
         }
-        if !self.params.sampler_order.is_empty() {
+        if general_order(&self.params).is_some() {
             return self.sample_ordered(logits);
         }
         self.sample_full(logits, None)
     }
 
-    /// A custom `sampler_priority`: the stages one by one (`ordered.rs`).
+    /// The stages one by one (`ordered.rs`), in [`general_order`].
     fn sample_ordered(&mut self, logits: &[f32]) -> u32 {
+        let order = general_order(&self.params).unwrap_or(&SamplerStage::DEFAULT_ORDER);
         ordered::sample(
             &self.params,
             logits,
-            &self.params.sampler_order,
+            order,
             &mut self.rng,
             &mut self.mirostat_mu,
         )
@@ -135,14 +137,13 @@ impl Sampler {
         // temperature_last: the filters judge the untempered distribution,
         // and the temperature shapes only what they keep.
         let filter_temperature = if p.temperature_last { 1.0 } else { temperature };
-        let head = (k == 0 && p.typical_p >= 1.0 && p.smoothing_factor <= 0.0)
+        let head = (k == 0 && p.typical_p >= 1.0)
             .then(|| truncating_head(&mut candidates, filter_temperature, p.top_p, p.min_p))
             .flatten();
         let mut probs = match head {
             Some(probs) => probs,
             None => {
                 candidates.sort_unstable_by(by_logit);
-                temperature::smooth(&mut candidates, p.smoothing_factor, p.smoothing_curve);
                 softmax(&candidates, filter_temperature)
             }
         };
@@ -304,6 +305,21 @@ fn pick(candidates: &[(u32, f32)], probs: &[f32], u: f32) -> u32 {
         r -= p;
     }
     candidates[candidates.len() - 1].0
+}
+
+/// The stages to run one by one, where the fixed path does not apply
+/// them in TGW's order: a custom `sampler_priority`, quadratic
+/// smoothing (after the temperature, and with `temperature_last` after
+/// the filters), and a dynamic temperature moved last (its entropy is
+/// then the kept tokens').
+fn general_order(p: &Sampling) -> Option<&[SamplerStage]> {
+    if !p.sampler_order.is_empty() {
+        Some(&p.sampler_order)
+    } else if p.smoothing_factor > 0.0 || (p.temperature_last && p.dynamic_temperature) {
+        Some(&SamplerStage::DEFAULT_ORDER)
+    } else {
+        None
+    }
 }
 
 /// Every token with a finite logit, as (id, logit).

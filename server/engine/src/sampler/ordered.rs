@@ -1,4 +1,5 @@
-//! The sampler in a custom order (`sampler_priority`): every candidate
+//! The sampler stage by stage (a custom `sampler_priority`, and the
+//! default order where the fixed path cannot follow it): every candidate
 //! sorted once, then each stage applied in turn to the candidates the
 //! stages before it kept, each probability-based stage judging the
 //! distribution as the stages before it left it. Slower than the fixed
@@ -128,11 +129,14 @@ fn apply(
     }
 }
 
-/// Divides the logits by `t` (at least a tiny positive number).
+/// Divides the logits by `t` (at least a tiny positive number), the best
+/// subtracted first: however small `t`, the best stays 0 and the others
+/// go to -inf, never inf - inf.
 fn scale(candidates: &mut [(u32, f32)], t: f32) {
     let t = t.max(f32::MIN_POSITIVE);
+    let best = candidates.first().map_or(0.0, |c| c.1);
     for c in candidates.iter_mut() {
-        c.1 /= t;
+        c.1 = (c.1 - best) / t;
     }
 }
 
@@ -238,5 +242,60 @@ mod tests {
                 assert_eq!(x, y, "seed {seed} step {step}");
             }
         }
+    }
+
+    /// Quadratic smoothing follows TGW's order on every path: an order
+    /// that moves nothing that matters (top_k is off) draws what the
+    /// default order draws, smoothing and a dynamic temperature included.
+    #[test]
+    fn an_order_that_changes_nothing_draws_what_the_default_draws() {
+        let logits: Vec<f32> = (0..300).map(|i| ((i * 7919) % 173) as f32 / 25.0).collect();
+        let swapped = [
+            S::TopNSigma,
+            S::Temperature,
+            S::DynamicTemperature,
+            S::QuadraticSampling,
+            S::TopP,
+            S::TopK,
+            S::TypicalP,
+            S::MinP,
+            S::Mirostat,
+            S::Xtc,
+        ];
+        for last in [false, true] {
+            for seed in 0..20 {
+                let settings = |p: &mut Sampling| {
+                    p.seed = Some(seed);
+                    p.temperature = 2.0;
+                    p.smoothing_factor = 1.0;
+                    p.top_p = 0.9;
+                    p.temperature_last = last;
+                };
+                let default = sampling(&[], settings);
+                let reordered = sampling(&swapped, settings);
+                let (mut a, mut b) = (
+                    Sampler::new(&default, vec![]),
+                    Sampler::new(&reordered, vec![]),
+                );
+                for _ in 0..10 {
+                    assert_eq!(
+                        a.sample(&mut logits.clone(), &[]),
+                        b.sample(&mut logits.clone(), &[])
+                    );
+                }
+            }
+        }
+    }
+
+    /// A dynamic temperature of 0 in a custom order picks the best token
+    /// (the logits are scaled with the best subtracted, never inf - inf).
+    #[test]
+    fn a_zero_temperature_in_a_custom_order_picks_the_best() {
+        let p = sampling(&[S::MinP, S::DynamicTemperature], |p| {
+            p.dynamic_temperature = true;
+            p.dynatemp_low = 0.0;
+            p.dynatemp_high = 0.0;
+        });
+        assert_eq!(histogram(&p, &[5.0, 9.0, 7.0, 8.5], 50), [0, 50, 0, 0]);
     }
 }

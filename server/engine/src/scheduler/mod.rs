@@ -425,7 +425,11 @@ impl Scheduler {
             }
         };
         let seconds = started.elapsed().as_secs_f64();
-        let prompt_rows: usize = plan.iter().filter(|p| p.rows > 1).map(|p| p.rows).sum();
+        let prompt_rows: usize = plan
+            .iter()
+            .filter(|p| p.rows > 1 && !p.all_logits)
+            .map(|p| p.rows)
+            .sum();
         self.prefill.record(prompt_rows, seconds);
         let wanted = plan.iter().filter(|p| p.logits).count();
         let mut logits = match outcome {
