@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::ToolError;
 use crate::prompt::{chat_mode_prompt, Continuation, PromptSettings};
-use engine::{Cancel, Engine, EngineEvent, EngineOptions, GenerationJob};
+use engine::{Engine, EngineOptions, GenerationJob};
 
 #[derive(clap::Args, Debug)]
 pub struct PrefixBenchArgs {
@@ -81,28 +81,13 @@ pub fn run(args: &PrefixBenchArgs) -> Result<PrefixBench, ToolError> {
                 model.tokenizer.eos_ids().to_vec(),
             )
         };
-        runtime.block_on(async {
-            let mut events = engine.submitter().submit(job, Cancel::default())?;
-            let mut text = String::new();
-            while let Some(event) = events.recv().await {
-                match event {
-                    EngineEvent::Text(t) => text.push_str(&t),
-                    EngineEvent::Finished { stats, .. } => {
-                        let turn = Turn {
-                            prompt_tokens: stats.prompt_tokens,
-                            cached_tokens: stats.cached_tokens,
-                            ttft_ms: stats.time_to_first_token_ms,
-                        };
-                        return Ok((turn, text));
-                    }
-                    EngineEvent::Failed(e) => return Err(e.into()),
-                    EngineEvent::Waiting { .. }
-                    | EngineEvent::Reading { .. }
-                    | EngineEvent::Logprobs(_) => {}
-                }
-            }
-            Err(ToolError::Invalid("the reply did not finish".into()))
-        })
+        let (text, stats) = runtime.block_on(super::whole_reply(&engine, job))?;
+        let turn = Turn {
+            prompt_tokens: stats.prompt_tokens,
+            cached_tokens: stats.cached_tokens,
+            ttft_ms: stats.time_to_first_token_ms,
+        };
+        Ok((turn, text))
     };
     let (first, reply) = turn(&history)?;
     history.push(ChatMessage::new(Role::Assistant, reply.trim()));

@@ -10,7 +10,7 @@ use domain::{ChatMessage, Role};
 use serde::Serialize;
 
 use super::ToolError;
-use engine::{Cancel, Engine, EngineEvent, EngineOptions, GenerationJob, Speculative};
+use engine::{Engine, EngineOptions, GenerationJob, Speculative};
 
 #[derive(clap::Args, Debug)]
 pub struct SpeculativeBenchArgs {
@@ -125,27 +125,14 @@ pub fn run(args: &SpeculativeBenchArgs) -> Result<Vec<Task>, ToolError> {
 }
 
 async fn reply(engine: &Engine, job: GenerationJob) -> Result<Reply, ToolError> {
-    let mut events = engine.submitter().submit(job, Cancel::default())?;
-    let mut text = String::new();
-    while let Some(event) = events.recv().await {
-        match event {
-            EngineEvent::Text(t) => text.push_str(&t),
-            EngineEvent::Finished { stats, .. } => {
-                return Ok(Reply {
-                    text,
-                    tokens: stats.completion_tokens,
-                    tps: stats.decode_tokens_per_second,
-                    drafted: stats.draft_tokens,
-                    accepted: stats.draft_accepted,
-                })
-            }
-            EngineEvent::Failed(e) => return Err(e.into()),
-            EngineEvent::Waiting { .. }
-            | EngineEvent::Reading { .. }
-            | EngineEvent::Logprobs(_) => {}
-        }
-    }
-    Err(ToolError::Invalid("the reply did not finish".into()))
+    let (text, stats) = super::whole_reply(engine, job).await?;
+    Ok(Reply {
+        text,
+        tokens: stats.completion_tokens,
+        tps: stats.decode_tokens_per_second,
+        drafted: stats.draft_tokens,
+        accepted: stats.draft_accepted,
+    })
 }
 
 /// Prints the table for people, then each task as a JSON line.
