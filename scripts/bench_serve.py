@@ -32,6 +32,21 @@ def bench(candlelight, streams, extra, label, gen=GEN):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def wait_healthy(url, proc, seconds=120):
+    """Waits until `url`/health answers 200; fails if `proc` exits first or time runs out."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise SystemExit(f"{url} did not start")
+        time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def running_llama_server(binary, model, slots, threads):
     """llama-server on a free loopback port, `-np slots` with 2,048 tokens each; yields its URL."""
@@ -40,17 +55,7 @@ def running_llama_server(binary, model, slots, threads):
                              "-t", str(threads), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise SystemExit("llama-server did not start")
-            time.sleep(0.5)
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

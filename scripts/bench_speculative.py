@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_serve import free_port
+from bench_serve import free_port, wait_healthy
 from benchmarks_md import replace_section
 
 SECTION = "## Speculative decoding"
@@ -31,26 +31,12 @@ TASKS = [
 ]
 
 
-def wait_healthy(url, proc):
-    deadline = time.time() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            raise SystemExit(f"{url} did not start")
-        time.sleep(0.5)
-
-
 @contextlib.contextmanager
 def serving(cmd, port):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc)
+        wait_healthy(url, proc, seconds=180)
         yield url
     finally:
         proc.terminate()
