@@ -6,11 +6,9 @@ scripts/bench-structured.sh, which builds both."""
 
 import argparse
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
-from bench_serve import bench, free_port
+from bench_serve import bench, free_port, wait_healthy
 from benchmarks_md import replace_section
 
 SECTION = "## Structured output: the grammar's cost"
@@ -39,17 +37,7 @@ def main():
                              "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise SystemExit("llama-server did not start")
-            time.sleep(0.5)
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         url = ["--url", f"http://127.0.0.1:{port}"]
         theirs = (run(args.candlelight, url, False, "llama-server"), run(args.candlelight, url, True, "llama-server"))
     finally:
