@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::types::{
     AttachmentPreview, ChatKey, ChatLog, ChatSettings, ChatSummary, FinishReason, GenerationParams,
-    GenerationStats, Placement, ReplyInfo, Role, ToolCatalog, ToolUse,
+    GenerationStats, Placement, ReplyInfo, Role, SentInfo, ToolCatalog, ToolUse,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub struct Shown {
     pub files: Vec<(String, usize)>,
     /// The shown version's numbers, where it was generated here.
     pub info: Option<ReplyInfo>,
+    /// The shown version's numbers, where it is a message sent here.
+    pub sent: Option<SentInfo>,
     /// The tools the shown version called.
     pub tools: Vec<ToolUse>,
 }
@@ -174,6 +176,7 @@ impl ChatState {
                                 .map(|a| (a.name.clone(), a.content.len()))
                                 .collect(),
                             info: m.reply_info.clone().filter(|i| i.version == m.current),
+                            sent: m.shown_sent_info().cloned(),
                             tools: m.shown_tool_uses().cloned().collect(),
                         })
                         .collect()
@@ -189,6 +192,7 @@ impl ChatState {
                 streaming: true,
                 files: Vec::new(),
                 info: None,
+                sent: None,
                 tools: Vec::new(),
             };
             match s.target {

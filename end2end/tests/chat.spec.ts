@@ -165,7 +165,7 @@ test('start reply with puts the text at the start of the reply', async ({ page }
   await page.locator('#start-reply-with').press('Tab');
 });
 
-test("a reply's numbers show when the pointer rests on its name, and stay after a reload", async ({ page }) => {
+test("a reply's and a sent message's numbers show when the pointer rests on the name, and stay after a reload", async ({ page }) => {
   await openApp(page);
   await setMode(page, 'instruct');
   await setParam(page, 'max_new_tokens', '5');
@@ -176,9 +176,20 @@ test("a reply's numbers show when the pointer rests on its name, and stay after 
   const numbers = /^\d+ tokens · [\d.]+ tok\/s · first token after \d+ ms · .+/;
   await expect(meta).toHaveAttribute('title', numbers);
   const first = await meta.getAttribute('title');
+  // The message sent: its length, when it left, and how its prompt was read.
+  const sent = page.locator('.message.user').last().locator('.meta');
+  await expect(sent).toHaveAttribute(
+    'title',
+    /^\d+ tokens · sent .+ · prompt \d+ tokens \(\d+ reused\) read at [\d.]+ tok\/s$/,
+  );
+  const sentTitle = (await sent.getAttribute('title'))!;
+  const [promptTokens, reused] = sentTitle.match(/prompt (\d+) tokens \((\d+) reused\)/)!.slice(1).map(Number);
+  expect(promptTokens).toBeGreaterThan(Number(sentTitle.match(/^(\d+) tokens/)![1]));
+  expect(reused).toBeLessThan(promptTokens);
   await page.reload();
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   await expect(page.locator('.message.assistant').last().locator('.meta')).toHaveAttribute('title', first!);
+  await expect(sent).toHaveAttribute('title', sentTitle);
   // A new version has its own numbers; the old version's are not kept.
   await page.locator('#regenerate').click();
   await waitIdle(page);

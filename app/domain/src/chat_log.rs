@@ -36,6 +36,10 @@ pub struct LoggedMessage {
     /// The rest of the chat after the other versions (user messages only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forks: Vec<Fork>,
+    /// When the last sent version was sent and what its prompt cost
+    /// (user messages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_info: Option<SentInfo>,
 }
 
 /// The numbers of one generated reply, shown when the pointer rests on it.
@@ -51,6 +55,33 @@ pub struct ReplyInfo {
     pub finished_at_ms: u64,
 }
 
+/// The numbers of one sent user message, shown when the pointer rests on
+/// it: when it left, its own length, and the prompt its reply read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentInfo {
+    /// The version these numbers belong to.
+    pub version: usize,
+    /// When it was sent, in milliseconds since 1970 (UTC).
+    pub sent_at_ms: u64,
+    /// Its tokens with its files (none where no tokenizer was at hand,
+    /// or after it was edited in place).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u32>,
+    /// The prompt its latest reply read (none until a reply finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptRead>,
+}
+
+/// How a reply's prompt was read: its length, the part reused from the
+/// cache, and the reading speed of the rest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptRead {
+    pub tokens: u32,
+    pub reused: u32,
+    /// Tenths of a token per second (an integer keeps the type `Eq`).
+    pub decitokens_per_second: u32,
+}
+
 impl LoggedMessage {
     pub fn new(role: Role, text: impl Into<String>) -> Self {
         Self {
@@ -61,7 +92,15 @@ impl LoggedMessage {
             reply_info: None,
             tool_uses: Vec::new(),
             forks: Vec::new(),
+            sent_info: None,
         }
+    }
+
+    /// The sent-message numbers of the shown version, if it has them.
+    pub fn shown_sent_info(&self) -> Option<&SentInfo> {
+        self.sent_info
+            .as_ref()
+            .filter(|i| i.version == self.current)
     }
 
     /// The text the model reads: the shown version and the attached files.

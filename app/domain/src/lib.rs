@@ -30,7 +30,8 @@ pub use cache_type::{CacheType, Q8_GROUP};
 pub use caller::Caller;
 pub use chat::{ChatMessage, FunctionCall, Role, ToolCall};
 pub use chat_log::{
-    ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage, ReplyInfo,
+    ChatAction, ChatEdit, ChatFolder, ChatKey, ChatLog, ChatSummary, LoggedMessage, PromptRead,
+    ReplyInfo, SentInfo,
 };
 pub use error_class::ErrorClass;
 pub use events::{EventLineDecoder, FinishReason, GenerationStats, StreamEvent};

@@ -219,7 +219,7 @@ pub fn MessageView(index: usize, all: Memo<Vec<Shown>>) -> impl IntoView {
             <div class="message-body">
                 <div
                     class="meta"
-                    title=move || shown.with(|s| s.as_ref().and_then(|s| s.info.as_ref()).map(reply_title))
+                    title=move || shown.with(|s| s.as_ref().and_then(numbers_title))
                 >
                     <span class="author">{author}</span>
                     <Show when=move || { version().1 > 1 }>
@@ -336,10 +336,37 @@ pub fn encode(segment: &str) -> String {
         .collect()
 }
 
+/// What the pointer on a message's name shows, where it has numbers.
+fn numbers_title(shown: &Shown) -> Option<String> {
+    shown
+        .info
+        .as_ref()
+        .map(reply_title)
+        .or_else(|| shown.sent.as_ref().map(sent_title))
+}
+
+/// What the pointer on a sent message's name shows: when it was sent, its
+/// length, and how its reply's prompt was read.
+fn sent_title(info: &crate::types::SentInfo) -> String {
+    let mut parts = vec![format!("sent {}", local_time(info.sent_at_ms))];
+    if let Some(tokens) = info.tokens {
+        parts.insert(0, format!("{tokens} tokens"));
+    }
+    if let Some(read) = &info.prompt {
+        parts.push(format!(
+            "prompt {} tokens ({} reused) read at {:.1} tok/s",
+            read.tokens,
+            read.reused,
+            read.decitokens_per_second as f64 / 10.0
+        ));
+    }
+    parts.join(" · ")
+}
+
 /// What the pointer on a reply's name shows: its length, speed, first
 /// token and when it ended (local time).
 fn reply_title(info: &crate::types::ReplyInfo) -> String {
-    let when = finished_at(info.finished_at_ms);
+    let when = local_time(info.finished_at_ms);
     format!(
         "{} tokens · {:.1} tok/s · first token after {} ms · {when}",
         info.tokens,
@@ -349,12 +376,12 @@ fn reply_title(info: &crate::types::ReplyInfo) -> String {
 }
 
 #[cfg(feature = "hydrate")]
-fn finished_at(ms: u64) -> String {
+fn local_time(ms: u64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
     String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn finished_at(ms: u64) -> String {
+fn local_time(ms: u64) -> String {
     format!("{} s after 1970 (UTC)", ms / 1000)
 }

@@ -3,11 +3,16 @@
 //! "metadata": {"assistant_N": {"versions": [...], "current_version_index": i}}}`
 //! plus our revision number. TGW's older `{"data", "data_visible"}` files are
 //! read too. Metadata we do not manage is kept as it was. Ours:
-//! `candlelight_tools` (the chat's tool switches), and per reply
-//! `candlelight_reply` (its numbers) and `candlelight_tool_uses` (its calls).
+//! `candlelight_tools` (the chat's tool switches), per reply
+//! `candlelight_reply` (its numbers) and `candlelight_tool_uses` (its calls),
+//! per user message `candlelight_sent` (its numbers), `candlelight_versions`
+//! and `candlelight_forks`. TGW's own `timestamp` is written beside our
+//! numbers so that TGW shows when messages were made.
 
 use domain::{Attachment, ChatKey, ChatLog, ChatTools, LoggedMessage, Role};
 use serde_json::{json, Map, Value};
+
+use super::tgw_time::tgw_timestamp;
 
 /// TGW marks a greeting (a reply with no user message) this way.
 const BEGIN_VISIBLE: &str = "<|BEGIN-VISIBLE-CHAT|>";
@@ -37,6 +42,8 @@ const TOOLS_KEY: &str = "candlelight_tools";
 const USER_VERSIONS_KEY: &str = "candlelight_versions";
 const FORKS_KEY: &str = "candlelight_forks";
 const TOOL_USES_KEY: &str = "candlelight_tool_uses";
+const SENT_KEY: &str = "candlelight_sent";
+const REPLY_KEY: &str = "candlelight_reply";
 
 /// Each row must be `[user, bot]`, two strings, as TGW writes it: a file
 /// with anything else in its rows is not a chat (not an empty one).
@@ -81,6 +88,9 @@ pub fn parse(value: &Value) -> Option<ChatFile> {
             message.attachments = attachments;
             if let Some(entry) = &entry {
                 read_user_versions(&mut message, entry);
+                message.sent_info = entry
+                    .get(SENT_KEY)
+                    .and_then(|v| serde_json::from_value(v.clone()).ok());
             }
             messages.push(message);
         }
@@ -152,7 +162,7 @@ fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
         })
         .unwrap_or_default();
     let reply_info = entry
-        .and_then(|e| e.get("candlelight_reply"))
+        .and_then(|e| e.get(REPLY_KEY))
         .and_then(|v| serde_json::from_value(v.clone()).ok());
     let tool_uses = entry
         .and_then(|e| e.get(TOOL_USES_KEY))
@@ -177,6 +187,7 @@ fn assistant_message(text: String, entry: Option<&Value>) -> LoggedMessage {
         reply_info,
         tool_uses,
         forks: Vec::new(),
+        sent_info: None,
     };
     // The row's text is what TGW shows; trust it over a stale index.
     if message.text() != text && !text.is_empty() {
@@ -222,6 +233,10 @@ pub fn render(file: &ChatFile) -> Value {
             if !user.forks.is_empty() {
                 entry.insert(FORKS_KEY.into(), json!(user.forks));
             }
+            if let Some(info) = &user.sent_info {
+                entry.insert("timestamp".into(), json!(tgw_timestamp(info.sent_at_ms)));
+                entry.insert(SENT_KEY.into(), json!(info));
+            }
             if !entry.is_empty() {
                 metadata.insert(format!("user_{row}"), Value::Object(entry));
             }
@@ -245,7 +260,11 @@ pub fn render(file: &ChatFile) -> Value {
             entry.insert("current_version_index".into(), json!(bot.current));
         }
         if let Some(info) = &bot.reply_info {
-            entry.insert("candlelight_reply".into(), json!(info));
+            entry.insert(
+                "timestamp".into(),
+                json!(tgw_timestamp(info.finished_at_ms)),
+            );
+            entry.insert(REPLY_KEY.into(), json!(info));
         }
         if !bot.tool_uses.is_empty() {
             entry.insert(TOOL_USES_KEY.into(), json!(bot.tool_uses));
@@ -343,6 +362,16 @@ mod tests {
             version: 0,
             tail: vec![msg(Role::Assistant, "Splendid.")],
         }];
+        asked.sent_info = Some(domain::SentInfo {
+            version: 1,
+            sent_at_ms: 1_796_571_179_000,
+            tokens: Some(4),
+            prompt: Some(domain::PromptRead {
+                tokens: 31,
+                reused: 12,
+                decitokens_per_second: 2104,
+            }),
+        });
         let file = ChatFile {
             messages: vec![
                 msg(Role::Assistant, "Hello! <b>Welcome</b>"),
@@ -377,6 +406,19 @@ mod tests {
         assert_eq!(
             value["metadata"]["user_1"]["candlelight_forks"][0]["tail"][0]["versions"][0],
             "Splendid."
+        );
+        // TGW's own stamps, beside our numbers.
+        assert_eq!(
+            value["metadata"]["user_1"]["timestamp"],
+            "Dec 06, 2026 15:32"
+        );
+        assert_eq!(
+            value["metadata"]["user_1"]["candlelight_sent"]["prompt"]["reused"],
+            12
+        );
+        assert_eq!(
+            value["metadata"]["assistant_1"]["timestamp"],
+            "Nov 30, 2026 00:53"
         );
         assert_eq!(parse(&value).unwrap(), file);
     }

@@ -184,6 +184,7 @@ impl Chats {
                 reply_info: None,
                 tool_uses: Vec::new(),
                 forks: Vec::new(),
+                sent_info: None,
             }],
             _ => Vec::new(),
         };

@@ -13,6 +13,7 @@ pub mod presets;
 mod read;
 pub mod settings;
 pub mod templates;
+mod tgw_time;
 
 use std::path::{Path, PathBuf};
 

@@ -18,7 +18,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use engine::{EngineError, EngineEvent};
 
-use super::tool_loop::{self, Capture};
+use super::{
+    message_info,
+    tool_loop::{self, Capture},
+};
 use crate::{
     attachments::{self, AttachmentError},
     chat::{Backend, ChatError, ChatRequest},
@@ -204,8 +207,18 @@ async fn start_reply(
         .chat
         .start(&owner, &request.request_id, &chat_request)
         .map_err(|e| too_long_with_files(e, plan.user_message.as_ref()))?;
+    // Counted before the chat's lock is taken.
+    let sent_tokens = match (&plan.user_message, &request.action) {
+        (Some(message), _) => token_count(&state, &message.prompt_text()),
+        (None, ChatAction::Resend { index, text }) => log
+            .messages
+            .get(*index)
+            .and_then(|m| token_count(&state, &domain::with_attachments(text, &m.attachments))),
+        (None, _) => None,
+    };
     let saved = match (plan.user_message, &request.action) {
-        (Some(message), _) => {
+        (Some(mut message), _) => {
+            message_info::mark_sent(&mut message, sent_tokens);
             let (log, ()) = chats.update_generating(&generation, |m| {
                 m.push(message);
                 Ok(())
@@ -214,7 +227,9 @@ async fn start_reply(
         }
         (None, ChatAction::Resend { index, text }) => {
             let (log, ()) = chats.update_generating(&generation, |m| {
-                domain::fork_user_message(m, *index, text.clone()).map_err(StoreError::Invalid)
+                domain::fork_user_message(m, *index, text.clone()).map_err(StoreError::Invalid)?;
+                message_info::mark_sent(&mut m[*index], sent_tokens);
+                Ok(())
             })?;
             Some(log.revision)
         }
@@ -248,6 +263,12 @@ async fn start_reply(
         capture,
     ));
     Ok(Box::pin(tokio_stream_from(rx)))
+}
+
+/// `text`'s length in the model's tokens, where a tokenizer is at hand.
+fn token_count(state: &AppState, text: &str) -> Option<u32> {
+    let tokens = state.chat.tokenizer().ok()?.encode(text).ok()?;
+    Some(tokens.len() as u32)
 }
 
 /// The call parser for a reply offered `offered` tools (none without).
@@ -594,31 +615,20 @@ fn save_reply(
         };
         target.apply_even_empty(messages, &text);
         if let Some(reply) = messages.last_mut() {
-            if let Some(stats) = stats {
-                reply.reply_info = Some(reply_info(&stats, reply.current));
+            if let Some(stats) = &stats {
+                reply.reply_info = Some(message_info::reply_info(stats, reply.current));
             }
             if let Some(calls) = calls {
                 let uses = calls.into_uses(reply, base);
                 reply.tool_uses.extend(uses);
             }
         }
+        if let Some(stats) = &stats {
+            message_info::note_prompt(messages, target, stats);
+        }
         Ok(())
     })?;
     Ok(Some(log.revision))
-}
-
-/// The numbers kept with a reply, from its engine statistics.
-fn reply_info(stats: &GenerationStats, version: usize) -> domain::ReplyInfo {
-    let finished_at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    domain::ReplyInfo {
-        version,
-        tokens: stats.completion_tokens,
-        decitokens_per_second: (stats.decode_tokens_per_second * 10.0).round() as u32,
-        first_token_ms: stats.time_to_first_token_ms.round() as u32,
-        finished_at_ms,
-    }
 }
 
 /// A tokio receiver as a `Stream`.

@@ -29,7 +29,11 @@ pub fn apply(
                         .into(),
                 ));
             }
-            *m.text_mut() = text
+            *m.text_mut() = text;
+            // Its token count was of the text it was sent with.
+            if let Some(info) = &mut m.sent_info {
+                info.tokens = None;
+            }
         }
         ChatEdit::SelectVersion { index, version }
             if messages.get(index).is_some_and(|m| m.role == Role::User) =>

@@ -6,6 +6,7 @@ mod chat;
 mod edits;
 mod library;
 mod logs;
+mod message_info;
 mod models;
 mod settings;
 mod tool_loop;
