@@ -161,6 +161,8 @@ impl BatchModel for CandleModel {
             vocab: self.vocab,
             all_logits: false,
             kv_bytes_per_token: self.kv_bytes_per_token,
+            cache_slots: 1,
+            prefix_copy: false,
         }
     }
 

@@ -5,7 +5,10 @@
 //! holds, can be slowed down, and logs every batch it ran.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
     thread,
     time::Duration,
 };
@@ -25,6 +28,12 @@ pub struct FakeModel {
     /// Time one forward takes.
     pub delay: Duration,
     pub log: BatchLog,
+    /// Caches kept in all (`slots` plus a prompt cache).
+    pub cache_slots: usize,
+    /// Copies between slots work, and every held token takes a byte.
+    pub prefix_copy: bool,
+    /// The most bytes the caches ever held (with `prefix_copy`).
+    pub peak_bytes: Arc<AtomicUsize>,
     held: Vec<Vec<u32>>,
 }
 
@@ -37,8 +46,20 @@ impl FakeModel {
             exact_from: Some(16),
             delay: Duration::ZERO,
             log: BatchLog::default(),
+            cache_slots: slots,
+            prefix_copy: false,
+            peak_bytes: Arc::default(),
             held: vec![Vec::new(); slots],
         }
+    }
+
+    /// With `extra` caches beside the running slots and copies between
+    /// them (the CPU backend's prompt cache); a token takes one byte.
+    pub fn with_prompt_cache(mut self, extra: usize) -> Self {
+        self.cache_slots = self.slots + extra;
+        self.prefix_copy = true;
+        self.held = vec![Vec::new(); self.cache_slots];
+        self
     }
 
     pub fn slow(mut self, delay: Duration) -> Self {
@@ -57,8 +78,31 @@ impl BatchModel for FakeModel {
             exact_from: self.exact_from,
             vocab: FAKE_VOCAB,
             all_logits: false,
-            kv_bytes_per_token: 0,
+            kv_bytes_per_token: usize::from(self.prefix_copy),
+            cache_slots: self.cache_slots,
+            prefix_copy: self.prefix_copy,
         }
+    }
+
+    fn cache_bytes(&self) -> usize {
+        if self.prefix_copy {
+            self.held.iter().map(Vec::len).sum()
+        } else {
+            0
+        }
+    }
+
+    fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> Result<(), EngineError> {
+        assert!(self.prefix_copy, "copy_prefix without prefix_copy");
+        assert_ne!(from, to, "a slot copied onto itself");
+        assert!(len <= self.held[from].len(), "copied more than slot {from} holds");
+        self.held[to] = self.held[from][..len].to_vec();
+        self.note_peak();
+        Ok(())
+    }
+
+    fn clear_slot(&mut self, slot: usize) {
+        self.held[slot] = Vec::new();
     }
 
     fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
@@ -83,14 +127,22 @@ impl BatchModel for FakeModel {
             );
             held.truncate(chunk.start);
             held.extend_from_slice(chunk.tokens);
+            let last = *held.last().expect("a chunk has tokens") as usize;
+            self.note_peak();
             if chunk.logits {
-                let last = *held.last().expect("a chunk has tokens") as usize;
                 let mut logits = vec![0.0; FAKE_VOCAB];
                 logits[(last + 1) % FAKE_VOCAB] = 10.0;
                 out.push(logits);
             }
         }
         Ok(out)
+    }
+}
+
+impl FakeModel {
+    fn note_peak(&self) {
+        self.peak_bytes
+            .fetch_max(self.cache_bytes(), Ordering::Relaxed);
     }
 }
 

@@ -24,6 +24,10 @@ pub struct SchedulerMetrics {
     /// Speculative decoding: tokens drafted, and those the model confirmed.
     drafted: AtomicU64,
     confirmed: AtomicU64,
+    /// The prompt cache: tokens copied from another slot instead of
+    /// read, and earlier prompts freed to make room.
+    prefix_copied: AtomicU64,
+    prefix_evictions: AtomicU64,
 }
 
 impl SchedulerMetrics {
@@ -57,6 +61,17 @@ impl SchedulerMetrics {
         self.drafted.fetch_add(drafted as u64, Ordering::Relaxed);
         self.confirmed
             .fetch_add(confirmed as u64, Ordering::Relaxed);
+    }
+
+    /// A request started from `tokens` cached in another slot.
+    pub fn record_prefix_copy(&self, tokens: usize) {
+        self.prefix_copied
+            .fetch_add(tokens as u64, Ordering::Relaxed);
+    }
+
+    /// An earlier prompt was freed to make room in the cache.
+    pub fn record_prefix_eviction(&self) {
+        self.prefix_evictions.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn active(&self) -> usize {
@@ -117,7 +132,15 @@ impl SchedulerMetrics {
 candlelight_speculative_draft_tokens_total {drafted}\n\
 # HELP candlelight_speculative_accepted_tokens_total Drafted tokens the model confirmed.\n\
 # TYPE candlelight_speculative_accepted_tokens_total counter\n\
-candlelight_speculative_accepted_tokens_total {confirmed}\n"
+candlelight_speculative_accepted_tokens_total {confirmed}\n\
+# HELP candlelight_prefix_cache_copied_tokens_total Prompt tokens copied from another slot's cache instead of read.\n\
+# TYPE candlelight_prefix_cache_copied_tokens_total counter\n\
+candlelight_prefix_cache_copied_tokens_total {}\n\
+# HELP candlelight_prefix_cache_evictions_total Earlier prompts freed to make room in the KV cache.\n\
+# TYPE candlelight_prefix_cache_evictions_total counter\n\
+candlelight_prefix_cache_evictions_total {}\n",
+            get(&self.prefix_copied),
+            get(&self.prefix_evictions)
         );
         let _ = write!(
             out,

@@ -72,3 +72,108 @@ async fn regenerating_gives_the_cold_reply() {
     );
     assert_eq!(cold.text(), again.text());
 }
+
+/// A long character card: a chat that opens with it reads ~700 tokens.
+fn card(parts: &engine::ModelParts) -> Vec<u32> {
+    let line = "Aria is a lighthouse keeper on a windy northern island. She logs the ships, \
+                the weather and the colour of the sea, and answers in short, kind sentences. ";
+    crate::common::prompt_ids(parts, &line.repeat(16))
+}
+
+/// The prompt cache copies a prefix between slots byte for byte: a slot
+/// that starts from a copied card (while the card's own slot goes on)
+/// gives exactly the logits of the card's slot cut back to the card, for
+/// both cache types. A slot freed under the cache refuses a chunk that
+/// would read what it no longer holds, and read again from the start it
+/// gives a cold slot's logits.
+#[test]
+fn a_copied_prefix_gives_the_logits_of_the_prefix_in_place() {
+    use domain::CacheType;
+    use engine::{load_model, DeviceSpec, LoadOptions};
+    if !crate::common::fast_kernels_or_skip(
+        "prefix_cache::a_copied_prefix_gives_the_logits_of_the_prefix_in_place",
+    ) {
+        return;
+    }
+    for cache_type in [CacheType::F16, CacheType::Q8_0] {
+        let options = LoadOptions {
+            device: DeviceSpec::Cpu,
+            parallel: 2,
+            cache_type,
+            ..LoadOptions::default()
+        };
+        let (parts, mut model) = load_model(&crate::common::qwen_path(), options.clone()).unwrap();
+        let shape = model.shape();
+        assert!(shape.prefix_copy && shape.cache_slots > shape.slots, "{shape:?}");
+        let card = card(&parts);
+        let n = card.len();
+        let tail = parts.tokenizer.encode(" What did you see today?").unwrap();
+        model.forward_one(0, &card, 0).unwrap();
+        model.copy_prefix(0, 3, n).unwrap();
+        // The card's slot goes on with other tokens (a running reply).
+        model.forward_one(0, &[11, 12, 13, 14, 15], n).unwrap();
+        let copied = model.forward_one(3, &tail, n).unwrap();
+        let in_place = model.forward_one(0, &tail, n).unwrap();
+        assert_eq!(copied, in_place, "{cache_type:?}");
+        // Freed: a chunk past position 0 is refused, not read from stale memory.
+        let before = model.cache_bytes();
+        model.clear_slot(3);
+        assert!(model.cache_bytes() < before);
+        assert!(model.forward_one(3, &tail, n).is_err());
+        let mut whole = card.clone();
+        whole.extend(&tail);
+        let again = model.forward_one(3, &whole, 0).unwrap();
+        let (_, mut cold) = load_model(&crate::common::qwen_path(), options).unwrap();
+        assert_eq!(again, cold.forward_one(0, &whole, 0).unwrap(), "{cache_type:?}");
+        println!("{cache_type:?}: {n}-token card copied; logits equal to the card in place");
+    }
+}
+
+/// Through the scheduler: a second chat with the same card, sent while
+/// the first is replying, starts from the first chat's card (copied) and
+/// gives the reply an engine that reuses the card in place gives.
+#[tokio::test]
+async fn a_second_chat_starts_from_the_card_the_first_is_replying_to() {
+    use engine::{Cancel, EngineEvent};
+    if !crate::common::fast_kernels_or_skip(
+        "prefix_cache::a_second_chat_starts_from_the_card_the_first_is_replying_to",
+    ) {
+        return;
+    }
+    let path = crate::common::qwen_path();
+    let engine = crate::common::cpu_engine(&path, 2, 2);
+    let parts = engine.model().unwrap();
+    let card = card(&parts);
+    let job_after = |extra: &str, max_new: u32| {
+        let mut prompt = card.clone();
+        prompt.extend(parts.tokenizer.encode(extra).unwrap());
+        server::generation_job(
+            prompt,
+            &GenerationParams::greedy(max_new).validate().unwrap(),
+            vec![],
+            vec![],
+        )
+    };
+    let mut first = engine
+        .submitter()
+        .submit(job_after(" Tell me a long story.", 200), Cancel::default())
+        .unwrap();
+    loop {
+        match first.recv().await {
+            Some(EngineEvent::Text(_)) => break,
+            Some(EngineEvent::Failed(e)) => panic!("{e}"),
+            Some(_) => {}
+            None => panic!("the first chat ended"),
+        }
+    }
+    let second_job = job_after(" What did you see today?", 12);
+    let second = collect(&engine, second_job.clone()).await;
+    assert_eq!(second.stats.cached_tokens as usize, card.len(), "the card was copied");
+    drop(first);
+    let one_slot = crate::common::cpu_engine(&path, 1, 1);
+    collect(&one_slot, job_after(" Tell me a long story.", 1)).await;
+    let reference = collect(&one_slot, second_job).await;
+    assert_eq!(reference.stats.cached_tokens as usize, card.len(), "reused in place");
+    assert_eq!(second.text(), reference.text());
+    println!("{} card tokens copied; {:?}", card.len(), second.text());
+}

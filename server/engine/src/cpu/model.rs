@@ -83,12 +83,21 @@ pub struct CpuModel {
     context_length: usize,
     /// Cache bytes per token: keys and values in every layer.
     kv_bytes_per_token: usize,
-    /// `[slot][layer]`: each sequence slot's keys and values.
+    /// Sequences that run at once.
+    running_slots: usize,
+    /// `[slot][layer]`: each sequence slot's keys and values (the running
+    /// slots' and the prompt cache's).
     caches: Vec<Vec<LayerCache>>,
     scratch: Scratch,
     /// The threads every step runs on.
     team: Team,
 }
+
+/// Caches kept beside the running slots for earlier prompts (a chat's
+/// last turn while an Impersonate or another chat runs, a character card
+/// a new chat starts from). An empty one takes no memory; the scheduler
+/// keeps what they hold within the running slots' budget.
+const PROMPT_CACHE_SLOTS: usize = 8;
 
 /// Rows one forward takes: bounds the scratch memory whatever the batch.
 const MAX_ROWS: usize = 512;
@@ -170,7 +179,8 @@ impl CpuModel {
             rope_style: config.arch.rope,
             context_length,
             kv_bytes_per_token: cache_type.bytes_for(config.kv_values_per_token()),
-            caches: (0..slots.max(1))
+            running_slots: slots.max(1),
+            caches: (0..slots.max(1) + PROMPT_CACHE_SLOTS)
                 .map(|_| {
                     (0..config.blocks)
                         .map(|_| LayerCache::new(cache_type))
@@ -486,7 +496,7 @@ impl BatchModel for CpuModel {
 
     fn shape(&self) -> ModelShape {
         ModelShape {
-            slots: self.caches.len(),
+            slots: self.running_slots,
             context_length: self.context_length,
             max_rows: MAX_ROWS,
             prefix_reuse: true,
@@ -494,6 +504,8 @@ impl BatchModel for CpuModel {
             vocab: self.output.rows,
             all_logits: true,
             kv_bytes_per_token: self.kv_bytes_per_token,
+            cache_slots: self.caches.len(),
+            prefix_copy: true,
         }
     }
 
@@ -509,5 +521,33 @@ impl BatchModel for CpuModel {
 
     fn cache_bytes(&self) -> usize {
         self.caches.iter().flatten().map(LayerCache::bytes).sum()
+    }
+
+    fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> Result<(), EngineError> {
+        let slots = self.caches.len();
+        if from >= slots || to >= slots || from == to {
+            return Err(EngineError::Compute(format!(
+                "cannot copy slot {from}'s prefix into slot {to} of {slots}"
+            )));
+        }
+        let kv_dim = self.shape.kv_heads * self.shape.head_dim;
+        // Two distinct slots: split the borrow.
+        let (source, target) = if from < to {
+            let (a, b) = self.caches.split_at_mut(to);
+            (&a[from], &mut b[0])
+        } else {
+            let (a, b) = self.caches.split_at_mut(from);
+            (&b[0], &mut a[to])
+        };
+        for (s, t) in source.iter().zip(target.iter_mut()) {
+            t.copy_prefix(s, len, kv_dim);
+        }
+        Ok(())
+    }
+
+    fn clear_slot(&mut self, slot: usize) {
+        if let Some(layers) = self.caches.get_mut(slot) {
+            layers.iter_mut().for_each(LayerCache::clear);
+        }
     }
 }

@@ -287,6 +287,8 @@ impl BatchModel for GpuModel {
             vocab: self.vocab,
             all_logits: false,
             kv_bytes_per_token: self.config.kv_values_per_token() * self.dtype.size_in_bytes(),
+            cache_slots: self.slots,
+            prefix_copy: false,
         }
     }
 

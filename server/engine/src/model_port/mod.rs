@@ -63,6 +63,12 @@ pub struct ModelShape {
     /// Bytes of keys and values one token takes in a slot's cache, in the
     /// backend's own element type.
     pub kv_bytes_per_token: usize,
+    /// Caches the backend keeps (at least `slots`): the ones no sequence
+    /// runs in hold earlier prompts for later requests to copy from.
+    pub cache_slots: usize,
+    /// [`BatchModel::copy_prefix`] works: a request reuses a prefix cached
+    /// in any slot, not only in the one it runs in.
+    pub prefix_copy: bool,
 }
 
 /// A causal language model that runs batches of sequences.
@@ -77,6 +83,22 @@ pub trait BatchModel: Send {
     /// (0 where the backend cannot tell).
     fn cache_bytes(&self) -> usize {
         0
+    }
+
+    /// Makes slot `to` hold slot `from`'s first `len` positions, exactly
+    /// as they are there; `from` is only read (a sequence may be running
+    /// in it). Only where [`ModelShape::prefix_copy`].
+    fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> Result<(), EngineError> {
+        let _ = (from, to, len);
+        Err(EngineError::Unsupported(
+            "this backend cannot copy a cached prefix between slots".into(),
+        ))
+    }
+
+    /// Frees the memory slot `slot`'s cache takes (the prefix cache
+    /// evicts an unused prompt this way).
+    fn clear_slot(&mut self, slot: usize) {
+        let _ = slot;
     }
 
     /// Tokens of KV cache the load's memory plan found room for next to

@@ -39,6 +39,14 @@ use super::{
 const GATHER_GAP: Duration = Duration::from_millis(10);
 const GATHER_AT_MOST: Duration = Duration::from_millis(40);
 
+/// A request waits for a prompt being read when that prompt will give it
+/// at least this many more cached tokens than any cache holds now.
+const WAIT_FOR_PREFIX: usize = 32;
+
+/// What one append can add to a slot's cache beyond the positions it
+/// holds (the CPU cache grows 256 positions at a time).
+const GROWTH_STEP: usize = 256;
+
 /// Loads the weights again after a release.
 pub type Reload = Box<dyn Fn() -> Result<Box<dyn BatchModel>, EngineError> + Send>;
 
@@ -71,7 +79,7 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
     };
     let scheduler = Scheduler {
         shape,
-        slots: SlotTable::new(shape.slots),
+        slots: SlotTable::new(shape.cache_slots.max(shape.slots)),
         model: Some(setup.model),
         reload: setup.reload,
         decoder: setup.decoder,
@@ -264,27 +272,38 @@ impl Scheduler {
         }
     }
 
-    /// Waiting requests take free slots, in order.
+    /// Waiting requests take free slots, in order; one whose prompt
+    /// shares more with a prompt still being read than any cache holds
+    /// waits for that reading (`n` choices, two chats opened at once with
+    /// the same card), and those behind it go ahead.
     fn admit(&mut self) {
-        while self.slots.free() > 0 {
-            let Some(w) = self.waiting.pop_front() else {
-                return;
-            };
+        let mut i = 0;
+        while i < self.waiting.len() && self.running.len() < self.shape.slots && self.slots.free() > 0
+        {
             if self.model.is_none() {
                 if let Err(e) = self.load_again() {
+                    let Some(w) = self.waiting.remove(i) else { return };
                     self.end(&w.queued.events, Err(e));
                     continue;
                 }
             }
-            let prompt = &w.queued.job.prompt_tokens;
+            let prompt = &self.waiting[i].queued.job.prompt_tokens;
             if let Err(e) = Sequence::fits(prompt.len(), self.shape.context_length) {
+                let Some(w) = self.waiting.remove(i) else { return };
                 self.end(&w.queued.events, Err(e));
                 continue;
             }
-            let Some((slot, shared)) = self.slots.take(prompt) else {
-                self.waiting.push_front(w);
+            if self.waits_for_a_prefix(prompt) {
+                i += 1;
+                continue;
+            }
+            let Some(w) = self.waiting.remove(i) else { return };
+            let prompt = &w.queued.job.prompt_tokens;
+            let Some(choice) = self.slots.take(prompt, self.shape.prefix_copy) else {
+                self.waiting.insert(i, w);
                 return;
             };
+            let shared = self.start_from(choice, prompt);
             let reuse = self.reusable(shared, prompt.len());
             let exact = self
                 .shape
@@ -292,7 +311,81 @@ impl Scheduler {
                 .is_some_and(|e| prompt.len() - reuse >= e);
             let context = self.shape.context_length;
             self.running
-                .push(Sequence::new(w.queued, slot, reuse, exact, context));
+                .push(Sequence::new(w.queued, choice.slot, reuse, exact, context));
+        }
+    }
+
+    /// Whether a sequence still reading its prompt will soon hold more of
+    /// `prompt` than any cache does now.
+    fn waits_for_a_prefix(&self, prompt: &[u32]) -> bool {
+        if !self.shape.prefix_copy {
+            return false;
+        }
+        let cached = self.slots.longest_cached(prompt);
+        self.running
+            .iter()
+            .filter(|s| s.prompt_left() > 0)
+            .any(|s| slots::shared_prefix(s.prompt(), prompt) >= cached + WAIT_FOR_PREFIX)
+    }
+
+    /// Copies the chosen prefix into the request's slot, if it lives in
+    /// another one; returns how many prompt tokens the slot then holds.
+    fn start_from(&mut self, choice: slots::Choice, prompt: &[u32]) -> usize {
+        let Some(source) = choice.copy_from else {
+            return choice.shared;
+        };
+        self.make_room(choice.shared * self.shape.kv_bytes_per_token);
+        let copied = match self.model.as_mut() {
+            Some(model) => model.copy_prefix(source, choice.slot, choice.shared),
+            None => Err(EngineError::NoModel("it was released from memory".into())),
+        };
+        match copied {
+            Ok(()) => {
+                self.slots.record(choice.slot, 0, &prompt[..choice.shared]);
+                self.metrics.record_prefix_copy(choice.shared);
+                tracing::debug!(
+                    from = source,
+                    to = choice.slot,
+                    tokens = choice.shared,
+                    "prefix copied"
+                );
+                choice.shared
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "copying a cached prefix failed; reading the prompt");
+                if let Some(model) = self.model.as_mut() {
+                    model.clear_slot(choice.slot);
+                }
+                self.slots.forget(choice.slot);
+                0
+            }
+        }
+    }
+
+    /// The most the KV caches may take: what the running slots take at
+    /// full context. Earlier prompts kept in other slots live in what the
+    /// running ones leave unused.
+    fn cache_budget(&self) -> usize {
+        self.shape.slots * (self.shape.context_length + GROWTH_STEP) * self.shape.kv_bytes_per_token
+    }
+
+    /// Frees the least recently used earlier prompts (never a running
+    /// sequence's) until `more` bytes fit within [`Self::cache_budget`].
+    fn make_room(&mut self, more: usize) {
+        if !self.shape.prefix_copy {
+            return;
+        }
+        let budget = self.cache_budget();
+        let Some(model) = self.model.as_mut() else {
+            return;
+        };
+        while model.cache_bytes() + more > budget {
+            let Some(slot) = self.slots.evictable() else {
+                return;
+            };
+            model.clear_slot(slot);
+            self.slots.forget(slot);
+            self.metrics.record_prefix_eviction();
         }
     }
 
@@ -317,7 +410,7 @@ impl Scheduler {
         tracing::info!("loading the model's weights again");
         self.model = Some(reload()?);
         // A fresh model has empty caches.
-        self.slots = SlotTable::new(self.shape.slots);
+        self.slots = SlotTable::new(self.shape.cache_slots.max(self.shape.slots));
         Ok(())
     }
 
@@ -387,6 +480,8 @@ impl Scheduler {
             }
         }
         let plan = self.plan();
+        let growth: usize = plan.iter().map(|p| p.rows + GROWTH_STEP).sum();
+        self.make_room(growth * self.shape.kv_bytes_per_token);
         for p in &plan {
             if self.running[p.index].prompt_left() > 0 {
                 self.running[p.index].mark_prefill();
@@ -498,5 +593,7 @@ impl Scheduler {
     }
 }
 
+#[cfg(test)]
+mod prompt_cache_tests;
 #[cfg(test)]
 mod tests;

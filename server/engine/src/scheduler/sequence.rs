@@ -122,6 +122,11 @@ impl Sequence {
             .or_else(|| self.events.is_closed().then_some(FinishReason::Cancelled))
     }
 
+    /// The prompt's tokens.
+    pub fn prompt(&self) -> &[u32] {
+        &self.tokens[..self.prompt_len]
+    }
+
     /// Prompt tokens not yet in the cache.
     pub fn prompt_left(&self) -> usize {
         self.prompt_len.saturating_sub(self.computed)

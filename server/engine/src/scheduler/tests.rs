@@ -15,7 +15,7 @@ use crate::{
     Cancel, GenerationJob, Sampling,
 };
 
-fn start(model: FakeModel, queue_capacity: usize) -> SchedulerHandle {
+pub(super) fn start(model: FakeModel, queue_capacity: usize) -> SchedulerHandle {
     spawn(SchedulerSetup {
         model: Box::new(model),
         decoder: Arc::new(FakeDecoder),
@@ -26,24 +26,24 @@ fn start(model: FakeModel, queue_capacity: usize) -> SchedulerHandle {
     })
 }
 
-fn job(prompt: Vec<u32>, max_new: usize) -> GenerationJob {
+pub(super) fn job(prompt: Vec<u32>, max_new: usize) -> GenerationJob {
     GenerationJob::greedy(prompt, max_new, vec![0])
 }
 
 /// A reply that goes on until `max_new` (end-of-sequence banned).
-fn long_job(prompt: Vec<u32>, max_new: usize) -> GenerationJob {
+pub(super) fn long_job(prompt: Vec<u32>, max_new: usize) -> GenerationJob {
     GenerationJob {
         ban_eos: true,
         ..job(prompt, max_new)
     }
 }
 
-struct Submitted {
-    rx: UnboundedReceiver<EngineEvent>,
-    cancel: Cancel,
+pub(super) struct Submitted {
+    pub(super) rx: UnboundedReceiver<EngineEvent>,
+    pub(super) cancel: Cancel,
 }
 
-fn submit(q: &SchedulerHandle, job: GenerationJob) -> Submitted {
+pub(super) fn submit(q: &SchedulerHandle, job: GenerationJob) -> Submitted {
     let (events, rx) = unbounded_channel();
     let cancel = Cancel::default();
     q.submit(QueuedJob {
@@ -57,7 +57,7 @@ fn submit(q: &SchedulerHandle, job: GenerationJob) -> Submitted {
 }
 
 /// The reply's text and how it ended, plus the places it was told.
-fn drain(s: &mut Submitted) -> (String, FinishReason, GenerationStats, Vec<usize>) {
+pub(super) fn drain(s: &mut Submitted) -> (String, FinishReason, GenerationStats, Vec<usize>) {
     let (mut text, mut places) = (String::new(), Vec::new());
     while let Some(ev) = s.rx.blocking_recv() {
         match ev {

@@ -172,6 +172,45 @@ impl LayerCache {
         }
     }
 
+    /// Holds `source`'s first `len` positions (of the same cache type),
+    /// and nothing else: the memory of what it held before is freed, and
+    /// it takes what the copied positions need, rounded to a growth step.
+    pub fn copy_prefix(&mut self, source: &LayerCache, len: usize, kv_dim: usize) {
+        let len = len.min(source.len);
+        // Whole key blocks: the last one's columns past `len` are
+        // overwritten when positions are appended.
+        let blocks = len.div_ceil(BLOCK);
+        let groups = kv_dim / Q8_GROUP;
+        let capacity = len.max(1).next_multiple_of(GROW);
+        self.stored = match &source.stored {
+            Stored::F16 { keys, values } => Stored::F16 {
+                keys: prefix(keys, blocks * kv_dim * BLOCK, capacity * kv_dim),
+                values: prefix(values, len * kv_dim, capacity * kv_dim),
+            },
+            Stored::Q8 {
+                keys,
+                key_scales,
+                values,
+                value_scales,
+            } => Stored::Q8 {
+                keys: prefix(keys, blocks * kv_dim * BLOCK, capacity * kv_dim),
+                key_scales: prefix(key_scales, blocks * groups * BLOCK, capacity * groups),
+                values: prefix(values, len * kv_dim, capacity * kv_dim),
+                value_scales: prefix(value_scales, len * groups, capacity * groups),
+            },
+        };
+        self.len = len;
+    }
+
+    /// Forgets every position and frees the memory.
+    pub fn clear(&mut self) {
+        let cache_type = match self.stored {
+            Stored::F16 { .. } => CacheType::F16,
+            Stored::Q8 { .. } => CacheType::Q8_0,
+        };
+        *self = Self::new(cache_type);
+    }
+
     /// Room for `positions` (rounded up to a growth step) in every vector.
     fn reserve(&mut self, positions: usize, kv_dim: usize) {
         let positions = positions.next_multiple_of(GROW);
@@ -244,6 +283,14 @@ impl LayerCache {
     }
 }
 
+/// A new vector of `source`'s first `len` elements with room for
+/// `capacity`.
+fn prefix<T: Copy>(source: &[T], len: usize, capacity: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(capacity.max(len));
+    v.extend_from_slice(&source[..len]);
+    v
+}
+
 /// Capacity for `total` elements, exactly, once more are needed.
 fn reserve_total<T>(v: &mut Vec<T>, total: usize) {
     if v.capacity() < total {
@@ -298,5 +345,54 @@ mod tests {
             panic!("a q8_0 cache has q8_0 values")
         };
         assert_eq!((values.len(), scales.len()), (20 * 128, 20 * 4));
+    }
+
+    /// A copied prefix reads exactly as the source's first positions, and
+    /// positions appended to it continue it as they would the source.
+    #[test]
+    fn a_copied_prefix_reads_as_the_source_and_goes_on_alike() {
+        let (kv_heads, hd) = (2, 64);
+        let kv_dim = kv_heads * hd;
+        let data = |positions: usize, seed: usize| -> Vec<f32> {
+            (0..positions * kv_dim)
+                .map(|i| ((i * 7 + seed * 13) % 29) as f32 - 14.0)
+                .collect()
+        };
+        for cache_type in [CacheType::F16, CacheType::Q8_0] {
+            let mut source = LayerCache::new(cache_type);
+            source.append(&data(40, 1), &data(40, 2), kv_heads, hd);
+            let mut copy = LayerCache::new(cache_type);
+            copy.append(&data(300, 3), &data(300, 4), kv_heads, hd);
+            copy.copy_prefix(&source, 21, kv_dim);
+            assert_eq!(copy.positions(), 21);
+            // The old 300 positions' memory is gone: one growth step left.
+            assert!(copy.bytes() < source.bytes() + 1, "{cache_type:?}");
+            // Both go on with the same new positions: every key block and
+            // value reads the same.
+            source.truncate(21, kv_dim);
+            for cache in [&mut source, &mut copy] {
+                cache.append(&data(5, 5), &data(5, 6), kv_heads, hd);
+            }
+            for block in 0..2 {
+                for kvh in 0..kv_heads {
+                    let (a, b) = (source.keys(block, kvh, kv_dim, hd), copy.keys(block, kvh, kv_dim, hd));
+                    match (a, b) {
+                        (Keys::F16(a), Keys::F16(b)) => assert_eq!(a, b),
+                        (Keys::Q8(a, sa), Keys::Q8(b, sb)) => assert_eq!((a, sa), (b, sb)),
+                        _ => panic!("mixed cache types"),
+                    }
+                }
+            }
+            let shown = |v: Values| match v {
+                Values::F16 { values, .. } => format!("{values:?}"),
+                Values::Q8 { values, scales, .. } => format!("{values:?}{scales:?}"),
+            };
+            assert_eq!(
+                shown(source.values(0, 26, 1, kv_dim, hd)),
+                shown(copy.values(0, 26, 1, kv_dim, hd))
+            );
+            copy.clear();
+            assert_eq!((copy.positions(), copy.bytes()), (0, 0));
+        }
     }
 }
