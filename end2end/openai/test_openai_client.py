@@ -1,5 +1,7 @@
 """The official openai Python client against candlelight's API (SmolLM2)."""
 
+import urllib.request
+
 import openai
 import pytest
 from openai import OpenAI
@@ -138,3 +140,37 @@ def test_reasoning_content_is_apart_from_the_answer(client):
             model=MODEL_ID, messages=messages[:1], max_tokens=4, reasoning_effort="enormous",
         )
     assert "reasoning_effort" in str(e.value)
+
+
+def metric(server, name):
+    req = urllib.request.Request(f"{server}/metrics", headers={"Authorization": f"Bearer {API_KEY}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(f"{name} is not in /metrics")
+
+
+def test_n_choices_read_their_prompt_once(client, server):
+    card = "You are Aria, a lighthouse keeper who logs ships, wind and the colour of the sea. " * 8
+    copied = "candlelight_prefix_cache_copied_tokens_total"
+    before = metric(server, copied)
+    reply = client.chat.completions.create(
+        model=MODEL_ID,
+        messages=[{"role": "system", "content": card}, {"role": "user", "content": "Say hello."}],
+        n=4, max_tokens=4, temperature=1.0, seed=5,
+    )
+    assert len(reply.choices) == 4
+    prompt = reply.usage.prompt_tokens
+    assert prompt > 100
+    # One choice read the prompt; the other three copied all of it from
+    # its cache (each then runs its last token again for its own logits).
+    assert metric(server, copied) - before == 3 * prompt
+    # Usage reports the cache as OpenAI does: the fewest any choice had.
+    assert reply.usage.prompt_tokens_details.cached_tokens < prompt
+    again = client.chat.completions.create(
+        model=MODEL_ID,
+        messages=[{"role": "system", "content": card}, {"role": "user", "content": "Say hello."}],
+        max_tokens=2, temperature=0,
+    )
+    assert again.usage.prompt_tokens_details.cached_tokens == prompt - 1

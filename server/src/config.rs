@@ -109,7 +109,11 @@ pub struct ServeArgs {
     /// queue. Each has a KV cache slot of its own that holds up to
     /// --ctx-size tokens and grows as it is used, so the cache can take up
     /// to parallel × ctx-size tokens' worth of memory (the Model tab shows
-    /// the size per token). On CUDA (llama, qwen2, qwen3) the slots are
+    /// the size per token). On the CPU, what the running replies leave of
+    /// that memory keeps earlier prompts (up to 8 more caches, least
+    /// recently used freed first), which any new request copies its longest
+    /// cached prefix from: a second chat with the same character, an
+    /// Impersonate, `n` choices read a shared prompt once. On CUDA (llama, qwen2, qwen3) the slots are
     /// allocated at load, so fit them with --gpu-memory. candle's own models
     /// (CPUs without AVX-512 VNNI, other architectures on CUDA) run one
     /// reply at a time.

@@ -95,7 +95,10 @@ impl BatchModel for FakeModel {
     fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> Result<(), EngineError> {
         assert!(self.prefix_copy, "copy_prefix without prefix_copy");
         assert_ne!(from, to, "a slot copied onto itself");
-        assert!(len <= self.held[from].len(), "copied more than slot {from} holds");
+        assert!(
+            len <= self.held[from].len(),
+            "copied more than slot {from} holds"
+        );
         self.held[to] = self.held[from][..len].to_vec();
         self.note_peak();
         Ok(())

@@ -81,10 +81,12 @@ pub async fn chat_completions(
         let replies =
             futures::future::join_all(running.into_iter().map(|r| collect(r.events))).await;
         let mut completion_tokens = 0;
+        let mut cached_tokens = u32::MAX;
         let mut answers = Vec::with_capacity(replies.len());
         for (index, reply) in replies.into_iter().enumerate() {
             let reply = reply?;
             completion_tokens += reply.stats.completion_tokens;
+            cached_tokens = cached_tokens.min(reply.stats.cached_tokens);
             prompt_tokens = counted_prompt(prompt_tokens, &reply.stats);
             let (reasoning_content, shaped) =
                 ReplyShaper::new(&given, parse_calls).whole(&reply.text);
@@ -114,7 +116,8 @@ pub async fn chat_completions(
             created,
             model,
             choices: answers,
-            usage: Usage::new(prompt_tokens, completion_tokens),
+            usage: Usage::new(prompt_tokens, completion_tokens)
+                .with_cached(cached_tokens.min(prompt_tokens)),
         })
         .into_response());
     }
@@ -142,6 +145,7 @@ pub async fn chat_completions(
     // Every choice's completion tokens, for the usage chunk at the end.
     let spent = Arc::new(AtomicU32::new(0));
     let prompt_seen = Arc::new(AtomicU32::new(prompt_tokens));
+    let cached_seen = Arc::new(AtomicU32::new(u32::MAX));
     let mut streams = Vec::with_capacity(running.len());
     for Running { index, events } in running {
         let first = chunk(
@@ -158,6 +162,7 @@ pub async fn chat_completions(
         let chunk = chunk.clone();
         let spent = spent.clone();
         let prompt_seen = prompt_seen.clone();
+        let cached_seen = cached_seen.clone();
         let body = sse_stream(events, move |event| match event {
             EngineEvent::Text(text) => calls
                 .deltas(shaper.push(&text))
@@ -173,6 +178,7 @@ pub async fn chat_completions(
             }
             EngineEvent::Finished { reason, stats } => {
                 spent.fetch_add(stats.completion_tokens, Ordering::Relaxed);
+                cached_seen.fetch_min(stats.cached_tokens, Ordering::Relaxed);
                 let counted = counted_prompt(prompt_seen.load(Ordering::Relaxed), &stats);
                 prompt_seen.store(counted, Ordering::Relaxed);
                 let mut out: Vec<_> = calls
@@ -207,10 +213,14 @@ pub async fn chat_completions(
         if include_usage {
             let mut usage = chunk(0, Delta::default(), None);
             usage.choices.clear();
-            usage.usage = Some(Usage::new(
-                prompt_seen.load(Ordering::Relaxed),
-                spent.load(Ordering::Relaxed),
-            ));
+            let cached = cached_seen.load(Ordering::Relaxed);
+            usage.usage = Some(
+                Usage::new(
+                    prompt_seen.load(Ordering::Relaxed),
+                    spent.load(Ordering::Relaxed),
+                )
+                .with_cached(if cached == u32::MAX { 0 } else { cached }),
+            );
             out.push(json_event(&usage));
         }
         out.push(done_event());

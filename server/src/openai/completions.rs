@@ -103,7 +103,8 @@ pub async fn completions(
         let usage = Usage::new(
             counted_prompt(prompt_tokens, &reply.stats),
             reply.stats.completion_tokens,
-        );
+        )
+        .with_cached(reply.stats.cached_tokens);
         let token_logprobs = logprobs.map(|_| logprobs::completion(&reply.logprobs));
         return Ok(Json(answer(
             reply.text,
@@ -133,10 +134,13 @@ pub async fn completions(
         EngineEvent::Finished { reason, stats } => {
             let mut last = answer(String::new(), Some(finish_reason(reason)), None, None);
             if include_usage {
-                last.usage = Some(Usage::new(
-                    counted_prompt(prompt_tokens, &stats),
-                    stats.completion_tokens,
-                ));
+                last.usage = Some(
+                    Usage::new(
+                        counted_prompt(prompt_tokens, &stats),
+                        stats.completion_tokens,
+                    )
+                    .with_cached(stats.cached_tokens),
+                );
             }
             vec![json_event(&last), done_event()]
         }

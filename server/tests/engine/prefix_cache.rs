@@ -104,7 +104,10 @@ fn a_copied_prefix_gives_the_logits_of_the_prefix_in_place() {
         };
         let (parts, mut model) = load_model(&crate::common::qwen_path(), options.clone()).unwrap();
         let shape = model.shape();
-        assert!(shape.prefix_copy && shape.cache_slots > shape.slots, "{shape:?}");
+        assert!(
+            shape.prefix_copy && shape.cache_slots > shape.slots,
+            "{shape:?}"
+        );
         let card = card(&parts);
         let n = card.len();
         let tail = parts.tokenizer.encode(" What did you see today?").unwrap();
@@ -124,7 +127,11 @@ fn a_copied_prefix_gives_the_logits_of_the_prefix_in_place() {
         whole.extend(&tail);
         let again = model.forward_one(3, &whole, 0).unwrap();
         let (_, mut cold) = load_model(&crate::common::qwen_path(), options).unwrap();
-        assert_eq!(again, cold.forward_one(0, &whole, 0).unwrap(), "{cache_type:?}");
+        assert_eq!(
+            again,
+            cold.forward_one(0, &whole, 0).unwrap(),
+            "{cache_type:?}"
+        );
         println!("{cache_type:?}: {n}-token card copied; logits equal to the card in place");
     }
 }
@@ -168,12 +175,20 @@ async fn a_second_chat_starts_from_the_card_the_first_is_replying_to() {
     }
     let second_job = job_after(" What did you see today?", 12);
     let second = collect(&engine, second_job.clone()).await;
-    assert_eq!(second.stats.cached_tokens as usize, card.len(), "the card was copied");
+    assert_eq!(
+        second.stats.cached_tokens as usize,
+        card.len(),
+        "the card was copied"
+    );
     drop(first);
     let one_slot = crate::common::cpu_engine(&path, 1, 1);
     collect(&one_slot, job_after(" Tell me a long story.", 1)).await;
     let reference = collect(&one_slot, second_job).await;
-    assert_eq!(reference.stats.cached_tokens as usize, card.len(), "reused in place");
+    assert_eq!(
+        reference.stats.cached_tokens as usize,
+        card.len(),
+        "reused in place"
+    );
     assert_eq!(second.text(), reference.text());
     println!("{} card tokens copied; {:?}", card.len(), second.text());
 }

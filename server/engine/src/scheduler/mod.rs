@@ -278,18 +278,24 @@ impl Scheduler {
     /// the same card), and those behind it go ahead.
     fn admit(&mut self) {
         let mut i = 0;
-        while i < self.waiting.len() && self.running.len() < self.shape.slots && self.slots.free() > 0
+        while i < self.waiting.len()
+            && self.running.len() < self.shape.slots
+            && self.slots.free() > 0
         {
             if self.model.is_none() {
                 if let Err(e) = self.load_again() {
-                    let Some(w) = self.waiting.remove(i) else { return };
+                    let Some(w) = self.waiting.remove(i) else {
+                        return;
+                    };
                     self.end(&w.queued.events, Err(e));
                     continue;
                 }
             }
             let prompt = &self.waiting[i].queued.job.prompt_tokens;
             if let Err(e) = Sequence::fits(prompt.len(), self.shape.context_length) {
-                let Some(w) = self.waiting.remove(i) else { return };
+                let Some(w) = self.waiting.remove(i) else {
+                    return;
+                };
                 self.end(&w.queued.events, Err(e));
                 continue;
             }
@@ -297,7 +303,9 @@ impl Scheduler {
                 i += 1;
                 continue;
             }
-            let Some(w) = self.waiting.remove(i) else { return };
+            let Some(w) = self.waiting.remove(i) else {
+                return;
+            };
             let prompt = &w.queued.job.prompt_tokens;
             let Some(choice) = self.slots.take(prompt, self.shape.prefix_copy) else {
                 self.waiting.insert(i, w);

@@ -12,7 +12,9 @@ use crate::fake::FakeModel;
 
 /// `len` prompt tokens, distinct per `seed`.
 fn prompt(seed: u32, len: usize) -> Vec<u32> {
-    (0..len as u32).map(|i| 1 + (i * 7 + seed * 31) % 60).collect()
+    (0..len as u32)
+        .map(|i| 1 + (i * 7 + seed * 31) % 60)
+        .collect()
 }
 
 /// Waits until the reply has begun.
@@ -34,7 +36,9 @@ fn rows_run(log: &crate::fake::BatchLog) -> usize {
 
 #[test]
 fn a_second_chat_starts_from_the_card_a_running_chat_read() {
-    let model = FakeModel::new(2).with_prompt_cache(2).slow(Duration::from_millis(1));
+    let model = FakeModel::new(2)
+        .with_prompt_cache(2)
+        .slow(Duration::from_millis(1));
     let q = start(model, 4);
     let card = prompt(1, 600);
     let mut first_prompt = card.clone();

@@ -40,6 +40,10 @@ pub fn shared_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
+/// Fewer cached tokens than this are not worth a copy (a template's
+/// first line): they are read again.
+const MIN_COPY: usize = 16;
+
 /// A free slot may be extended in place if it would lose at most this
 /// many tokens, or at most as many as it reuses.
 const IN_PLACE_LOSS: usize = 64;
@@ -121,7 +125,7 @@ impl SlotTable {
             .filter(|&i| !self.slots[i].busy)
             .min_by_key(|&i| (!self.slots[i].tokens.is_empty(), self.slots[i].last_used))
             .unwrap_or(own);
-        if source == target || shared[source] <= shared[target] {
+        if source == target || shared[source] <= shared[target].max(MIN_COPY - 1) {
             return Choice {
                 slot: target,
                 shared: shared[target],
@@ -280,6 +284,10 @@ mod tests {
         let (busy, _) = take(&mut slots, &[3, 9], true);
         assert_eq!(slots.evictable(), Some(next));
         slots.forget(next);
-        assert_eq!(slots.evictable(), None, "only the running slot {busy} holds tokens");
+        assert_eq!(
+            slots.evictable(),
+            None,
+            "only the running slot {busy} holds tokens"
+        );
     }
 }

@@ -375,7 +375,10 @@ mod tests {
             }
             for block in 0..2 {
                 for kvh in 0..kv_heads {
-                    let (a, b) = (source.keys(block, kvh, kv_dim, hd), copy.keys(block, kvh, kv_dim, hd));
+                    let (a, b) = (
+                        source.keys(block, kvh, kv_dim, hd),
+                        copy.keys(block, kvh, kv_dim, hd),
+                    );
                     match (a, b) {
                         (Keys::F16(a), Keys::F16(b)) => assert_eq!(a, b),
                         (Keys::Q8(a, sa), Keys::Q8(b, sb)) => assert_eq!((a, sa), (b, sb)),
