@@ -154,7 +154,8 @@ def metric(server, name):
 def test_n_choices_read_their_prompt_once(client, server):
     card = "You are Aria, a lighthouse keeper who logs ships, wind and the colour of the sea. " * 8
     copied = "candlelight_prefix_cache_copied_tokens_total"
-    before = metric(server, copied)
+    counters = (copied, "candlelight_prompt_tokens_total", "candlelight_prompt_tokens_cached_total")
+    before = [metric(server, c) for c in counters]
     reply = client.chat.completions.create(
         model=MODEL_ID,
         messages=[{"role": "system", "content": card}, {"role": "user", "content": "Say hello."}],
@@ -165,7 +166,10 @@ def test_n_choices_read_their_prompt_once(client, server):
     assert prompt > 100
     # One choice read the prompt; the other three copied all of it from
     # its cache (each then runs its last token again for its own logits).
-    assert metric(server, copied) - before == 3 * prompt
+    after = [metric(server, c) for c in counters]
+    assert after[0] - before[0] == 3 * prompt
+    # Read: the prompt once, and each other choice's last token again.
+    assert (after[1] - before[1]) - (after[2] - before[2]) == prompt + 3
     # Usage reports the cache as OpenAI does: the fewest any choice had.
     assert reply.usage.prompt_tokens_details.cached_tokens < prompt
     again = client.chat.completions.create(

@@ -14,6 +14,8 @@ pub struct ReplyMetrics {
     cancelled: AtomicU64,
     failures: AtomicU64,
     prompt_tokens: AtomicU64,
+    /// Prompt tokens the KV cache gave (not read again).
+    cached_tokens: AtomicU64,
     generated_tokens: AtomicU64,
     /// Microseconds, summed over replies, for the TTFT summary.
     ttft_micros: AtomicU64,
@@ -30,6 +32,8 @@ impl ReplyMetrics {
         }
         self.prompt_tokens
             .fetch_add(stats.prompt_tokens as u64, Ordering::Relaxed);
+        self.cached_tokens
+            .fetch_add(stats.cached_tokens as u64, Ordering::Relaxed);
         self.generated_tokens
             .fetch_add(stats.completion_tokens as u64, Ordering::Relaxed);
         self.ttft_micros.fetch_add(
@@ -86,6 +90,12 @@ impl ReplyMetrics {
             "counter",
             "Prompt tokens processed.",
             get(&self.prompt_tokens).to_string(),
+        );
+        metric(
+            "prompt_tokens_cached_total",
+            "counter",
+            "Prompt tokens whose keys and values came from the cache, not read again.",
+            get(&self.cached_tokens).to_string(),
         );
         metric(
             "generated_tokens_total",
