@@ -102,7 +102,7 @@ fn a_copied_prefix_gives_the_logits_of_the_prefix_in_place() {
             cache_type,
             ..LoadOptions::default()
         };
-        let (parts, mut model) = load_model(&crate::common::qwen_path(), options.clone()).unwrap();
+        let (parts, mut model) = load_model(&crate::common::qwen_path(), options).unwrap();
         let shape = model.shape();
         assert!(
             shape.prefix_copy && shape.cache_slots > shape.slots,
