@@ -456,7 +456,11 @@ impl Scheduler {
                 let min_chunk = self.shape.exact_from.filter(|_| seq.exact);
                 let mut c = chunks::prompt_chunk(left, budget, min_chunk);
                 if c == 0 && first_prompt {
-                    c = left.min(budget.max(1)); // always make progress
+                    // Always make progress, in a chunk the exact path
+                    // reads at its speed (below its minimum a chunk costs
+                    // nearly as much as the minimum).
+                    c = chunks::prompt_chunk(left, budget.max(min_chunk.unwrap_or(1)), min_chunk)
+                        .max(left.min(budget.max(1)));
                 }
                 first_prompt = false;
                 if c == 0 {

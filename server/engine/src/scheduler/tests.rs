@@ -338,3 +338,18 @@ fn the_log_records_batches_for_inspection() {
     assert_eq!(batches[0], vec![(0, 0, 1, false)]);
     assert_eq!(batches.len(), 4);
 }
+
+/// Before its speed is measured (or when a step's time allows less), a
+/// prompt on the exact path is read in chunks of at least the path's
+/// minimum, not in smaller ones that cost nearly as much.
+#[test]
+fn a_budget_below_the_exact_minimum_still_reads_a_minimum_chunk() {
+    let mut model = FakeModel::new(1);
+    model.exact_from = Some(300);
+    let log = model.log.clone();
+    let q = start(model, 1);
+    drain(&mut submit(&q, job(vec![5; 700], 1)));
+    let first = log.lock().unwrap()[0].clone();
+    // The unmeasured budget is 128 tokens.
+    assert_eq!(first, vec![(0, 0, 300, true)]);
+}
