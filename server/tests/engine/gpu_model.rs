@@ -290,3 +290,24 @@ fn neighbouring_matrices_of_one_type_are_one_product() {
     assert!(qwen.iter().all(|&n| n == 4 || n == 5), "{qwen:?}");
     assert!(qwen.contains(&4) && qwen.contains(&5), "{qwen:?}");
 }
+
+/// The prompt cache on the GPU path: slot 1 copies the prefix slot 0 read
+/// (while slot 0 goes on with other tokens) and gives exactly the logits
+/// of slot 0 cut back to that prefix.
+#[test]
+fn a_copied_prefix_gives_the_logits_of_the_prefix_in_place() {
+    let (parts, mut model) =
+        load_model(&crate::common::qwen_path(), options(ModelImpl::Gpu, 2)).unwrap();
+    assert!(model.shape().prefix_copy);
+    let prompt = crate::common::prompt_ids(&parts, "Name three rivers of Europe.");
+    let tail = parts.tokenizer.encode(" The Rhine").unwrap();
+    let n = prompt.len();
+    model.forward_one(0, &prompt, 0).unwrap();
+    model.copy_prefix(0, 1, n).unwrap();
+    model.forward_one(0, &[11, 12, 13], n).unwrap();
+    let copied = model.forward_one(1, &tail, n).unwrap();
+    let in_place = model.forward_one(0, &tail, n).unwrap();
+    assert_eq!(copied, in_place);
+    assert!(model.copy_prefix(0, 0, n).is_err(), "a slot onto itself");
+    assert!(model.copy_prefix(0, 2, n).is_err(), "no slot 2");
+}

@@ -86,6 +86,22 @@ impl KvCache {
         ))
     }
 
+    /// Makes `to` hold `from`'s first `len` positions in every layer (the
+    /// prompt cache: a request starts from a prefix another slot read).
+    /// Two copy kernels per layer; `from` is only read.
+    pub fn copy_prefix(&self, from: usize, to: usize, len: usize) -> Result<()> {
+        for layer in &self.layers {
+            let (source, target) = (&layer[from], &layer[to]);
+            target
+                .keys
+                .slice_set(&source.keys.narrow(1, 0, len)?.contiguous()?, 1, 0)?;
+            target
+                .values
+                .slice_set(&source.values.narrow(1, 0, len)?.contiguous()?, 1, 0)?;
+        }
+        Ok(())
+    }
+
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -121,5 +137,24 @@ mod tests {
         let (other, _) = cache.read(0, 0, 8).unwrap();
         assert_eq!(other.sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
         assert_eq!(cache.bytes(), 2 * 2 * 2 * 8 * 4 * 4);
+        // Slot 0 takes slot 1's first 4 positions; the rest stays.
+        let twos = (Tensor::ones((2, 8, 4), DType::F32, &Device::Cpu).unwrap() * 3.0).unwrap();
+        cache.write(0, 0, 0, &twos, &twos).unwrap();
+        cache.copy_prefix(1, 0, 4).unwrap();
+        let (k, v) = cache.read(0, 0, 8).unwrap();
+        let (k, v): (Vec<Vec<Vec<f32>>>, Vec<Vec<Vec<f32>>>) =
+            (k.to_vec3().unwrap(), v.to_vec3().unwrap());
+        for head in 0..2 {
+            for pos in 0..8 {
+                let want = match pos {
+                    0 | 1 => 0.0,
+                    2 | 3 => 1.0,
+                    _ => 3.0,
+                };
+                assert_eq!(k[head][pos], vec![want; 4], "head {head} pos {pos}");
+                let want_v = if (2..4).contains(&pos) { 2.0 } else { want };
+                assert_eq!(v[head][pos], vec![want_v; 4]);
+            }
+        }
     }
 }

@@ -288,8 +288,18 @@ impl BatchModel for GpuModel {
             all_logits: false,
             kv_bytes_per_token: self.config.kv_values_per_token() * self.dtype.size_in_bytes(),
             cache_slots: self.slots,
-            prefix_copy: false,
+            prefix_copy: true,
         }
+    }
+
+    fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> Result<(), EngineError> {
+        if from >= self.slots || to >= self.slots || from == to || len > self.context_length {
+            return Err(EngineError::Compute(format!(
+                "cannot copy {len} positions of slot {from} into slot {to} of {}",
+                self.slots
+            )));
+        }
+        Ok(self.cache.copy_prefix(from, to, len)?)
     }
 
     fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
