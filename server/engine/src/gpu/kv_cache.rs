@@ -138,12 +138,12 @@ mod tests {
         assert_eq!(other.sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
         assert_eq!(cache.bytes(), 2 * 2 * 2 * 8 * 4 * 4);
         // Slot 0 takes slot 1's first 4 positions; the rest stays.
-        let twos = (Tensor::ones((2, 8, 4), DType::F32, &Device::Cpu).unwrap() * 3.0).unwrap();
-        cache.write(0, 0, 0, &twos, &twos).unwrap();
+        let threes = (Tensor::ones((2, 8, 4), DType::F32, &Device::Cpu).unwrap() * 3.0).unwrap();
+        cache.write(0, 0, 0, &threes, &threes).unwrap();
         cache.copy_prefix(1, 0, 4).unwrap();
         let (k, v) = cache.read(0, 0, 8).unwrap();
-        let (k, v): (Vec<Vec<Vec<f32>>>, Vec<Vec<Vec<f32>>>) =
-            (k.to_vec3().unwrap(), v.to_vec3().unwrap());
+        let k: Vec<Vec<Vec<f32>>> = k.to_vec3().unwrap();
+        let v: Vec<Vec<Vec<f32>>> = v.to_vec3().unwrap();
         for head in 0..2 {
             for pos in 0..8 {
                 let want = match pos {
