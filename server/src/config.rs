@@ -146,7 +146,8 @@ pub struct ServeArgs {
     /// drafts up to 7 tokens from the prompt and the reply so far and the
     /// model checks them in one step; the text is what `off` gives.
     /// Faster where a reply repeats its prompt (editing code, quoting);
-    /// candlelight's CPU kernels only. A draft model is not supported yet.
+    /// candlelight's CPU kernels and GPU model (not candle's own models).
+    /// A draft model is not supported yet.
     #[arg(long, env = "CANDLELIGHT_SPECULATIVE", default_value = "off")]
     pub speculative: engine::Speculative,
 

@@ -6,15 +6,21 @@
 
 use crate::common::{chat_job, collect};
 use domain::GenerationParams;
-use engine::{DeviceSpec, Engine, EngineOptions, LoadOptions, Speculative};
+use engine::{DeviceSpec, Engine, EngineOptions, LoadOptions, ModelImpl, Speculative};
 
 fn engine(speculative: Speculative) -> Engine {
+    engine_on(ModelImpl::Auto, speculative)
+}
+
+fn engine_on(model_impl: ModelImpl, speculative: Speculative) -> Engine {
     let engine = Engine::load(
         &crate::common::qwen_path(),
         EngineOptions {
             load: LoadOptions {
                 device: DeviceSpec::Cpu,
                 parallel: 1,
+                ctx_size: Some(1024),
+                model_impl,
                 ..LoadOptions::default()
             },
             speculative,
@@ -91,4 +97,24 @@ async fn drafted_replies_are_the_replies_one_token_at_a_time_gives() {
         metrics.contains("candlelight_speculative_accepted_tokens_total"),
         "{metrics}"
     );
+}
+
+/// The GPU path (run on candle's CPU device here) returns every drafted
+/// row's logits too: greedy drafts are checked and the reply is the one
+/// decoding one token at a time gives.
+#[tokio::test]
+async fn the_gpu_path_checks_drafts_too() {
+    let (plain, drafting) = (
+        engine_on(ModelImpl::Gpu, Speculative::Off),
+        engine_on(ModelImpl::Gpu, Speculative::Ngram),
+    );
+    let job = |e: &Engine| chat_job(e, EDIT, params(0.0));
+    let expected = collect(&plain, job(&plain)).await;
+    let got = collect(&drafting, job(&drafting)).await;
+    println!(
+        "GPU path: {} of {} drafted tokens confirmed",
+        got.stats.draft_accepted, got.stats.draft_tokens
+    );
+    assert_eq!(got.text(), expected.text());
+    assert!(got.stats.draft_accepted > 20, "{:?}", got.stats);
 }

@@ -258,21 +258,35 @@ impl GpuModel {
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, c.eps)?;
             x = (x + layer.feed_forward(&h)?)?;
         }
-        // Only the rows whose logits were asked for reach the output matrix.
+        // Only the rows whose logits were asked for reach the output matrix:
+        // a chunk's last, or all of them (speculative decoding checks each).
         let mut wanted = Vec::new();
+        let mut counts = Vec::new();
         let mut end = 0;
         for chunk in batch {
-            end += chunk.tokens.len();
+            let n = chunk.tokens.len();
+            end += n;
             if chunk.logits {
-                wanted.push((end - 1) as u32);
+                let rows = if chunk.all_logits { n } else { 1 };
+                wanted.extend((end - rows..end).map(|r| r as u32));
+                counts.push(rows);
             }
         }
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let last = x.index_select(&Tensor::new(wanted.as_slice(), &self.device)?, 0)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.norm, c.eps)?;
-        self.output.forward(&last)?.to_dtype(DType::F32)?.to_vec2()
+        let rows = x.index_select(&Tensor::new(wanted.as_slice(), &self.device)?, 0)?;
+        let rows = candle_nn::ops::rms_norm(&rows, &self.norm, c.eps)?;
+        let mut logits = self
+            .output
+            .forward(&rows)?
+            .to_dtype(DType::F32)?
+            .to_vec2::<f32>()?
+            .into_iter();
+        Ok(counts
+            .into_iter()
+            .map(|count| logits.by_ref().take(count).flatten().collect())
+            .collect())
     }
 }
 
@@ -285,7 +299,7 @@ impl BatchModel for GpuModel {
             prefix_reuse: true,
             exact_from: None,
             vocab: self.vocab,
-            all_logits: false,
+            all_logits: true,
             kv_bytes_per_token: self.config.kv_values_per_token() * self.dtype.size_in_bytes(),
             cache_slots: self.slots,
             prefix_copy: true,
