@@ -151,7 +151,19 @@ def metric(server, name):
     raise AssertionError(f"{name} is not in /metrics")
 
 
+def has_fast_kernels():
+    """The CPU features candlelight's own kernels need (engine::cpu::quant::vnni::available);
+    without them candle's one-sequence models run, which copy no prefixes."""
+    try:
+        flags = set(open("/proc/cpuinfo").read().split())
+    except OSError:
+        return False
+    return {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags
+
+
 def test_n_choices_read_their_prompt_once(client, server):
+    if not has_fast_kernels():
+        pytest.skip("SKIPPED: this CPU lacks AVX-512 VNNI: candle's one-sequence path copies no prefixes")
     card = "You are Aria, a lighthouse keeper who logs ships, wind and the colour of the sea. " * 8
     copied = "candlelight_prefix_cache_copied_tokens_total"
     counters = (copied, "candlelight_prompt_tokens_total", "candlelight_prompt_tokens_cached_total")

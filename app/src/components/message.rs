@@ -353,12 +353,15 @@ fn sent_title(info: &crate::types::SentInfo) -> String {
         parts.insert(0, format!("{tokens} tokens"));
     }
     if let Some(read) = &info.prompt {
-        parts.push(format!(
-            "prompt {} tokens ({} reused) read at {:.1} tok/s",
-            read.tokens,
-            read.reused,
-            read.decitokens_per_second as f64 / 10.0
-        ));
+        let mut prompt = format!("prompt {} tokens ({} reused)", read.tokens, read.reused);
+        // A speed of the one token read again says nothing.
+        if read.reused + 1 < read.tokens {
+            prompt.push_str(&format!(
+                " read at {:.1} tok/s",
+                read.decitokens_per_second as f64 / 10.0
+            ));
+        }
+        parts.push(prompt);
     }
     parts.join(" · ")
 }

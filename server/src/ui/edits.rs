@@ -31,7 +31,8 @@ pub fn apply(
             }
             *m.text_mut() = text;
             // Its token count was of the text it was sent with.
-            if let Some(info) = &mut m.sent_info {
+            let current = m.current;
+            if let Some(info) = m.sent_info.as_mut().filter(|i| i.version == current) {
                 info.tokens = None;
             }
         }

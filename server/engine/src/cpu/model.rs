@@ -530,6 +530,12 @@ impl BatchModel for CpuModel {
                 "cannot copy slot {from}'s prefix into slot {to} of {slots}"
             )));
         }
+        let held = self.caches[from].first().map_or(0, LayerCache::positions);
+        if len > held {
+            return Err(EngineError::Compute(format!(
+                "slot {from} holds {held} positions, not the {len} to copy"
+            )));
+        }
         let kv_dim = self.shape.kv_heads * self.shape.head_dim;
         // Two distinct slots: split the borrow.
         let (source, target) = if from < to {

@@ -39,8 +39,8 @@ use super::{
 const GATHER_GAP: Duration = Duration::from_millis(10);
 const GATHER_AT_MOST: Duration = Duration::from_millis(40);
 
-/// A request waits for a prompt being read when that prompt will give it
-/// at least this many more cached tokens than any cache holds now.
+/// A request waits for a prompt being read (until all they share is
+/// cached) when they share at least this many tokens.
 const WAIT_FOR_PREFIX: usize = 32;
 
 /// What one append can add to a slot's cache beyond the positions it
@@ -237,6 +237,10 @@ impl Scheduler {
 
     fn fail(&mut self, index: usize, error: EngineError) {
         let seq = self.running.remove(index);
+        // Its cache is in an unknown state: freed, and forgotten.
+        if let Some(model) = self.model.as_mut() {
+            model.clear_slot(seq.slot);
+        }
         self.slots.forget(seq.slot);
         self.slots.release(seq.slot);
         let events = seq.into_events();
@@ -333,7 +337,8 @@ impl Scheduler {
         self.running
             .iter()
             .filter(|s| s.prompt_left() > 0)
-            .any(|s| slots::shared_prefix(s.prompt(), prompt) >= cached + WAIT_FOR_PREFIX)
+            .map(|s| slots::shared_prefix(s.prompt(), prompt))
+            .any(|pending| pending > cached && pending >= WAIT_FOR_PREFIX)
     }
 
     /// Copies the chosen prefix into the request's slot, if it lives in
@@ -342,7 +347,17 @@ impl Scheduler {
         let Some(source) = choice.copy_from else {
             return choice.shared;
         };
-        self.make_room(choice.shared * self.shape.kv_bytes_per_token);
+        // The target's old prompt goes first (the copy replaces it), then
+        // room for the copy is made without touching its source.
+        if let Some(model) = self.model.as_mut() {
+            model.clear_slot(choice.slot);
+        }
+        self.slots.forget(choice.slot);
+        let copy_bytes = (choice.shared + GROWTH_STEP) * self.shape.kv_bytes_per_token;
+        if !self.make_room(copy_bytes, Some(source)) {
+            // Only by freeing the source: the prompt is read instead.
+            return 0;
+        }
         let copied = match self.model.as_mut() {
             Some(model) => model.copy_prefix(source, choice.slot, choice.shared),
             None => Err(EngineError::NoModel("it was released from memory".into())),
@@ -378,22 +393,32 @@ impl Scheduler {
     }
 
     /// Frees the least recently used earlier prompts (never a running
-    /// sequence's) until `more` bytes fit within [`Self::cache_budget`].
-    fn make_room(&mut self, more: usize) {
-        if !self.shape.prefix_copy {
-            return;
+    /// sequence's, nor `keep`) until `more` bytes fit within
+    /// [`Self::cache_budget`]; whether they fit. Only where the backend
+    /// keeps caches beyond its running slots (the GPU's are allocated at
+    /// load: nothing to free).
+    fn make_room(&mut self, more: usize, keep: Option<usize>) -> bool {
+        if !self.shape.prefix_copy || self.shape.cache_slots <= self.shape.slots {
+            return true;
         }
         let budget = self.cache_budget();
         let Some(model) = self.model.as_mut() else {
-            return;
+            return true;
         };
-        while model.cache_bytes() + more > budget {
-            let Some(slot) = self.slots.evictable() else {
-                return;
+        loop {
+            let held = model.cache_bytes();
+            if held + more <= budget {
+                return true;
+            }
+            let Some(slot) = self.slots.evictable(keep) else {
+                return false;
             };
             model.clear_slot(slot);
             self.slots.forget(slot);
             self.metrics.record_prefix_eviction();
+            if model.cache_bytes() >= held {
+                return false; // freeing frees nothing here
+            }
         }
     }
 
@@ -459,8 +484,10 @@ impl Scheduler {
                     // Always make progress, in a chunk the exact path
                     // reads at its speed (below its minimum a chunk costs
                     // nearly as much as the minimum).
+                    let rows_left = self.shape.max_rows.saturating_sub(decoding).max(1);
                     c = chunks::prompt_chunk(left, budget.max(min_chunk.unwrap_or(1)), min_chunk)
-                        .max(left.min(budget.max(1)));
+                        .max(left.min(budget.max(1)))
+                        .min(rows_left);
                 }
                 first_prompt = false;
                 if c == 0 {
@@ -493,7 +520,8 @@ impl Scheduler {
         }
         let plan = self.plan();
         let growth: usize = plan.iter().map(|p| p.rows + GROWTH_STEP).sum();
-        self.make_room(growth * self.shape.kv_bytes_per_token);
+        // Running slots alone always fit: what cannot be freed is theirs.
+        let _ = self.make_room(growth * self.shape.kv_bytes_per_token, None);
         for p in &plan {
             if self.running[p.index].prompt_left() > 0 {
                 self.running[p.index].mark_prefill();

@@ -134,3 +134,24 @@ fn the_cache_stays_within_its_budget_while_replies_run() {
     assert!(peak <= budget, "{peak} bytes held, budget {budget}");
     assert!(peak > budget / 2, "the cache was used: {peak}");
 }
+
+/// A copy that fits the budget only by freeing its own source is not
+/// made: the prompt is read instead, nothing fails, and the budget holds.
+#[test]
+fn a_copy_never_frees_its_own_source() {
+    let mut model = FakeModel::new(1).with_prompt_cache(2);
+    model.context_length = 1024;
+    let budget = 1024 + GROWTH_STEP;
+    let peak = model.peak_bytes.clone();
+    let q = start(model, 4);
+    let chat = prompt(6, 1000);
+    drain(&mut submit(&q, job(chat.clone(), 2)));
+    // Shares 300 tokens, would lose 700: it runs in the empty slot, and
+    // a copy of 300 does not fit beside the chat's 1,001.
+    let mut impersonate = chat[..300].to_vec();
+    impersonate.extend(prompt(7, 400));
+    let (_, reason, stats, _) = drain(&mut submit(&q, job(impersonate, 2)));
+    assert_eq!((reason, stats.cached_tokens), (FinishReason::Length, 0));
+    let peak = peak.load(Ordering::Relaxed);
+    assert!(peak <= budget, "{peak} bytes held, budget {budget}");
+}

@@ -157,11 +157,12 @@ impl SlotTable {
         self.slots[slot].busy = false;
     }
 
-    /// The free slot holding tokens that was used least recently: the
-    /// next one to free when the cache needs room.
-    pub fn evictable(&self) -> Option<usize> {
+    /// The free slot holding tokens that was used least recently (other
+    /// than `keep`): the next one to free when the cache needs room.
+    pub fn evictable(&self, keep: Option<usize>) -> Option<usize> {
         (0..self.slots.len())
             .filter(|&i| !self.slots[i].busy && !self.slots[i].tokens.is_empty())
+            .filter(|&i| Some(i) != keep)
             .min_by_key(|&i| self.slots[i].last_used)
     }
 }
@@ -276,16 +277,17 @@ mod tests {
             slots.record(s, 0, &prompt);
             slots.release(s);
         }
-        let oldest = slots.evictable().unwrap();
+        let oldest = slots.evictable(None).unwrap();
         slots.forget(oldest);
-        let next = slots.evictable().unwrap();
+        let next = slots.evictable(None).unwrap();
         assert_ne!(next, oldest);
-        // A running slot is never offered.
+        // A running slot is never offered, nor the one kept.
         let (busy, _) = take(&mut slots, &[3, 9], true);
-        assert_eq!(slots.evictable(), Some(next));
+        assert_eq!(slots.evictable(None), Some(next));
+        assert_eq!(slots.evictable(Some(next)), None);
         slots.forget(next);
         assert_eq!(
-            slots.evictable(),
+            slots.evictable(None),
             None,
             "only the running slot {busy} holds tokens"
         );
