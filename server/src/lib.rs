@@ -4,6 +4,7 @@
 
 mod access;
 pub mod attachments;
+mod calendar;
 mod chat;
 pub mod chat_tools;
 mod config;
