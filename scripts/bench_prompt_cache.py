@@ -16,7 +16,6 @@ reports (candlelight `usage.prompt_tokens_details.cached_tokens`,
 llama-server `timings.cache_n`). Writes the "Shared prompt cache" section
 of BENCHMARKS.md. Called by scripts/bench-prompt-cache.sh."""
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -25,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_serve import free_port
+from bench_serve import free_port, side_by_side_args
 from bench_speculative import serving
 from benchmarks_md import replace_section
 
@@ -153,13 +152,7 @@ def median_of(results, key):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--model", required=True)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--llama-server", required=True)
-    p.add_argument("--candlelight", required=True)
-    args = p.parse_args()
+    args = side_by_side_args()
 
     with tempfile.TemporaryDirectory() as data:
         port = free_port()

@@ -47,6 +47,17 @@ def wait_healthy(url, proc, seconds=120):
         time.sleep(0.5)
 
 
+def side_by_side_args():
+    """What a candlelight-beside-llama-server benchmark takes: the model, rounds, threads, both binaries."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--llama-server", required=True)
+    p.add_argument("--candlelight", required=True)
+    return p.parse_args()
+
+
 @contextlib.contextmanager
 def running_llama_server(binary, model, slots, threads):
     """llama-server on a free loopback port, `-np slots` with 2,048 tokens each; yields its URL."""

@@ -6,7 +6,6 @@ tokens after the first over the time after it. The replies with and
 without speculation must be the same text. Writes the "Speculative
 decoding" section of BENCHMARKS.md. Called by scripts/bench-speculative.sh."""
 
-import argparse
 import contextlib
 import json
 import statistics
@@ -16,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_serve import free_port, wait_healthy
+from bench_serve import free_port, side_by_side_args, wait_healthy
 from benchmarks_md import replace_section
 
 SECTION = "## Speculative decoding"
@@ -90,13 +89,7 @@ def measure(server, rounds):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--model", required=True)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--llama-server", required=True)
-    p.add_argument("--candlelight", required=True)
-    args = p.parse_args()
+    args = side_by_side_args()
 
     with tempfile.TemporaryDirectory() as data:
         ours = {on: measure(candlelight(args, on, data), args.rounds) for on in (False, True)}
