@@ -16,7 +16,6 @@ reports (candlelight `usage.prompt_tokens_details.cached_tokens`,
 llama-server `timings.cache_n`). Writes the "Shared prompt cache" section
 of BENCHMARKS.md. Called by scripts/bench-prompt-cache.sh."""
 
-import json
 import statistics
 import tempfile
 import threading
@@ -24,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_serve import free_port, side_by_side_args
+from bench_serve import free_port, side_by_side_args, stream_chunks
 from bench_speculative import serving
 from benchmarks_md import replace_section
 
@@ -47,31 +46,24 @@ def chat(url, messages, max_tokens, n=1, on_first=None):
             "stream_options": {"include_usage": True}}
     if n > 1:
         body["n"] = n
-    req = urllib.request.Request(f"{url}/v1/chat/completions", json.dumps(body).encode(),
-                                 {"Content-Type": "application/json"})
     started = time.perf_counter()
     ttft, text, cached = None, [], None
-    with urllib.request.urlopen(req, timeout=600) as r:
-        for line in r:
-            line = line.decode().strip()
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            chunk = json.loads(line[6:])
-            for choice in chunk.get("choices", []):
-                piece = choice.get("delta", {}).get("content")
-                if piece:
-                    if ttft is None:
-                        ttft = (time.perf_counter() - started) * 1000
-                        if on_first:
-                            on_first()
-                    if choice.get("index", 0) == 0:
-                        text.append(piece)
-            usage = chunk.get("usage") or {}
-            details = usage.get("prompt_tokens_details") or {}
-            if "cached_tokens" in details:
-                cached = details["cached_tokens"]
-            if "timings" in chunk and "cache_n" in chunk["timings"]:
-                cached = chunk["timings"]["cache_n"]
+    for chunk in stream_chunks(url, body):
+        for choice in chunk.get("choices", []):
+            piece = choice.get("delta", {}).get("content")
+            if piece:
+                if ttft is None:
+                    ttft = (time.perf_counter() - started) * 1000
+                    if on_first:
+                        on_first()
+                if choice.get("index", 0) == 0:
+                    text.append(piece)
+        usage = chunk.get("usage") or {}
+        details = usage.get("prompt_tokens_details") or {}
+        if "cached_tokens" in details:
+            cached = details["cached_tokens"]
+        if "timings" in chunk and "cache_n" in chunk["timings"]:
+            cached = chunk["timings"]["cache_n"]
     return ttft or 0.0, "".join(text), cached
 
 

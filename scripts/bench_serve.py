@@ -47,6 +47,17 @@ def wait_healthy(url, proc, seconds=120):
         time.sleep(0.5)
 
 
+def stream_chunks(url, body):
+    """POSTs a streamed chat request to `url`/v1/chat/completions; yields each event's JSON."""
+    req = urllib.request.Request(f"{url}/v1/chat/completions", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        for line in r:
+            line = line.decode().strip()
+            if line.startswith("data: ") and line != "data: [DONE]":
+                yield json.loads(line[6:])
+
+
 def side_by_side_args():
     """What a candlelight-beside-llama-server benchmark takes: the model, rounds, threads, both binaries."""
     p = argparse.ArgumentParser()

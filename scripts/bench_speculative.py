@@ -7,15 +7,13 @@ without speculation must be the same text. Writes the "Speculative
 decoding" section of BENCHMARKS.md. Called by scripts/bench-speculative.sh."""
 
 import contextlib
-import json
 import statistics
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from bench_serve import free_port, side_by_side_args, wait_healthy
+from bench_serve import free_port, side_by_side_args, stream_chunks, wait_healthy
 from benchmarks_md import replace_section
 
 SECTION = "## Speculative decoding"
@@ -58,21 +56,15 @@ def candlelight(args, on, data):
 
 def reply(url, message):
     """One greedy streamed reply: (text, decode tok/s after the first token)."""
-    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": message}], "temperature": 0,
-                       "max_tokens": GEN, "stream": True}).encode()
-    req = urllib.request.Request(f"{url}/v1/chat/completions", body, {"Content-Type": "application/json"})
+    body = {"model": "m", "messages": [{"role": "user", "content": message}], "temperature": 0,
+            "max_tokens": GEN, "stream": True}
     text, stamps = [], []
-    with urllib.request.urlopen(req, timeout=600) as r:
-        for line in r:
-            line = line.decode().strip()
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            chunk = json.loads(line[6:])
-            for choice in chunk.get("choices", []):
-                piece = choice.get("delta", {}).get("content")
-                if piece:
-                    text.append(piece)
-                    stamps.append(time.perf_counter())
+    for chunk in stream_chunks(url, body):
+        for choice in chunk.get("choices", []):
+            piece = choice.get("delta", {}).get("content")
+            if piece:
+                text.append(piece)
+                stamps.append(time.perf_counter())
     tps = (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-9) if len(stamps) > 1 else 0.0
     return "".join(text), tps
 

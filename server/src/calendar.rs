@@ -1,5 +1,6 @@
 //! Dates from day counts, for the few places that print one (the
-//! `current_time` tool, TGW's message time stamps) without a date crate.
+//! `current_time` tool, TGW's chat ids and message time stamps) without a
+//! date crate.
 
 /// The proleptic Gregorian (year, month, day) `days` after 1970-01-01
 /// (Howard Hinnant's `civil_from_days`).
@@ -31,5 +32,6 @@ mod tests {
         assert_eq!(civil_date(11_016), (2000, 2, 29));
         assert_eq!(civil_date(-1), (1969, 12, 31));
         assert_eq!(civil_date(20_793), (2026, 12, 6));
+        assert_eq!(civil_date(20_419), (2025, 11, 27));
     }
 }

@@ -103,6 +103,11 @@ impl LoggedMessage {
             .filter(|i| i.version == self.current)
     }
 
+    pub fn shown_sent_info_mut(&mut self) -> Option<&mut SentInfo> {
+        let current = self.current;
+        self.sent_info.as_mut().filter(|i| i.version == current)
+    }
+
     /// The text the model reads: the shown version and the attached files.
     pub fn prompt_text(&self) -> String {
         with_attachments(self.text(), &self.attachments)

@@ -28,8 +28,6 @@ pub struct FakeModel {
     /// Time one forward takes.
     pub delay: Duration,
     pub log: BatchLog,
-    /// Caches kept in all (`slots` plus a prompt cache).
-    pub cache_slots: usize,
     /// Copies between slots work, and every held token takes a byte.
     pub prefix_copy: bool,
     /// The most bytes the caches ever held (with `prefix_copy`).
@@ -46,7 +44,6 @@ impl FakeModel {
             exact_from: Some(16),
             delay: Duration::ZERO,
             log: BatchLog::default(),
-            cache_slots: slots,
             prefix_copy: false,
             peak_bytes: Arc::default(),
             held: vec![Vec::new(); slots],
@@ -56,9 +53,8 @@ impl FakeModel {
     /// With `extra` caches beside the running slots and copies between
     /// them (the CPU backend's prompt cache); a token takes one byte.
     pub fn with_prompt_cache(mut self, extra: usize) -> Self {
-        self.cache_slots = self.slots + extra;
         self.prefix_copy = true;
-        self.held = vec![Vec::new(); self.cache_slots];
+        self.held = vec![Vec::new(); self.slots + extra];
         self
     }
 
@@ -79,7 +75,7 @@ impl BatchModel for FakeModel {
             vocab: FAKE_VOCAB,
             all_logits: false,
             kv_bytes_per_token: usize::from(self.prefix_copy),
-            cache_slots: self.cache_slots,
+            cache_slots: self.held.len(),
             prefix_copy: self.prefix_copy,
         }
     }

@@ -267,7 +267,7 @@ async fn start_reply(
 
 /// `text`'s length in the model's tokens, where a tokenizer is at hand.
 fn token_count(state: &AppState, text: &str) -> Option<u32> {
-    let tokens = state.chat.tokenizer().ok()?.encode(text).ok()?;
+    let tokens = state.chat.tokenizer().ok()?.encode_text(text).ok()?;
     Some(tokens.len() as u32)
 }
 

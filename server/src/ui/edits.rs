@@ -31,8 +31,7 @@ pub fn apply(
             }
             *m.text_mut() = text;
             // Its token count was of the text it was sent with.
-            let current = m.current;
-            if let Some(info) = m.sent_info.as_mut().filter(|i| i.version == current) {
+            if let Some(info) = m.shown_sent_info_mut() {
                 info.tokens = None;
             }
         }

@@ -45,8 +45,7 @@ pub fn note_prompt(messages: &mut [LoggedMessage], target: Placement, stats: &Ge
     if asked.role != Role::User || reply.role != Role::Assistant {
         return;
     }
-    let current = asked.current;
-    if let Some(info) = asked.sent_info.as_mut().filter(|i| i.version == current) {
+    if let Some(info) = asked.shown_sent_info_mut() {
         info.prompt = Some(PromptRead {
             tokens: stats.prompt_tokens,
             reused: stats.cached_tokens,

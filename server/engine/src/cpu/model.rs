@@ -525,26 +525,18 @@ impl BatchModel for CpuModel {
 
     fn copy_prefix(&mut self, from: usize, to: usize, len: usize) -> Result<(), EngineError> {
         let slots = self.caches.len();
-        if from >= slots || to >= slots || from == to {
-            return Err(EngineError::Compute(format!(
+        let [source, target] = self.caches.get_disjoint_mut([from, to]).map_err(|_| {
+            EngineError::Compute(format!(
                 "cannot copy slot {from}'s prefix into slot {to} of {slots}"
-            )));
-        }
-        let held = self.caches[from].first().map_or(0, LayerCache::positions);
+            ))
+        })?;
+        let held = source.first().map_or(0, LayerCache::positions);
         if len > held {
             return Err(EngineError::Compute(format!(
                 "slot {from} holds {held} positions, not the {len} to copy"
             )));
         }
         let kv_dim = self.shape.kv_heads * self.shape.head_dim;
-        // Two distinct slots: split the borrow.
-        let (source, target) = if from < to {
-            let (a, b) = self.caches.split_at_mut(to);
-            (&a[from], &mut b[0])
-        } else {
-            let (a, b) = self.caches.split_at_mut(from);
-            (&b[0], &mut a[to])
-        };
         for (s, t) in source.iter().zip(target.iter_mut()) {
             t.copy_prefix(s, len, kv_dim);
         }

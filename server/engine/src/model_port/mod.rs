@@ -16,6 +16,10 @@ pub mod hyperparams;
 pub use arch::{architecture, Architecture};
 pub use error::{candle_reason, first_line, load_error, shown_file, EngineError};
 
+/// Positions a backend's cache may take beyond those it holds (it grows
+/// this many at a time): the scheduler's memory budget allows for it.
+pub const CACHE_GROWTH: usize = 256;
+
 /// One sequence's part of a batch.
 #[derive(Clone, Copy, Debug)]
 pub struct SeqChunk<'a> {

@@ -43,9 +43,8 @@ const GATHER_AT_MOST: Duration = Duration::from_millis(40);
 /// cached) when they share at least this many tokens.
 const WAIT_FOR_PREFIX: usize = 32;
 
-/// What one append can add to a slot's cache beyond the positions it
-/// holds (the CPU cache grows 256 positions at a time).
-const GROWTH_STEP: usize = 256;
+/// What one append can add to a slot's cache beyond the positions it holds.
+const GROWTH_STEP: usize = crate::model_port::CACHE_GROWTH;
 
 /// Loads the weights again after a release.
 pub type Reload = Box<dyn Fn() -> Result<Box<dyn BatchModel>, EngineError> + Send>;
@@ -238,10 +237,7 @@ impl Scheduler {
     fn fail(&mut self, index: usize, error: EngineError) {
         let seq = self.running.remove(index);
         // Its cache is in an unknown state: freed, and forgotten.
-        if let Some(model) = self.model.as_mut() {
-            model.clear_slot(seq.slot);
-        }
-        self.slots.forget(seq.slot);
+        self.free_slot(seq.slot);
         self.slots.release(seq.slot);
         let events = seq.into_events();
         self.end(&events, Err(error));
@@ -282,10 +278,9 @@ impl Scheduler {
     /// the same card), and those behind it go ahead.
     fn admit(&mut self) {
         let mut i = 0;
-        while i < self.waiting.len()
-            && self.running.len() < self.shape.slots
-            && self.slots.free() > 0
-        {
+        // The slot table has at least `shape.slots` slots, one busy per
+        // running sequence: fewer running means a free one.
+        while i < self.waiting.len() && self.running.len() < self.shape.slots {
             if self.model.is_none() {
                 if let Err(e) = self.load_again() {
                     let Some(w) = self.waiting.remove(i) else {
@@ -333,12 +328,14 @@ impl Scheduler {
         if !self.shape.prefix_copy {
             return false;
         }
-        let cached = self.slots.longest_cached(prompt);
-        self.running
+        let pending = self
+            .running
             .iter()
             .filter(|s| s.prompt_left() > 0)
             .map(|s| slots::shared_prefix(s.prompt(), prompt))
-            .any(|pending| pending > cached && pending >= WAIT_FOR_PREFIX)
+            .max()
+            .unwrap_or(0);
+        pending >= WAIT_FOR_PREFIX && pending > self.slots.longest_cached(prompt)
     }
 
     /// Copies the chosen prefix into the request's slot, if it lives in
@@ -349,10 +346,7 @@ impl Scheduler {
         };
         // The target's old prompt goes first (the copy replaces it), then
         // room for the copy is made without touching its source.
-        if let Some(model) = self.model.as_mut() {
-            model.clear_slot(choice.slot);
-        }
-        self.slots.forget(choice.slot);
+        self.free_slot(choice.slot);
         let copy_bytes = (choice.shared + GROWTH_STEP) * self.shape.kv_bytes_per_token;
         if !self.make_room(copy_bytes, Some(source)) {
             // Only by freeing the source: the prompt is read instead.
@@ -376,13 +370,18 @@ impl Scheduler {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "copying a cached prefix failed; reading the prompt");
-                if let Some(model) = self.model.as_mut() {
-                    model.clear_slot(choice.slot);
-                }
-                self.slots.forget(choice.slot);
+                self.free_slot(choice.slot);
                 0
             }
         }
+    }
+
+    /// Frees a slot's cache memory and forgets what it held.
+    fn free_slot(&mut self, slot: usize) {
+        if let Some(model) = self.model.as_mut() {
+            model.clear_slot(slot);
+        }
+        self.slots.forget(slot);
     }
 
     /// The most the KV caches may take: what the running slots take at

@@ -62,10 +62,6 @@ impl SlotTable {
         }
     }
 
-    pub fn free(&self) -> usize {
-        self.slots.iter().filter(|s| !s.busy).count()
-    }
-
     /// The longest prefix of `prompt` any slot holds (running or not).
     pub fn longest_cached(&self, prompt: &[u32]) -> usize {
         self.slots
@@ -197,7 +193,9 @@ mod tests {
             // B's next turn: slot b (shares 3), not the empty third slot.
             let (again_b, shared) = take(&mut slots, &[2, 9, 9, 7], copy);
             assert_eq!((again_b, shared), (b, 3));
-            assert_eq!(slots.free(), 1);
+            // One slot is left.
+            assert!(slots.take(&[7], copy).is_some());
+            assert!(slots.take(&[8], copy).is_none());
         }
     }
 

@@ -22,7 +22,8 @@ pub const BLOCK: usize = 16;
 /// The cache grows by this many positions at a time (a multiple of
 /// `BLOCK`), so what it takes stays within a step of what it holds (a
 /// `Vec`'s doubling would hold up to twice that).
-const GROW: usize = 256;
+const GROW: usize = crate::model_port::CACHE_GROWTH;
+const _: () = assert!(GROW.is_multiple_of(BLOCK));
 
 enum Stored {
     F16 {
