@@ -26,6 +26,16 @@ def free_port() -> int:
 QWEN = ROOT / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
 
+def has_fast_kernels():
+    """The CPU features candlelight's own kernels need (engine::cpu::quant::vnni::available);
+    without them candle's one-sequence models run, which copy no prefixes."""
+    try:
+        flags = set(open("/proc/cpuinfo").read().split())
+    except OSError:
+        return False
+    return {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags
+
+
 def launch(model: Path | None, *extra: str):
     """Starts the server on `model` (or with `extra` naming a backend);
     yields its base URL, then stops it."""

@@ -6,7 +6,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from conftest import API_KEY
+from conftest import API_KEY, has_fast_kernels
 
 MODEL_ID = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -149,16 +149,6 @@ def metric(server, name):
             if line.startswith(name + " "):
                 return float(line.split()[1])
     raise AssertionError(f"{name} is not in /metrics")
-
-
-def has_fast_kernels():
-    """The CPU features candlelight's own kernels need (engine::cpu::quant::vnni::available);
-    without them candle's one-sequence models run, which copy no prefixes."""
-    try:
-        flags = set(open("/proc/cpuinfo").read().split())
-    except OSError:
-        return False
-    return {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"} <= flags
 
 
 def test_n_choices_read_their_prompt_once(client, server):

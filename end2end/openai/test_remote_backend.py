@@ -5,7 +5,7 @@ works the same, and what only the local engine can do says so."""
 import pytest
 from openai import OpenAI
 
-from conftest import API_KEY
+from conftest import API_KEY, has_fast_kernels
 
 MODEL_ID = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -49,6 +49,17 @@ def test_streamed_usage_is_relayed(client):
     )
     usage = [c.usage for c in stream if c.usage]
     assert len(usage) == 1 and usage[0].prompt_tokens > 5, usage
+
+
+def test_the_remote_s_cached_tokens_are_relayed(client):
+    if not has_fast_kernels():
+        pytest.skip("SKIPPED: this CPU lacks AVX-512 VNNI: candle's one-sequence path caches no prefix")
+    ask = dict(model=MODEL_ID, messages=[{"role": "user", "content": "Name a colour of the sea."}],
+               max_tokens=3, temperature=0)
+    client.chat.completions.create(**ask)
+    again = client.chat.completions.create(**ask)
+    # The remote read the same prompt again from its cache, and says so.
+    assert again.usage.prompt_tokens_details.cached_tokens == again.usage.prompt_tokens - 1
 
 
 def test_completions_through_the_remote(client):

@@ -23,6 +23,10 @@ pub enum Failure {
 pub struct Ending {
     pub reason: Option<FinishReason>,
     pub prompt_tokens: u32,
+    /// Prompt tokens the server's cache gave (OpenAI's
+    /// `usage.prompt_tokens_details.cached_tokens`, llama-server's
+    /// `timings.cache_n`).
+    pub cached_tokens: u32,
     pub completion_tokens: u32,
 }
 
@@ -60,6 +64,13 @@ impl Decoder {
         if let Some(usage) = value.get("usage").filter(|u| !u.is_null()) {
             self.ending.prompt_tokens = count(&usage["prompt_tokens"]);
             self.ending.completion_tokens = count(&usage["completion_tokens"]);
+            let cached = &usage["prompt_tokens_details"]["cached_tokens"];
+            if cached.is_u64() {
+                self.ending.cached_tokens = count(cached);
+            }
+        }
+        if value["timings"]["cache_n"].is_u64() {
+            self.ending.cached_tokens = count(&value["timings"]["cache_n"]);
         }
         let choice = &value["choices"][0];
         let mut events = logprobs(&choice["logprobs"]);
@@ -267,7 +278,8 @@ mod tests {
             call(0, None, "\"Paris\"}"),
             call(1, Some("get_time"), ""),
             json!({"choices": [{"delta": {}, "finish_reason": "tool_calls"}],
-                   "usage": {"prompt_tokens": 50, "completion_tokens": 20}}),
+                   "usage": {"prompt_tokens": 50, "completion_tokens": 20,
+                             "prompt_tokens_details": {"cached_tokens": 30}}}),
         ] {
             assert!(d.chunk(&chunk).unwrap().is_empty());
         }
@@ -290,9 +302,22 @@ mod tests {
             Ending {
                 reason: Some(FinishReason::Stop),
                 prompt_tokens: 50,
+                cached_tokens: 30,
                 completion_tokens: 20
             }
         );
+    }
+
+    /// llama-server reports its cache in `timings`, beside OpenAI's usage.
+    #[test]
+    fn llama_server_s_cached_tokens_are_read() {
+        let mut d = Decoder::default();
+        let last = json!({"choices": [{"delta": {}, "finish_reason": "stop"}],
+                          "usage": {"prompt_tokens": 40, "completion_tokens": 3},
+                          "timings": {"cache_n": 36, "prompt_n": 4}});
+        d.chunk(&last).unwrap();
+        let (_, ending) = d.finish();
+        assert_eq!((ending.prompt_tokens, ending.cached_tokens), (40, 36));
     }
 
     #[test]

@@ -260,6 +260,7 @@ async fn relay(
     }
     let mut stats = GenerationStats {
         prompt_tokens: ending.prompt_tokens,
+        cached_tokens: ending.cached_tokens,
         completion_tokens: ending.completion_tokens,
         ..GenerationStats::default()
     };
