@@ -13,6 +13,8 @@ mod model;
 mod moe;
 mod ops;
 mod project;
+#[cfg(target_arch = "x86_64")]
+mod prompt_gemm;
 pub mod quant;
 mod team;
 mod weights;

@@ -102,11 +102,22 @@ const PROMPT_CACHE_SLOTS: usize = 8;
 /// Rows one forward takes: bounds the scratch memory whatever the batch.
 const MAX_ROWS: usize = 512;
 
-/// Prompt chunks of this many tokens or more run as f32 matrix products
-/// (exact, and faster than the integer kernels from about 100 tokens on;
-/// measured on Qwen2.5-0.5B, 2 cores: 64 tokens 143 vs 113 tok/s on the
-/// integer kernels, 128 tokens 124 vs 161).
-pub const EXACT_FROM: usize = 128;
+/// Prompts of this many tokens or more are read as matrix products (the
+/// scheduler's "exact" path). With AVX-512 VNNI that is every prompt, on
+/// the 8-bit prompt kernel (`prompt_gemm`): faster than the per-row
+/// kernels from 16 tokens on (Qwen2.5-0.5B, 2 cores: 16 tokens 292 vs 175
+/// tok/s, 64 tokens 483 vs 182; 1 token 49 vs 17 ms), and one kernel for
+/// every prompt token keeps a sequence's numbers independent of how much
+/// of its prompt was cached (a regenerated reply is the cold one). Without
+/// VNNI, f32 products, which only pay from about 100 tokens on (64 tokens
+/// 143 vs 113 tok/s on the per-row kernels, 128 tokens 124 vs 161).
+pub fn exact_from() -> usize {
+    if super::quant::has_fast_kernels() {
+        1
+    } else {
+        128
+    }
+}
 
 impl CpuModel {
     /// Maps the file and checks every tensor; fails (so the caller can use
@@ -432,10 +443,11 @@ impl CpuModel {
         }
 
         // Only each chunk's last row gives logits, and only when asked (or
-        // every row, for a chunk of drafted tokens). A prompt's logits pick
-        // the reply's first token, often a near tie on small models, so
-        // exact chunks keep them exact too (8-bit activations moved
-        // SmolLM2's by up to 0.27).
+        // every row, for a chunk of drafted tokens), always on the per-row
+        // kernels: a prompt's one row of logits would otherwise pay for
+        // reading the whole vocabulary's matrix into the prompt kernel's
+        // layout, and the same kernel for every logits row keeps a
+        // regenerated reply's first token the cold one's.
         let wanted: Vec<(&Segment, std::ops::Range<usize>)> = segments
             .iter()
             .filter(|s| s.logits)
@@ -463,12 +475,11 @@ impl CpuModel {
         }
         let vocab = self.output.rows;
         let mut logits = vec![0f32; rows.len() * vocab];
-        let split = rows.iter().take_while(|&&r| r < split).count();
         project_groups(
             team,
             file,
             &last,
-            &[(0..split, false), (split..rows.len(), true)],
+            &[(0..rows.len(), false)],
             &mut s.acts,
             &mut [(&self.output, &mut logits)],
         );
@@ -500,7 +511,7 @@ impl BatchModel for CpuModel {
             context_length: self.context_length,
             max_rows: MAX_ROWS,
             prefix_reuse: true,
-            exact_from: Some(EXACT_FROM),
+            exact_from: Some(exact_from()),
             vocab: self.output.rows,
             all_logits: true,
             kv_bytes_per_token: self.kv_bytes_per_token,

@@ -1,12 +1,14 @@
 //! `out = x · Wᵀ` for a batch's rows, each group by its own method: rows
-//! of long prompts as f32 matrix products (exact, and fastest for many
-//! rows), every other row (decode steps, short prompts) on the integer
-//! kernels with 8-bit activations, reading each weight once for all of
-//! them. Several matrices that read the same input (q, k, v; gate, up) go
-//! together.
+//! of prompts as matrix products (the 8-bit prompt kernel with AVX-512
+//! VNNI, else f32 products), every other row (decode steps) on the per-row
+//! integer kernels with 8-bit activations, reading each weight once for
+//! all of them. Several matrices that read the same input (q, k, v; gate,
+//! up) go together.
 
 use std::ops::Range;
 
+#[cfg(target_arch = "x86_64")]
+use super::prompt_gemm;
 use super::{
     gemm,
     matmul::{matmul, Product},
@@ -16,8 +18,9 @@ use super::{
 };
 
 /// Rows `rows` of `x` (each `cols` wide) times every matrix of
-/// `products`, into the same rows of each output. `exact`: as f32 matrix
-/// products where the CPU can, else on the integer kernels.
+/// `products`, into the same rows of each output. `exact`: as matrix
+/// products where the CPU can (the prompt path), else on the per-row
+/// integer kernels.
 pub fn project(
     team: &Team,
     file: &WeightFile,
@@ -33,6 +36,15 @@ pub fn project(
     let cols = products[0].0.cols;
     let n = rows.len();
     let input = &x[rows.start * cols..rows.end * cols];
+    #[cfg(target_arch = "x86_64")]
+    if exact && products.iter().all(|(w, _)| prompt_gemm::suits(w)) {
+        acts.quantize_lanes(input, cols);
+        for (w, out) in products.iter_mut() {
+            let out = &mut out[rows.start * w.rows..rows.end * w.rows];
+            prompt_gemm::gemm(team, w, file.bytes(w), &acts.lanes, out);
+        }
+        return;
+    }
     if exact && products.iter().all(|(w, _)| gemm::suits(w)) {
         for (w, out) in products.iter_mut() {
             let out = &mut out[rows.start * w.rows..rows.end * w.rows];

@@ -35,7 +35,8 @@ pub struct SeqChunk<'a> {
     /// vector of `tokens.len() × vocab` (speculative decoding checks each
     /// drafted token). Only where [`ModelShape::all_logits`].
     pub all_logits: bool,
-    /// Compute this chunk on the backend's exact path, if it has one (see
+    /// Compute this chunk on the backend's prompt path (matrix products:
+    /// the CPU's 8-bit prompt kernel, or f32 products), if it has one (see
     /// [`ModelShape::exact_from`]). The scheduler sets it for every chunk
     /// of a long enough prompt, so a sequence's numbers never depend on how
     /// its prompt was split or what it was batched with.
@@ -55,9 +56,9 @@ pub struct ModelShape {
     /// reuses the prefix it shares with what the slot holds. Without it a
     /// new prompt starts at position 0 (chunks still continue one another).
     pub prefix_reuse: bool,
-    /// Prompts of at least this many tokens can run on an exact path (f32
-    /// activations); shorter chunks and single decode tokens use the fast
-    /// one. `None`: one path for everything.
+    /// Prompts of at least this many tokens run on the prompt path (see
+    /// [`SeqChunk::exact`]); shorter ones and single decode tokens use the
+    /// per-row one. `None`: one path for everything.
     pub exact_from: Option<usize>,
     /// Logits per token.
     pub vocab: usize,

@@ -1,6 +1,8 @@
 //! Activations quantized to 8 bits in blocks of 32 (like llama.cpp's Q8_1),
 //! so that weight-activation dot products run on integers.
 
+use super::LaneActs;
+
 /// Several rows of activations, each quantized in blocks of 32.
 pub struct QuantizedActs {
     pub cols: usize,
@@ -36,6 +38,9 @@ pub struct QuantizedActs {
     /// Per block: `d` times each of `sum4`, for Q6_K's offset of 32 (which
     /// has a scale per 16 values).
     pub dsum4: Vec<f32>,
+    /// The same values sixteen tokens to a register, for the prompt
+    /// kernel (filled by `quantize_lanes` only).
+    pub lanes: LaneActs,
 }
 
 impl QuantizedActs {
@@ -54,12 +59,28 @@ impl QuantizedActs {
             d8k: Vec::new(),
             kq: Vec::new(),
             dsum4: Vec::new(),
+            lanes: LaneActs::default(),
         }
     }
 
     /// Quantizes `rows` rows of `cols` values (`cols` a multiple of 32),
     /// reusing the buffers.
     pub fn quantize(&mut self, x: &[f32], cols: usize) {
+        self.quantize_blocks(x, cols);
+        self.regroup(x.len() / 32);
+    }
+
+    /// Quantizes `x` as [`quantize`](Self::quantize) does and lays it out
+    /// for the prompt kernel (`lanes`) instead of the single-token ones.
+    pub fn quantize_lanes(&mut self, x: &[f32], cols: usize) {
+        self.quantize_blocks(x, cols);
+        let mut lanes = std::mem::take(&mut self.lanes);
+        lanes.fill(self, x.len() / cols.max(1));
+        self.lanes = lanes;
+    }
+
+    /// Each block's values, scale and sums.
+    fn quantize_blocks(&mut self, x: &[f32], cols: usize) {
         debug_assert_eq!(cols % 32, 0);
         let blocks = x.len() / 32;
         self.cols = cols;
@@ -69,6 +90,18 @@ impl QuantizedActs {
         self.sum4.resize(blocks, [0; 8]);
         self.sumf.resize(blocks, 0.0);
         self.dsum.resize(blocks, 0.0);
+        #[cfg(target_arch = "x86_64")]
+        if super::has_fast_kernels() {
+            // Safety: the CPU has AVX-512 (F, BW, VL) and the buffers hold
+            // `blocks` blocks.
+            unsafe { super::vnni::quantize_blocks(x, self) };
+            return;
+        }
+        self.portable_blocks(x);
+    }
+
+    /// The blocks as the vector code computes them, on any CPU.
+    pub(crate) fn portable_blocks(&mut self, x: &[f32]) {
         for (b, chunk) in x.chunks_exact(32).enumerate() {
             let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
             let d = amax / 127.0;
@@ -76,7 +109,8 @@ impl QuantizedActs {
             let qs = &mut self.qs[b * 32..b * 32 + 32];
             let mut sum4 = [0i32; 8];
             for (i, (q, v)) in qs.iter_mut().zip(chunk).enumerate() {
-                *q = (v * inv).round() as i8;
+                // To nearest even, as the vector conversion rounds.
+                *q = (v * inv).round_ties_even() as i8;
                 sum4[i / 4] += *q as i32;
             }
             self.d[b] = d;
@@ -85,7 +119,6 @@ impl QuantizedActs {
             self.sumf[b] = self.sum[b] as f32;
             self.dsum[b] = d * self.sumf[b];
         }
-        self.regroup(blocks);
     }
 
     /// Fills the kernels' layouts (`nib`, `kq`, the spread scales) from

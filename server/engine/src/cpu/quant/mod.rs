@@ -7,12 +7,20 @@
 
 mod act;
 mod dequant;
+mod lanes;
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod tiles;
+#[cfg(target_arch = "x86_64")]
+pub mod unpack;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
 pub use act::QuantizedActs;
 pub use dequant::dequantize_row;
+pub use lanes::{LaneActs, LANES};
+#[cfg(target_arch = "x86_64")]
+pub use unpack::SignedRows;
 
 /// The GGUF block formats this path understands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -166,3 +166,34 @@ fn kernel_timings() {
         println!("{line}");
     }
 }
+
+/// The vector quantization gives the portable loop's values, scales and
+/// sums exactly, ties to even included.
+#[test]
+fn vector_quantization_matches_the_portable_one() {
+    if !has_fast_kernels() {
+        return crate::test_support::skip(
+            "cpu::quant::vector_quantization_matches_the_portable_one",
+            "this CPU lacks AVX-512 VNNI",
+        );
+    }
+    let cols = 256;
+    let mut x = random(3 * cols, 9);
+    // A block of ties: its scale is 1, its values halfway between integers.
+    for (i, v) in x[..32].iter_mut().enumerate() {
+        *v = i as f32 - 15.5;
+    }
+    x[0] = 127.0;
+    x[33] = 0.0;
+    x[64..96].fill(0.0);
+    let mut fast = QuantizedActs::default();
+    fast.quantize(&x, cols);
+    let mut portable = QuantizedActs::default();
+    portable.quantize(&x, cols);
+    portable.portable_blocks(&x);
+    assert_eq!(fast.qs, portable.qs);
+    assert_eq!(fast.d, portable.d);
+    assert_eq!(fast.sum, portable.sum);
+    assert_eq!(fast.sum4, portable.sum4);
+    assert_eq!(fast.dsum, portable.dsum);
+}

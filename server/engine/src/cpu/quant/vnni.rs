@@ -23,6 +23,48 @@ pub fn available() -> bool {
     })
 }
 
+/// [`QuantizedActs::quantize`]'s blocks (values, scale, sums), as the
+/// portable loop computes them.
+///
+/// # Safety
+/// The CPU must support the features of [`available`]; `acts`' block
+/// buffers must hold `x.len() / 32` blocks.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub unsafe fn quantize_blocks(x: &[f32], acts: &mut QuantizedActs) {
+    let ones = _mm256_set1_epi8(1);
+    let ones16 = _mm256_set1_epi16(1);
+    let abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFF_FFFF));
+    for b in 0..x.len() / 32 {
+        let p = x.as_ptr().add(b * 32);
+        let (v0, v1) = (_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16)));
+        let amax = _mm512_reduce_max_ps(_mm512_max_ps(
+            _mm512_and_ps(v0, abs_mask),
+            _mm512_and_ps(v1, abs_mask),
+        ));
+        let d = amax / 127.0;
+        let inv = _mm512_set1_ps(if d > 0.0 { 1.0 / d } else { 0.0 });
+        // Rounds to nearest even (the default rounding mode).
+        let q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, inv));
+        let q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, inv));
+        let bytes = _mm256_set_m128i(_mm512_cvtsepi32_epi8(q1), _mm512_cvtsepi32_epi8(q0));
+        _mm256_storeu_si256(acts.qs.as_mut_ptr().add(b * 32) as *mut __m256i, bytes);
+        // Sums of each 4 consecutive values: bytes to pair sums to quad sums.
+        let sum4 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones, bytes), ones16);
+        _mm256_storeu_si256(acts.sum4.as_mut_ptr().add(b) as *mut __m256i, sum4);
+        let s = _mm_add_epi32(
+            _mm256_castsi256_si128(sum4),
+            _mm256_extracti128_si256(sum4, 1),
+        );
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+        let sum = _mm_cvtsi128_si32(s);
+        acts.d[b] = d;
+        acts.sum[b] = sum;
+        acts.sumf[b] = sum as f32;
+        acts.dsum[b] = d * sum as f32;
+    }
+}
+
 /// Sums the 8 lanes.
 #[inline(always)]
 unsafe fn hsum(v: __m256) -> f32 {
