@@ -22,7 +22,7 @@ use super::{
         add, add_bias, gelu_mul, rms_norm, rms_norm_in_place, silu_mul, soft_cap, RopeStyle,
         RopeTable,
     },
-    project::project_groups,
+    project::{project_groups, prompt_kernel_takes},
     quant::{dequantize_row, QuantizedActs},
     team::Team,
     weights::{Matrix, WeightFile},
@@ -443,11 +443,12 @@ impl CpuModel {
         }
 
         // Only each chunk's last row gives logits, and only when asked (or
-        // every row, for a chunk of drafted tokens), always on the per-row
-        // kernels: a prompt's one row of logits would otherwise pay for
-        // reading the whole vocabulary's matrix into the prompt kernel's
-        // layout, and the same kernel for every logits row keeps a
-        // regenerated reply's first token the cold one's.
+        // every row, for a chunk of drafted tokens). Where the prompt kernel
+        // would take them, they run on the per-row kernels instead: a
+        // prompt's one row would pay for unpacking the whole vocabulary's
+        // matrix, and one kernel for every logits row keeps a regenerated
+        // reply's first token the cold one's. On the f32 path, prompts keep
+        // exact logits (8-bit activations moved SmolLM2's by up to 0.27).
         let wanted: Vec<(&Segment, std::ops::Range<usize>)> = segments
             .iter()
             .filter(|s| s.logits)
@@ -475,11 +476,16 @@ impl CpuModel {
         }
         let vocab = self.output.rows;
         let mut logits = vec![0f32; rows.len() * vocab];
+        let split = if prompt_kernel_takes(&self.output) {
+            rows.len()
+        } else {
+            rows.iter().take_while(|&&r| r < split).count()
+        };
         project_groups(
             team,
             file,
             &last,
-            &[(0..rows.len(), false)],
+            &[(0..split, false), (split..rows.len(), true)],
             &mut s.acts,
             &mut [(&self.output, &mut logits)],
         );

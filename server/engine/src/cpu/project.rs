@@ -64,6 +64,19 @@ pub fn project(
     }
 }
 
+/// Whether prompt rows times `w` run on the 8-bit prompt kernel.
+pub fn prompt_kernel_takes(w: &Matrix) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        prompt_gemm::suits(w)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = w;
+        false
+    }
+}
+
 /// [`project`] for each group of rows on its own method: a batch's rows on
 /// the integer kernels, then its exact ones.
 pub fn project_groups(
