@@ -141,6 +141,38 @@ fn qwen_matches_candle() {
     );
 }
 
+/// Q5_K (the format of Q5_K_M files' big matrices): Qwen with every matrix
+/// of whole 256-value super-blocks requantized to it (the 24 feed-forward
+/// down projections; the rest have 896 columns and keep their format), on
+/// our kernels for prompt and decode, against candle.
+#[test]
+fn qwen_with_q5_k_matches_candle() {
+    if !ours_run_here("qwen_with_q5_k_matches_candle") {
+        return;
+    }
+    use engine::tools::quantize::{run, QuantizeArgs, Target};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qwen-q5_k.gguf");
+    let converted = run(&QuantizeArgs {
+        model: crate::common::qwen_path(),
+        out: path.clone(),
+        to: Target::Q5K,
+    })
+    .unwrap();
+    assert_eq!(converted, 24, "the down projections");
+    let (parts, _) = load_model(&path, one_slot(ModelImpl::Auto)).unwrap();
+    assert!(
+        parts.info.cpu_threads.is_some(),
+        "our kernels load Q5_K (candle's are the fallback)"
+    );
+    check(
+        path,
+        &["What is the capital of France?", "def fib(n):"],
+        QWEN_TOLERANCE,
+        QWEN_TOLERANCE,
+    );
+}
+
 /// SmolLM2 with every weight matrix dequantized to f32, written in `dir`.
 fn smollm2_as_f32(dir: &std::path::Path) -> std::path::PathBuf {
     use engine::tools::quantize::{run, QuantizeArgs, Target};

@@ -19,6 +19,10 @@ use super::ToolError;
 pub enum Target {
     Q8_0,
     Q4_0,
+    /// Q5_K for matrices whose rows are whole 256-value super-blocks; the
+    /// others keep their format.
+    #[value(name = "q5-k")]
+    Q5K,
     F16,
     F32,
 }
@@ -28,6 +32,7 @@ impl Target {
         match self {
             Target::Q8_0 => GgmlDType::Q8_0,
             Target::Q4_0 => GgmlDType::Q4_0,
+            Target::Q5K => GgmlDType::Q5K,
             Target::F16 => GgmlDType::F16,
             Target::F32 => GgmlDType::F32,
         }
@@ -40,6 +45,7 @@ impl Target {
             Target::F16 => 1,
             Target::Q4_0 => 2,
             Target::Q8_0 => 7,
+            Target::Q5K => 16,
         }
     }
 }

@@ -54,6 +54,24 @@ pub fn dequantize_row(format: Format, row: &[u8], out: &mut [f32]) {
                     }
                 }
             }
+            Format::Q5K => {
+                // Q4_K's layout with a fifth bit per value: sub-block j's in
+                // bit j of `qh[l]`.
+                let (d, dmin) = (f16_at(x, 0), f16_at(x, 2));
+                let (scales, qh, qs) = (&x[4..16], &x[16..48], &x[48..176]);
+                for g in 0..4 {
+                    let (sc0, m0) = scale_min_k4(2 * g, scales);
+                    let (sc1, m1) = scale_min_k4(2 * g + 1, scales);
+                    for l in 0..32 {
+                        let q = qs[32 * g + l];
+                        let h0 = ((qh[l] >> (2 * g)) & 1) << 4;
+                        let h1 = ((qh[l] >> (2 * g + 1)) & 1) << 4;
+                        y[64 * g + l] = d * sc0 as f32 * ((q & 0xF) | h0) as f32 - dmin * m0 as f32;
+                        y[64 * g + 32 + l] =
+                            d * sc1 as f32 * ((q >> 4) | h1) as f32 - dmin * m1 as f32;
+                    }
+                }
+            }
             Format::Q6K => {
                 let (ql, qh, sc) = (&x[0..128], &x[128..192], &x[192..208]);
                 let d = f16_at(x, 208);

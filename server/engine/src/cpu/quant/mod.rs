@@ -31,6 +31,7 @@ pub enum Format {
     Q5_0,
     Q8_0,
     Q4K,
+    Q5K,
     Q6K,
 }
 
@@ -45,6 +46,7 @@ impl Format {
             G::Q5_0 => Format::Q5_0,
             G::Q8_0 => Format::Q8_0,
             G::Q4K => Format::Q4K,
+            G::Q5K => Format::Q5K,
             G::Q6K => Format::Q6K,
             _ => return None,
         })
@@ -54,7 +56,7 @@ impl Format {
     pub fn block_len(self) -> usize {
         match self {
             Format::F32 => 1,
-            Format::Q4K | Format::Q6K => 256,
+            Format::Q4K | Format::Q5K | Format::Q6K => 256,
             _ => 32,
         }
     }
@@ -68,6 +70,7 @@ impl Format {
             Format::Q5_0 => 22,
             Format::Q8_0 => 34,
             Format::Q4K => 144,
+            Format::Q5K => 176,
             Format::Q6K => 210,
         }
     }

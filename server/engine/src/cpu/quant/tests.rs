@@ -12,6 +12,7 @@ pub(crate) const FORMATS: &[(GgmlDType, Format)] = &[
     (GgmlDType::Q5_0, Format::Q5_0),
     (GgmlDType::Q8_0, Format::Q8_0),
     (GgmlDType::Q4K, Format::Q4K),
+    (GgmlDType::Q5K, Format::Q5K),
     (GgmlDType::Q6K, Format::Q6K),
 ];
 

@@ -21,7 +21,7 @@ pub fn block_len(format: Format) -> usize {
 
 /// Whether values carry a per-block minimum (`scale · q + min`).
 pub fn has_min(format: Format) -> bool {
-    matches!(format, Format::Q4_1 | Format::Q4K)
+    matches!(format, Format::Q4_1 | Format::Q4K | Format::Q5K)
 }
 
 /// Formats the prompt kernel reads.
@@ -114,7 +114,10 @@ unsafe fn unpack_row(format: Format, row: &[u8], q: &mut [i8], scale: &mut [f32]
         _mm256_set_m128i(hi, lo)
     };
     match format {
-        Format::Q4K => {
+        Format::Q4K | Format::Q5K => {
+            let fifth = format == Format::Q5K;
+            let qs_at = if fifth { 48 } else { 16 };
+            let sixteen = _mm256_set1_epi8(0x10);
             for (b, x) in row.chunks_exact(bb).enumerate() {
                 let (d, dmin) = (f16_at(x, 0), f16_at(x, 2));
                 for j in 0..8 {
@@ -123,12 +126,20 @@ unsafe fn unpack_row(format: Format, row: &[u8], q: &mut [i8], scale: &mut [f32]
                     min[b * 8 + j] = -dmin * m as f32;
                 }
                 for g in 0..4 {
-                    let raw = load(x, 16 + 32 * g);
-                    store(b * 256 + 64 * g, _mm256_and_si256(raw, low4));
-                    store(
-                        b * 256 + 64 * g + 32,
-                        _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4),
-                    );
+                    let raw = load(x, qs_at + 32 * g);
+                    let mut lo = _mm256_and_si256(raw, low4);
+                    let mut hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+                    if fifth {
+                        // Sub-block k's fifth bits: bit k of each of 32 bytes.
+                        let qh = load(x, 16);
+                        let bit = |k: usize| {
+                            _mm256_test_epi8_mask(qh, _mm256_set1_epi8((1u8 << k) as i8))
+                        };
+                        lo = _mm256_or_si256(lo, _mm256_maskz_mov_epi8(bit(2 * g), sixteen));
+                        hi = _mm256_or_si256(hi, _mm256_maskz_mov_epi8(bit(2 * g + 1), sixteen));
+                    }
+                    store(b * 256 + 64 * g, lo);
+                    store(b * 256 + 64 * g + 32, hi);
                 }
             }
         }

@@ -117,7 +117,8 @@ pub unsafe fn dot_tile<const T: usize>(
         Format::Q4_1 => wide32::<T, Q4_1>(row, acts, first),
         Format::Q5_0 => wide32::<T, Q5_0>(row, acts, first),
         Format::Q8_0 => wide32::<T, Q8_0>(row, acts, first),
-        Format::Q4K => q4k::<T>(row, acts, first),
+        Format::Q4K => q4k::<T, false>(row, acts, first),
+        Format::Q5K => q4k::<T, true>(row, acts, first),
         Format::Q6K => q6k::<T>(row, acts, first),
         Format::F32 => super::scalar::dot_tile(format, row, acts, act_rows),
     }
@@ -333,18 +334,23 @@ unsafe fn blocks32<const T: usize>(
 /// activations are stored in that order (`QuantizedActs::kq`), so per token
 /// and 128 values the work is two loads, two `vpdpbusd` and two scaled adds.
 /// The mins are corrected once per super-block from the block sums.
+///
+/// `FIFTH`: Q5_K, the same layout after 32 bytes of fifth bits (sub-block
+/// j's in bit j of each byte), which are ORed in as 16s.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn q4k<const T: usize>(
+unsafe fn q4k<const T: usize, const FIFTH: bool>(
     row: &[u8],
     acts: &[&QuantizedActs; T],
     first: [usize; T],
 ) -> [f32; T] {
-    let nb = row.len() / 144;
+    let (bb, qs_at) = if FIFTH { (176, 48) } else { (144, 16) };
+    let nb = row.len() / bb;
+    let sixteen = _mm512_set1_epi8(0x10);
     let mut acc = [_mm512_setzero_ps(); T];
     let mut mins = [_mm256_setzero_ps(); T];
     let mask = _mm512_set1_epi8(0x0F);
     for b in 0..nb {
-        let x = row.get_unchecked(b * 144..);
+        let x = row.get_unchecked(b * bb..);
         let (d, dmin) = (f16_at(x, 0), f16_at(x, 2));
         let scales = &x[4..16];
         let mut sc = [0f32; 8];
@@ -355,10 +361,21 @@ unsafe fn q4k<const T: usize>(
         }
         let neg_mins = _mm256_loadu_ps(m.as_ptr());
         for half in 0..2 {
-            let raw = _mm512_loadu_si512(x.as_ptr().add(16 + 64 * half) as *const __m512i);
-            let lo = _mm512_and_si512(raw, mask);
-            let hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
+            let raw = _mm512_loadu_si512(x.as_ptr().add(qs_at + 64 * half) as *const __m512i);
+            let mut lo = _mm512_and_si512(raw, mask);
+            let mut hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
             let j = 4 * half;
+            if FIFTH {
+                // Bytes 0-31 of `lo` are sub-block j, 32-63 sub-block j + 2;
+                // of `hi`, j + 1 and j + 3.
+                let qh = _mm256_loadu_si256(x.as_ptr().add(16) as *const __m256i);
+                let bit =
+                    |k: usize| _mm256_test_epi8_mask(qh, _mm256_set1_epi8((1u8 << k) as i8)) as u64;
+                let lo_bits = bit(j) | (bit(j + 2) << 32);
+                let hi_bits = bit(j + 1) | (bit(j + 3) << 32);
+                lo = _mm512_or_si512(lo, _mm512_maskz_mov_epi8(lo_bits, sixteen));
+                hi = _mm512_or_si512(hi, _mm512_maskz_mov_epi8(hi_bits, sixteen));
+            }
             // Lanes 0-7 and 8-15: sub-blocks (j, j + 2), then (j + 1, j + 3).
             let spread = |p: usize, q: usize| {
                 _mm512_insertf32x8(_mm512_set1_ps(sc[p]), _mm256_set1_ps(sc[q]), 1)
