@@ -2,10 +2,11 @@
 //! path (llama, qwen2, qwen3, qwen3moe, gemma3, phi3), for a batch of
 //! sequences at once: every chunk's tokens are rows of one activation
 //! matrix, so each weight is read once per layer for all of them, while
-//! attention reads each sequence's own slot of the KV cache (f16 or q8_0). Rows of
-//! long prompts run as f32 matrix products (exact), all other rows (decode
-//! steps, short prompts) on the 8-bit integer kernels; each row's numbers
-//! depend only on its own sequence, never on what it was batched with.
+//! attention reads each sequence's own slot of the KV cache (f16 or q8_0). Prompt
+//! rows run as matrix products (the 8-bit prompt kernel, or f32 products
+//! without VNNI), decode rows on the per-row 8-bit kernels; each row's
+//! numbers depend only on its own sequence, never on what it was batched
+//! with.
 
 use std::path::Path;
 

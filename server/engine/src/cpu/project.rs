@@ -36,32 +36,44 @@ pub fn project(
     let cols = products[0].0.cols;
     let n = rows.len();
     let input = &x[rows.start * cols..rows.end * cols];
-    #[cfg(target_arch = "x86_64")]
-    if exact && products.iter().all(|(w, _)| prompt_gemm::suits(w)) {
-        acts.quantize_lanes(input, cols);
-        for (w, out) in products.iter_mut() {
-            let out = &mut out[rows.start * w.rows..rows.end * w.rows];
-            prompt_gemm::gemm(team, w, file.bytes(w), &acts.lanes, out);
-        }
-        return;
-    }
-    if exact && products.iter().all(|(w, _)| gemm::suits(w)) {
-        for (w, out) in products.iter_mut() {
-            let out = &mut out[rows.start * w.rows..rows.end * w.rows];
-            gemm::gemm(team, w, file.bytes(w), input, n, out);
-        }
-    } else {
+    // Each product on the best path the CPU has for its format: prompt
+    // rows on the prompt kernel, else as f32 products; everything else (and
+    // formats neither takes) on the per-row kernels, fused in one step.
+    let path = |w: &Matrix| match () {
+        _ if exact && prompt_kernel_takes(w) => Path::PromptKernel,
+        _ if exact && gemm::suits(w) => Path::F32,
+        _ => Path::PerRow,
+    };
+    if products.iter().any(|(w, _)| path(w) == Path::PerRow) {
         acts.quantize(input, cols);
-        let mut fused: Vec<Product> = products
-            .iter_mut()
-            .map(|(w, out)| Product {
+    }
+    if products.iter().any(|(w, _)| path(w) == Path::PromptKernel) {
+        acts.quantize_lanes(input, cols);
+    }
+    let mut per_row = Vec::new();
+    for (w, out) in products.iter_mut() {
+        let out = &mut out[rows.start * w.rows..rows.end * w.rows];
+        match path(w) {
+            #[cfg(target_arch = "x86_64")]
+            Path::PromptKernel => prompt_gemm::gemm(team, w, file.bytes(w), &acts.lanes, out),
+            Path::F32 => gemm::gemm(team, w, file.bytes(w), input, n, out),
+            _ => per_row.push(Product {
                 w,
                 bytes: file.bytes(w),
-                out: &mut out[rows.start * w.rows..rows.end * w.rows],
-            })
-            .collect();
-        matmul(team, &mut fused, acts, n);
+                out,
+            }),
+        }
     }
+    if !per_row.is_empty() {
+        matmul(team, &mut per_row, acts, n);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    PromptKernel,
+    F32,
+    PerRow,
 }
 
 /// Whether prompt rows times `w` run on the 8-bit prompt kernel.

@@ -423,9 +423,9 @@ impl Scheduler {
 
     /// How much of a `shared` prefix to reuse: all of it but at least one
     /// prompt token, which is computed for its logits. (A chat's next turn
-    /// then runs only its new tokens, on the fast path; its numbers equal
-    /// a cold run's whenever that run was on the fast path too, i.e. for
-    /// prompts shorter than the backend's `exact_from`.)
+    /// then runs only its new tokens; its numbers equal a cold run's when
+    /// both ran on the same path, e.g. every prompt token on the CPU's
+    /// prompt kernel.)
     fn reusable(&self, shared: usize, prompt_len: usize) -> usize {
         if !self.shape.prefix_reuse {
             return 0;

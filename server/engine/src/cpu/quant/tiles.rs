@@ -44,7 +44,8 @@ pub unsafe fn tile<const R: usize, const J: usize, const L: usize, const MIN: bo
     let wq = rows.q.as_ptr().add(first_row * cols);
     let scale = rows.scale.as_ptr().add(first_row * nb);
     let offset = rows.offset.as_ptr().add(first_row * nb);
-    let min = rows.min.as_ptr().add(first_row * (cols / 32));
+    // (Empty for formats without a minimum: only read when `MIN`.)
+    let min = rows.min.as_ptr().wrapping_add(first_row * (cols / 32));
     let aq = acts.q.as_ptr();
     for b in 0..nb {
         let (act_block, first_quad) = (b * L / 32, (b * L % 32) / 4);
@@ -88,6 +89,7 @@ pub unsafe fn tile<const R: usize, const J: usize, const L: usize, const MIN: bo
         }
     }
     // Lane i is token i of its group, `stride` values apart in `out`.
+    debug_assert!(out.stride * (LANES - 1) <= i32::MAX as usize);
     let index = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
         _mm512_set1_epi32(out.stride as i32),

@@ -46,6 +46,10 @@ pub struct SignedRows {
 impl SignedRows {
     /// Unpacks `rows` rows of `cols` values, stored one after another in `bytes`.
     pub fn unpack(&mut self, format: Format, bytes: &[u8], rows: usize, cols: usize) {
+        assert!(
+            super::has_fast_kernels() && supported(format),
+            "unpacking {format:?} needs AVX-512 VNNI"
+        );
         let nb = cols / block_len(format);
         self.cols = cols;
         self.rows = rows;
