@@ -7,6 +7,8 @@
 
 use candle_core::{DType, Device, Result, Tensor};
 
+use super::launches::{contiguous, op};
+
 /// Query rows whose scores exist at once.
 pub const QUERY_BLOCK: usize = 64;
 
@@ -56,7 +58,7 @@ pub fn attend(
         let queries = if plan.blocks.len() == 1 {
             queries.clone()
         } else {
-            queries.narrow(1, *first, *rows)?.contiguous()?
+            contiguous(&queries.narrow(1, *first, *rows)?)?
         };
         outputs.push(attend_block(
             &queries,
@@ -68,8 +70,36 @@ pub fn attend(
     }
     match outputs.len() {
         1 => Ok(outputs.remove(0)),
-        _ => Tensor::cat(&outputs, 1),
+        _ => op(Tensor::cat(&outputs, 1)),
     }
+}
+
+/// Every decode row of a batch at once, in a fixed number of launches
+/// whatever the number of rows: `queries` (rows, heads, head_dim), each
+/// row's keys and values (rows, kv_heads, len, head_dim), `mask` (rows, 1,
+/// 1, len) 0 where the row's sequence has a key and −∞ past its end (none
+/// when every row sees all `len`). Returns (rows, heads · head_dim).
+pub fn attend_rows(
+    queries: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    mask: Option<&Tensor>,
+    scale: f64,
+) -> Result<Tensor> {
+    let (rows, heads, head_dim) = queries.dims3()?;
+    let kv_heads = keys.dim(1)?;
+    // Heads g·i .. g·(i+1) share key head i: a group's queries are rows of
+    // one product with its keys.
+    let q = queries.reshape((rows, kv_heads, heads / kv_heads, head_dim))?;
+    let scores = op(q.matmul(&keys.t()?))?;
+    let scores = op(op(scores * scale)?.to_dtype(DType::F32))?;
+    let scores = match mask {
+        Some(mask) => op(scores.broadcast_add(mask))?,
+        None => scores,
+    };
+    let probs = op(candle_nn::ops::softmax_last_dim(&scores))?;
+    let probs = op(probs.to_dtype(values.dtype()))?;
+    op(probs.matmul(values))?.reshape((rows, heads * head_dim))
 }
 
 /// One block of query rows over the keys it may see, `mask` (rows, keys).
@@ -85,16 +115,18 @@ fn attend_block(
     let groups = heads / kv_heads;
     // Heads are numbered so that heads g·i .. g·(i+1) share key head i.
     let q = queries.reshape((kv_heads, groups * n, head_dim))?;
-    let scores = (q.matmul(&keys.t()?)? * scale)?.to_dtype(DType::F32)?;
+    let scores = op(op(q.matmul(&keys.t()?))? * scale)?;
+    let scores = op(scores.to_dtype(DType::F32))?;
     let scores = match mask {
-        Some(mask) => scores
+        Some(mask) => op(scores
             .reshape((kv_heads, groups, n, len))?
-            .broadcast_add(mask)?
-            .reshape((kv_heads, groups * n, len))?,
+            .broadcast_add(mask))?
+        .reshape((kv_heads, groups * n, len))?,
         None => scores,
     };
-    let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(values.dtype())?;
-    probs.matmul(values)?.reshape((heads, n, head_dim))
+    let probs = op(candle_nn::ops::softmax_last_dim(&scores))?;
+    let probs = op(probs.to_dtype(values.dtype()))?;
+    op(probs.matmul(values))?.reshape((heads, n, head_dim))
 }
 
 /// (n, len): 0 where query `i` (at position start + i) may see key `j`,
@@ -200,6 +232,43 @@ mod tests {
             let parts = attend(&q, &k, &v, &plan(block), 0.3).unwrap();
             let diff = (&parts - &whole).unwrap().abs().unwrap().max_all().unwrap();
             assert!(diff.to_scalar::<f32>().unwrap() < 1e-5, "block {block}");
+        }
+    }
+
+    /// Rows of different sequences and lengths at once give what each
+    /// gives alone over its own keys.
+    #[test]
+    fn decode_rows_at_once_match_each_alone() {
+        let dev = Device::Cpu;
+        let (heads, kv_heads, d, context) = (6, 2, 8, 12);
+        let keys = Tensor::randn(0f32, 1.0, (3, kv_heads, context, d), &dev).unwrap();
+        let values = Tensor::randn(0f32, 1.0, (3, kv_heads, context, d), &dev).unwrap();
+        let q = Tensor::randn(0f32, 1.0, (3, heads, d), &dev).unwrap();
+        let lens = [5usize, 12, 1];
+        let mask: Vec<f32> = lens
+            .iter()
+            .flat_map(|&l| (0..context).map(move |j| if j < l { 0.0 } else { f32::NEG_INFINITY }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (3, 1, 1, context), &dev).unwrap();
+        let all = attend_rows(&q, &keys, &values, Some(&mask), 0.3).unwrap();
+        for (row, &len) in lens.iter().enumerate() {
+            let queries = q.get(row).unwrap().unsqueeze(1).unwrap();
+            let k = keys.get(row).unwrap().narrow(1, 0, len).unwrap();
+            let v = values.get(row).unwrap().narrow(1, 0, len).unwrap();
+            let plan = ChunkPlan::new(1, len - 1, &dev).unwrap();
+            let alone = attend(&queries, &k, &v, &plan, 0.3)
+                .unwrap()
+                .reshape(heads * d)
+                .unwrap();
+            let diff = (all.get(row).unwrap() - alone)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "row {row}: {diff}");
         }
     }
 

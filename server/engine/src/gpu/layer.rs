@@ -8,7 +8,10 @@ use candle_core::{
     DType, Device, Module, Result, Tensor,
 };
 
-use super::stacked::Stacked;
+use super::{
+    launches::{contiguous, op},
+    stacked::Stacked,
+};
 
 pub struct Layer {
     pub attn_norm: Tensor,
@@ -104,9 +107,9 @@ impl Layer {
         };
         let [q, k, v] = match &self.qkv_bias {
             Some([bq, bk, bv]) => [
-                q.broadcast_add(bq)?,
-                k.broadcast_add(bk)?,
-                v.broadcast_add(bv)?,
+                op(q.broadcast_add(bq))?,
+                op(k.broadcast_add(bk))?,
+                op(v.broadcast_add(bv))?,
             ],
             None => [q, k, v],
         };
@@ -121,7 +124,8 @@ impl Layer {
         let Ok([gate, up]) = <[Tensor; 2]>::try_from(self.gate_up.forward(x)?) else {
             candle_core::bail!("gate and up did not come out as two");
         };
-        self.down.forward(&(candle_nn::ops::silu(&gate)? * up)?)
+        let gated = op(op(candle_nn::ops::silu(&gate))? * up)?;
+        op(self.down.forward(&gated))
     }
 
     /// Matrix products one forward of this layer runs (q/k/v, o, gate/up,
@@ -142,8 +146,8 @@ fn heads_first(
 ) -> Result<Tensor> {
     let x = x.reshape((x.dim(0)?, heads, head_dim))?;
     let x = match norm {
-        Some(alpha) => candle_nn::ops::rms_norm(&x.contiguous()?, alpha, eps)?,
+        Some(alpha) => op(candle_nn::ops::rms_norm(&contiguous(&x)?, alpha, eps))?,
         None => x,
     };
-    x.transpose(0, 1)?.contiguous()?.unsqueeze(0)
+    contiguous(&x.transpose(0, 1)?)?.unsqueeze(0)
 }

@@ -1,8 +1,11 @@
-//! candlelight's own model on candle tensors, the CUDA path: every sequence
-//! slot has a KV cache allocated once and written in place, grouped-query
-//! attention reads the shared key/value heads without repeating them, and
-//! one forward runs the chunks of many sequences together, so decoding
-//! eight replies reads the weights once. It runs on candle's CPU device
+//! candlelight's own model on candle tensors, the CUDA path: one KV tensor
+//! per layer for all sequence slots, allocated once and written in place by
+//! one scatter per layer; grouped-query attention reads the shared
+//! key/value heads without repeating them; one forward runs the chunks of
+//! many sequences together, so decoding eight replies reads the weights
+//! once, and their attention runs as one batched product with a length
+//! mask, so a decode step issues as many kernels for eight replies as for
+//! one (`launches` counts them). It runs on candle's CPU device
 //! too, which is how `make test` checks it against candle's reference
 //! models without a GPU. Dense llama, qwen2 and qwen3 files; the other
 //! architectures use `engine::candle` on CUDA.
@@ -10,6 +13,7 @@
 mod attention;
 pub mod fit;
 mod kv_cache;
+pub mod launches;
 mod layer;
 mod rope;
 mod stacked;
@@ -23,7 +27,8 @@ use candle_core::{
 
 use attention::ChunkPlan;
 use fit::Footprint;
-use kv_cache::{CacheShape, KvCache};
+use kv_cache::{CacheShape, KvCache, SlotRows};
+use launches::{contiguous, issued, op};
 use layer::{Layer, Reader};
 use rope::Rope;
 
@@ -50,6 +55,56 @@ pub struct GpuModel {
     vocab: usize,
     /// What the memory plan found room for, when one was made.
     kv_tokens_that_fit: Option<usize>,
+    /// Operations each layer issued in the last forward.
+    last_launches: Vec<usize>,
+}
+
+/// A forward's decode rows (chunks of one token), attended all at once.
+struct DecodeRows {
+    /// Their rows among the forward's tokens, when not all of them.
+    rows: Option<Tensor>,
+    /// Their slots' keys and values, as far as the longest sees.
+    slots: SlotRows,
+    /// (rows, 1, 1, len): −∞ past each row's own keys; none when all see `len`.
+    mask: Option<Tensor>,
+}
+
+impl DecodeRows {
+    fn plan(
+        batch: &[SeqChunk],
+        cache: &KvCache,
+        device: &Device,
+    ) -> candle_core::Result<Option<Self>> {
+        let (mut rows, mut slots, mut seen) = (Vec::new(), Vec::new(), Vec::new());
+        let mut row = 0;
+        for chunk in batch {
+            if chunk.tokens.len() == 1 {
+                rows.push(row as u32);
+                slots.push(chunk.slot);
+                seen.push(chunk.start + 1);
+            }
+            row += chunk.tokens.len();
+        }
+        let Some(&len) = seen.iter().max() else {
+            return Ok(None);
+        };
+        let mask = if seen.iter().all(|&s| s == len) {
+            None
+        } else {
+            let values: Vec<f32> = seen
+                .iter()
+                .flat_map(|&s| (0..len).map(move |j| if j < s { 0.0 } else { f32::NEG_INFINITY }))
+                .collect();
+            Some(Tensor::from_vec(values, (seen.len(), 1, 1, len), device)?)
+        };
+        Ok(Some(Self {
+            rows: (rows.len() < row)
+                .then(|| Tensor::new(rows.as_slice(), device))
+                .transpose()?,
+            slots: cache.slot_rows(&slots, len, device)?,
+            mask,
+        }))
+    }
 }
 
 /// Why a file is not for this path (it then runs on `engine::candle`).
@@ -181,7 +236,14 @@ impl GpuModel {
             context_length,
             vocab,
             kv_tokens_that_fit,
+            last_launches: Vec::new(),
         })
+    }
+
+    /// Operations (kernel launches on a GPU) each layer issued in the last
+    /// forward.
+    pub fn launches_per_layer(&self) -> &[usize] {
+        &self.last_launches
     }
 
     /// Matrix products each layer runs per forward (q/k/v and gate/up
@@ -209,55 +271,98 @@ impl GpuModel {
         Ok(())
     }
 
-    fn run(&self, batch: &[SeqChunk]) -> candle_core::Result<Vec<Vec<f32>>> {
+    fn run(&mut self, batch: &[SeqChunk]) -> candle_core::Result<Vec<Vec<f32>>> {
         let c = &self.config;
         let (heads, kv_heads, head_dim) = (c.heads, c.kv_heads, c.head_dim);
         let tokens: Vec<u32> = batch
             .iter()
             .flat_map(|b| b.tokens.iter().copied())
             .collect();
-        let positions: Vec<u32> = batch
+        let placed: Vec<(usize, usize)> = batch
             .iter()
-            .flat_map(|b| (b.start..b.start + b.tokens.len()).map(|p| p as u32))
+            .flat_map(|b| (b.start..b.start + b.tokens.len()).map(move |p| (b.slot, p)))
             .collect();
+        let positions: Vec<u32> = placed.iter().map(|&(_, p)| p as u32).collect();
         let ids = Tensor::new(tokens.as_slice(), &self.device)?;
         let rotation = self
             .rope
             .rows(&Tensor::new(positions.as_slice(), &self.device)?)?;
         let scale = f64::from(c.attention_scale);
-        let plans = batch
+        let targets = self.cache.targets(&placed, &self.device)?;
+        let decode = DecodeRows::plan(batch, &self.cache, &self.device)?;
+        // The other chunks (prompts), attended one by one, and where each
+        // chunk's rows land among the attention's outputs: decode rows
+        // first, then the chunks in batch order.
+        let mut chunks = Vec::new();
+        let mut order = Vec::new();
+        let (mut decode_seen, mut offset) = (0, 0);
+        let decode_count = batch.iter().filter(|b| b.tokens.len() == 1).count();
+        let mut chunk_rows = decode_count;
+        for b in batch {
+            let n = b.tokens.len();
+            if n == 1 {
+                order.push(decode_seen as u32);
+                decode_seen += 1;
+            } else {
+                chunks.push((b, offset, ChunkPlan::new(n, b.start, &self.device)?));
+                order.extend((chunk_rows..chunk_rows + n).map(|r| r as u32));
+                chunk_rows += n;
+            }
+            offset += n;
+        }
+        let reorder = order
             .iter()
-            .map(|b| ChunkPlan::new(b.tokens.len(), b.start, &self.device))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let mut x = self.embedding.embedding(&ids)?.to_dtype(self.dtype)?;
+            .enumerate()
+            .any(|(i, &r)| r as usize != i)
+            .then(|| Tensor::new(order.as_slice(), &self.device))
+            .transpose()?;
+        let mut x = op(op(self.embedding.embedding(&ids))?.to_dtype(self.dtype))?;
+        let mut launches = Vec::with_capacity(self.layers.len());
         for (i, layer) in self.layers.iter().enumerate() {
-            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.eps)?;
+            let before = issued();
+            let h = op(candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.eps))?;
             let (q, k, v) = layer.attention_inputs(&h, (heads, kv_heads, head_dim), c.eps)?;
             let q = self.rope.apply(&q, &rotation)?.squeeze(0)?;
             let k = self.rope.apply(&k, &rotation)?.squeeze(0)?;
             let v = v.squeeze(0)?;
-            let mut outputs = Vec::with_capacity(batch.len());
-            let mut offset = 0;
-            for (chunk, plan) in batch.iter().zip(&plans) {
-                let n = chunk.tokens.len();
-                self.cache.write(
-                    i,
-                    chunk.slot,
-                    chunk.start,
-                    &k.narrow(1, offset, n)?,
-                    &v.narrow(1, offset, n)?,
-                )?;
-                let (keys, values) = self.cache.read(i, chunk.slot, chunk.start + n)?;
-                let queries = q.narrow(1, offset, n)?.contiguous()?;
-                let out = attention::attend(&queries, &keys, &values, plan, scale)?;
-                outputs.push(out.transpose(0, 1)?.reshape((n, heads * head_dim))?);
-                offset += n;
+            self.cache.write(i, &targets, &k, &v)?;
+            let mut outputs = Vec::with_capacity(chunks.len() + 1);
+            if let Some(d) = &decode {
+                let queries = match &d.rows {
+                    Some(rows) => op(q.index_select(rows, 1))?,
+                    None => q.clone(),
+                };
+                let queries = contiguous(&queries.transpose(0, 1)?)?;
+                let (keys, values) = self.cache.read_slots(i, &d.slots)?;
+                outputs.push(attention::attend_rows(
+                    &queries,
+                    &keys,
+                    &values,
+                    d.mask.as_ref(),
+                    scale,
+                )?);
             }
-            let attended = Tensor::cat(&outputs, 0)?;
-            x = (x + layer.o.forward(&attended)?)?;
-            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, c.eps)?;
-            x = (x + layer.feed_forward(&h)?)?;
+            for (chunk, offset, plan) in &chunks {
+                let n = chunk.tokens.len();
+                let (keys, values) = self.cache.read(i, chunk.slot, chunk.start + n)?;
+                let queries = contiguous(&q.narrow(1, *offset, n)?)?;
+                let out = attention::attend(&queries, &keys, &values, plan, scale)?;
+                outputs.push(contiguous(&out.transpose(0, 1)?)?.reshape((n, heads * head_dim))?);
+            }
+            let attended = match outputs.len() {
+                1 => outputs.remove(0),
+                _ => op(Tensor::cat(&outputs, 0))?,
+            };
+            let attended = match &reorder {
+                Some(order) => op(attended.index_select(order, 0))?,
+                None => attended,
+            };
+            x = op(x + op(layer.o.forward(&attended))?)?;
+            let h = op(candle_nn::ops::rms_norm(&x, &layer.ffn_norm, c.eps))?;
+            x = op(x + layer.feed_forward(&h)?)?;
+            launches.push(issued() - before);
         }
+        self.last_launches = launches;
         // Only the rows whose logits were asked for reach the output matrix:
         // a chunk's last, or all of them (speculative decoding checks each).
         let mut wanted = Vec::new();

@@ -4,6 +4,7 @@
 
 use candle_core::{DType, Device, Result, Tensor};
 
+use super::launches::op;
 use crate::model_port::arch::RopeStyle;
 
 pub struct Rope {
@@ -48,9 +49,9 @@ impl Rope {
 
     /// Rotates `x` (1, heads, rows, head_dim) by the rows' (cos, sin).
     pub fn apply(&self, x: &Tensor, (cos, sin): &(Tensor, Tensor)) -> Result<Tensor> {
-        match self.style {
+        op(match self.style {
             RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(x, cos, sin),
             RopeStyle::Halves => candle_nn::rotary_emb::rope(x, cos, sin),
-        }
+        })
     }
 }

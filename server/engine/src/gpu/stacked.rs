@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 
+use super::launches::op;
+
 use candle_core::{
     quantized::{gguf_file::Content, QMatMul, QStorage, QTensor},
     Device, Module, Result, Tensor,
@@ -58,7 +60,7 @@ impl Stacked {
     pub fn forward(&self, x: &Tensor) -> Result<Vec<Tensor>> {
         let mut outputs = Vec::new();
         for (weight, widths) in &self.groups {
-            let y = weight.forward(x)?;
+            let y = op(weight.forward(x))?;
             if widths.len() == 1 {
                 outputs.push(y);
                 continue;
