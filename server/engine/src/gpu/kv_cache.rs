@@ -60,8 +60,8 @@ impl KvCache {
 
     /// Where a forward's keys go, for every layer: `tokens` lists each
     /// token's (slot, position) in batch order, and the result indexes the
-    /// rows of keys laid out (kv_heads, tokens, head_dim), head-major as
-    /// the projections leave them.
+    /// rows of keys laid out (tokens, kv_heads, head_dim), as the
+    /// projections leave them.
     pub fn targets(&self, tokens: &[(usize, usize)], device: &Device) -> Result<Tensor> {
         let CacheShape {
             kv_heads,
@@ -69,9 +69,10 @@ impl KvCache {
             head_dim,
             ..
         } = self.shape;
-        let rows: Vec<u32> = (0..kv_heads)
-            .flat_map(|h| {
-                tokens.iter().flat_map(move |&(slot, pos)| {
+        let rows: Vec<u32> = tokens
+            .iter()
+            .flat_map(|&(slot, pos)| {
+                (0..kv_heads).flat_map(move |h| {
                     std::iter::repeat_n(((slot * kv_heads + h) * context + pos) as u32, head_dim)
                 })
             })
@@ -79,7 +80,7 @@ impl KvCache {
         Tensor::from_vec(rows, (kv_heads * tokens.len(), head_dim), device)
     }
 
-    /// Stores `keys` and `values` (kv_heads, tokens, head_dim, contiguous)
+    /// Stores `keys` and `values` (tokens, kv_heads, head_dim, contiguous)
     /// at `targets` (see [`targets`](Self::targets)) in `layer`: one
     /// scatter each.
     pub fn write(
@@ -89,7 +90,7 @@ impl KvCache {
         keys: &Tensor,
         values: &Tensor,
     ) -> Result<()> {
-        let (kv_heads, tokens, head_dim) = keys.dims3()?;
+        let (tokens, kv_heads, head_dim) = keys.dims3()?;
         let source = (kv_heads * tokens, head_dim);
         let rows = self.shape.rows();
         op(self.keys[layer]
@@ -213,9 +214,9 @@ mod tests {
         };
         let dev = Device::Cpu;
         let cache = KvCache::new(shape, DType::F32, &dev).unwrap();
-        // (kv_heads, tokens, head_dim): head h of token i holds 10h + i + 1.
+        // (tokens, kv_heads, head_dim): head h of token i holds 10h + i + 1.
         let keys: Vec<f32> = (0..2)
-            .flat_map(|h| (0..2).flat_map(move |i| vec![(10 * h + i + 1) as f32; 4]))
+            .flat_map(|i| (0..2).flat_map(move |h| vec![(10 * h + i + 1) as f32; 4]))
             .collect();
         let keys = Tensor::from_vec(keys, (2, 2, 4), &dev).unwrap();
         let doubled = (&keys * 2.0).unwrap();

@@ -15,10 +15,9 @@ use super::{
 
 pub struct Layer {
     pub attn_norm: Tensor,
-    /// Queries, keys and values, stacked where their types match.
+    /// Queries, keys and values, stacked where their types match, with
+    /// qwen2's biases added to each stacked output.
     qkv: Stacked,
-    /// qwen2's biases of q, k and v.
-    qkv_bias: Option<[Tensor; 3]>,
     /// qwen3: RMSNorm of each query and key head before the rotation.
     q_norm: Option<Tensor>,
     k_norm: Option<Tensor>,
@@ -75,14 +74,16 @@ impl<R: std::io::Seek + std::io::Read> Reader<'_, R> {
         let names = |parts: &[&str], suffix: &str| -> Vec<String> {
             parts.iter().map(|t| format!("{p}.{t}.{suffix}")).collect()
         };
-        let qkv_bias = match names(&["attn_q", "attn_k", "attn_v"], "bias").as_slice() {
-            [q, k, v] if self.has(q) => Some([self.vector(q)?, self.vector(k)?, self.vector(v)?]),
-            _ => None,
+        let qkv = self.stacked(&names(&["attn_q", "attn_k", "attn_v"], "weight"))?;
+        let qkv = match names(&["attn_q", "attn_k", "attn_v"], "bias").as_slice() {
+            [q, k, v] if self.has(q) => {
+                qkv.with_biases(&[self.vector(q)?, self.vector(k)?, self.vector(v)?])?
+            }
+            _ => qkv,
         };
         Ok(Layer {
             attn_norm: self.vector(&format!("{p}.attn_norm.weight"))?,
-            qkv: self.stacked(&names(&["attn_q", "attn_k", "attn_v"], "weight"))?,
-            qkv_bias,
+            qkv,
             q_norm: self.optional_vector(&format!("{p}.attn_q_norm.weight"))?,
             k_norm: self.optional_vector(&format!("{p}.attn_k_norm.weight"))?,
             o: self.matrix(&format!("{p}.attn_output.weight"))?,
@@ -105,17 +106,9 @@ impl Layer {
         let Ok([q, k, v]) = <[Tensor; 3]>::try_from(self.qkv.forward(h)?) else {
             candle_core::bail!("q, k and v did not come out as three");
         };
-        let [q, k, v] = match &self.qkv_bias {
-            Some([bq, bk, bv]) => [
-                op(q.broadcast_add(bq))?,
-                op(k.broadcast_add(bk))?,
-                op(v.broadcast_add(bv))?,
-            ],
-            None => [q, k, v],
-        };
-        let q = heads_first(&q, heads, head_dim, self.q_norm.as_ref(), eps)?;
-        let k = heads_first(&k, kv_heads, head_dim, self.k_norm.as_ref(), eps)?;
-        let v = heads_first(&v, kv_heads, head_dim, None, eps)?;
+        let q = by_heads(&q, heads, head_dim, self.q_norm.as_ref(), eps)?;
+        let k = by_heads(&k, kv_heads, head_dim, self.k_norm.as_ref(), eps)?;
+        let v = by_heads(&v, kv_heads, head_dim, None, eps)?;
         Ok((q, k, v))
     }
 
@@ -135,19 +128,19 @@ impl Layer {
     }
 }
 
-/// (rows, heads·head_dim) → (1, heads, rows, head_dim), each head normed
-/// first when the model has a per-head norm.
-fn heads_first(
+/// (rows, heads·head_dim) → (rows, heads, head_dim), contiguous (a copy
+/// when `x` is one part of a stacked product's output), each head normed
+/// when the model has a per-head norm.
+fn by_heads(
     x: &Tensor,
     heads: usize,
     head_dim: usize,
     norm: Option<&Tensor>,
     eps: f32,
 ) -> Result<Tensor> {
-    let x = x.reshape((x.dim(0)?, heads, head_dim))?;
-    let x = match norm {
-        Some(alpha) => op(candle_nn::ops::rms_norm(&contiguous(&x)?, alpha, eps))?,
-        None => x,
-    };
-    contiguous(&x.transpose(0, 1)?)?.unsqueeze(0)
+    let x = contiguous(x)?.reshape((x.dim(0)?, heads, head_dim))?;
+    match norm {
+        Some(alpha) => op(candle_nn::ops::rms_norm(&x, alpha, eps)),
+        None => Ok(x),
+    }
 }

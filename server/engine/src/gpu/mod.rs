@@ -322,17 +322,15 @@ impl GpuModel {
             let before = issued();
             let h = op(candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.eps))?;
             let (q, k, v) = layer.attention_inputs(&h, (heads, kv_heads, head_dim), c.eps)?;
-            let q = self.rope.apply(&q, &rotation)?.squeeze(0)?;
-            let k = self.rope.apply(&k, &rotation)?.squeeze(0)?;
-            let v = v.squeeze(0)?;
+            let q = self.rope.apply(&q, &rotation)?;
+            let k = self.rope.apply(&k, &rotation)?;
             self.cache.write(i, &targets, &k, &v)?;
             let mut outputs = Vec::with_capacity(chunks.len() + 1);
             if let Some(d) = &decode {
                 let queries = match &d.rows {
-                    Some(rows) => op(q.index_select(rows, 1))?,
+                    Some(rows) => op(q.index_select(rows, 0))?,
                     None => q.clone(),
                 };
-                let queries = contiguous(&queries.transpose(0, 1)?)?;
                 let (keys, values) = self.cache.read_slots(i, &d.slots)?;
                 outputs.push(attention::attend_rows(
                     &queries,
@@ -345,7 +343,7 @@ impl GpuModel {
             for (chunk, offset, plan) in &chunks {
                 let n = chunk.tokens.len();
                 let (keys, values) = self.cache.read(i, chunk.slot, chunk.start + n)?;
-                let queries = contiguous(&q.narrow(1, *offset, n)?)?;
+                let queries = contiguous(&q.narrow(0, *offset, n)?.transpose(0, 1)?)?;
                 let out = attention::attend(&queries, &keys, &values, plan, scale)?;
                 outputs.push(contiguous(&out.transpose(0, 1)?)?.reshape((n, heads * head_dim))?);
             }

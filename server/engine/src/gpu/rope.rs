@@ -47,11 +47,20 @@ impl Rope {
         ))
     }
 
-    /// Rotates `x` (1, heads, rows, head_dim) by the rows' (cos, sin).
+    /// Rotates `x` (rows, heads, head_dim) by the rows' (cos, sin), in the
+    /// layout the projections leave: each row is a batch of its own with
+    /// its own table row (candle's batched rope), so no heads-first copy.
     pub fn apply(&self, x: &Tensor, (cos, sin): &(Tensor, Tensor)) -> Result<Tensor> {
+        let (rows, heads, head_dim) = x.dims3()?;
+        let x = x.reshape((rows, heads, 1, head_dim))?;
+        let (cos, sin) = (
+            cos.reshape((rows, 1, head_dim / 2))?,
+            sin.reshape((rows, 1, head_dim / 2))?,
+        );
         op(match self.style {
-            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(x, cos, sin),
-            RopeStyle::Halves => candle_nn::rotary_emb::rope(x, cos, sin),
-        })
+            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(&x, &cos, &sin),
+            RopeStyle::Halves => candle_nn::rotary_emb::rope(&x, &cos, &sin),
+        })?
+        .reshape((rows, heads, head_dim))
     }
 }

@@ -17,6 +17,8 @@ use candle_core::{
 pub struct Stacked {
     /// Each product and the widths of the outputs it holds, in order.
     groups: Vec<(QMatMul, Vec<usize>)>,
+    /// Each group's biases, stacked like its rows: one add per group.
+    biases: Option<Vec<Tensor>>,
 }
 
 impl Stacked {
@@ -53,14 +55,40 @@ impl Stacked {
                 Ok((QMatMul::from_qtensor(stacked)?, widths))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { groups })
+        Ok(Self {
+            groups,
+            biases: None,
+        })
+    }
+
+    /// Adds each matrix's bias (in the order of the names it was loaded
+    /// with) to its outputs, one add per group of stacked matrices.
+    pub fn with_biases(mut self, biases: &[Tensor]) -> Result<Self> {
+        let mut next = biases.iter();
+        let stacked = self
+            .groups
+            .iter()
+            .map(|(_, widths)| {
+                let parts: Vec<&Tensor> = next.by_ref().take(widths.len()).collect();
+                if parts.len() != widths.len() {
+                    candle_core::bail!("fewer biases than stacked matrices");
+                }
+                Tensor::cat(&parts, 0)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.biases = Some(stacked);
+        Ok(self)
     }
 
     /// Each matrix's output for rows `x`, in the order they were named.
     pub fn forward(&self, x: &Tensor) -> Result<Vec<Tensor>> {
         let mut outputs = Vec::new();
-        for (weight, widths) in &self.groups {
+        for (g, (weight, widths)) in self.groups.iter().enumerate() {
             let y = op(weight.forward(x))?;
+            let y = match &self.biases {
+                Some(biases) => op(y.broadcast_add(&biases[g]))?,
+                None => y,
+            };
             if widths.len() == 1 {
                 outputs.push(y);
                 continue;
