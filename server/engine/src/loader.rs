@@ -168,6 +168,7 @@ fn weights(
                 ctx_size,
                 slots: parallel,
                 memory_limit: limit,
+                activations: None,
             },
         )?;
         tracing::info!("running on candlelight's GPU path");

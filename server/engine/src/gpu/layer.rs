@@ -29,6 +29,19 @@ pub struct Layer {
 }
 
 /// Reads tensors of one file onto one device.
+/// Quantized weights stay quantized; dense ones (F32, F16, BF16) become a
+/// tensor in `dtype`, the activations' (candle would make them f32, which
+/// bf16 activations cannot be multiplied with).
+pub fn in_dtype(weights: QTensor, dtype: DType) -> Result<QMatMul> {
+    use candle_core::quantized::GgmlDType;
+    match weights.dtype() {
+        GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => Ok(QMatMul::Tensor(
+            weights.dequantize(&weights.device())?.to_dtype(dtype)?,
+        )),
+        _ => QMatMul::from_qtensor(weights),
+    }
+}
+
 pub struct Reader<'a, R> {
     pub content: &'a Content,
     pub reader: &'a mut R,
@@ -43,7 +56,7 @@ impl<R: std::io::Seek + std::io::Read> Reader<'_, R> {
     }
 
     pub fn matrix(&mut self, name: &str) -> Result<QMatMul> {
-        QMatMul::from_qtensor(self.tensor(name)?)
+        in_dtype(self.tensor(name)?, self.dtype)
     }
 
     pub fn vector(&mut self, name: &str) -> Result<Tensor> {
@@ -66,7 +79,7 @@ impl<R: std::io::Seek + std::io::Read> Reader<'_, R> {
     }
 
     fn stacked(&mut self, names: &[String]) -> Result<Stacked> {
-        Stacked::load(self.content, self.reader, self.device, names)
+        Stacked::load(self.content, self.reader, self.device, names, self.dtype)
     }
 
     pub fn layer(&mut self, i: usize) -> Result<Layer> {

@@ -127,6 +127,10 @@ pub struct Capacity {
     pub slots: usize,
     /// Bytes the weights and caches may take (`--gpu-memory`).
     pub memory_limit: Option<usize>,
+    /// The activations' type: by default bf16 on a GPU and f32 on candle's
+    /// CPU device (as the reference computes); tests also run bf16 there,
+    /// so a type mismatch shows without a card.
+    pub activations: Option<DType>,
 }
 
 impl GpuModel {
@@ -146,17 +150,18 @@ impl GpuModel {
             ctx_size,
             slots,
             memory_limit,
+            activations,
         } = capacity;
         if let Some(reason) = unsupported(&config) {
             return Err(EngineError::Unsupported(reason));
         }
         // bf16 on the GPU keeps f32's range (Qwen's activations outgrow
         // f16's); the CPU device computes in f32, as the reference does.
-        let dtype = if device.is_cpu() {
+        let dtype = activations.unwrap_or(if device.is_cpu() {
             DType::F32
         } else {
             DType::BF16
-        };
+        });
         let context_length = ctx_size.map_or(config.trained_context, |c| {
             c.clamp(16, config.trained_context)
         });
@@ -185,8 +190,10 @@ impl GpuModel {
             // Tied embeddings: one copy on the device serves both ends.
             let table = std::sync::Arc::new(r.tensor("token_embd.weight")?);
             let embedding = QMatMul::from_arc(table.clone())?;
+            // Logits in f32 (bf16 steps by 0.125 above 16): dense output
+            // weights stay f32 and the rows are widened before the product.
             let output = if r.has("output.weight") {
-                r.matrix("output.weight")?
+                layer::in_dtype(r.tensor("output.weight")?, DType::F32)?
             } else {
                 QMatMul::from_arc(table)?
             };
@@ -382,8 +389,7 @@ impl GpuModel {
         let rows = candle_nn::ops::rms_norm(&rows, &self.norm, c.eps)?;
         let mut logits = self
             .output
-            .forward(&rows)?
-            .to_dtype(DType::F32)?
+            .forward(&rows.to_dtype(DType::F32)?)?
             .to_vec2::<f32>()?
             .into_iter();
         Ok(counts

@@ -11,7 +11,7 @@ use super::launches::op;
 
 use candle_core::{
     quantized::{gguf_file::Content, QMatMul, QStorage, QTensor},
-    Device, Module, Result, Tensor,
+    DType, Device, Module, Result, Tensor,
 };
 
 pub struct Stacked {
@@ -29,6 +29,7 @@ impl Stacked {
         reader: &mut R,
         device: &Device,
         names: &[String],
+        dtype: DType,
     ) -> Result<Self> {
         let mut runs: Vec<Vec<QTensor>> = Vec::new();
         for name in names {
@@ -52,7 +53,7 @@ impl Stacked {
                 }
                 let storage = QStorage::from_data(Cow::Owned(bytes), device, run[0].dtype())?;
                 let stacked = QTensor::new(storage, (widths.iter().sum::<usize>(), columns))?;
-                Ok((QMatMul::from_qtensor(stacked)?, widths))
+                Ok((super::layer::in_dtype(stacked, dtype)?, widths))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
