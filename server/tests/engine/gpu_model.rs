@@ -339,7 +339,10 @@ fn a_decode_step_issues_the_same_launches_for_any_number_of_rows() {
         activations: None,
     };
     let device = candle_core::Device::Cpu;
+    let layers = params.blocks;
     let mut model = GpuModel::load(&path, content, &mut reader, params, &device, capacity).unwrap();
+    // The load warmed the kernels up with a decode step of its own.
+    assert_eq!(model.launches_per_layer().len(), layers);
     let (parts, _) = load_model(&path, options(ModelImpl::Candle, 1)).unwrap();
     let questions = [
         "Name a prime number.",

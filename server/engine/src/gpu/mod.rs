@@ -229,7 +229,7 @@ impl GpuModel {
             .tensor_infos
             .get("token_embd.weight")
             .map_or(0, |t| t.shape.dims()[0]);
-        Ok(Self {
+        let mut model = Self {
             embedding,
             layers,
             norm,
@@ -244,7 +244,30 @@ impl GpuModel {
             vocab,
             kv_tokens_that_fit,
             last_launches: Vec::new(),
-        })
+        };
+        model.warm_up().map_err(|e| load_error(path, device, e))?;
+        Ok(model)
+    }
+
+    /// Runs a 2-token prompt and a decode step in slot 0 and waits for the
+    /// device: kernels are compiled (CUDA's PTX) and the uploads finished
+    /// at load, so a card the build cannot drive fails here, with the
+    /// model's name, not at a user's first message. What it leaves in slot 0
+    /// is overwritten by the first request there (the scheduler holds the
+    /// slot as empty).
+    fn warm_up(&mut self) -> candle_core::Result<()> {
+        let token = [0u32, 0];
+        for (tokens, start) in [(&token[..], 0), (&token[..1], 2)] {
+            self.run(&[SeqChunk {
+                slot: 0,
+                tokens,
+                start,
+                logits: true,
+                all_logits: false,
+                exact: false,
+            }])?;
+        }
+        self.device.synchronize()
     }
 
     /// Operations (kernel launches on a GPU) each layer issued in the last
