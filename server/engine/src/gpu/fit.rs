@@ -23,6 +23,9 @@ pub struct Footprint {
     pub weights: usize,
     /// One token of one slot, every layer, keys and values.
     pub kv_per_token: usize,
+    /// One token of one slot in one layer, keys and values: what a decode
+    /// step gathers at once when its slots are not consecutive.
+    pub gathered_per_token: usize,
     /// The largest transient buffers of a forward, per token of context:
     /// one block of query rows' attention scores and probabilities (f32,
     /// and the probabilities again in the activation type).
@@ -39,6 +42,8 @@ impl Footprint {
         Self {
             weights,
             kv_per_token: config.kv_values_per_token() * cache_type_size,
+            gathered_per_token: config.kv_values_per_token() / config.blocks.max(1)
+                * cache_type_size,
             scores_per_token: config.heads * QUERY_BLOCK * SCORE_BYTES,
         }
     }
@@ -48,10 +53,16 @@ impl Footprint {
         limit.saturating_sub(self.weights + OVERHEAD)
     }
 
+    /// Bytes per token of one slot's context: its cache, and its share of
+    /// a decode step's gathered keys and values.
+    fn per_slot_token(&self) -> usize {
+        self.kv_per_token + self.gathered_per_token
+    }
+
     /// Bytes `slots` caches of `context` positions need, with a forward's
     /// transient buffers at that context.
     fn needed(&self, context: usize, slots: usize) -> usize {
-        (slots * self.kv_per_token + self.scores_per_token) * context
+        (slots * self.per_slot_token() + self.scores_per_token) * context
     }
 
     /// Tokens of KV cache (all slots together) that fit in `limit` bytes
@@ -59,12 +70,12 @@ impl Footprint {
     pub fn tokens_that_fit(&self, limit: usize, context: usize) -> usize {
         self.available(limit)
             .saturating_sub(self.scores_per_token * context)
-            / self.kv_per_token.max(1)
+            / self.per_slot_token().max(1)
     }
 
     /// The longest context `slots` slots may have within `limit`.
     pub fn max_context(&self, limit: usize, slots: usize) -> usize {
-        self.available(limit) / (slots * self.kv_per_token + self.scores_per_token).max(1)
+        self.available(limit) / (slots * self.per_slot_token() + self.scores_per_token).max(1)
     }
 
     /// Checks `slots` caches of `context` positions against `limit`.
@@ -100,6 +111,7 @@ mod tests {
         Footprint {
             weights: 19_850_000_000,
             kv_per_token: 64 * 2 * 8 * 128 * 2,
+            gathered_per_token: 2 * 8 * 128 * 2,
             scores_per_token: 40 * QUERY_BLOCK * SCORE_BYTES,
         }
     }

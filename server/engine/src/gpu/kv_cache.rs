@@ -58,10 +58,10 @@ impl KvCache {
         })
     }
 
-    /// Where a forward's keys go, for every layer: `tokens` lists each
-    /// token's (slot, position) in batch order, and the result indexes the
-    /// rows of keys laid out (tokens, kv_heads, head_dim), as the
-    /// projections leave them.
+    /// Where a forward's decode rows' keys go, for every layer: `tokens`
+    /// lists each row's (slot, position), and the result indexes the rows
+    /// of keys laid out (tokens, kv_heads, head_dim), as the projections
+    /// leave them.
     pub fn targets(&self, tokens: &[(usize, usize)], device: &Device) -> Result<Tensor> {
         let CacheShape {
             kv_heads,
@@ -99,6 +99,25 @@ impl KvCache {
         op(self.values[layer]
             .reshape(rows)?
             .scatter_set(targets, &values.reshape(source)?, 0))
+    }
+
+    /// Stores a prompt chunk's `keys` and `values` (tokens, kv_heads,
+    /// head_dim) at positions `start..` of `slot` in `layer`: a copy per
+    /// head-major layout and one per store, each parallel over the chunk
+    /// (candle's CUDA scatter walks a chunk's rows one after another).
+    pub fn write_chunk(
+        &self,
+        layer: usize,
+        slot: usize,
+        start: usize,
+        keys: &Tensor,
+        values: &Tensor,
+    ) -> Result<()> {
+        for (buffer, rows) in [(&self.keys[layer], keys), (&self.values[layer], values)] {
+            let heads_first = op(rows.transpose(0, 1)?.force_contiguous())?;
+            op(buffer.get(slot)?.slice_set(&heads_first, 1, start))?;
+        }
+        Ok(())
     }
 
     /// The first `len` positions of `slot` in `layer`, as views (no copy):
@@ -164,7 +183,9 @@ impl KvCache {
     pub fn copy_prefix(&self, from: usize, to: usize, len: usize) -> Result<()> {
         for buffers in [&self.keys, &self.values] {
             for layer in buffers {
-                let source = layer.get(from)?.narrow(1, 0, len)?.contiguous()?;
+                // Always a copy: a view (one KV head, or the whole
+                // context) would share the buffer it is set into.
+                let source = layer.get(from)?.narrow(1, 0, len)?.force_contiguous()?;
                 layer.get(to)?.slice_set(&source, 1, 0)?;
             }
         }
@@ -282,5 +303,32 @@ mod tests {
             "positions 0-3 copied, the rest 0 in both"
         );
         assert_eq!(cache.bytes(), 2 * 3 * 2 * 2 * 8 * 4 * 4);
+    }
+
+    /// A prompt chunk lands at its positions; with one KV head, or the
+    /// whole context, a prefix copy still copies (the source is a view of
+    /// the same buffer).
+    #[test]
+    fn a_chunk_lands_in_place_and_a_whole_slot_copies() {
+        let shape = CacheShape {
+            layers: 1,
+            slots: 2,
+            kv_heads: 1,
+            context: 4,
+            head_dim: 2,
+        };
+        let dev = Device::Cpu;
+        let cache = KvCache::new(shape, DType::F32, &dev).unwrap();
+        // (tokens, kv_heads, head_dim): token i holds i + 1.
+        let keys = Tensor::from_vec(vec![1f32, 1., 2., 2., 3., 3.], (3, 1, 2), &dev).unwrap();
+        cache.write_chunk(0, 0, 1, &keys, &keys).unwrap();
+        let (k, _) = cache.read(0, 0, 4).unwrap();
+        assert_eq!(
+            values(&k),
+            vec![vec![vec![0., 0.], vec![1., 1.], vec![2., 2.], vec![3., 3.]]]
+        );
+        cache.copy_prefix(0, 1, 4).unwrap();
+        let (copied, _) = cache.read(0, 1, 4).unwrap();
+        assert_eq!(values(&copied), values(&k));
     }
 }

@@ -65,6 +65,8 @@ struct DecodeRows {
     rows: Option<Tensor>,
     /// Their slots' keys and values, as far as the longest sees.
     slots: SlotRows,
+    /// Where their new keys and values go (one scatter per layer).
+    targets: Tensor,
     /// (rows, 1, 1, len): −∞ past each row's own keys; none when all see `len`.
     mask: Option<Tensor>,
 }
@@ -76,12 +78,14 @@ impl DecodeRows {
         device: &Device,
     ) -> candle_core::Result<Option<Self>> {
         let (mut rows, mut slots, mut seen) = (Vec::new(), Vec::new(), Vec::new());
+        let mut placed = Vec::new();
         let mut row = 0;
         for chunk in batch {
             if chunk.tokens.len() == 1 {
                 rows.push(row as u32);
                 slots.push(chunk.slot);
                 seen.push(chunk.start + 1);
+                placed.push((chunk.slot, chunk.start));
             }
             row += chunk.tokens.len();
         }
@@ -102,6 +106,7 @@ impl DecodeRows {
                 .then(|| Tensor::new(rows.as_slice(), device))
                 .transpose()?,
             slots: cache.slot_rows(&slots, len, device)?,
+            targets: cache.targets(&placed, device)?,
             mask,
         }))
     }
@@ -318,7 +323,6 @@ impl GpuModel {
             .rope
             .rows(&Tensor::new(positions.as_slice(), &self.device)?)?;
         let scale = f64::from(c.attention_scale);
-        let targets = self.cache.targets(&placed, &self.device)?;
         let decode = DecodeRows::plan(batch, &self.cache, &self.device)?;
         // The other chunks (prompts), attended one by one, and where each
         // chunk's rows land among the attention's outputs: decode rows
@@ -354,7 +358,24 @@ impl GpuModel {
             let (q, k, v) = layer.attention_inputs(&h, (heads, kv_heads, head_dim), c.eps)?;
             let q = self.rope.apply(&q, &rotation)?;
             let k = self.rope.apply(&k, &rotation)?;
-            self.cache.write(i, &targets, &k, &v)?;
+            // Every new key first: each row then reads its own.
+            if let Some(d) = &decode {
+                let (dk, dv) = match &d.rows {
+                    Some(rows) => (op(k.index_select(rows, 0))?, op(v.index_select(rows, 0))?),
+                    None => (k.clone(), v.clone()),
+                };
+                self.cache.write(i, &d.targets, &dk, &dv)?;
+            }
+            for (chunk, offset, _) in &chunks {
+                let n = chunk.tokens.len();
+                self.cache.write_chunk(
+                    i,
+                    chunk.slot,
+                    chunk.start,
+                    &k.narrow(0, *offset, n)?,
+                    &v.narrow(0, *offset, n)?,
+                )?;
+            }
             let mut outputs = Vec::with_capacity(chunks.len() + 1);
             if let Some(d) = &decode {
                 let queries = match &d.rows {
