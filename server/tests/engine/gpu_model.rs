@@ -314,7 +314,7 @@ fn a_copied_prefix_gives_the_logits_of_the_prefix_in_place() {
 }
 
 /// A decode step's attention runs for all its rows at once: each layer
-/// issues the same operations for 8 sequences as for 4 (25-26 on Qwen;
+/// issues the same operations for 8 sequences as for 4 (24-25 on Qwen;
 /// before, ~12 more per sequence), and for 1 a few fewer (a single row
 /// needs no heads-first copies and no length mask); rows of different
 /// lengths, in consecutive slots or gathered from scattered ones, give
@@ -387,7 +387,7 @@ fn a_decode_step_issues_the_same_launches_for_any_number_of_rows() {
     println!("launches per layer: 1 row {one:?}\n4 rows {four:?}\n8 rows {eight:?}");
     assert_eq!(four, eight, "launches grow with the rows");
     assert!(one.iter().zip(&four).all(|(a, b)| a <= b));
-    assert!(*eight.iter().max().unwrap() <= 26, "{eight:?}");
+    assert!(*eight.iter().max().unwrap() <= 25, "{eight:?}");
 
     // Scattered slots, out of order: gathered, and each row as alone.
     let (gathered, _) = step(&mut model, &[6, 1, 3]);

@@ -92,7 +92,7 @@ pub fn attend_rows(
     // one product with its keys.
     let q = queries.reshape((rows, kv_heads, heads / kv_heads, head_dim))?;
     let scores = op(q.matmul(&keys.t()?))?;
-    let scores = op(op(scores * scale)?.to_dtype(DType::F32))?;
+    let scores = op(scaled(scores, scale)?.to_dtype(DType::F32))?;
     let scores = match mask {
         Some(mask) => op(scores.broadcast_add(mask))?,
         None => scores,
@@ -100,6 +100,15 @@ pub fn attend_rows(
     let probs = op(candle_nn::ops::softmax_last_dim(&scores))?;
     let probs = op(probs.to_dtype(values.dtype()))?;
     op(probs.matmul(values))?.reshape((rows, heads * head_dim))
+}
+
+/// `scores · scale`; nothing to do for queries scaled beforehand (1).
+fn scaled(scores: Tensor, scale: f64) -> Result<Tensor> {
+    if scale == 1.0 {
+        Ok(scores)
+    } else {
+        op(scores * scale)
+    }
 }
 
 /// One block of query rows over the keys it may see, `mask` (rows, keys).
@@ -115,7 +124,7 @@ fn attend_block(
     let groups = heads / kv_heads;
     // Heads are numbered so that heads g·i .. g·(i+1) share key head i.
     let q = queries.reshape((kv_heads, groups * n, head_dim))?;
-    let scores = op(op(q.matmul(&keys.t()?))? * scale)?;
+    let scores = scaled(op(q.matmul(&keys.t()?))?, scale)?;
     let scores = op(scores.to_dtype(DType::F32))?;
     let scores = match mask {
         Some(mask) => op(scores

@@ -211,6 +211,7 @@ impl GpuModel {
                 config.head_dim,
                 config.rope_base,
                 config.rope_scale,
+                config.attention_scale,
                 context_length,
                 dtype,
                 device,
@@ -322,7 +323,8 @@ impl GpuModel {
         let rotation = self
             .rope
             .rows(&Tensor::new(positions.as_slice(), &self.device)?)?;
-        let scale = f64::from(c.attention_scale);
+        // The queries' rope tables carry the attention scale.
+        let scale = 1.0;
         let decode = DecodeRows::plan(batch, &self.cache, &self.device)?;
         // The other chunks (prompts), attended one by one, and where each
         // chunk's rows land among the attention's outputs: decode rows
@@ -356,8 +358,8 @@ impl GpuModel {
             let before = issued();
             let h = op(candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.eps))?;
             let (q, k, v) = layer.attention_inputs(&h, (heads, kv_heads, head_dim), c.eps)?;
-            let q = self.rope.apply(&q, &rotation)?;
-            let k = self.rope.apply(&k, &rotation)?;
+            let q = self.rope.apply(&q, &rotation.queries)?;
+            let k = self.rope.apply(&k, &rotation.keys)?;
             // Every new key first: each row then reads its own.
             if let Some(d) = &decode {
                 let (dk, dv) = match &d.rows {

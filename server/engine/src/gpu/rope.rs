@@ -11,16 +11,29 @@ pub struct Rope {
     /// (context, rotated dims / 2) each, in the activation type.
     cos: Tensor,
     sin: Tensor,
+    /// The same times the attention scale, for queries: rotating them
+    /// scales them too, which saves a pass over every score.
+    query_cos: Tensor,
+    query_sin: Tensor,
     style: RopeStyle,
 }
 
+/// The table rows of a forward's positions, for keys and for queries.
+pub struct Rotation {
+    pub keys: (Tensor, Tensor),
+    pub queries: (Tensor, Tensor),
+}
+
 impl Rope {
-    /// `scale` > 1 stretches positions (linear rope scaling).
+    /// `scale` > 1 stretches positions (linear rope scaling);
+    /// `query_scale` multiplies the queries' tables (attention's scale).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         style: RopeStyle,
         head_dim: usize,
         base: f32,
         scale: f32,
+        query_scale: f32,
         context: usize,
         dtype: DType,
         device: &Device,
@@ -32,19 +45,23 @@ impl Rope {
             .flat_map(|p| inverse.iter().map(move |f| p as f32 / scale * f))
             .collect();
         let angles = Tensor::from_vec(angles, (context, head_dim / 2), device)?;
+        let (cos, sin) = (angles.cos()?, angles.sin()?);
         Ok(Self {
-            cos: angles.cos()?.to_dtype(dtype)?,
-            sin: angles.sin()?.to_dtype(dtype)?,
+            query_cos: (&cos * f64::from(query_scale))?.to_dtype(dtype)?,
+            query_sin: (&sin * f64::from(query_scale))?.to_dtype(dtype)?,
+            cos: cos.to_dtype(dtype)?,
+            sin: sin.to_dtype(dtype)?,
             style,
         })
     }
 
     /// The (cos, sin) rows of `positions` (u32 on the device).
-    pub fn rows(&self, positions: &Tensor) -> Result<(Tensor, Tensor)> {
-        Ok((
-            self.cos.index_select(positions, 0)?,
-            self.sin.index_select(positions, 0)?,
-        ))
+    pub fn rows(&self, positions: &Tensor) -> Result<Rotation> {
+        let rows = |table: &Tensor| table.index_select(positions, 0);
+        Ok(Rotation {
+            keys: (rows(&self.cos)?, rows(&self.sin)?),
+            queries: (rows(&self.query_cos)?, rows(&self.query_sin)?),
+        })
     }
 
     /// Rotates `x` (rows, heads, head_dim) by the rows' (cos, sin), in the
