@@ -29,6 +29,30 @@ fn options(model_impl: ModelImpl, parallel: usize) -> LoadOptions {
     }
 }
 
+/// Our GPU model itself (not behind `load_model`, for what only it tells),
+/// on candle's CPU device.
+fn gpu_model(
+    path: &std::path::Path,
+    slots: usize,
+    ctx_size: usize,
+    activations: Option<candle_core::DType>,
+) -> engine::gpu::GpuModel {
+    use engine::{gpu::Capacity, model_port::hyperparams::Hyperparams, GgufFile};
+    let GgufFile {
+        content,
+        mut reader,
+    } = GgufFile::open(path).unwrap();
+    let params = Hyperparams::read(&content).unwrap();
+    let capacity = Capacity {
+        ctx_size: Some(ctx_size),
+        slots,
+        memory_limit: None,
+        activations,
+    };
+    let device = candle_core::Device::Cpu;
+    engine::gpu::GpuModel::load(path, content, &mut reader, params, &device, capacity).unwrap()
+}
+
 fn argmax(l: &[f32]) -> u32 {
     l.iter()
         .enumerate()
@@ -264,27 +288,7 @@ fn bench_decodes_after_a_depth_of_context() {
 /// attn_v is Q6_K keep it apart (and the numbers above stay the same).
 #[test]
 fn neighbouring_matrices_of_one_type_are_one_product() {
-    use engine::{
-        gpu::{Capacity, GpuModel},
-        model_port::hyperparams::Hyperparams,
-        GgufFile,
-    };
-    let products = |path: std::path::PathBuf| {
-        let GgufFile {
-            content,
-            mut reader,
-        } = GgufFile::open(&path).unwrap();
-        let device = candle_core::Device::Cpu;
-        let params = Hyperparams::read(&content).unwrap();
-        let capacity = Capacity {
-            ctx_size: Some(64),
-            slots: 1,
-            memory_limit: None,
-            activations: None,
-        };
-        let model = GpuModel::load(&path, content, &mut reader, params, &device, capacity).unwrap();
-        model.products_per_layer()
-    };
+    let products = |path: std::path::PathBuf| gpu_model(&path, 1, 64, None).products_per_layer();
     let smol = products(crate::common::smollm2_path());
     assert!(smol.iter().all(|&n| n == 4), "{smol:?}");
     let qwen = products(crate::common::qwen_path());
@@ -321,28 +325,14 @@ fn a_copied_prefix_gives_the_logits_of_the_prefix_in_place() {
 /// the logits each gives alone. Qwen on candle's CPU device, 8 slots.
 #[test]
 fn a_decode_step_issues_the_same_launches_for_any_number_of_rows() {
-    use engine::{
-        gpu::{Capacity, GpuModel},
-        model_port::hyperparams::Hyperparams,
-        GgufFile,
-    };
     let path = crate::common::qwen_path();
-    let GgufFile {
-        content,
-        mut reader,
-    } = GgufFile::open(&path).unwrap();
-    let params = Hyperparams::read(&content).unwrap();
-    let capacity = Capacity {
-        ctx_size: Some(256),
-        slots: 8,
-        memory_limit: None,
-        activations: None,
-    };
-    let device = candle_core::Device::Cpu;
-    let layers = params.blocks;
-    let mut model = GpuModel::load(&path, content, &mut reader, params, &device, capacity).unwrap();
+    let mut model = gpu_model(&path, 8, 256, None);
     // The load warmed the kernels up with a decode step of its own.
-    assert_eq!(model.launches_per_layer().len(), layers);
+    assert_eq!(
+        model.launches_per_layer().len(),
+        24,
+        "Qwen2.5-0.5B's layers"
+    );
     let (parts, _) = load_model(&path, options(ModelImpl::Candle, 1)).unwrap();
     let questions = [
         "Name a prime number.",
@@ -364,23 +354,24 @@ fn a_decode_step_issues_the_same_launches_for_any_number_of_rows() {
             (argmax(&logits), ids.len())
         })
         .collect();
-    let step = |model: &mut GpuModel, slots: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
-        let tokens: Vec<[u32; 1]> = slots.iter().map(|&s| [next[s].0]).collect();
-        let chunks: Vec<SeqChunk> = slots
-            .iter()
-            .zip(&tokens)
-            .map(|(&slot, token)| SeqChunk {
-                slot,
-                tokens: token,
-                start: next[slot].1,
-                logits: true,
-                all_logits: false,
-                exact: false,
-            })
-            .collect();
-        let logits = model.forward(&chunks).unwrap();
-        (logits, model.launches_per_layer().to_vec())
-    };
+    let step =
+        |model: &mut engine::gpu::GpuModel, slots: &[usize]| -> (Vec<Vec<f32>>, Vec<usize>) {
+            let tokens: Vec<[u32; 1]> = slots.iter().map(|&s| [next[s].0]).collect();
+            let chunks: Vec<SeqChunk> = slots
+                .iter()
+                .zip(&tokens)
+                .map(|(&slot, token)| SeqChunk {
+                    slot,
+                    tokens: token,
+                    start: next[slot].1,
+                    logits: true,
+                    all_logits: false,
+                    exact: false,
+                })
+                .collect();
+            let logits = model.forward(&chunks).unwrap();
+            (logits, model.launches_per_layer().to_vec())
+        };
     let (_, one) = step(&mut model, &[0]);
     let (_, four) = step(&mut model, &[0, 1, 2, 3]);
     let (eight_logits, eight) = step(&mut model, &(0..8).collect::<Vec<_>>());
@@ -421,12 +412,7 @@ fn a_decode_step_issues_the_same_launches_for_any_number_of_rows() {
 /// 0.87).
 #[test]
 fn the_gpu_path_runs_in_bf16() {
-    use engine::{
-        gpu::{Capacity, GpuModel},
-        model_port::hyperparams::Hyperparams,
-        tools::quantize::{run, QuantizeArgs, Target},
-        GgufFile,
-    };
+    use engine::tools::quantize::{run, QuantizeArgs, Target};
     let dir = tempfile::tempdir().unwrap();
     let dense = dir.path().join("smollm2-f16.gguf");
     run(&QuantizeArgs {
@@ -436,20 +422,7 @@ fn the_gpu_path_runs_in_bf16() {
     })
     .unwrap();
     for path in [crate::common::qwen_path(), dense] {
-        let GgufFile {
-            content,
-            mut reader,
-        } = GgufFile::open(&path).unwrap();
-        let params = Hyperparams::read(&content).unwrap();
-        let capacity = Capacity {
-            ctx_size: Some(256),
-            slots: 1,
-            memory_limit: None,
-            activations: Some(candle_core::DType::BF16),
-        };
-        let device = candle_core::Device::Cpu;
-        let mut ours =
-            GpuModel::load(&path, content, &mut reader, params, &device, capacity).unwrap();
+        let mut ours = gpu_model(&path, 1, 256, Some(candle_core::DType::BF16));
         let (parts, mut reference) = load_model(&path, options(ModelImpl::Candle, 1)).unwrap();
         let ids = crate::common::prompt_ids(&parts, "What is the capital of France?");
         let mut lo = ours.forward_one(0, &ids, 0).unwrap();
