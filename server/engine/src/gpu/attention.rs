@@ -185,6 +185,17 @@ fn attend_repeated(
 mod tests {
     use super::*;
 
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
     #[test]
     fn grouped_heads_match_repeated_heads_with_the_causal_mask() {
         let dev = Device::Cpu;
@@ -216,14 +227,7 @@ mod tests {
                 scale,
             )
             .unwrap();
-            let diff = (got - want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_abs_diff(&got, &want);
             assert!(diff < 1e-5, "{diff}");
         }
     }
@@ -269,14 +273,7 @@ mod tests {
                 .unwrap()
                 .reshape(heads * d)
                 .unwrap();
-            let diff = (all.get(row).unwrap() - alone)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_abs_diff(&all.get(row).unwrap(), &alone);
             assert!(diff < 1e-5, "row {row}: {diff}");
         }
     }
