@@ -44,28 +44,28 @@ pub fn project(
         _ if exact && gemm::suits(w) => Path::F32,
         _ => Path::PerRow,
     };
-    if products.iter().any(|(w, _)| path(w) == Path::PerRow) {
-        acts.quantize(input, cols);
+    let takes = |wanted: Path| products.iter().any(|(w, _)| path(w) == wanted);
+    let (row_layout, lane_layout) = (takes(Path::PerRow), takes(Path::PromptKernel));
+    if row_layout || lane_layout {
+        // Once, in each layout a product here reads.
+        acts.quantize_for(input, cols, row_layout, lane_layout);
     }
-    if products.iter().any(|(w, _)| path(w) == Path::PromptKernel) {
-        acts.quantize_lanes(input, cols);
-    }
-    let mut per_row = Vec::new();
+    let mut fused = Vec::new();
     for (w, out) in products.iter_mut() {
         let out = &mut out[rows.start * w.rows..rows.end * w.rows];
         match path(w) {
             #[cfg(target_arch = "x86_64")]
             Path::PromptKernel => prompt_gemm::gemm(team, w, file.bytes(w), &acts.lanes, out),
             Path::F32 => gemm::gemm(team, w, file.bytes(w), input, n, out),
-            _ => per_row.push(Product {
+            _ => fused.push(Product {
                 w,
                 bytes: file.bytes(w),
                 out,
             }),
         }
     }
-    if !per_row.is_empty() {
-        matmul(team, &mut per_row, acts, n);
+    if !fused.is_empty() {
+        matmul(team, &mut fused, acts, n);
     }
 }
 

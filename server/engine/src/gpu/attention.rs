@@ -91,24 +91,33 @@ pub fn attend_rows(
     // Heads g·i .. g·(i+1) share key head i: a group's queries are rows of
     // one product with its keys.
     let q = queries.reshape((rows, kv_heads, heads / kv_heads, head_dim))?;
-    let scores = op(q.matmul(&keys.t()?))?;
-    let scores = op(scaled(scores, scale)?.to_dtype(DType::F32))?;
-    let scores = match mask {
-        Some(mask) => op(scores.broadcast_add(mask))?,
-        None => scores,
+    let masked = |scores: Tensor| match mask {
+        Some(mask) => op(scores.broadcast_add(mask)),
+        None => Ok(scores),
     };
-    let probs = op(candle_nn::ops::softmax_last_dim(&scores))?;
-    let probs = op(probs.to_dtype(values.dtype()))?;
-    op(probs.matmul(values))?.reshape((rows, heads * head_dim))
+    weighted_values(&q, keys, values, scale, masked)?.reshape((rows, heads * head_dim))
 }
 
-/// `scores · scale`; nothing to do for queries scaled beforehand (1).
-fn scaled(scores: Tensor, scale: f64) -> Result<Tensor> {
-    if scale == 1.0 {
-        Ok(scores)
+/// softmax(q · kᵀ · scale, with `masked` adding the mask in the shape it
+/// needs) · v, the scores in f32. A scale of 1 (queries scaled
+/// beforehand) costs no pass.
+fn weighted_values(
+    q: &Tensor,
+    keys: &Tensor,
+    values: &Tensor,
+    scale: f64,
+    masked: impl FnOnce(Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let scores = op(q.matmul(&keys.t()?))?;
+    let scores = if scale == 1.0 {
+        scores
     } else {
-        op(scores * scale)
-    }
+        op(scores * scale)?
+    };
+    let scores = masked(op(scores.to_dtype(DType::F32))?)?;
+    let probs = op(candle_nn::ops::softmax_last_dim(&scores))?;
+    let probs = op(probs.to_dtype(values.dtype()))?;
+    op(probs.matmul(values))
 }
 
 /// One block of query rows over the keys it may see, `mask` (rows, keys).
@@ -124,18 +133,14 @@ fn attend_block(
     let groups = heads / kv_heads;
     // Heads are numbered so that heads g·i .. g·(i+1) share key head i.
     let q = queries.reshape((kv_heads, groups * n, head_dim))?;
-    let scores = scaled(op(q.matmul(&keys.t()?))?, scale)?;
-    let scores = op(scores.to_dtype(DType::F32))?;
-    let scores = match mask {
+    let masked = |scores: Tensor| match mask {
         Some(mask) => op(scores
             .reshape((kv_heads, groups, n, len))?
             .broadcast_add(mask))?
-        .reshape((kv_heads, groups * n, len))?,
-        None => scores,
+        .reshape((kv_heads, groups * n, len)),
+        None => Ok(scores),
     };
-    let probs = op(candle_nn::ops::softmax_last_dim(&scores))?;
-    let probs = op(probs.to_dtype(values.dtype()))?;
-    op(probs.matmul(values))?.reshape((heads, n, head_dim))
+    weighted_values(&q, keys, values, scale, masked)?.reshape((heads, n, head_dim))
 }
 
 /// (n, len): 0 where query `i` (at position start + i) may see key `j`,

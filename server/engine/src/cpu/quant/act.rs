@@ -66,17 +66,27 @@ impl QuantizedActs {
     /// Quantizes `rows` rows of `cols` values (`cols` a multiple of 32),
     /// reusing the buffers.
     pub fn quantize(&mut self, x: &[f32], cols: usize) {
-        self.quantize_blocks(x, cols);
-        self.regroup(x.len() / 32);
+        self.quantize_for(x, cols, true, false);
     }
 
     /// Quantizes `x` as [`quantize`](Self::quantize) does and lays it out
     /// for the prompt kernel (`lanes`) instead of the single-token ones.
     pub fn quantize_lanes(&mut self, x: &[f32], cols: usize) {
+        self.quantize_for(x, cols, false, true);
+    }
+
+    /// Quantizes `x` once and lays it out for the per-row kernels
+    /// (`per_row`), the prompt kernel (`lanes`), or both.
+    pub fn quantize_for(&mut self, x: &[f32], cols: usize, per_row: bool, lanes: bool) {
         self.quantize_blocks(x, cols);
-        let mut lanes = std::mem::take(&mut self.lanes);
-        lanes.fill(self, x.len() / cols.max(1));
-        self.lanes = lanes;
+        if per_row {
+            self.regroup(x.len() / 32);
+        }
+        if lanes {
+            let mut layout = std::mem::take(&mut self.lanes);
+            layout.fill(self, x.len() / cols.max(1));
+            self.lanes = layout;
+        }
     }
 
     /// Each block's values, scale and sums.
