@@ -1,9 +1,12 @@
-//! Each architecture in the table on candlelight's CPU kernels against a
+//! Each architecture in the table on candlelight's CPU kernels, and on
+//! its GPU path (`engine::gpu`, run on candle's CPU device), against a
 //! reference on the same file: candle's module for the tiny random-weight
 //! models (`synth-gguf --arch`; random weights prove the plumbing, not
-//! quality), and llama.cpp for the real Gemma 3 file (candle 0.11's gemma3
-//! uses SiLU where Gemma uses GELU, so it is no reference for the numbers;
-//! it still has to say Paris).
+//! quality), and llama.cpp for the real Gemma 3 file and the tiny MoE
+//! (candle 0.11's gemma3 uses SiLU where Gemma uses GELU, so it is no
+//! reference for the numbers; it still has to say Paris; its qwen3moe
+//! runs only on CUDA). The tiny Gemma's sliding window (8 positions) is
+//! checked on the GPU path against our CPU kernels.
 
 use engine::tools::tiny::write_tiny;
 use engine::{load_model, BatchModel, DeviceSpec, LoadOptions, ModelImpl, ModelParts};
@@ -160,23 +163,55 @@ fn agreement(
     }
 }
 
-/// Our path against candle's module on a tiny random-weight model, after
-/// a short prompt (integer kernels) and a long one (the exact f32 path):
-/// every clear greedy choice the same over 32 steps, and log-probabilities
-/// within `bound`.
-fn matches_candle(arch: &str) {
+/// A tiny random-weight model of `arch`, in a directory that lives as
+/// long as the first value.
+fn tiny(arch: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("tiny-{arch}.gguf"));
     write_tiny(arch, &path, 7).expect("tiny model");
+    (dir, path)
+}
+
+/// The GPU path on candle's CPU device; loading through it (not `Auto`)
+/// proves it ran: it refuses what it does not port rather than fall back.
+fn gpu_path(path: &std::path::Path) -> Model {
+    load_model(path, options(ModelImpl::Gpu))
+        .expect("the GPU path loads it")
+        .1
+}
+
+/// Our CPU path against candle's module on a tiny random-weight model.
+fn matches_candle(arch: &str) {
+    let (_dir, path) = tiny(arch);
     let Some((_, mut ours, mut reference)) = both(&path, &format!("architectures::{arch}")) else {
         return;
     };
+    compare(arch, ours.as_mut(), reference.as_mut());
+}
+
+/// Our GPU path against candle's module on a tiny random-weight model.
+fn gpu_path_matches_candle(arch: &str) {
+    let (_dir, path) = tiny(arch);
+    let mut ours = gpu_path(&path);
+    let (_, mut reference) =
+        load_model(&path, options(ModelImpl::Candle)).expect("candle loads it");
+    compare(
+        &format!("{arch} (GPU path)"),
+        ours.as_mut(),
+        reference.as_mut(),
+    );
+}
+
+/// `ours` against `reference` after a short prompt (integer kernels) and
+/// a long one (the prompt path): every clear greedy choice the same over
+/// 32 steps, and log-probabilities within [`BOUND`].
+fn compare(arch: &str, ours: &mut dyn BatchModel, reference: &mut dyn BatchModel) {
     for prompt_len in [12usize, 150] {
         let prompt: Vec<u32> = (0..prompt_len).map(|i| (i * 37 % 250) as u32 + 3).collect();
-        let (want, ref_logits) = greedy(reference.as_mut(), &prompt, 32);
-        let (own, _) = greedy(ours.as_mut(), &prompt, 32);
+        let (want, ref_logits) = greedy(reference, &prompt, 32);
+        let (own, _) = greedy(ours, &prompt, 32);
         let ref_lp: Vec<Option<Vec<f32>>> = ref_logits.iter().map(|l| Some(log_probs(l))).collect();
-        let a = agreement(ours.as_mut(), &want, &ref_lp, &prompt, &own);
+        let a = agreement(ours, &want, &ref_lp, &prompt, &own);
         eprintln!(
             "{arch}, {prompt_len}-token prompt: greedy tokens equal for {}/32 steps; {}/{} clear choices agree; largest log-probability difference {:.4}",
             a.same_prefix, a.agreed, a.clear, a.worst
@@ -244,16 +279,8 @@ fn qwen3_matches_candle() {
 /// checked against llama.cpp's greedy run on the same file instead.
 #[test]
 fn qwen3moe_follows_llama_cpp() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny-qwen3moe.gguf");
-    write_tiny("qwen3moe", &path, 7).expect("tiny model");
-    let fixture = fixture("tiny-qwen3moe-greedy.json");
-    let sha = format!("{:x}", sha2::Sha256::digest(std::fs::read(&path).unwrap()));
-    assert_eq!(
-        fixture["model_sha256"].as_str(),
-        Some(sha.as_str()),
-        "the tiny model changed: regenerate the fixture with scripts/reference-greedy.py"
-    );
+    let (_dir, path) = tiny("qwen3moe");
+    let fixture = moe_fixture(&path);
     if !engine::cpu::quant::has_fast_kernels() {
         return crate::common::skip("architectures::qwen3moe", "this CPU lacks AVX-512 VNNI");
     }
@@ -263,9 +290,75 @@ fn qwen3moe_follows_llama_cpp() {
     follows_llama_cpp(ours.as_mut(), &prompt, &fixture).check("qwen3moe vs llama.cpp", 16);
 }
 
+/// llama.cpp's greedy run on the tiny MoE, checked to be of this file.
+fn moe_fixture(path: &std::path::Path) -> serde_json::Value {
+    let fixture = fixture("tiny-qwen3moe-greedy.json");
+    let sha = format!("{:x}", sha2::Sha256::digest(std::fs::read(path).unwrap()));
+    assert_eq!(
+        fixture["model_sha256"].as_str(),
+        Some(sha.as_str()),
+        "the tiny model changed: regenerate the fixture with scripts/reference-greedy.py"
+    );
+    fixture
+}
+
 #[test]
 fn phi3_matches_candle() {
     matches_candle("phi3");
+}
+
+#[test]
+fn llama_qwen2_qwen3_and_phi3_on_the_gpu_path_match_candle() {
+    for arch in ["llama", "qwen2", "qwen3", "phi3"] {
+        gpu_path_matches_candle(arch);
+    }
+}
+
+/// The experts routed on the host, each run on the rows that chose it,
+/// follow llama.cpp on the tiny MoE.
+#[test]
+fn qwen3moe_on_the_gpu_path_follows_llama_cpp() {
+    let (_dir, path) = tiny("qwen3moe");
+    let fixture = moe_fixture(&path);
+    let mut ours = gpu_path(&path);
+    let prompt: Vec<u32> = serde_json::from_value(fixture["prompt"].clone()).unwrap();
+    follows_llama_cpp(ours.as_mut(), &prompt, &fixture)
+        .check("qwen3moe (GPU path) vs llama.cpp", 16);
+}
+
+/// The tiny Gemma's window (8 positions) hides most of a 150-token prompt
+/// from its local layers, which turn at their own rope base: the GPU path
+/// against our CPU kernels (which follow llama.cpp on the real file).
+#[test]
+fn gemma3_sliding_windows_on_the_gpu_path_match_our_cpu_kernels() {
+    let (_dir, path) = tiny("gemma3");
+    if !engine::cpu::quant::has_fast_kernels() {
+        return crate::common::skip(
+            "architectures::gemma3 sliding windows",
+            "this CPU lacks AVX-512 VNNI: our CPU kernels are the reference here",
+        );
+    }
+    let (_, mut reference) = load_model(&path, options(ModelImpl::Auto)).unwrap();
+    assert!(reference.shape().exact_from.is_some(), "our kernels run it");
+    let mut ours = gpu_path(&path);
+    compare("gemma3 (GPU path)", ours.as_mut(), reference.as_mut());
+}
+
+/// The real Gemma 3 on the GPU path says Paris and follows llama.cpp.
+#[test]
+fn gemma3_on_the_gpu_path_says_paris_and_follows_llama_cpp() {
+    let path = crate::common::gemma_path();
+    let (parts, mut ours) =
+        load_model(&path, options(ModelImpl::Gpu)).expect("the GPU path loads it");
+    let fixture = fixture("gemma3-greedy.json");
+    let prompt = parts
+        .tokenizer
+        .encode(fixture["prompt"].as_str().unwrap())
+        .unwrap();
+    let (tokens, _) = greedy(ours.as_mut(), &prompt, 8);
+    let text = parts.tokenizer.decode(&tokens).unwrap();
+    assert!(text.trim_start().starts_with("Paris"), "{text:?}");
+    follows_llama_cpp(ours.as_mut(), &prompt, &fixture).check("gemma3 (GPU path) vs llama.cpp", 20);
 }
 
 /// The Gemma 3 base model continues "The capital of France is the city of"

@@ -444,3 +444,81 @@ fn the_gpu_path_runs_in_bf16() {
         assert!(worst < 3.0, "{path:?}: {worst}");
     }
 }
+
+/// Sliding windows in a batch: on the tiny Gemma (a window of 8; one
+/// local layer, one global), decode rows of three lengths (one within its
+/// window, two past it) and a prompt chunk in one forward give what each
+/// gives alone, and what our CPU kernels give for the same batch (where
+/// this CPU has them). The rows' local and global masks differ only here.
+#[test]
+fn windowed_rows_of_one_forward_match_each_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-gemma3.gguf");
+    engine::tools::tiny::write_tiny("gemma3", &path, 7).unwrap();
+    let mut model = gpu_model(&path, 4, 128, None);
+    let mut cpu = engine::cpu::quant::has_fast_kernels().then(|| {
+        let (_, m) = load_model(&path, options(ModelImpl::Auto, 4)).unwrap();
+        assert!(m.shape().exact_from.is_some(), "our CPU kernels run it");
+        m
+    });
+    if cpu.is_none() {
+        crate::common::skip(
+            "gpu_model::windowed rows against our CPU kernels",
+            "this CPU lacks AVX-512 VNNI (the batch is still checked against single rows)",
+        );
+    }
+    let prompt = |len: usize, salt: usize| -> Vec<u32> {
+        (0..len)
+            .map(|i| ((i * 31 + salt) % 250) as u32 + 3)
+            .collect()
+    };
+    let lens = [5usize, 11, 20];
+    for (slot, &len) in lens.iter().enumerate() {
+        model.forward_one(slot, &prompt(len, slot), 0).unwrap();
+        if let Some(cpu) = cpu.as_mut() {
+            cpu.forward_one(slot, &prompt(len, slot), 0).unwrap();
+        }
+    }
+    let tokens: Vec<[u32; 1]> = (0..3).map(|s| [s as u32 + 40]).collect();
+    let chunk = prompt(14, 9);
+    let mut batch: Vec<SeqChunk> = (0..3)
+        .map(|slot| SeqChunk {
+            slot,
+            tokens: &tokens[slot],
+            start: lens[slot],
+            logits: true,
+            all_logits: false,
+            exact: false,
+        })
+        .collect();
+    batch.insert(
+        1,
+        SeqChunk {
+            slot: 3,
+            tokens: &chunk,
+            start: 0,
+            logits: true,
+            all_logits: false,
+            exact: false,
+        },
+    );
+    let together = model.forward(&batch).unwrap();
+    let on_cpu = cpu.as_mut().map(|cpu| cpu.forward(&batch).unwrap());
+    for (row, chunk) in batch.iter().enumerate() {
+        let alone = model
+            .forward_one(chunk.slot, chunk.tokens, chunk.start)
+            .unwrap();
+        let d = max_diff(&together[row], &alone);
+        let d_cpu = on_cpu.as_ref().map(|l| max_diff(&together[row], &l[row]));
+        println!(
+            "slot {}: alone {d:.6}, our CPU kernels {d_cpu:?}",
+            chunk.slot
+        );
+        assert!(d <= TOLERANCE, "slot {}: {d}", chunk.slot);
+        assert_eq!(argmax(&together[row]), argmax(&alone));
+        if let (Some(d_cpu), Some(l)) = (d_cpu, &on_cpu) {
+            assert!(d_cpu <= TOLERANCE, "slot {}: {d_cpu}", chunk.slot);
+            assert_eq!(argmax(&together[row]), argmax(&l[row]));
+        }
+    }
+}

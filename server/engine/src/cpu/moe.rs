@@ -5,6 +5,8 @@
 
 use std::ops::Range;
 
+use crate::model_port::experts::route;
+
 use super::{
     layer::Experts,
     ops::{silu_mul, softmax},
@@ -22,22 +24,6 @@ pub struct ExpertScratch {
     gate: Vec<f32>,
     up: Vec<f32>,
     out: Vec<f32>,
-}
-
-/// Each token's chosen experts and their weights.
-fn route(scores: &mut [f32], count: usize, used: usize) -> Vec<Vec<(usize, f32)>> {
-    scores
-        .chunks_exact_mut(count)
-        .map(|s| {
-            softmax(s);
-            let mut order: Vec<usize> = (0..count).collect();
-            // Highest first; on a tie the lower expert, as a stable sort gives.
-            order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
-            order.truncate(used);
-            let total: f32 = order.iter().map(|&e| s[e]).sum();
-            order.into_iter().map(|e| (e, s[e] / total)).collect()
-        })
-        .collect()
 }
 
 /// `out` rows `0..n` (each `dim` wide) = the experts' weighted sum for
@@ -65,7 +51,10 @@ pub fn experts_forward(
         acts,
         &mut [(&experts.router, &mut s.scores)],
     );
-    let routes = route(&mut s.scores, count, experts.used);
+    for row in s.scores.chunks_exact_mut(count) {
+        softmax(row);
+    }
+    let routes = route(&s.scores, count, experts.used);
     out[..n * dim].fill(0.0);
     let ff = experts.ff;
     for e in 0..count {
@@ -123,20 +112,5 @@ pub fn experts_forward(
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route;
-
-    #[test]
-    fn routing_keeps_the_top_experts_with_renormalized_weights() {
-        let mut scores = vec![0.0, 2.0, 1.0, 2.0, /* token 2 */ 5.0, 0.0, 0.0, 0.0];
-        let r = route(&mut scores, 4, 2);
-        assert_eq!(r[0].iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 3]);
-        assert!((r[0][0].1 - 0.5).abs() < 1e-6 && (r[0][1].1 - 0.5).abs() < 1e-6);
-        assert_eq!(r[1][0].0, 0);
-        assert!((r[1].iter().map(|x| x.1).sum::<f32>() - 1.0).abs() < 1e-6);
     }
 }

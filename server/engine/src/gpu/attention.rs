@@ -22,19 +22,28 @@ pub struct ChunkPlan {
 }
 
 impl ChunkPlan {
-    pub fn new(n: usize, start: usize, device: &Device) -> Result<Self> {
-        Self::with_block(n, start, QUERY_BLOCK, device)
+    /// With `window`, each query sees only the last `window` positions up
+    /// to its own (a sliding-window layer's plan).
+    pub fn new(n: usize, start: usize, window: Option<usize>, device: &Device) -> Result<Self> {
+        Self::with_block(n, start, QUERY_BLOCK, window, device)
     }
 
-    fn with_block(n: usize, start: usize, block: usize, device: &Device) -> Result<Self> {
+    fn with_block(
+        n: usize,
+        start: usize,
+        block: usize,
+        window: Option<usize>,
+        device: &Device,
+    ) -> Result<Self> {
         let blocks = (0..n)
             .step_by(block)
             .map(|first| {
                 let rows = block.min(n - first);
                 // The block's last query sees keys up to its own position.
                 let seen = start + first + rows;
-                let mask = (rows > 1)
-                    .then(|| causal_mask(rows, start + first, seen, device))
+                let hides_old = window.is_some_and(|w| seen > w);
+                let mask = (rows > 1 || hides_old)
+                    .then(|| causal_mask(rows, start + first, seen, window, device))
                     .transpose()?;
                 Ok((first, rows, mask))
             })
@@ -144,20 +153,30 @@ fn attend_block(
 }
 
 /// (n, len): 0 where query `i` (at position start + i) may see key `j`,
-/// −∞ where the key lies in its future.
-fn causal_mask(n: usize, start: usize, len: usize, device: &Device) -> Result<Tensor> {
+/// −∞ where the key lies in its future or, with `window`, more than
+/// `window` − 1 positions in its past.
+fn causal_mask(
+    n: usize,
+    start: usize,
+    len: usize,
+    window: Option<usize>,
+    device: &Device,
+) -> Result<Tensor> {
     let mask: Vec<f32> = (0..n)
-        .flat_map(|i| {
-            (0..len).map(move |j| {
-                if j > start + i {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-        })
+        .flat_map(|i| (0..len).map(move |j| visibility(j, start + i + 1, window)))
         .collect();
     Tensor::from_vec(mask, (n, len), device)
+}
+
+/// 0 where a query that sees the first `seen` keys (within `window` of
+/// the last) may see key `j`, −∞ where not: a mask's value.
+pub fn visibility(j: usize, seen: usize, window: Option<usize>) -> f32 {
+    let too_old = window.is_some_and(|w| j + w < seen);
+    if j >= seen || too_old {
+        f32::NEG_INFINITY
+    } else {
+        0.0
+    }
 }
 
 /// Attention with every query head given its own copy of its key/value
@@ -168,6 +187,7 @@ fn attend_repeated(
     keys: &Tensor,
     values: &Tensor,
     start: usize,
+    window: Option<usize>,
     scale: f64,
 ) -> Result<Tensor> {
     let (heads, n, _) = queries.dims3()?;
@@ -179,7 +199,7 @@ fn attend_repeated(
         let k = keys.get(h / groups)?;
         let v = values.get(h / groups)?;
         let scores = (q.matmul(&k.t()?)? * scale)?;
-        let mask = causal_mask(n, start, len, queries.device())?;
+        let mask = causal_mask(n, start, len, window, queries.device())?;
         let probs = candle_nn::ops::softmax(&(scores + mask)?, candle_core::D::Minus1)?;
         out.push(probs.matmul(&v)?);
     }
@@ -201,6 +221,8 @@ mod tests {
             .unwrap()
     }
 
+    /// With and without a sliding window (3 positions, shorter than the
+    /// chunk and its context).
     #[test]
     fn grouped_heads_match_repeated_heads_with_the_causal_mask() {
         let dev = Device::Cpu;
@@ -215,25 +237,28 @@ mod tests {
             v_buf.narrow(1, 0, len).unwrap(),
         );
         let scale = 1.0 / (d as f64).sqrt();
-        for (queries, start) in [
-            (q.clone(), start),
-            (
-                q.narrow(1, n - 1, 1).unwrap().contiguous().unwrap(),
-                len - 1,
-            ),
-        ] {
-            let plan = ChunkPlan::new(queries.dim(1).unwrap(), start, &dev).unwrap();
-            let got = attend(&queries, &k, &v, &plan, scale).unwrap();
-            let want = attend_repeated(
-                &queries,
-                &k.contiguous().unwrap(),
-                &v.contiguous().unwrap(),
-                start,
-                scale,
-            )
-            .unwrap();
-            let diff = max_abs_diff(&got, &want);
-            assert!(diff < 1e-5, "{diff}");
+        for window in [None, Some(3)] {
+            for (queries, start) in [
+                (q.clone(), start),
+                (
+                    q.narrow(1, n - 1, 1).unwrap().contiguous().unwrap(),
+                    len - 1,
+                ),
+            ] {
+                let plan = ChunkPlan::new(queries.dim(1).unwrap(), start, window, &dev).unwrap();
+                let got = attend(&queries, &k, &v, &plan, scale).unwrap();
+                let want = attend_repeated(
+                    &queries,
+                    &k.contiguous().unwrap(),
+                    &v.contiguous().unwrap(),
+                    start,
+                    window,
+                    scale,
+                )
+                .unwrap();
+                let diff = max_abs_diff(&got, &want);
+                assert!(diff < 1e-5, "{window:?}: {diff}");
+            }
         }
     }
 
@@ -244,12 +269,14 @@ mod tests {
         let q = Tensor::randn(0f32, 1.0, (heads, n, d), &dev).unwrap();
         let k = Tensor::randn(0f32, 1.0, (kv_heads, start + n, d), &dev).unwrap();
         let v = Tensor::randn(0f32, 1.0, (kv_heads, start + n, d), &dev).unwrap();
-        let plan = |block| ChunkPlan::with_block(n, start, block, &dev).unwrap();
-        let whole = attend(&q, &k, &v, &plan(n), 0.3).unwrap();
-        for block in [1, 3, 4] {
-            let parts = attend(&q, &k, &v, &plan(block), 0.3).unwrap();
-            let diff = (&parts - &whole).unwrap().abs().unwrap().max_all().unwrap();
-            assert!(diff.to_scalar::<f32>().unwrap() < 1e-5, "block {block}");
+        for window in [None, Some(4)] {
+            let plan = |block| ChunkPlan::with_block(n, start, block, window, &dev).unwrap();
+            let whole = attend(&q, &k, &v, &plan(n), 0.3).unwrap();
+            for block in [1, 3, 4] {
+                let parts = attend(&q, &k, &v, &plan(block), 0.3).unwrap();
+                let diff = max_abs_diff(&parts, &whole);
+                assert!(diff < 1e-5, "block {block}, window {window:?}");
+            }
         }
     }
 
@@ -273,7 +300,7 @@ mod tests {
             let queries = q.get(row).unwrap().unsqueeze(1).unwrap();
             let k = keys.get(row).unwrap().narrow(1, 0, len).unwrap();
             let v = values.get(row).unwrap().narrow(1, 0, len).unwrap();
-            let plan = ChunkPlan::new(1, len - 1, &dev).unwrap();
+            let plan = ChunkPlan::new(1, len - 1, None, &dev).unwrap();
             let alone = attend(&queries, &k, &v, &plan, 0.3)
                 .unwrap()
                 .reshape(heads * d)
@@ -286,9 +313,28 @@ mod tests {
     #[test]
     fn a_query_never_sees_later_keys() {
         let dev = Device::Cpu;
-        let mask: Vec<Vec<f32>> = causal_mask(2, 3, 5, &dev).unwrap().to_vec2().unwrap();
+        let mask: Vec<Vec<f32>> = causal_mask(2, 3, 5, None, &dev).unwrap().to_vec2().unwrap();
         assert_eq!(mask[0][3], 0.0);
         assert_eq!(mask[0][4], f32::NEG_INFINITY);
         assert_eq!(mask[1][4], 0.0);
+    }
+
+    #[test]
+    fn a_windowed_query_sees_only_its_last_positions() {
+        let dev = Device::Cpu;
+        // Queries at positions 3 and 4, a window of 2.
+        let mask: Vec<Vec<f32>> = causal_mask(2, 3, 5, Some(2), &dev)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        let seen = |row: &[f32]| -> Vec<usize> { (0..5).filter(|&j| row[j] == 0.0).collect() };
+        assert_eq!(seen(&mask[0]), vec![2, 3]);
+        assert_eq!(seen(&mask[1]), vec![3, 4]);
+        // A single query past the window still gets a mask.
+        let plan = ChunkPlan::new(1, 6, Some(2), &dev).unwrap();
+        assert!(plan.blocks[0].2.is_some());
+        assert!(ChunkPlan::new(1, 6, None, &dev).unwrap().blocks[0]
+            .2
+            .is_none());
     }
 }

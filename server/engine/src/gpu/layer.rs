@@ -1,17 +1,21 @@
-//! One transformer block's weights (quantized matrices stay quantized on
-//! the device; q/k/v and gate/up stacked where their types match) and its
-//! two halves: the projections into queries, keys and values, and the
-//! feed-forward.
+//! One transformer block's weights, found by their GGUF names for each
+//! architecture (quantized matrices stay quantized on the device; q/k/v
+//! and gate/up stacked where their types match, or fused as phi3 stores
+//! them; qwen2's biases, per-head query/key norms, Gemma's extra norms, a
+//! mixture of experts), and the projections into queries, keys and values.
 
 use candle_core::{
     quantized::{gguf_file::Content, QMatMul, QTensor},
-    DType, Device, Module, Result, Tensor,
+    DType, Device, Result, Tensor,
 };
 
 use super::{
+    experts::Experts,
+    feed_forward::{FeedForward, Mlp},
     launches::{contiguous, op},
     stacked::Stacked,
 };
+use crate::model_port::hyperparams::Hyperparams;
 
 pub struct Layer {
     pub attn_norm: Tensor,
@@ -22,10 +26,14 @@ pub struct Layer {
     q_norm: Option<Tensor>,
     k_norm: Option<Tensor>,
     pub o: QMatMul,
+    /// Gemma: applied to the attention output before the residual add.
+    pub post_attn_norm: Option<Tensor>,
     pub ffn_norm: Tensor,
-    /// Gate and up, stacked where their types match.
-    gate_up: Stacked,
-    down: QMatMul,
+    pub ffn: FeedForward,
+    /// Gemma: applied to the feed-forward output before the residual add.
+    pub post_ffn_norm: Option<Tensor>,
+    /// Sliding window size, for local layers (their own rope base too).
+    pub window: Option<usize>,
 }
 
 /// Reads tensors of one file onto one device.
@@ -82,17 +90,74 @@ impl<R: std::io::Seek + std::io::Read> Reader<'_, R> {
         Stacked::load(self.content, self.reader, self.device, names, self.dtype)
     }
 
-    pub fn layer(&mut self, i: usize) -> Result<Layer> {
+    pub fn layer(&mut self, i: usize, config: &Hyperparams) -> Result<Layer> {
         let p = format!("blk.{i}");
+        let arch = config.arch;
         let names = |parts: &[&str], suffix: &str| -> Vec<String> {
             parts.iter().map(|t| format!("{p}.{t}.{suffix}")).collect()
         };
-        let qkv = self.stacked(&names(&["attn_q", "attn_k", "attn_v"], "weight"))?;
+        let (q_dim, kv_dim) = (
+            config.heads * config.head_dim,
+            config.kv_heads * config.head_dim,
+        );
+        let qkv = if arch.fused {
+            Stacked::fused(
+                self.content,
+                self.reader,
+                self.device,
+                &format!("{p}.attn_qkv.weight"),
+                &[q_dim, kv_dim, kv_dim],
+                self.dtype,
+            )?
+        } else {
+            self.stacked(&names(&["attn_q", "attn_k", "attn_v"], "weight"))?
+        };
         let qkv = match names(&["attn_q", "attn_k", "attn_v"], "bias").as_slice() {
             [q, k, v] if self.has(q) => {
                 qkv.with_biases(&[self.vector(q)?, self.vector(k)?, self.vector(v)?])?
             }
             _ => qkv,
+        };
+        let ffn = if arch.experts {
+            FeedForward::Experts(Experts::load(
+                self.content,
+                self.reader,
+                self.device,
+                &p,
+                config.experts_used,
+                self.dtype,
+            )?)
+        } else {
+            let gate_up = if arch.fused {
+                let name = format!("{p}.ffn_up.weight");
+                let rows = self
+                    .content
+                    .tensor_infos
+                    .get(&name)
+                    .map_or(0, |t| t.shape.dims()[0]);
+                Stacked::fused(
+                    self.content,
+                    self.reader,
+                    self.device,
+                    &name,
+                    &[rows / 2, rows / 2],
+                    self.dtype,
+                )?
+            } else {
+                self.stacked(&names(&["ffn_gate", "ffn_up"], "weight"))?
+            };
+            FeedForward::Dense(Mlp {
+                gate_up,
+                down: self.matrix(&format!("{p}.ffn_down.weight"))?,
+                activation: arch.activation,
+            })
+        };
+        let gemma = |r: &mut Self, name: &str| {
+            if arch.gemma_norms {
+                r.vector(&format!("{p}.{name}.weight")).map(Some)
+            } else {
+                Ok(None)
+            }
         };
         Ok(Layer {
             attn_norm: self.vector(&format!("{p}.attn_norm.weight"))?,
@@ -100,9 +165,11 @@ impl<R: std::io::Seek + std::io::Read> Reader<'_, R> {
             q_norm: self.optional_vector(&format!("{p}.attn_q_norm.weight"))?,
             k_norm: self.optional_vector(&format!("{p}.attn_k_norm.weight"))?,
             o: self.matrix(&format!("{p}.attn_output.weight"))?,
+            post_attn_norm: gemma(self, "post_attention_norm")?,
             ffn_norm: self.vector(&format!("{p}.ffn_norm.weight"))?,
-            gate_up: self.stacked(&names(&["ffn_gate", "ffn_up"], "weight"))?,
-            down: self.matrix(&format!("{p}.ffn_down.weight"))?,
+            ffn,
+            post_ffn_norm: gemma(self, "post_ffw_norm")?,
+            window: config.window(i),
         })
     }
 }
@@ -125,19 +192,10 @@ impl Layer {
         Ok((q, k, v))
     }
 
-    /// SwiGLU feed-forward of normed rows.
-    pub fn feed_forward(&self, x: &Tensor) -> Result<Tensor> {
-        let Ok([gate, up]) = <[Tensor; 2]>::try_from(self.gate_up.forward(x)?) else {
-            candle_core::bail!("gate and up did not come out as two");
-        };
-        let gated = op(op(candle_nn::ops::silu(&gate))? * up)?;
-        op(self.down.forward(&gated))
-    }
-
     /// Matrix products one forward of this layer runs (q/k/v, o, gate/up,
     /// down), fewer where neighbours were stacked.
     pub fn products(&self) -> usize {
-        self.qkv.products() + 1 + self.gate_up.products() + 1
+        self.qkv.products() + 1 + self.ffn.products()
     }
 }
 

@@ -7,10 +7,14 @@
 //! mask, so a decode step issues as many kernels for eight replies as for
 //! one (`launches` counts them). It runs on candle's CPU device
 //! too, which is how `make test` checks it against candle's reference
-//! models without a GPU. Dense llama, qwen2 and qwen3 files; the other
-//! architectures use `engine::candle` on CUDA.
+//! models without a GPU. Every architecture in the table: llama, qwen2,
+//! qwen3, qwen3moe (`experts`), gemma3 (sliding windows, GeGLU, its extra
+//! norms) and phi3 (fused projections); files with a partial rotation use
+//! `engine::candle` on CUDA.
 
 mod attention;
+mod experts;
+mod feed_forward;
 pub mod fit;
 mod kv_cache;
 pub mod launches;
@@ -33,8 +37,7 @@ use layer::{Layer, Reader};
 use rope::Rope;
 
 use crate::model_port::{
-    arch::Activation, hyperparams::Hyperparams, load_error, BatchModel, EngineError, ModelShape,
-    SeqChunk,
+    hyperparams::Hyperparams, load_error, BatchModel, EngineError, ModelShape, SeqChunk,
 };
 
 /// Most tokens one forward takes (prompts are read in chunks this long).
@@ -46,6 +49,8 @@ pub struct GpuModel {
     norm: Tensor,
     output: QMatMul,
     rope: Rope,
+    /// Sliding-window layers' rotation (their own base), where there are any.
+    rope_local: Option<Rope>,
     cache: KvCache,
     config: Hyperparams,
     device: Device,
@@ -69,12 +74,16 @@ struct DecodeRows {
     targets: Tensor,
     /// (rows, 1, 1, len): −∞ past each row's own keys; none when all see `len`.
     mask: Option<Tensor>,
+    /// The same for sliding-window layers, −∞ also before each row's
+    /// window; none when no row's window hides a key.
+    local_mask: Option<Tensor>,
 }
 
 impl DecodeRows {
     fn plan(
         batch: &[SeqChunk],
         cache: &KvCache,
+        window: Option<usize>,
         device: &Device,
     ) -> candle_core::Result<Option<Self>> {
         let (mut rows, mut slots, mut seen) = (Vec::new(), Vec::new(), Vec::new());
@@ -92,15 +101,20 @@ impl DecodeRows {
         let Some(&len) = seen.iter().max() else {
             return Ok(None);
         };
-        let mask = if seen.iter().all(|&s| s == len) {
-            None
-        } else {
+        let mask = |window: Option<usize>| {
             let values: Vec<f32> = seen
                 .iter()
-                .flat_map(|&s| (0..len).map(move |j| if j < s { 0.0 } else { f32::NEG_INFINITY }))
+                .flat_map(|&s| (0..len).map(move |j| attention::visibility(j, s, window)))
                 .collect();
-            Some(Tensor::from_vec(values, (seen.len(), 1, 1, len), device)?)
+            Tensor::from_vec(values, (seen.len(), 1, 1, len), device)
         };
+        let local_mask = window
+            .filter(|&w| seen.iter().any(|&s| s > w))
+            .map(|w| mask(Some(w)))
+            .transpose()?;
+        let mask = (!seen.iter().all(|&s| s == len))
+            .then(|| mask(None))
+            .transpose()?;
         Ok(Some(Self {
             rows: (rows.len() < row)
                 .then(|| Tensor::new(rows.as_slice(), device))
@@ -108,20 +122,19 @@ impl DecodeRows {
             slots: cache.slot_rows(&slots, len, device)?,
             targets: cache.targets(&placed, device)?,
             mask,
+            local_mask,
         }))
     }
 }
 
 /// Why a file is not for this path (it then runs on `engine::candle`).
 pub fn unsupported(config: &Hyperparams) -> Option<String> {
-    let arch = config.arch;
-    if arch.gemma_norms || arch.fused || arch.experts || config.sliding.is_some() {
-        return Some(format!("{} models are not ported yet", arch.name));
-    }
-    if arch.activation != Activation::Silu || config.rope_dim != config.head_dim {
-        return Some("partial rotation or a non-SwiGLU feed-forward".into());
-    }
-    None
+    (config.rope_dim != config.head_dim).then(|| {
+        format!(
+            "a partial rotation ({} of {} dimensions) is not ported yet",
+            config.rope_dim, config.head_dim
+        )
+    })
 }
 
 /// How many sequences the model holds, how long, within what memory.
@@ -203,7 +216,7 @@ impl GpuModel {
                 QMatMul::from_arc(table)?
             };
             let layers = (0..config.blocks)
-                .map(|i| r.layer(i))
+                .map(|i| r.layer(i, &config))
                 .collect::<candle_core::Result<Vec<_>>>()?;
             let norm = r.vector("output_norm.weight")?;
             let rope = Rope::new(
@@ -216,6 +229,22 @@ impl GpuModel {
                 dtype,
                 device,
             )?;
+            // Gemma's local layers turn at their own base, unscaled.
+            let rope_local = config
+                .sliding
+                .map(|_| {
+                    Rope::new(
+                        config.arch.rope,
+                        config.head_dim,
+                        config.rope_base_local,
+                        1.0,
+                        config.attention_scale,
+                        context_length,
+                        dtype,
+                        device,
+                    )
+                })
+                .transpose()?;
             let cache = KvCache::new(
                 CacheShape {
                     layers: config.blocks,
@@ -227,9 +256,9 @@ impl GpuModel {
                 dtype,
                 device,
             )?;
-            Ok::<_, candle_core::Error>((embedding, output, layers, norm, rope, cache))
+            Ok::<_, candle_core::Error>((embedding, output, layers, norm, rope, rope_local, cache))
         })();
-        let (embedding, output, layers, norm, rope, cache) =
+        let (embedding, output, layers, norm, rope, rope_local, cache) =
             loaded.map_err(|e| load_error(path, device, e))?;
         let vocab = content
             .tensor_infos
@@ -241,6 +270,7 @@ impl GpuModel {
             norm,
             output,
             rope,
+            rope_local,
             cache,
             config,
             device: device.clone(),
@@ -320,12 +350,17 @@ impl GpuModel {
             .collect();
         let positions: Vec<u32> = placed.iter().map(|&(_, p)| p as u32).collect();
         let ids = Tensor::new(tokens.as_slice(), &self.device)?;
-        let rotation = self
-            .rope
-            .rows(&Tensor::new(positions.as_slice(), &self.device)?)?;
+        let positions = Tensor::new(positions.as_slice(), &self.device)?;
+        let rotation = self.rope.rows(&positions)?;
+        let local_rotation = self
+            .rope_local
+            .as_ref()
+            .map(|rope| rope.rows(&positions))
+            .transpose()?;
         // The queries' rope tables carry the attention scale.
         let scale = 1.0;
-        let decode = DecodeRows::plan(batch, &self.cache, &self.device)?;
+        let window = c.sliding.map(|(w, _)| w);
+        let decode = DecodeRows::plan(batch, &self.cache, window, &self.device)?;
         // The other chunks (prompts), attended one by one, and where each
         // chunk's rows land among the attention's outputs: decode rows
         // first, then the chunks in batch order.
@@ -340,7 +375,11 @@ impl GpuModel {
                 order.push(decode_seen as u32);
                 decode_seen += 1;
             } else {
-                chunks.push((b, offset, ChunkPlan::new(n, b.start, &self.device)?));
+                let local = window
+                    .map(|w| ChunkPlan::new(n, b.start, Some(w), &self.device))
+                    .transpose()?;
+                let plans = (ChunkPlan::new(n, b.start, None, &self.device)?, local);
+                chunks.push((b, offset, plans));
                 order.extend((chunk_rows..chunk_rows + n).map(|r| r as u32));
                 chunk_rows += n;
             }
@@ -353,13 +392,22 @@ impl GpuModel {
             .then(|| Tensor::new(order.as_slice(), &self.device))
             .transpose()?;
         let mut x = op(op(self.embedding.embedding(&ids))?.to_dtype(self.dtype))?;
+        if let Some(scale) = c.embed_scale {
+            x = op(x * f64::from(scale))?;
+        }
         let mut launches = Vec::with_capacity(self.layers.len());
         for (i, layer) in self.layers.iter().enumerate() {
             let before = issued();
             let h = op(candle_nn::ops::rms_norm(&x, &layer.attn_norm, c.eps))?;
             let (q, k, v) = layer.attention_inputs(&h, (heads, kv_heads, head_dim), c.eps)?;
-            let q = self.rope.apply(&q, &rotation.queries)?;
-            let k = self.rope.apply(&k, &rotation.keys)?;
+            // Sliding-window layers: their own rotation, mask and plans.
+            let local = layer.window.is_some();
+            let (rope, rotation) = match (&self.rope_local, &local_rotation) {
+                (Some(rope), Some(rotation)) if local => (rope, rotation),
+                _ => (&self.rope, &rotation),
+            };
+            let q = rope.apply(&q, &rotation.queries)?;
+            let k = rope.apply(&k, &rotation.keys)?;
             // Every new key first: each row then reads its own.
             if let Some(d) = &decode {
                 let (dk, dv) = match &d.rows {
@@ -385,15 +433,19 @@ impl GpuModel {
                     None => q.clone(),
                 };
                 let (keys, values) = self.cache.read_slots(i, &d.slots)?;
+                let mask = match &d.local_mask {
+                    Some(m) if local => Some(m),
+                    _ => d.mask.as_ref(),
+                };
                 outputs.push(attention::attend_rows(
-                    &queries,
-                    &keys,
-                    &values,
-                    d.mask.as_ref(),
-                    scale,
+                    &queries, &keys, &values, mask, scale,
                 )?);
             }
-            for (chunk, offset, plan) in &chunks {
+            for (chunk, offset, (global_plan, local_plan)) in &chunks {
+                let plan = match local_plan {
+                    Some(p) if local => p,
+                    _ => global_plan,
+                };
                 let n = chunk.tokens.len();
                 let (keys, values) = self.cache.read(i, chunk.slot, chunk.start + n)?;
                 let queries = contiguous(&q.narrow(0, *offset, n)?.transpose(0, 1)?)?;
@@ -408,9 +460,17 @@ impl GpuModel {
                 Some(order) => op(attended.index_select(order, 0))?,
                 None => attended,
             };
-            x = op(x + op(layer.o.forward(&attended))?)?;
+            let mut attended = op(layer.o.forward(&attended))?;
+            if let Some(norm) = &layer.post_attn_norm {
+                attended = op(candle_nn::ops::rms_norm(&attended, norm, c.eps))?;
+            }
+            x = op(x + attended)?;
             let h = op(candle_nn::ops::rms_norm(&x, &layer.ffn_norm, c.eps))?;
-            x = op(x + layer.feed_forward(&h)?)?;
+            let mut fed = layer.ffn.forward(&h)?;
+            if let Some(norm) = &layer.post_ffn_norm {
+                fed = op(candle_nn::ops::rms_norm(&fed, norm, c.eps))?;
+            }
+            x = op(x + fed)?;
             launches.push(issued() - before);
         }
         self.last_launches = launches;
@@ -433,11 +493,11 @@ impl GpuModel {
         }
         let rows = x.index_select(&Tensor::new(wanted.as_slice(), &self.device)?, 0)?;
         let rows = candle_nn::ops::rms_norm(&rows, &self.norm, c.eps)?;
-        let mut logits = self
-            .output
-            .forward(&rows.to_dtype(DType::F32)?)?
-            .to_vec2::<f32>()?
-            .into_iter();
+        let mut logits = self.output.forward(&rows.to_dtype(DType::F32)?)?;
+        if let Some(cap) = c.final_softcap {
+            logits = ((logits / f64::from(cap))?.tanh()? * f64::from(cap))?;
+        }
+        let mut logits = logits.to_vec2::<f32>()?.into_iter();
         Ok(counts
             .into_iter()
             .map(|count| logits.by_ref().take(count).flatten().collect())

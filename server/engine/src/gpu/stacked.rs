@@ -31,9 +31,39 @@ impl Stacked {
         names: &[String],
         dtype: DType,
     ) -> Result<Self> {
+        let tensors = names
+            .iter()
+            .map(|name| content.tensor(reader, name, &Device::Cpu))
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_tensors(tensors, device, dtype)
+    }
+
+    /// One matrix that already holds several (phi3's `attn_qkv`, its
+    /// gate-then-up `ffn_up`): one product, its output split by `widths`.
+    pub fn fused<R: std::io::Read + std::io::Seek>(
+        content: &Content,
+        reader: &mut R,
+        device: &Device,
+        name: &str,
+        widths: &[usize],
+        dtype: DType,
+    ) -> Result<Self> {
+        let tensor = content.tensor(reader, name, device)?;
+        let rows = tensor.shape().dims()[0];
+        if rows != widths.iter().sum::<usize>() {
+            candle_core::bail!("{name} has {rows} rows, not {widths:?}");
+        }
+        Ok(Self {
+            groups: vec![(super::layer::in_dtype(tensor, dtype)?, widths.to_vec())],
+            biases: None,
+        })
+    }
+
+    /// Matrices (on the host) stacked by runs of one type, then moved to
+    /// `device`.
+    pub fn from_tensors(tensors: Vec<QTensor>, device: &Device, dtype: DType) -> Result<Self> {
         let mut runs: Vec<Vec<QTensor>> = Vec::new();
-        for name in names {
-            let tensor = content.tensor(reader, name, &Device::Cpu)?;
+        for tensor in tensors {
             match runs.last_mut() {
                 Some(run) if run[0].dtype() == tensor.dtype() => run.push(tensor),
                 _ => runs.push(vec![tensor]),

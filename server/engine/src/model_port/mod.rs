@@ -11,6 +11,7 @@
 
 pub mod arch;
 mod error;
+pub mod experts;
 pub mod hyperparams;
 
 pub use arch::{architecture, Architecture};

@@ -103,9 +103,7 @@ pub fn write_tiny(arch_name: &str, out: &Path, seed: u64) -> Result<usize, ToolE
     use GgmlDType as G;
     b.add("token_embd.weight", &[vocab, DIM], G::Q8_0, 1.0)?;
     b.add("output_norm.weight", &[DIM], G::F32, 0.0)?;
-    if arch.candle != CandleModule::Gemma3 {
-        b.add("output.weight", &[vocab, DIM], G::Q8_0, 0.3)?;
-    }
+    b.add("output.weight", &[vocab, DIM], G::Q8_0, 0.3)?;
     // Attention output is Q4_K and the feed-forward down Q6_K where the
     // row is a whole 256-value super-block; Q8_0 otherwise.
     let k_or = |cols: usize, k: GgmlDType| if cols.is_multiple_of(256) { k } else { G::Q8_0 };
@@ -208,6 +206,9 @@ pub fn write_tiny(arch_name: &str, out: &Path, seed: u64) -> Result<usize, ToolE
     if arch.sliding_pattern.is_some() {
         // A window shorter than the tests' sequences, so it matters.
         metadata.push((key("attention.sliding_window"), Value::U32(8)));
+        // Of the two layers one local, one global (local, global, …), so
+        // the whole of a long prompt still reaches the output.
+        metadata.push((key("attention.sliding_window_type"), Value::U32(2)));
     }
     if arch.experts {
         metadata.push((key("expert_count"), Value::U32(EXPERTS as u32)));
