@@ -72,6 +72,10 @@ pub struct ModelPanel {
     pub loading: Option<String>,
     /// The last load's error, if it failed.
     pub load_error: Option<String>,
+    /// What the last load had to do that the user should know (the old
+    /// model freed first, for want of GPU memory).
+    #[serde(default)]
+    pub load_note: Option<String>,
     /// Parallel replies a load gets unless the Model tab asks for others
     /// (`--parallel`).
     #[serde(default)]

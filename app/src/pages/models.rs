@@ -164,6 +164,7 @@ pub fn ModelsPage() -> impl IntoView {
                                 {p.remote.map(|url| view! { <p class="notice">{format!("Generation goes to the remote server {url}.")}</p> })}
                                 {p.idle_released.then(|| view! { <p class="notice">"Idle: the weights are released; the next request loads them again."</p> })}
                                 {p.loading.map(|name| view! { <p class="notice loading">{format!("Loading {name}…")}</p> })}
+                                {p.load_note.map(|n| view! { <p class="notice" id="load-note">{n}</p> })}
                                 {p.load_error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
                             }
                         })

@@ -16,7 +16,7 @@ use std::{
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use crate::{
-    loader::{load_model, load_weights},
+    loader::{gpu_plan_bytes, load_model, load_weights},
     scheduler::{self, QueuedJob, Reload, SchedulerHandle, SchedulerSetup},
     BatchModel, Cancel, EngineError, EngineEvent, GenerationJob, LoadOptions, ModelParts,
     SchedulerMetrics, Speculative, TokenDecoder,
@@ -49,8 +49,40 @@ enum Hosted {
         parts: Arc<ModelParts>,
         queue: SchedulerHandle,
         path: Option<PathBuf>,
+        /// What it loaded with, and the GPU memory its plan takes (none
+        /// off the GPU path): a switch weighs it against the next model.
+        load: LoadOptions,
+        gpu_bytes: Option<usize>,
     },
     Empty(String),
+}
+
+/// How a switch went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Switched {
+    /// The old model was freed before the new one loaded: both did not fit
+    /// in the GPU memory.
+    pub freed_old_first: bool,
+}
+
+/// Longest a switch waits for the old model's scheduler to let go of it.
+const FREE_WAIT: Duration = Duration::from_secs(120);
+
+/// Whether the old model (`old` bytes) must be freed before the new one
+/// (`new` bytes) loads: with `--gpu-memory`, when both exceed it; without,
+/// when the card has less free than the new one needs. Knowing neither,
+/// the new one loads beside the old, and a load that does not fit says so.
+pub fn must_free_first(
+    new: usize,
+    old: usize,
+    limit: Option<usize>,
+    free_now: Option<usize>,
+) -> bool {
+    match (limit, free_now) {
+        (Some(limit), _) => new + old > limit,
+        (None, Some(free)) => new > free,
+        (None, None) => false,
+    }
 }
 
 /// The model host: loads, switches, unloads and releases the model. What
@@ -75,6 +107,12 @@ struct Shared {
 #[derive(Clone)]
 pub struct Submitter {
     shared: Arc<Shared>,
+}
+
+/// A model's file name, for logs and messages (never its whole path).
+fn shown(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| "the model".into(), |n| n.to_string_lossy().into_owned())
 }
 
 fn now_secs() -> u64 {
@@ -143,8 +181,8 @@ impl Engine {
 
     /// Loads `path` (blocking: seconds) and makes it the model; the old
     /// model's replies end as interrupted. If loading fails, the old model
-    /// stays.
-    pub fn switch_to(&self, path: &Path) -> Result<(), EngineError> {
+    /// stays (or, where it had to be freed first, is loaded again).
+    pub fn switch_to(&self, path: &Path) -> Result<Switched, EngineError> {
         self.switch_with(path, self.options.load)
     }
 
@@ -155,13 +193,18 @@ impl Engine {
 
     /// [`Engine::switch_to`] with other load options (the Model tab's
     /// context and parallel replies); the model's reloads keep them.
-    pub fn switch_with(&self, path: &Path, load: LoadOptions) -> Result<(), EngineError> {
+    pub fn switch_with(&self, path: &Path, load: LoadOptions) -> Result<Switched, EngineError> {
+        let gpu_bytes = match gpu_plan_bytes(path, load) {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(self.load_failed(path, e)),
+        };
+        let freed = self.free_if_both_do_not_fit(path, load, gpu_bytes);
         let (parts, model) = match load_model(path, load) {
             Ok(loaded) => loaded,
             Err(e) => {
-                tracing::error!(model = %path.display(), error = %e, "model not loaded");
-                if let Hosted::Empty(reason) = &mut *self.write_hosted() {
-                    *reason = e.to_string();
+                let e = self.load_failed(path, e);
+                if let Some((old_path, old_load)) = freed {
+                    return Err(self.load_again(&old_path, old_load, e));
                 }
                 return Err(e);
             }
@@ -175,6 +218,8 @@ impl Engine {
                 parts: Arc::new(parts),
                 queue,
                 path: Some(path.to_path_buf()),
+                load,
+                gpu_bytes,
             },
         );
         if let Hosted::Loaded { queue, .. } = old {
@@ -182,7 +227,82 @@ impl Engine {
         }
         self.shared.released.store(false, Ordering::SeqCst);
         self.shared.touch();
-        Ok(())
+        Ok(Switched {
+            freed_old_first: freed.is_some(),
+        })
+    }
+
+    /// Logs a failed load; with no model held, the error is why.
+    fn load_failed(&self, path: &Path, e: EngineError) -> EngineError {
+        tracing::error!(model = %path.display(), error = %e, "model not loaded");
+        if let Hosted::Empty(reason) = &mut *self.write_hosted() {
+            *reason = e.to_string();
+        }
+        e
+    }
+
+    /// Frees the model held when it and the next one (`new_bytes` on the
+    /// GPU) would not fit together; returns what it held, to load again
+    /// should the next one fail.
+    fn free_if_both_do_not_fit(
+        &self,
+        path: &Path,
+        load: LoadOptions,
+        new_bytes: Option<usize>,
+    ) -> Option<(PathBuf, LoadOptions)> {
+        let new = new_bytes?;
+        let (old, old_path, old_load) = match &*self.read_hosted() {
+            Hosted::Loaded {
+                gpu_bytes: Some(old),
+                path: Some(old_path),
+                load: old_load,
+                ..
+            } => (*old, old_path.clone(), *old_load),
+            _ => return None,
+        };
+        let free_now = matches!(load.device, crate::DeviceSpec::Cuda(_))
+            .then(crate::memory::gpu_free_bytes)
+            .flatten();
+        if !must_free_first(new, old, load.gpu_memory, free_now) {
+            return None;
+        }
+        let gib = |b: usize| b as f64 / (1u64 << 30) as f64;
+        tracing::warn!(
+            old = %shown(&old_path),
+            new = %shown(path),
+            old_gib = format!("{:.1}", gib(old)),
+            new_gib = format!("{:.1}", gib(new)),
+            "the two models do not fit in the GPU memory together: freeing the old one first"
+        );
+        let old_hosted = std::mem::replace(
+            &mut *self.write_hosted(),
+            Hosted::Empty(format!(
+                "{} was freed to make room for {}, which is loading",
+                shown(&old_path),
+                shown(path)
+            )),
+        );
+        if let Hosted::Loaded { queue, .. } = old_hosted {
+            if !queue.free_and_wait(FREE_WAIT) {
+                tracing::warn!("the old model's scheduler did not let go of it in time");
+            }
+        }
+        Some((old_path, old_load))
+    }
+
+    /// After the next model failed to load in the room the old one left,
+    /// loads the old one again; returns the next model's error.
+    fn load_again(&self, path: &Path, load: LoadOptions, failed: EngineError) -> EngineError {
+        match self.switch_with(path, load) {
+            Ok(_) => {
+                tracing::info!(model = %shown(path), "loaded the previous model again");
+                failed
+            }
+            Err(e) => {
+                tracing::error!(model = %shown(path), error = %e, "the previous model did not load again");
+                failed
+            }
+        }
     }
 
     /// Ends all replies (as interrupted) and frees the model.
@@ -310,5 +430,26 @@ impl Submitter {
             received: Instant::now(),
         })?;
         Ok(receiver)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::must_free_first;
+
+    const GIB: usize = 1 << 30;
+
+    /// A 24 GiB card holding a 20 GiB 32B model: a second 32B plan cannot
+    /// load beside it; a 1 GiB model can.
+    #[test]
+    fn the_old_model_goes_first_only_when_both_do_not_fit() {
+        let limit = Some(24 * GIB);
+        assert!(must_free_first(21 * GIB, 21 * GIB, limit, None));
+        assert!(!must_free_first(GIB, 21 * GIB, limit, None));
+        // Without --gpu-memory: what the card has free now decides.
+        assert!(must_free_first(21 * GIB, 21 * GIB, None, Some(3 * GIB)));
+        assert!(!must_free_first(GIB, 21 * GIB, None, Some(3 * GIB)));
+        // Knowing neither, the new one loads beside the old.
+        assert!(!must_free_first(21 * GIB, 21 * GIB, None, None));
     }
 }

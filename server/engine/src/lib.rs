@@ -41,10 +41,10 @@ pub use detokenize::{IncrementalDecoder, TokenDecoder};
 pub use device::DeviceSpec;
 pub use gbnf::gbnf_to_lark;
 pub use gguf::GgufFile;
-pub use host::{Engine, EngineOptions, Submitter};
+pub use host::{must_free_first, Engine, EngineOptions, Submitter, Switched};
 pub use loader::{
-    load_model, load_tokenizer, load_weights, LoadOptions, ModelImpl, ModelInfo, ModelParts,
-    DEFAULT_PARALLEL,
+    gpu_plan_bytes, load_model, load_tokenizer, load_weights, LoadOptions, ModelImpl, ModelInfo,
+    ModelParts, DEFAULT_PARALLEL,
 };
 pub use metrics::SchedulerMetrics;
 pub use model_port::{shown_file, BatchModel, EngineError, ModelShape, SeqChunk};

@@ -104,6 +104,47 @@ pub enum ModelImpl {
     Gpu,
 }
 
+/// Whether `params` load on candlelight's GPU path (`crate::gpu`): asked
+/// for, or on CUDA where the path has the architecture (`log`: say why
+/// not, once per load).
+fn runs_on_gpu_path(
+    params: &Hyperparams,
+    model_impl: ModelImpl,
+    device: DeviceSpec,
+    log: bool,
+) -> bool {
+    match (model_impl, device) {
+        (ModelImpl::Gpu, _) => true,
+        (ModelImpl::Auto, DeviceSpec::Cuda(_)) => match crate::gpu::unsupported(params) {
+            None => true,
+            Some(reason) => {
+                if log {
+                    tracing::info!(%reason, "using candle's model on the GPU");
+                }
+                false
+            }
+        },
+        _ => false,
+    }
+}
+
+/// Bytes of device memory `path` would take on the GPU path with
+/// `options` (weights, caches, a forward's transients, the allowance for
+/// the context): what a switch compares with what is free. `None` where
+/// the model would not run on the GPU path.
+pub fn gpu_plan_bytes(path: &Path, options: LoadOptions) -> Result<Option<usize>, EngineError> {
+    let gguf = GgufFile::open(path)?;
+    let params = Hyperparams::read(&gguf.content)?;
+    if !runs_on_gpu_path(&params, options.model_impl, options.device, false) {
+        return Ok(None);
+    }
+    let on_cpu = options.device == DeviceSpec::Cpu;
+    let dtype = crate::gpu::activation_dtype(on_cpu, None);
+    let context = crate::gpu::context_length(options.ctx_size, &params);
+    let footprint = crate::gpu::fit::Footprint::of(&gguf.content, &params, dtype.size_in_bytes());
+    Ok(Some(footprint.total(context, options.parallel)))
+}
+
 /// Only the weights (after an idle release), on the same terms.
 pub fn load_weights(path: &Path, options: LoadOptions) -> Result<Box<dyn BatchModel>, EngineError> {
     weights(path, GgufFile::open(path)?, options)
@@ -131,18 +172,7 @@ fn weights(
              --cache-type f16"
         ))
     };
-    let on_gpu = match (model_impl, device) {
-        (ModelImpl::Gpu, _) => true,
-        (ModelImpl::Auto, DeviceSpec::Cuda(_)) => match crate::gpu::unsupported(&params) {
-            None => true,
-            Some(reason) => {
-                tracing::info!(%reason, "using candle's model on the GPU");
-                false
-            }
-        },
-        _ => false,
-    };
-    if on_gpu {
+    if runs_on_gpu_path(&params, model_impl, device, true) {
         if cache_type != CacheType::F16 {
             return Err(q8_refused("this model runs on the GPU path"));
         }

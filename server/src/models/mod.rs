@@ -23,6 +23,7 @@ pub struct ModelLibrary {
     pub downloads: Arc<Downloads>,
     loading: Mutex<Option<String>>,
     load_error: Mutex<Option<String>>,
+    load_note: Mutex<Option<String>>,
 }
 
 impl ModelLibrary {
@@ -32,6 +33,7 @@ impl ModelLibrary {
             downloads: Arc::new(Downloads::new(hf_endpoint, dir)),
             loading: Mutex::default(),
             load_error: Mutex::default(),
+            load_note: Mutex::default(),
         }
     }
 
@@ -57,6 +59,14 @@ impl ModelLibrary {
 
     pub fn load_error(&self) -> Option<String> {
         self.load_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What the last load had to do that the user should know.
+    pub fn load_note(&self) -> Option<String> {
+        self.load_note
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -113,9 +123,20 @@ impl ModelLibrary {
             *loading = Some(name.to_string());
         }
         *self.load_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.load_note.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let this = self.clone();
+        let (name, old) = (name.to_string(), engine.model_path());
         std::thread::spawn(move || {
             let result = engine.switch_with(&path, options);
+            let freed = result.as_ref().is_ok_and(|s| s.freed_old_first);
+            *this.load_note.lock().unwrap_or_else(|e| e.into_inner()) = freed.then(|| {
+                let old = old
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| "the previous model".into());
+                format!(
+                    "{old} was unloaded before {name} loaded: the two do not fit in the GPU memory together."
+                )
+            });
             *this.load_error.lock().unwrap_or_else(|e| e.into_inner()) =
                 result.err().map(|e| e.to_string());
             *this.loading.lock().unwrap_or_else(|e| e.into_inner()) = None;

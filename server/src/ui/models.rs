@@ -40,6 +40,7 @@ impl ModelService for UiModels {
             loaded_file,
             loading: self.state.models.loading(),
             load_error: self.state.models.load_error(),
+            load_note: self.state.models.load_note(),
             server_parallel: host.map_or(0, |e| e.load_options().parallel as u32),
             server_cache_type: host.map_or_else(Default::default, |e| e.load_options().cache_type),
             server_device: host.map_or_else(String::new, |e| e.load_options().device.to_string()),

@@ -522,3 +522,104 @@ fn windowed_rows_of_one_forward_match_each_alone() {
         }
     }
 }
+
+/// A switch between two models that do not fit in the GPU memory together
+/// (`--gpu-memory` with room for either alone) frees the old one first and
+/// says so; the new one answers. With room for both, the old one stays
+/// until the new one has loaded. A next model that fails to load in the
+/// room the old one left brings the old one back.
+#[tokio::test]
+async fn a_switch_frees_the_old_model_first_when_both_do_not_fit() {
+    use engine::{gpu_plan_bytes, Engine, EngineOptions};
+    let (qwen, smol) = (crate::common::qwen_path(), crate::common::smollm2_path());
+    let load = |limit: usize| LoadOptions {
+        gpu_memory: Some(limit),
+        ..options(ModelImpl::Gpu, 1)
+    };
+    let bytes = |path: &std::path::Path| gpu_plan_bytes(path, load(usize::MAX)).unwrap().unwrap();
+    let (qwen_bytes, smol_bytes) = (bytes(&qwen), bytes(&smol));
+    assert!(qwen_bytes > smol_bytes && smol_bytes > 0);
+    let engine_within = |limit| {
+        Engine::load(
+            &qwen,
+            EngineOptions {
+                load: load(limit),
+                ..EngineOptions::default()
+            },
+        )
+    };
+
+    let both = engine_within(qwen_bytes + smol_bytes);
+    assert!(both.model().is_ok());
+    let switched = both.switch_to(&smol).unwrap();
+    assert!(!switched.freed_old_first, "both fit");
+
+    let one = engine_within(qwen_bytes + smol_bytes / 2);
+    assert!(one.model().is_ok());
+    let switched = one.switch_to(&smol).unwrap();
+    assert!(switched.freed_old_first, "both do not fit");
+    assert_eq!(one.model_path(), Some(smol.clone()));
+    let params = domain::GenerationParams {
+        max_new_tokens: 4,
+        temperature: 0.0,
+        ..Default::default()
+    };
+    let reply =
+        crate::common::collect(&one, crate::common::chat_job(&one, "Say hi.", params)).await;
+    assert!(!reply.text().is_empty());
+
+    // A copy of Qwen cut short: its header plans as Qwen, its weights fail.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("qwen-cut-short.gguf");
+    let data = std::fs::read(&qwen).unwrap();
+    std::fs::write(&broken, &data[..data.len() * 3 / 5]).unwrap();
+    let two = engine_within(qwen_bytes + smol_bytes / 2);
+    two.switch_to(&smol).unwrap();
+    assert!(two.switch_to(&broken).is_err());
+    assert_eq!(
+        two.model_path(),
+        Some(smol.clone()),
+        "the old model is back"
+    );
+    assert!(two.model().is_ok());
+}
+
+/// The memory plan counts the weights as the GPU path allocates them:
+/// quantized matrices as in the file, dense ones (norms, F16 matrices) in
+/// the activation type, the dense ends of the model in f32 (a tied dense
+/// table once), a mixture's router in f32. Equal to the byte, in f32 and
+/// in bf16, for a K-quant Qwen, an all-F16 SmolLM2 (whose tied table
+/// candle would have held twice, in f32) and the tiny MoE, Gemma and Phi-3.
+#[test]
+fn the_memory_plan_counts_the_weights_as_allocated() {
+    use engine::{gpu::fit::Footprint, model_port::hyperparams::Hyperparams, GgufFile};
+    let dir = tempfile::tempdir().unwrap();
+    let dense = dir.path().join("smollm2-f16.gguf");
+    engine::tools::quantize::run(&engine::tools::quantize::QuantizeArgs {
+        model: crate::common::smollm2_path(),
+        out: dense.clone(),
+        to: engine::tools::quantize::Target::F16,
+    })
+    .unwrap();
+    let mut files = vec![crate::common::qwen_path(), dense];
+    for arch in ["qwen3moe", "gemma3", "phi3"] {
+        let path = dir.path().join(format!("tiny-{arch}.gguf"));
+        engine::tools::tiny::write_tiny(arch, &path, 7).unwrap();
+        files.push(path);
+    }
+    for path in &files {
+        for dtype in [candle_core::DType::F32, candle_core::DType::BF16] {
+            let model = gpu_model(path, 1, 64, Some(dtype));
+            let content = GgufFile::open(path).unwrap().content;
+            let params = Hyperparams::read(&content).unwrap();
+            let planned = Footprint::of(&content, &params, dtype.size_in_bytes()).weights;
+            let file_bytes = std::fs::metadata(path).unwrap().len();
+            println!(
+                "{}: {dtype:?}: planned {planned}, allocated {}, file {file_bytes}",
+                path.file_name().unwrap().to_string_lossy(),
+                model.weight_bytes()
+            );
+            assert_eq!(planned, model.weight_bytes(), "{path:?} in {dtype:?}");
+        }
+    }
+}

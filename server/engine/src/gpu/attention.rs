@@ -117,16 +117,24 @@ fn weighted_values(
     scale: f64,
     masked: impl FnOnce(Tensor) -> Result<Tensor>,
 ) -> Result<Tensor> {
+    // Each step's input is dropped as soon as its output exists, so at
+    // most two score-sized buffers live at once: 8 bytes a score at the
+    // peak (f32 and f32), within the memory plan's 10 (`fit::SCORE_BYTES`).
+    // Shadowing alone would keep every step alive to the end (14).
     let scores = op(q.matmul(&keys.t()?))?;
     let scores = if scale == 1.0 {
         scores
     } else {
         op(scores * scale)?
     };
-    let scores = masked(op(scores.to_dtype(DType::F32))?)?;
-    let probs = op(candle_nn::ops::softmax_last_dim(&scores))?;
-    let probs = op(probs.to_dtype(values.dtype()))?;
-    op(probs.matmul(values))
+    let wide = op(scores.to_dtype(DType::F32))?;
+    drop(scores);
+    let masked = masked(wide)?;
+    let probs = op(candle_nn::ops::softmax_last_dim(&masked))?;
+    drop(masked);
+    let narrow = op(probs.to_dtype(values.dtype()))?;
+    drop(probs);
+    op(narrow.matmul(values))
 }
 
 /// One block of query rows over the keys it may see, `mask` (rows, keys).

@@ -97,6 +97,12 @@ impl Experts {
         Ok(out)
     }
 
+    /// Bytes on the device: the router and every expert.
+    pub fn bytes(&self) -> usize {
+        super::layer::matrix_bytes(&self.router)
+            + self.experts.iter().map(Mlp::bytes).sum::<usize>()
+    }
+
     /// Matrix products one expert runs.
     pub fn mlp_products(&self) -> usize {
         self.experts.first().map_or(0, Mlp::products)

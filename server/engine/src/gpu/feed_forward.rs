@@ -31,6 +31,11 @@ impl Mlp {
     pub fn products(&self) -> usize {
         self.gate_up.products() + 1
     }
+
+    /// Bytes on the device.
+    pub fn bytes(&self) -> usize {
+        self.gate_up.bytes() + super::layer::matrix_bytes(&self.down)
+    }
 }
 
 pub enum FeedForward {
@@ -43,6 +48,14 @@ impl FeedForward {
         match self {
             Self::Dense(mlp) => mlp.forward(x),
             Self::Experts(experts) => experts.forward(x),
+        }
+    }
+
+    /// Bytes on the device.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Self::Dense(mlp) => mlp.bytes(),
+            Self::Experts(experts) => experts.bytes(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! not fit is refused with the number of tokens that would, instead of
 //! running out of memory in the middle of a chat.
 
-use candle_core::quantized::gguf_file::Content;
+use candle_core::quantized::gguf_file::{Content, TensorInfo};
 
 use super::attention::QUERY_BLOCK;
 use crate::model_port::{hyperparams::Hyperparams, EngineError};
@@ -30,14 +30,20 @@ pub struct Footprint {
     /// one block of query rows' attention scores and probabilities (f32,
     /// and the probabilities again in the activation type).
     pub scores_per_token: usize,
+    /// A forward's activations at its most rows (a prompt chunk): the
+    /// residual stream, its normed copy, q/k/v, the attention output, the
+    /// feed-forward's gate, up and product, in the activation type.
+    pub forward: usize,
 }
 
 impl Footprint {
+    /// `cache_type_size`: bytes of one value in the activation type, which
+    /// the caches and the dense weights are kept in.
     pub fn of(content: &Content, config: &Hyperparams, cache_type_size: usize) -> Self {
         let weights = content
             .tensor_infos
-            .values()
-            .map(|t| t.shape.elem_count() / t.ggml_dtype.block_size() * t.ggml_dtype.type_size())
+            .iter()
+            .map(|(name, t)| resident_bytes(name, t, cache_type_size))
             .sum();
         Self {
             weights,
@@ -45,6 +51,7 @@ impl Footprint {
             gathered_per_token: config.kv_values_per_token() / config.blocks.max(1)
                 * cache_type_size,
             scores_per_token: config.heads * QUERY_BLOCK * SCORE_BYTES,
+            forward: forward_bytes(content, config, cache_type_size),
         }
     }
 
@@ -62,20 +69,27 @@ impl Footprint {
     /// Bytes `slots` caches of `context` positions need, with a forward's
     /// transient buffers at that context.
     fn needed(&self, context: usize, slots: usize) -> usize {
-        (slots * self.per_slot_token() + self.scores_per_token) * context
+        (slots * self.per_slot_token() + self.scores_per_token) * context + self.forward
+    }
+
+    /// Bytes a load takes in all: weights, the allowance, and `slots`
+    /// caches of `context` positions with a forward's transients.
+    pub fn total(&self, context: usize, slots: usize) -> usize {
+        self.weights + OVERHEAD + self.needed(context, slots)
     }
 
     /// Tokens of KV cache (all slots together) that fit in `limit` bytes
     /// next to the weights, with `context` the longest a slot may grow.
     pub fn tokens_that_fit(&self, limit: usize, context: usize) -> usize {
         self.available(limit)
-            .saturating_sub(self.scores_per_token * context)
+            .saturating_sub(self.scores_per_token * context + self.forward)
             / self.per_slot_token().max(1)
     }
 
     /// The longest context `slots` slots may have within `limit`.
     pub fn max_context(&self, limit: usize, slots: usize) -> usize {
-        self.available(limit) / (slots * self.per_slot_token() + self.scores_per_token).max(1)
+        self.available(limit).saturating_sub(self.forward)
+            / (slots * self.per_slot_token() + self.scores_per_token).max(1)
     }
 
     /// Checks `slots` caches of `context` positions against `limit`.
@@ -102,6 +116,38 @@ impl Footprint {
     }
 }
 
+/// Bytes of a forward's activations at its most rows (see
+/// [`Footprint::forward`]); the feed-forward's width is read from the
+/// first block's down matrix (an expert's, for a mixture).
+fn forward_bytes(content: &Content, config: &Hyperparams, activation_size: usize) -> usize {
+    let ff = ["blk.0.ffn_down.weight", "blk.0.ffn_down_exps.weight"]
+        .iter()
+        .find_map(|name| content.tensor_infos.get(*name))
+        .and_then(|t| t.shape.dims().last().copied())
+        .unwrap_or(4 * config.dim);
+    let (q, kv) = (
+        config.heads * config.head_dim,
+        config.kv_heads * config.head_dim,
+    );
+    super::MAX_ROWS * (3 * config.dim + 2 * q + 2 * kv + 3 * ff) * activation_size
+}
+
+/// Bytes tensor `name` takes once loaded: quantized ones as in the file;
+/// dense ones in the activation type, except the two ends of the model
+/// and a mixture's router, which stay f32 (logits and routing in f32).
+fn resident_bytes(name: &str, t: &TensorInfo, activation_size: usize) -> usize {
+    use candle_core::quantized::GgmlDType;
+    let elements = t.shape.elem_count();
+    match t.ggml_dtype {
+        GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => {
+            let stays_f32 = matches!(name, "token_embd.weight" | "output.weight")
+                || name.ends_with(".ffn_gate_inp.weight");
+            elements * if stays_f32 { 4 } else { activation_size }
+        }
+        q => elements / q.block_size() * q.type_size(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +159,8 @@ mod tests {
             kv_per_token: 64 * 2 * 8 * 128 * 2,
             gathered_per_token: 2 * 8 * 128 * 2,
             scores_per_token: 40 * QUERY_BLOCK * SCORE_BYTES,
+            // 512 rows × (3·5120 + 2·5120 + 2·1024 + 3·27648) × 2 bytes.
+            forward: 512 * (3 * 5120 + 2 * 5120 + 2 * 1024 + 3 * 27648) * 2,
         }
     }
 
@@ -122,6 +170,9 @@ mod tests {
         let fit = qwen_32b().tokens_that_fit(limit, 8192);
         assert!(fit >= 8192, "{fit}");
         assert!(qwen_32b().check(limit, 8192, 1).is_ok());
+        // The target: two chats of 8k each, transients included.
+        assert!(qwen_32b().check(limit, 8192, 2).is_ok());
+        assert!(qwen_32b().total(8192, 2) < limit);
         // Query blocks keep the transient scores small: one slot of 16k fits.
         assert!(qwen_32b().max_context(limit, 1) >= 16_384);
     }

@@ -50,6 +50,19 @@ pub fn in_dtype(weights: QTensor, dtype: DType) -> Result<QMatMul> {
     }
 }
 
+/// Bytes a matrix takes on its device.
+pub fn matrix_bytes(m: &QMatMul) -> usize {
+    match m {
+        QMatMul::QTensor(q) => q.storage_size_in_bytes(),
+        QMatMul::Tensor(t) | QMatMul::TensorF16(t) => tensor_bytes(t),
+    }
+}
+
+/// Bytes a tensor takes on its device.
+pub fn tensor_bytes(t: &Tensor) -> usize {
+    t.elem_count() * t.dtype().size_in_bytes()
+}
+
 pub struct Reader<'a, R> {
     pub content: &'a Content,
     pub reader: &'a mut R,
@@ -190,6 +203,26 @@ impl Layer {
         let k = by_heads(&k, kv_heads, head_dim, self.k_norm.as_ref(), eps)?;
         let v = by_heads(&v, kv_heads, head_dim, None, eps)?;
         Ok((q, k, v))
+    }
+
+    /// Bytes this block's weights take on the device.
+    pub fn bytes(&self) -> usize {
+        let vectors = [
+            Some(&self.attn_norm),
+            Some(&self.ffn_norm),
+            self.q_norm.as_ref(),
+            self.k_norm.as_ref(),
+            self.post_attn_norm.as_ref(),
+            self.post_ffn_norm.as_ref(),
+        ];
+        vectors
+            .into_iter()
+            .flatten()
+            .map(tensor_bytes)
+            .sum::<usize>()
+            + self.qkv.bytes()
+            + matrix_bytes(&self.o)
+            + self.ffn.bytes()
     }
 
     /// Matrix products one forward of this layer runs (q/k/v, o, gate/up,

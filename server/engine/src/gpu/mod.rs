@@ -48,6 +48,8 @@ pub struct GpuModel {
     layers: Vec<Layer>,
     norm: Tensor,
     output: QMatMul,
+    /// The output matrix is the embedding table.
+    tied: bool,
     rope: Rope,
     /// Sliding-window layers' rotation (their own base), where there are any.
     rope_local: Option<Rope>,
@@ -137,6 +139,20 @@ pub fn unsupported(config: &Hyperparams) -> Option<String> {
     })
 }
 
+/// The activations' type: bf16 on the GPU keeps f32's range (Qwen's
+/// activations outgrow f16's); candle's CPU device computes in f32, as the
+/// reference does, unless a test asks for another.
+pub fn activation_dtype(on_cpu: bool, asked: Option<DType>) -> DType {
+    asked.unwrap_or(if on_cpu { DType::F32 } else { DType::BF16 })
+}
+
+/// Positions per slot: `ctx_size` within the trained context (default).
+pub fn context_length(ctx_size: Option<usize>, config: &Hyperparams) -> usize {
+    ctx_size.map_or(config.trained_context, |c| {
+        c.clamp(16, config.trained_context)
+    })
+}
+
 /// How many sequences the model holds, how long, within what memory.
 #[derive(Clone, Copy, Debug)]
 pub struct Capacity {
@@ -173,16 +189,8 @@ impl GpuModel {
         if let Some(reason) = unsupported(&config) {
             return Err(EngineError::Unsupported(reason));
         }
-        // bf16 on the GPU keeps f32's range (Qwen's activations outgrow
-        // f16's); the CPU device computes in f32, as the reference does.
-        let dtype = activations.unwrap_or(if device.is_cpu() {
-            DType::F32
-        } else {
-            DType::BF16
-        });
-        let context_length = ctx_size.map_or(config.trained_context, |c| {
-            c.clamp(16, config.trained_context)
-        });
+        let dtype = activation_dtype(device.is_cpu(), activations);
+        let context_length = context_length(ctx_size, &config);
         let kv_tokens_that_fit = match memory_limit {
             Some(limit) => {
                 let footprint = Footprint::of(&content, &config, dtype.size_in_bytes());
@@ -205,16 +213,17 @@ impl GpuModel {
                 device,
                 dtype,
             };
-            // Tied embeddings: one copy on the device serves both ends.
-            let table = std::sync::Arc::new(r.tensor("token_embd.weight")?);
-            let embedding = QMatMul::from_arc(table.clone())?;
             // Logits in f32 (bf16 steps by 0.125 above 16): dense output
             // weights stay f32 and the rows are widened before the product.
+            // Tied embeddings: one copy on the device serves both ends (a
+            // dense table as one f32 tensor, which candle would make twice).
+            let embedding = layer::in_dtype(r.tensor("token_embd.weight")?, DType::F32)?;
             let output = if r.has("output.weight") {
                 layer::in_dtype(r.tensor("output.weight")?, DType::F32)?
             } else {
-                QMatMul::from_arc(table)?
+                embedding.clone()
             };
+            let tied = !r.has("output.weight");
             let layers = (0..config.blocks)
                 .map(|i| r.layer(i, &config))
                 .collect::<candle_core::Result<Vec<_>>>()?;
@@ -256,9 +265,16 @@ impl GpuModel {
                 dtype,
                 device,
             )?;
-            Ok::<_, candle_core::Error>((embedding, output, layers, norm, rope, rope_local, cache))
+            Ok::<_, candle_core::Error>((
+                (embedding, output, tied),
+                layers,
+                norm,
+                rope,
+                rope_local,
+                cache,
+            ))
         })();
-        let (embedding, output, layers, norm, rope, rope_local, cache) =
+        let ((embedding, output, tied), layers, norm, rope, rope_local, cache) =
             loaded.map_err(|e| load_error(path, device, e))?;
         let vocab = content
             .tensor_infos
@@ -269,6 +285,7 @@ impl GpuModel {
             layers,
             norm,
             output,
+            tied,
             rope,
             rope_local,
             cache,
@@ -310,6 +327,18 @@ impl GpuModel {
     /// forward.
     pub fn launches_per_layer(&self) -> &[usize] {
         &self.last_launches
+    }
+
+    /// Bytes the weights take on the device, as allocated: what the
+    /// memory plan ([`fit::Footprint`]) must have counted.
+    pub fn weight_bytes(&self) -> usize {
+        let ends = layer::matrix_bytes(&self.embedding)
+            + if self.tied {
+                0
+            } else {
+                layer::matrix_bytes(&self.output)
+            };
+        ends + layer::tensor_bytes(&self.norm) + self.layers.iter().map(Layer::bytes).sum::<usize>()
     }
 
     /// Matrix products each layer runs per forward (q/k/v and gate/up

@@ -133,6 +133,22 @@ impl Stacked {
         Ok(outputs)
     }
 
+    /// Bytes on the device: the matrices and their biases.
+    pub fn bytes(&self) -> usize {
+        let matrices: usize = self
+            .groups
+            .iter()
+            .map(|(m, _)| super::layer::matrix_bytes(m))
+            .sum();
+        let biases: usize = self
+            .biases
+            .iter()
+            .flatten()
+            .map(super::layer::tensor_bytes)
+            .sum();
+        matrices + biases
+    }
+
     /// Matrix products one forward runs.
     pub fn products(&self) -> usize {
         self.groups.len()

@@ -88,6 +88,7 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
         running: Vec::new(),
         prefill: chunks::PrefillRate::new(),
         speculative: setup.speculative == Speculative::Ngram && shape.all_logits,
+        stopped: false,
     };
     thread::Builder::new()
         .name("candlelight-scheduler".into())
@@ -126,12 +127,17 @@ struct Scheduler {
     /// Decoding sequences draft tokens ahead (`--speculative ngram`, where
     /// the backend returns every row's logits).
     speculative: bool,
+    /// Freed for another model: the thread ends.
+    stopped: bool,
 }
 
 impl Scheduler {
     fn run(mut self, receiver: Receiver<Message>) {
         let mut connected = true;
         loop {
+            if self.stopped {
+                return;
+            }
             if self.running.is_empty() && self.waiting.is_empty() {
                 if !connected {
                     return;
@@ -161,6 +167,9 @@ impl Scheduler {
                     }
                 }
             }
+            if self.stopped {
+                return;
+            }
             self.drop_cancelled();
             self.admit();
             self.tell_places();
@@ -176,10 +185,15 @@ impl Scheduler {
                 queued: *queued,
                 told: None,
             }),
-            Message::InterruptAll => {
-                let waiting = self.waiting.iter().map(|w| &w.queued.cancel);
-                let running = self.running.iter().map(Sequence::cancel_flag);
-                waiting.chain(running).for_each(|c| c.interrupt());
+            Message::InterruptAll => self.interrupt_all(),
+            Message::Free(told) => {
+                self.interrupt_all();
+                self.drop_cancelled();
+                self.model = None;
+                self.reload = None;
+                self.stopped = true;
+                tracing::info!("freed the model's weights for the next model");
+                let _ = told.send(());
             }
             Message::Release => {
                 if self.running.is_empty() && self.waiting.is_empty() && self.model.take().is_some()
@@ -190,6 +204,12 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    fn interrupt_all(&self) {
+        let waiting = self.waiting.iter().map(|w| &w.queued.cancel);
+        let running = self.running.iter().map(Sequence::cancel_flag);
+        waiting.chain(running).for_each(|c| c.interrupt());
     }
 
     /// Ends a reply: the last event, the log line, the occupancy.

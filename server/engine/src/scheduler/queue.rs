@@ -33,6 +33,9 @@ pub enum Message {
     /// End every job as interrupted (the model is switched or unloaded,
     /// or the server shuts down).
     InterruptAll,
+    /// End every job as interrupted, drop the weights and stop; the
+    /// sender hears once they are gone (a switch that needs their memory).
+    Free(Sender<()>),
 }
 
 /// The sending side; cheap to clone.
@@ -67,6 +70,18 @@ impl SchedulerHandle {
     /// Asks the scheduler to end every job as interrupted.
     pub fn interrupt_all(&self) {
         let _ = self.sender.send(Message::InterruptAll);
+    }
+
+    /// Ends every job as interrupted and waits (up to `limit`) until the
+    /// scheduler has dropped its model, so its memory is free; false if
+    /// it did not say so in time.
+    pub fn free_and_wait(self, limit: std::time::Duration) -> bool {
+        let (told, heard) = std::sync::mpsc::channel();
+        if self.sender.send(Message::Free(told)).is_err() {
+            // The scheduler is gone, and its model with it.
+            return true;
+        }
+        heard.recv_timeout(limit).is_ok()
     }
 
     /// Jobs waiting or running.
