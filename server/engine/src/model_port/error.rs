@@ -36,6 +36,10 @@ pub enum EngineError {
     NoModel(String),
     #[error("model computation failed: {0}")]
     Compute(String),
+    /// The device can no longer run this model (a sticky CUDA fault): the
+    /// engine drops the model and loads it again for the next request.
+    #[error("the GPU failed while computing, and the model is being loaded again: {0}")]
+    DeviceFault(String),
     #[error("the engine worker has stopped")]
     WorkerGone,
     #[error("the grammar or schema cannot be used: {0}")]
@@ -66,6 +70,8 @@ impl EngineError {
             | EngineError::UnsupportedArchitecture(_)
             | EngineError::Tokenizer(_)
             | EngineError::Device(..)
+            // A retry is answered once the model has loaded again.
+            | EngineError::DeviceFault(_)
             | EngineError::Remote(_) => ErrorClass::Unavailable,
             EngineError::Compute(_) | EngineError::WorkerGone => ErrorClass::Internal,
         }
@@ -123,9 +129,30 @@ pub fn load_error(path: &Path, device: &candle_core::Device, e: candle_core::Err
     }
 }
 
+/// CUDA errors after which the context cannot run anything more: every
+/// later call fails too, so the model must be dropped and loaded again
+/// (CUDA's documentation of `cudaError`: "sticky" errors).
+const STICKY_CUDA_ERRORS: &[&str] = &[
+    "CUDA_ERROR_ILLEGAL_ADDRESS",
+    "CUDA_ERROR_LAUNCH_FAILED",
+    "CUDA_ERROR_ILLEGAL_INSTRUCTION",
+    "CUDA_ERROR_MISALIGNED_ADDRESS",
+    "CUDA_ERROR_INVALID_ADDRESS_SPACE",
+    "CUDA_ERROR_INVALID_PC",
+    "CUDA_ERROR_HARDWARE_STACK_ERROR",
+    "CUDA_ERROR_ASSERT",
+    "CUDA_ERROR_ECC_UNCORRECTABLE",
+    "CUDA_ERROR_CONTEXT_IS_DESTROYED",
+];
+
 impl From<candle_core::Error> for EngineError {
     fn from(e: candle_core::Error) -> Self {
-        EngineError::Compute(candle_reason(&e))
+        let reason = candle_reason(&e);
+        if STICKY_CUDA_ERRORS.iter().any(|code| reason.contains(code)) {
+            EngineError::DeviceFault(reason)
+        } else {
+            EngineError::Compute(reason)
+        }
     }
 }
 

@@ -592,6 +592,7 @@ impl Scheduler {
                 return self.fail_planned(&plan, "the model returned the wrong number of logits");
             }
             Err(EngineError::Compute(reason)) => return self.fail_planned(&plan, &reason),
+            Err(EngineError::DeviceFault(reason)) => return self.device_faulted(&reason),
             Err(e) => return self.fail_planned(&plan, &e.to_string()),
         };
         let mut ended: Vec<(usize, Result<FinishReason, EngineError>)> = Vec::new();
@@ -639,6 +640,21 @@ impl Scheduler {
                 Err(e) => self.fail(i, e),
             }
         }
+    }
+
+    /// The device faulted (a sticky CUDA error): every running reply
+    /// fails, since all caches are lost, and the model is dropped; the next
+    /// request loads it again (the idle release's path), on a fresh
+    /// context once nothing holds the old one.
+    fn device_faulted(&mut self, reason: &str) {
+        tracing::error!(
+            %reason,
+            "the GPU faulted: failing the running replies and loading the model again for the next request"
+        );
+        for i in (0..self.running.len()).rev() {
+            self.fail(i, EngineError::DeviceFault(reason.to_string()));
+        }
+        self.model = None;
     }
 
     /// A failed batch fails the sequences in it (their caches are in an

@@ -353,3 +353,52 @@ fn a_budget_below_the_exact_minimum_still_reads_a_minimum_chunk() {
     // The unmeasured budget is 128 tokens.
     assert_eq!(first, vec![(0, 0, 300, true)]);
 }
+
+/// A sticky device fault (CUDA's illegal address) fails every running
+/// reply, drops the model and loads it again for the next request, which
+/// is answered; an ordinary compute error does not reload.
+#[test]
+fn a_device_fault_reloads_the_model_for_the_next_request() {
+    struct Faulting(FakeModel, usize);
+    impl BatchModel for Faulting {
+        fn shape(&self) -> ModelShape {
+            self.0.shape()
+        }
+        fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
+            self.1 += 1;
+            if self.1 == 3 {
+                let e = candle_core::Error::Msg(
+                    "DriverError(CUDA_ERROR_ILLEGAL_ADDRESS, \"an illegal memory access was encountered\")"
+                        .into(),
+                );
+                return Err(e.into());
+            }
+            self.0.forward(batch)
+        }
+    }
+    let reloads = Arc::new(AtomicUsize::new(0));
+    let counter = reloads.clone();
+    let q = spawn(SchedulerSetup {
+        model: Box::new(Faulting(FakeModel::new(2), 0)),
+        decoder: Arc::new(FakeDecoder),
+        queue_capacity: 2,
+        metrics: Arc::default(),
+        reload: Some(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(FakeModel::new(2)) as Box<dyn BatchModel>)
+        })),
+        speculative: crate::Speculative::Off,
+    });
+    let mut s = submit(&q, long_job(vec![1], 10));
+    let failed = loop {
+        match s.rx.blocking_recv() {
+            Some(EngineEvent::Failed(e)) => break e,
+            Some(_) => {}
+            None => panic!("no failure"),
+        }
+    };
+    assert!(matches!(failed, EngineError::DeviceFault(_)), "{failed}");
+    assert!(failed.to_string().contains("loaded again"), "{failed}");
+    assert_eq!(drain(&mut submit(&q, job(vec![62], 5))).0, letters(63..=63));
+    assert_eq!(reloads.load(Ordering::SeqCst), 1);
+}
