@@ -5,7 +5,7 @@
 #   .gpu/call2/{smollm2.part-ab, qwen-header.gguf, expected-*.json}
 # It checks that the CUDA build loads SmolLM2 (real weights) and a
 # random-weight model of Qwen2.5-0.5B's exact shape on the GPU, that greedy
-# tokens match the CPU's; measures prompt (pp512) and decode (tg128 at 0
+# tokens match the CPU's, on a tiny model of every architecture too; measures prompt (pp512) and decode (tg128 at 0
 # and 4k tokens of context) speed and peak GPU memory of the 0.5B, 7B and
 # 32B Qwen2.5 shapes (Q4_K_M mix, random weights made here by synth-gguf),
 # 1/4/8 sequences on the 7B, the 32B in --gpu-memory 24 with an 8k prompt,
@@ -101,6 +101,14 @@ section "Qwen2.5-0.5B shape (random weights from the real header): cuda vs cpu"
 "$B" complete --model "$W/qwen-0.5b.gguf" --prompt "Hello" --max-tokens 16 --device cuda >"$OUT/qwen-cuda.json"
 "$B" complete --model "$W/qwen-0.5b.gguf" --prompt "Hello" --max-tokens 16 --device cpu >"$OUT/qwen-cpu.json"
 compare "$OUT/qwen-cuda.json" "$OUT/qwen-cpu.json" "qwen-shape random weights"
+
+section "every architecture on the GPU path (tiny random-weight models): cuda vs cpu"
+for arch in llama qwen3 qwen3moe gemma3 phi3; do
+    "$B" synth-gguf --arch "$arch" --out "$W/tiny-$arch.gguf" >/dev/null &&
+        "$B" complete --model "$W/tiny-$arch.gguf" --prompt "Hello there" --max-tokens 24 --device cuda >"$OUT/tiny-$arch-cuda.json" &&
+        "$B" complete --model "$W/tiny-$arch.gguf" --prompt "Hello there" --max-tokens 24 --device cpu >"$OUT/tiny-$arch-cpu.json" &&
+        compare "$OUT/tiny-$arch-cuda.json" "$OUT/tiny-$arch-cpu.json" "tiny $arch"
+done
 
 section "the real shapes: Qwen2.5-7B and 32B, Q4_K_M mix, random weights"
 for size in 7b 32b; do
