@@ -512,6 +512,11 @@ impl BatchModel for CpuModel {
         Some(self.team.size())
     }
 
+    fn spread(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        self.team
+            .for_each_chunk(n, 1, &|start, end| (start..end).for_each(f));
+    }
+
     fn shape(&self) -> ModelShape {
         ModelShape {
             slots: self.running_slots,

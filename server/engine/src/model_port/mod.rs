@@ -120,6 +120,14 @@ pub trait BatchModel: Send {
         None
     }
 
+    /// Runs `f(i)` for every `i` in `0..n`, on the backend's own worker
+    /// threads where it has them (idle between forwards: the scheduler
+    /// samples several replies' next tokens at once on them), else one
+    /// after another on the caller.
+    fn spread(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        (0..n).for_each(f);
+    }
+
     /// One sequence alone (tools and tests): `tokens` at `start..` of
     /// `slot`, split as the scheduler would and on the same path, returning
     /// the logits after the last token.

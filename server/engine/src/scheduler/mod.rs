@@ -13,12 +13,12 @@ mod sequence;
 mod slots;
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{
         atomic::{AtomicUsize, Ordering},
         mpsc::{channel, Receiver, TryRecvError},
-        Arc,
+        Arc, Mutex,
     },
     thread,
     time::{Duration, Instant},
@@ -26,7 +26,7 @@ use std::{
 
 use queue::Message;
 pub use queue::{QueuedJob, SchedulerHandle};
-use sequence::Sequence;
+use sequence::{Choice, Sequence};
 use slots::SlotTable;
 
 use super::{
@@ -595,12 +595,19 @@ impl Scheduler {
             Err(EngineError::DeviceFault(reason)) => return self.device_faulted(&reason),
             Err(e) => return self.fail_planned(&plan, &e.to_string()),
         };
+        let mut row_logits: Vec<Option<Vec<f32>>> = plan
+            .iter()
+            .map(|p| if p.logits { logits.next() } else { None })
+            .collect();
+        let mut choices = self.choose_in_parallel(&plan, &mut row_logits);
         let mut ended: Vec<(usize, Result<FinishReason, EngineError>)> = Vec::new();
         let (mut drafted, mut confirmed) = (0, 0);
-        for p in &plan {
+        for (k, p) in plan.iter().enumerate() {
             let seq = &mut self.running[p.index];
             let result = if p.all_logits {
-                let Some(l) = logits.next() else { break };
+                let Some(l) = row_logits[k].take() else {
+                    break;
+                };
                 // Only the fed tokens up to the first wrong draft stay
                 // valid; the next step starts after them (and cuts the
                 // cache back there).
@@ -617,8 +624,10 @@ impl Scheduler {
                 if !p.logits {
                     continue;
                 }
-                let Some(l) = logits.next() else { break };
-                seq.accept(l, self.decoder.as_ref())
+                let Some(choice) = choices[k].take() else {
+                    break;
+                };
+                choice.and_then(|c| seq.take(c, self.decoder.as_ref()))
             };
             match result {
                 Ok(None) => {}
@@ -640,6 +649,53 @@ impl Scheduler {
                 Err(e) => self.fail(i, e),
             }
         }
+    }
+
+    /// The next token of every planned sequence that wants one from a
+    /// single row of logits (not a drafted run), sampled on the backend's
+    /// worker threads at once (each sequence touches only its own sampler
+    /// and grammar); indexed like `plan`.
+    fn choose_in_parallel(
+        &mut self,
+        plan: &[Planned],
+        rows: &mut [Option<Vec<f32>>],
+    ) -> Vec<Option<Result<Choice, EngineError>>> {
+        let mut choices: Vec<Option<Result<Choice, EngineError>>> =
+            plan.iter().map(|_| None).collect();
+        let at: HashMap<usize, usize> = plan
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.logits && !p.all_logits)
+            .map(|(k, p)| (p.index, k))
+            .collect();
+        type Cell<'a> = Mutex<(
+            &'a mut Sequence,
+            Vec<f32>,
+            Option<Result<Choice, EngineError>>,
+        )>;
+        let cells: Vec<(usize, Cell)> = self
+            .running
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, seq)| {
+                let k = *at.get(&i)?;
+                let logits = rows[k].take()?;
+                Some((k, Mutex::new((seq, logits, None))))
+            })
+            .collect();
+        let sample = |c: usize| {
+            let mut cell = cells[c].1.lock().unwrap_or_else(|e| e.into_inner());
+            let (seq, logits, out) = &mut *cell;
+            *out = Some(seq.choose(std::mem::take(logits)));
+        };
+        match &self.model {
+            Some(model) if cells.len() > 1 => model.spread(cells.len(), &sample),
+            _ => (0..cells.len()).for_each(sample),
+        }
+        for (k, cell) in cells {
+            choices[k] = cell.into_inner().unwrap_or_else(|e| e.into_inner()).2;
+        }
+        choices
     }
 
     /// The device faulted (a sticky CUDA error): every running reply

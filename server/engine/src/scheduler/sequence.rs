@@ -15,6 +15,13 @@ use super::super::{
 };
 use super::queue::QueuedJob;
 
+/// A sampled token, with the distribution it came from when the request
+/// wants log-probabilities.
+pub struct Choice {
+    token: u32,
+    original: Option<Vec<f32>>,
+}
+
 pub struct Sequence {
     pub slot: usize,
     job: GenerationJob,
@@ -218,9 +225,17 @@ impl Sequence {
     /// the reply ended, if it did.
     pub fn accept(
         &mut self,
-        mut logits: Vec<f32>,
+        logits: Vec<f32>,
         decoder: &dyn TokenDecoder,
     ) -> Result<Option<FinishReason>, EngineError> {
+        let choice = self.choose(logits)?;
+        self.take(choice, decoder)
+    }
+
+    /// The sampling half of [`Sequence::accept`]: the grammar's mask, the
+    /// samplers, the grammar's step. It touches only this sequence, so the
+    /// scheduler runs it for several at once.
+    pub fn choose(&mut self, mut logits: Vec<f32>) -> Result<Choice, EngineError> {
         if let Some(grammar) = &mut self.job.constraint {
             grammar.mask(&mut logits)?;
         }
@@ -230,6 +245,16 @@ impl Sequence {
         if let Some(grammar) = &mut self.job.constraint {
             grammar.commit(token)?;
         }
+        Ok(Choice { token, original })
+    }
+
+    /// The rest of [`Sequence::accept`] for a chosen token: it joins the
+    /// reply, its text streams, stop strings and limits are checked.
+    pub fn take(
+        &mut self,
+        Choice { token, original }: Choice,
+        decoder: &dyn TokenDecoder,
+    ) -> Result<Option<FinishReason>, EngineError> {
         if self.stats.completion_tokens == 0 {
             self.stats.time_to_first_token_ms = self.received.elapsed().as_secs_f64() * 1000.0;
             self.decode_started = Some(Instant::now());

@@ -402,3 +402,55 @@ fn a_device_fault_reloads_the_model_for_the_next_request() {
     assert_eq!(drain(&mut submit(&q, job(vec![62], 5))).0, letters(63..=63));
     assert_eq!(reloads.load(Ordering::SeqCst), 1);
 }
+
+/// Replies decoding together are sampled on the backend's worker threads
+/// at once (here each on a thread of its own, last first), and each is
+/// still what it is alone, seed for seed.
+#[test]
+fn replies_sampled_on_worker_threads_are_the_replies_alone() {
+    struct Spreading(FakeModel, Arc<AtomicUsize>);
+    impl BatchModel for Spreading {
+        fn shape(&self) -> ModelShape {
+            self.0.shape()
+        }
+        fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
+            self.0.forward(batch)
+        }
+        fn spread(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+            self.1.fetch_max(n, Ordering::SeqCst);
+            std::thread::scope(|s| {
+                for i in (0..n).rev() {
+                    s.spawn(move || f(i));
+                }
+            });
+        }
+    }
+    let sampled = |seed: u64| GenerationJob {
+        sampling: Sampling {
+            greedy: false,
+            temperature: 5.0,
+            seed: Some(seed),
+            ..Sampling::greedy()
+        },
+        ..long_job(vec![3, 9, 27], 30)
+    };
+    let alone: Vec<String> = (0..4)
+        .map(|seed| drain(&mut submit(&start(FakeModel::new(4), 4), sampled(seed))).0)
+        .collect();
+    let widest = Arc::new(AtomicUsize::new(0));
+    let q = spawn(SchedulerSetup {
+        model: Box::new(Spreading(
+            FakeModel::new(4).slow(Duration::from_millis(1)),
+            widest.clone(),
+        )),
+        decoder: Arc::new(FakeDecoder),
+        queue_capacity: 4,
+        metrics: Arc::default(),
+        reload: None,
+        speculative: crate::Speculative::Off,
+    });
+    let mut together: Vec<Submitted> = (0..4).map(|seed| submit(&q, sampled(seed))).collect();
+    let together: Vec<String> = together.iter_mut().map(|s| drain(s).0).collect();
+    assert_eq!(alone, together);
+    assert!(widest.load(Ordering::SeqCst) >= 2, "sampled one by one");
+}
