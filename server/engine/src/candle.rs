@@ -1,6 +1,6 @@
 //! candle's quantized models (one per architecture in `model_port::arch`)
 //! behind the batch port: the path on CPUs without AVX-512 VNNI, on CUDA
-//! for the architectures `crate::gpu` does not cover yet, and the
+//! for files `crate::gpu` does not cover yet (a partial rotation), and the
 //! reference both our paths are tested against. candle's models keep one
 //! KV cache that only grows, so this backend has one slot and no prefix
 //! reuse: it serves queued requests one after another. candle's qwen3moe cannot forget its cache, so a

@@ -70,8 +70,10 @@ const FREE_WAIT: Duration = Duration::from_secs(120);
 
 /// Whether the old model (`old` bytes) must be freed before the new one
 /// (`new` bytes) loads: with `--gpu-memory`, when both exceed it; without,
-/// when the card has less free than the new one needs. Knowing neither,
-/// the new one loads beside the old, and a load that does not fit says so.
+/// when the card has less free than the new one needs. Never when the new
+/// one would not fit even alone: its load is refused with the numbers, and
+/// the old one goes on serving. Knowing neither, the new one loads beside
+/// the old, and a load that does not fit says so.
 pub fn must_free_first(
     new: usize,
     old: usize,
@@ -79,8 +81,8 @@ pub fn must_free_first(
     free_now: Option<usize>,
 ) -> bool {
     match (limit, free_now) {
-        (Some(limit), _) => new + old > limit,
-        (None, Some(free)) => new > free,
+        (Some(limit), _) => new + old > limit && new <= limit,
+        (None, Some(free)) => new > free && new <= free + old,
         (None, None) => false,
     }
 }
@@ -260,9 +262,16 @@ impl Engine {
             } => (*old, old_path.clone(), *old_load),
             _ => return None,
         };
-        let free_now = matches!(load.device, crate::DeviceSpec::Cuda(_))
-            .then(crate::memory::gpu_free_bytes)
-            .flatten();
+        // The card's free memory is read through a context current on this
+        // thread, which opening the device makes (as the loader does).
+        let free_now = match load.device {
+            crate::DeviceSpec::Cuda(_) => load
+                .device
+                .open()
+                .ok()
+                .and_then(|_device| crate::memory::gpu_free_bytes()),
+            _ => None,
+        };
         if !must_free_first(new, old, load.gpu_memory, free_now) {
             return None;
         }
@@ -451,5 +460,8 @@ mod tests {
         assert!(!must_free_first(GIB, 21 * GIB, None, Some(3 * GIB)));
         // Knowing neither, the new one loads beside the old.
         assert!(!must_free_first(21 * GIB, 21 * GIB, None, None));
+        // A model that cannot fit even alone never costs the old one.
+        assert!(!must_free_first(25 * GIB, GIB, limit, None));
+        assert!(!must_free_first(25 * GIB, 21 * GIB, None, Some(3 * GIB)));
     }
 }

@@ -589,7 +589,8 @@ async fn a_switch_frees_the_old_model_first_when_both_do_not_fit() {
 /// the activation type, the dense ends of the model in f32 (a tied dense
 /// table once), a mixture's router in f32. Equal to the byte, in f32 and
 /// in bf16, for a K-quant Qwen, an all-F16 SmolLM2 (whose tied table
-/// candle would have held twice, in f32) and the tiny MoE, Gemma and Phi-3.
+/// candle would have held twice, in f32) and the tiny MoE, Gemma and Phi-3,
+/// each of which then runs in that type.
 #[test]
 fn the_memory_plan_counts_the_weights_as_allocated() {
     use engine::{gpu::fit::Footprint, model_port::hyperparams::Hyperparams, GgufFile};
@@ -609,7 +610,7 @@ fn the_memory_plan_counts_the_weights_as_allocated() {
     }
     for path in &files {
         for dtype in [candle_core::DType::F32, candle_core::DType::BF16] {
-            let model = gpu_model(path, 1, 64, Some(dtype));
+            let mut model = gpu_model(path, 1, 64, Some(dtype));
             let content = GgufFile::open(path).unwrap().content;
             let params = Hyperparams::read(&content).unwrap();
             let planned = Footprint::of(&content, &params, dtype.size_in_bytes()).weights;
@@ -620,6 +621,15 @@ fn the_memory_plan_counts_the_weights_as_allocated() {
                 model.weight_bytes()
             );
             assert_eq!(planned, model.weight_bytes(), "{path:?} in {dtype:?}");
+            // Every architecture runs in the type too (a dtype mismatch
+            // between weights and activations would fail here, not on a
+            // card): a 9-token prompt and two steps give finite logits.
+            let prompt: Vec<u32> = (3..12).collect();
+            let mut logits = model.forward_one(0, &prompt, 0).unwrap();
+            for step in 0..2 {
+                assert!(logits.iter().all(|l| l.is_finite()), "{path:?} {dtype:?}");
+                logits = model.forward_one(0, &[argmax(&logits)], 9 + step).unwrap();
+            }
         }
     }
 }

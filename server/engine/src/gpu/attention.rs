@@ -17,7 +17,8 @@ pub const QUERY_BLOCK: usize = 64;
 /// forward and used by every layer.
 pub struct ChunkPlan {
     start: usize,
-    /// (first row, rows, mask; none for a single row, which sees everything).
+    /// (first row, rows, mask; none for a single row no window hides a key
+    /// from).
     blocks: Vec<(usize, usize, Option<Tensor>)>,
 }
 
@@ -86,7 +87,8 @@ pub fn attend(
 /// Every decode row of a batch at once, in a fixed number of launches
 /// whatever the number of rows: `queries` (rows, heads, head_dim), each
 /// row's keys and values (rows, kv_heads, len, head_dim), `mask` (rows, 1,
-/// 1, len) 0 where the row's sequence has a key and −∞ past its end (none
+/// 1, len) 0 where the row's sequence has a key and −∞ past its end and,
+/// in a sliding-window layer, before its window (none
 /// when every row sees all `len`). Returns (rows, heads · head_dim).
 pub fn attend_rows(
     queries: &Tensor,

@@ -1,8 +1,9 @@
 //! A routed mixture of experts (qwen3moe) on the device: the router scores
 //! every expert per row, the routing itself is decided on the host (the
 //! same rule as the CPU path, `model_port::experts`), and each chosen
-//! expert runs once on the rows that chose it, its weighted output added
-//! back in place. Only the chosen experts' weights are read.
+//! expert runs once on the rows that chose it; their weighted outputs are
+//! summed into each row in f32 by one `index_add`, in expert order, as
+//! the CPU path sums them. Only the chosen experts' weights are read.
 //!
 //! Reading the router's scores back is one wait for the device per layer;
 //! candle's CUDA-only `indexed_moe_forward` would avoid it for the types
@@ -31,12 +32,14 @@ pub struct Experts {
 impl Experts {
     /// Loads block `prefix`'s router and its experts, each expert's gate,
     /// up and down cut out of the file's (experts, rows, columns) tensors.
+    #[allow(clippy::too_many_arguments)]
     pub fn load<R: std::io::Read + std::io::Seek>(
         content: &Content,
         reader: &mut R,
         device: &Device,
         prefix: &str,
         used: usize,
+        activation: Activation,
         dtype: DType,
     ) -> Result<Self> {
         let router = content.tensor(reader, &format!("{prefix}.ffn_gate_inp.weight"), device)?;
@@ -61,7 +64,7 @@ impl Experts {
                 Ok(Mlp {
                     gate_up: Stacked::from_tensors(vec![gate, up], device, dtype)?,
                     down: in_dtype(on_device(down, device)?, dtype)?,
-                    activation: Activation::Silu,
+                    activation,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -81,20 +84,26 @@ impl Experts {
         let count = self.experts.len();
         let routes = route(&probs, count, self.used);
         let device = h.device();
-        let mut out = op(h.zeros_like())?;
+        let (mut all_rows, mut outputs) = (Vec::new(), Vec::new());
         for (expert, chosen) in self.experts.iter().zip(tokens_by_expert(&routes, count)) {
             if chosen.is_empty() {
                 continue;
             }
             let rows: Vec<u32> = chosen.iter().map(|&(row, _)| row as u32).collect();
             let weights: Vec<f32> = chosen.iter().map(|&(_, w)| w).collect();
-            let rows = Tensor::new(rows.as_slice(), device)?;
-            let weights =
-                Tensor::from_vec(weights, (chosen.len(), 1), device)?.to_dtype(h.dtype())?;
-            let y = expert.forward(&op(h.index_select(&rows, 0))?)?;
-            out = op(out.index_add(&rows, &op(y.broadcast_mul(&weights))?, 0))?;
+            let weights = Tensor::from_vec(weights, (chosen.len(), 1), device)?;
+            let picked = op(h.index_select(&Tensor::new(rows.as_slice(), device)?, 0))?;
+            let y = op(expert.forward(&picked)?.to_dtype(DType::F32))?;
+            outputs.push(op(y.broadcast_mul(&weights))?);
+            all_rows.extend(rows);
         }
-        Ok(out)
+        let sum = op(Tensor::zeros(h.shape(), DType::F32, device))?;
+        let sum = op(sum.index_add(
+            &Tensor::new(all_rows.as_slice(), device)?,
+            &op(Tensor::cat(&outputs, 0))?,
+            0,
+        ))?;
+        op(sum.to_dtype(h.dtype()))
     }
 
     /// Bytes on the device: the router and every expert.

@@ -26,9 +26,11 @@ pub struct Footprint {
     /// One token of one slot in one layer, keys and values: what a decode
     /// step gathers at once when its slots are not consecutive.
     pub gathered_per_token: usize,
-    /// The largest transient buffers of a forward, per token of context:
-    /// one block of query rows' attention scores and probabilities (f32,
-    /// and the probabilities again in the activation type).
+    /// What grows with the context besides the caches, per position: one
+    /// block of query rows' attention scores and probabilities (f32, and
+    /// the probabilities again in the activation type), a prompt chunk's
+    /// masks (f32, one plan per kind of layer) and the rope tables (cos
+    /// and sin, for keys and for queries, per kind of layer).
     pub scores_per_token: usize,
     /// A forward's activations at its most rows (a prompt chunk): the
     /// residual stream, its normed copy, q/k/v, the attention output, the
@@ -50,7 +52,8 @@ impl Footprint {
             kv_per_token: config.kv_values_per_token() * cache_type_size,
             gathered_per_token: config.kv_values_per_token() / config.blocks.max(1)
                 * cache_type_size,
-            scores_per_token: config.heads * QUERY_BLOCK * SCORE_BYTES,
+            scores_per_token: config.heads * QUERY_BLOCK * SCORE_BYTES
+                + per_position(config, cache_type_size),
             forward: forward_bytes(content, config, cache_type_size),
         }
     }
@@ -116,6 +119,15 @@ impl Footprint {
     }
 }
 
+/// Bytes per position of a chunk's masks and the rope tables: sliding-
+/// window models keep a second of each.
+fn per_position(config: &Hyperparams, activation_size: usize) -> usize {
+    let kinds = 1 + usize::from(config.sliding.is_some());
+    let masks = super::MAX_ROWS * 4;
+    let rope = 4 * (config.head_dim / 2) * activation_size;
+    kinds * (masks + rope)
+}
+
 /// Bytes of a forward's activations at its most rows (see
 /// [`Footprint::forward`]); the feed-forward's width is read from the
 /// first block's down matrix (an expert's, for a mixture).
@@ -158,7 +170,8 @@ mod tests {
             weights: 19_850_000_000,
             kv_per_token: 64 * 2 * 8 * 128 * 2,
             gathered_per_token: 2 * 8 * 128 * 2,
-            scores_per_token: 40 * QUERY_BLOCK * SCORE_BYTES,
+            // One block's scores, a chunk's masks, the rope tables.
+            scores_per_token: 40 * QUERY_BLOCK * SCORE_BYTES + 512 * 4 + 4 * 64 * 2,
             // 512 rows × (3·5120 + 2·5120 + 2·1024 + 3·27648) × 2 bytes.
             forward: 512 * (3 * 5120 + 2 * 5120 + 2 * 1024 + 3 * 27648) * 2,
         }

@@ -138,6 +138,7 @@ impl<R: std::io::Seek + std::io::Read> Reader<'_, R> {
                 self.device,
                 &p,
                 config.experts_used,
+                arch.activation,
                 self.dtype,
             )?)
         } else {

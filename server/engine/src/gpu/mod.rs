@@ -148,8 +148,9 @@ pub fn activation_dtype(on_cpu: bool, asked: Option<DType>) -> DType {
 
 /// Positions per slot: `ctx_size` within the trained context (default).
 pub fn context_length(ctx_size: Option<usize>, config: &Hyperparams) -> usize {
+    // Not `clamp`: a file may claim a trained context under 16.
     ctx_size.map_or(config.trained_context, |c| {
-        c.clamp(16, config.trained_context)
+        c.max(16).min(config.trained_context)
     })
 }
 
@@ -362,6 +363,14 @@ impl GpuModel {
                     context_length: self.context_length,
                 });
             }
+            // On a card an out-of-range id would read past the table: a
+            // fault that fails every running reply, not just this one.
+            if let Some(&token) = chunk.tokens.iter().find(|&&t| t as usize >= self.vocab) {
+                return Err(EngineError::Compute(format!(
+                    "token id {token} is outside the vocabulary ({} tokens)",
+                    self.vocab
+                )));
+            }
         }
         Ok(())
     }
@@ -420,10 +429,12 @@ impl GpuModel {
             .any(|(i, &r)| r as usize != i)
             .then(|| Tensor::new(order.as_slice(), &self.device))
             .transpose()?;
-        let mut x = op(op(self.embedding.embedding(&ids))?.to_dtype(self.dtype))?;
+        // Gemma's √dim scale applies in f32, before the activation type.
+        let mut x = op(self.embedding.embedding(&ids))?;
         if let Some(scale) = c.embed_scale {
             x = op(x * f64::from(scale))?;
         }
+        let mut x = op(x.to_dtype(self.dtype))?;
         let mut launches = Vec::with_capacity(self.layers.len());
         for (i, layer) in self.layers.iter().enumerate() {
             let before = issued();

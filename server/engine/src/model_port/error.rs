@@ -111,6 +111,14 @@ pub fn first_line(message: &str) -> String {
 /// its header promised.
 pub fn load_error(path: &Path, device: &candle_core::Device, e: candle_core::Error) -> EngineError {
     let reason = candle_reason(&e);
+    if is_sticky(&reason) {
+        // A load after a fault that the context kept: only a new process
+        // gets a working one.
+        return EngineError::Device(
+            "the GPU".into(),
+            format!("it faulted ({reason}) and cannot be used until candlelight is restarted"),
+        );
+    }
     if reason.contains("OUT_OF_MEMORY") || reason.to_ascii_lowercase().contains("out of memory") {
         EngineError::OutOfMemory {
             device: if device.is_cuda() {
@@ -145,10 +153,15 @@ const STICKY_CUDA_ERRORS: &[&str] = &[
     "CUDA_ERROR_CONTEXT_IS_DESTROYED",
 ];
 
+/// Whether a device error is one of CUDA's sticky ones.
+fn is_sticky(reason: &str) -> bool {
+    STICKY_CUDA_ERRORS.iter().any(|code| reason.contains(code))
+}
+
 impl From<candle_core::Error> for EngineError {
     fn from(e: candle_core::Error) -> Self {
         let reason = candle_reason(&e);
-        if STICKY_CUDA_ERRORS.iter().any(|code| reason.contains(code)) {
+        if is_sticky(&reason) {
             EngineError::DeviceFault(reason)
         } else {
             EngineError::Compute(reason)
@@ -159,6 +172,26 @@ impl From<candle_core::Error> for EngineError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sticky CUDA error is a fault to reload from while serving, and a
+    /// plain "restart" when it meets a load.
+    #[test]
+    fn sticky_cuda_errors_are_faults_and_a_load_after_one_says_restart() {
+        let sticky = || {
+            candle_core::Error::Msg(
+                "DriverError(CUDA_ERROR_ILLEGAL_ADDRESS, \"an illegal memory access\")".into(),
+            )
+        };
+        assert!(matches!(
+            EngineError::from(sticky()),
+            EngineError::DeviceFault(_)
+        ));
+        let plain = candle_core::Error::Msg("shape mismatch".into());
+        assert!(matches!(EngineError::from(plain), EngineError::Compute(_)));
+        let e = load_error(Path::new("/m/x.gguf"), &candle_core::Device::Cpu, sticky());
+        assert!(matches!(e, EngineError::Device(..)), "{e}");
+        assert!(e.to_string().contains("restarted"), "{e}");
+    }
 
     /// With RUST_BACKTRACE=1 candle appends a backtrace (and may wrap a
     /// path around the error): neither reaches a user.

@@ -136,7 +136,7 @@ impl Scheduler {
         let mut connected = true;
         loop {
             if self.stopped {
-                return;
+                return self.answer_the_rest(&receiver);
             }
             if self.running.is_empty() && self.waiting.is_empty() {
                 if !connected {
@@ -168,7 +168,7 @@ impl Scheduler {
                 }
             }
             if self.stopped {
-                return;
+                return self.answer_the_rest(&receiver);
             }
             self.drop_cancelled();
             self.admit();
@@ -181,6 +181,14 @@ impl Scheduler {
 
     fn take(&mut self, message: Message) {
         match message {
+            // Freed for another model: nothing will run it.
+            Message::Job(queued) if self.stopped => self.end(
+                &queued.events,
+                Err(EngineError::NoModel(
+                    "it was unloaded to make room for the next model; try again once that has loaded"
+                        .into(),
+                )),
+            ),
             Message::Job(queued) => self.waiting.push_back(Waiting {
                 queued: *queued,
                 told: None,
@@ -203,6 +211,14 @@ impl Scheduler {
                     );
                 }
             }
+        }
+    }
+
+    /// After a free: every job still on its way is answered (nothing will
+    /// run it), so no requester waits for an event that never comes.
+    fn answer_the_rest(&mut self, receiver: &Receiver<Message>) {
+        while let Ok(message) = receiver.try_recv() {
+            self.take(message);
         }
     }
 
@@ -700,8 +716,10 @@ impl Scheduler {
 
     /// The device faulted (a sticky CUDA error): every running reply
     /// fails, since all caches are lost, and the model is dropped; the next
-    /// request loads it again (the idle release's path), on a fresh
-    /// context once nothing holds the old one.
+    /// request loads it again (the idle release's path). Whether the card
+    /// gives a working context once nothing holds the old one is for a
+    /// card to show; if not, that load fails with "restart candlelight"
+    /// (`load_error`).
     fn device_faulted(&mut self, reason: &str) {
         tracing::error!(
             %reason,

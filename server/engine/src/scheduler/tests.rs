@@ -454,3 +454,27 @@ fn replies_sampled_on_worker_threads_are_the_replies_alone() {
     assert_eq!(alone, together);
     assert!(widest.load(Ordering::SeqCst) >= 2, "sampled one by one");
 }
+
+/// Freeing the model for another ends the running reply as interrupted,
+/// and a request that reaches the scheduler after the free still gets an
+/// answer (no model), not silence.
+#[test]
+fn a_free_answers_every_request_and_lets_go_of_the_model() {
+    let q = start(FakeModel::new(1).slow(Duration::from_millis(30)), 2);
+    let mut running = submit(&q, long_job(vec![1], 10_000));
+    while !matches!(running.rx.blocking_recv(), Some(EngineEvent::Text(_))) {}
+    let (told, heard) = std::sync::mpsc::channel();
+    q.sender.send(queue::Message::Free(told)).unwrap();
+    let mut late = submit(&q, job(vec![60], 5));
+    heard
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the scheduler let go of the model");
+    let (_, reason, _, _) = drain(&mut running);
+    assert_eq!(reason, FinishReason::Interrupted);
+    match late.rx.blocking_recv() {
+        Some(EngineEvent::Failed(EngineError::NoModel(why))) => {
+            assert!(why.contains("next model"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
