@@ -16,14 +16,58 @@ use crate::{
 };
 
 pub(super) fn start(model: FakeModel, queue_capacity: usize) -> SchedulerHandle {
+    start_model(Box::new(model), queue_capacity, None)
+}
+
+/// A scheduler on any backend, with the weights' reload when given.
+fn start_model(
+    model: Box<dyn BatchModel>,
+    queue_capacity: usize,
+    reload: Option<Reload>,
+) -> SchedulerHandle {
     spawn(SchedulerSetup {
-        model: Box::new(model),
+        model,
         decoder: Arc::new(FakeDecoder),
         queue_capacity,
         metrics: Arc::default(),
-        reload: None,
+        reload,
         speculative: crate::Speculative::Off,
     })
+}
+
+/// A reload that gives a fresh fake model of `slots`, and how many times
+/// it ran.
+fn counted_reload(slots: usize) -> (Reload, Arc<AtomicUsize>) {
+    let reloads = Arc::new(AtomicUsize::new(0));
+    let counter = reloads.clone();
+    let reload: Reload = Box::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(FakeModel::new(slots)) as Box<dyn BatchModel>)
+    });
+    (reload, reloads)
+}
+
+/// A long reply sampled at a high temperature with `seed`.
+fn sampled(seed: u64) -> GenerationJob {
+    GenerationJob {
+        sampling: Sampling {
+            greedy: false,
+            temperature: 5.0,
+            seed: Some(seed),
+            ..Sampling::greedy()
+        },
+        ..long_job(vec![3, 9, 27], 30)
+    }
+}
+
+/// Four seeded replies, each alone on its own scheduler, and together on `q`.
+fn alone_and_together(q: &SchedulerHandle) -> (Vec<String>, Vec<String>) {
+    let alone: Vec<String> = (0..4)
+        .map(|seed| drain(&mut submit(&start(FakeModel::new(4), 4), sampled(seed))).0)
+        .collect();
+    let mut together: Vec<Submitted> = (0..4).map(|seed| submit(q, sampled(seed))).collect();
+    let together = together.iter_mut().map(|s| drain(s).0).collect();
+    (alone, together)
 }
 
 pub(super) fn job(prompt: Vec<u32>, max_new: usize) -> GenerationJob {
@@ -108,25 +152,12 @@ fn running_replies_are_stepped_together() {
 
 #[test]
 fn a_reply_is_the_same_alone_and_batched() {
-    let sampled = |seed: u64| GenerationJob {
-        sampling: Sampling {
-            greedy: false,
-            temperature: 5.0,
-            seed: Some(seed),
-            ..Sampling::greedy()
-        },
-        ..long_job(vec![3, 9, 27], 30)
-    };
-    let alone: Vec<String> = (0..4)
-        .map(|seed| drain(&mut submit(&start(FakeModel::new(4), 4), sampled(seed))).0)
-        .collect();
+    let q = start(FakeModel::new(4).slow(Duration::from_millis(1)), 4);
+    let (alone, together) = alone_and_together(&q);
     assert!(
         alone.iter().any(|t| t != &alone[0]),
         "seeds differ: {alone:?}"
     );
-    let q = start(FakeModel::new(4).slow(Duration::from_millis(1)), 4);
-    let mut together: Vec<Submitted> = (0..4).map(|seed| submit(&q, sampled(seed))).collect();
-    let together: Vec<String> = together.iter_mut().map(|s| drain(s).0).collect();
     assert_eq!(alone, together);
 }
 
@@ -270,19 +301,8 @@ fn a_prompt_longer_than_the_context_fails_cleanly() {
 
 #[test]
 fn released_weights_are_loaded_again_for_the_next_job() {
-    let reloads = Arc::new(AtomicUsize::new(0));
-    let counter = reloads.clone();
-    let q = spawn(SchedulerSetup {
-        model: Box::new(FakeModel::new(1)),
-        decoder: Arc::new(FakeDecoder),
-        queue_capacity: 2,
-        metrics: Arc::default(),
-        reload: Some(Box::new(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Ok(Box::new(FakeModel::new(1)) as Box<dyn BatchModel>)
-        })),
-        speculative: crate::Speculative::Off,
-    });
+    let (reload, reloads) = counted_reload(1);
+    let q = start_model(Box::new(FakeModel::new(1)), 2, Some(reload));
     assert_eq!(drain(&mut submit(&q, job(vec![62], 5))).0, letters(63..=63));
     q.release();
     std::thread::sleep(Duration::from_millis(50));
@@ -307,14 +327,7 @@ fn a_failing_batch_fails_only_its_replies() {
             self.0.forward(batch)
         }
     }
-    let q = spawn(SchedulerSetup {
-        model: Box::new(Flaky(FakeModel::new(1), 0)),
-        decoder: Arc::new(FakeDecoder),
-        queue_capacity: 2,
-        metrics: Arc::default(),
-        reload: None,
-        speculative: crate::Speculative::Off,
-    });
+    let q = start_model(Box::new(Flaky(FakeModel::new(1), 0)), 2, None);
     let mut s = submit(&q, long_job(vec![1], 10));
     let failed = loop {
         match s.rx.blocking_recv() {
@@ -376,19 +389,8 @@ fn a_device_fault_reloads_the_model_for_the_next_request() {
             self.0.forward(batch)
         }
     }
-    let reloads = Arc::new(AtomicUsize::new(0));
-    let counter = reloads.clone();
-    let q = spawn(SchedulerSetup {
-        model: Box::new(Faulting(FakeModel::new(2), 0)),
-        decoder: Arc::new(FakeDecoder),
-        queue_capacity: 2,
-        metrics: Arc::default(),
-        reload: Some(Box::new(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Ok(Box::new(FakeModel::new(2)) as Box<dyn BatchModel>)
-        })),
-        speculative: crate::Speculative::Off,
-    });
+    let (reload, reloads) = counted_reload(2);
+    let q = start_model(Box::new(Faulting(FakeModel::new(2), 0)), 2, Some(reload));
     let mut s = submit(&q, long_job(vec![1], 10));
     let failed = loop {
         match s.rx.blocking_recv() {
@@ -425,32 +427,16 @@ fn replies_sampled_on_worker_threads_are_the_replies_alone() {
             });
         }
     }
-    let sampled = |seed: u64| GenerationJob {
-        sampling: Sampling {
-            greedy: false,
-            temperature: 5.0,
-            seed: Some(seed),
-            ..Sampling::greedy()
-        },
-        ..long_job(vec![3, 9, 27], 30)
-    };
-    let alone: Vec<String> = (0..4)
-        .map(|seed| drain(&mut submit(&start(FakeModel::new(4), 4), sampled(seed))).0)
-        .collect();
     let widest = Arc::new(AtomicUsize::new(0));
-    let q = spawn(SchedulerSetup {
-        model: Box::new(Spreading(
+    let q = start_model(
+        Box::new(Spreading(
             FakeModel::new(4).slow(Duration::from_millis(1)),
             widest.clone(),
         )),
-        decoder: Arc::new(FakeDecoder),
-        queue_capacity: 4,
-        metrics: Arc::default(),
-        reload: None,
-        speculative: crate::Speculative::Off,
-    });
-    let mut together: Vec<Submitted> = (0..4).map(|seed| submit(&q, sampled(seed))).collect();
-    let together: Vec<String> = together.iter_mut().map(|s| drain(s).0).collect();
+        4,
+        None,
+    );
+    let (alone, together) = alone_and_together(&q);
     assert_eq!(alone, together);
     assert!(widest.load(Ordering::SeqCst) >= 2, "sampled one by one");
 }
