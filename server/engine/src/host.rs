@@ -262,6 +262,10 @@ impl Engine {
             } => (*old, old_path.clone(), *old_load),
             _ => return None,
         };
+        // Models on different cards do not compete for memory.
+        if old_load.device != load.device {
+            return None;
+        }
         // The card's free memory is read through a context current on this
         // thread, which opening the device makes (as the loader does).
         let free_now = match load.device {
