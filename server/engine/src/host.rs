@@ -18,8 +18,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use crate::{
     loader::{gpu_plan_bytes, load_model, load_weights},
     scheduler::{self, QueuedJob, Reload, SchedulerHandle, SchedulerSetup},
-    BatchModel, Cancel, EngineError, EngineEvent, GenerationJob, LoadOptions, ModelParts,
-    SchedulerMetrics, Speculative, TokenDecoder,
+    shown_file, BatchModel, Cancel, EngineError, EngineEvent, GenerationJob, LoadOptions,
+    ModelParts, SchedulerMetrics, Speculative, TokenDecoder,
 };
 
 /// How models are loaded and served.
@@ -109,12 +109,6 @@ struct Shared {
 #[derive(Clone)]
 pub struct Submitter {
     shared: Arc<Shared>,
-}
-
-/// A model's file name, for logs and messages (never its whole path).
-fn shown(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| "the model".into(), |n| n.to_string_lossy().into_owned())
 }
 
 fn now_secs() -> u64 {
@@ -281,8 +275,8 @@ impl Engine {
         }
         let gib = |b: usize| b as f64 / (1u64 << 30) as f64;
         tracing::warn!(
-            old = %shown(&old_path),
-            new = %shown(path),
+            old = %shown_file(&old_path),
+            new = %shown_file(path),
             old_gib = format!("{:.1}", gib(old)),
             new_gib = format!("{:.1}", gib(new)),
             "the two models do not fit in the GPU memory together: freeing the old one first"
@@ -291,8 +285,8 @@ impl Engine {
             &mut *self.write_hosted(),
             Hosted::Empty(format!(
                 "{} was freed to make room for {}, which is loading",
-                shown(&old_path),
-                shown(path)
+                shown_file(&old_path),
+                shown_file(path)
             )),
         );
         if let Hosted::Loaded { queue, .. } = old_hosted {
@@ -307,15 +301,12 @@ impl Engine {
     /// loads the old one again; returns the next model's error.
     fn load_again(&self, path: &Path, load: LoadOptions, failed: EngineError) -> EngineError {
         match self.switch_with(path, load) {
-            Ok(_) => {
-                tracing::info!(model = %shown(path), "loaded the previous model again");
-                failed
-            }
+            Ok(_) => tracing::info!(model = %shown_file(path), "loaded the previous model again"),
             Err(e) => {
-                tracing::error!(model = %shown(path), error = %e, "the previous model did not load again");
-                failed
+                tracing::error!(model = %shown_file(path), error = %e, "the previous model did not load again")
             }
         }
+        failed
     }
 
     /// Ends all replies (as interrupted) and frees the model.

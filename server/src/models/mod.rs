@@ -130,9 +130,7 @@ impl ModelLibrary {
             let result = engine.switch_with(&path, options);
             let freed = result.as_ref().is_ok_and(|s| s.freed_old_first);
             *this.load_note.lock().unwrap_or_else(|e| e.into_inner()) = freed.then(|| {
-                let old = old
-                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                    .unwrap_or_else(|| "the previous model".into());
+                let old = old.map_or_else(|| "the previous model".into(), |p| engine::shown_file(&p));
                 format!(
                     "{old} was unloaded before {name} loaded: the two do not fit in the GPU memory together."
                 )

@@ -47,6 +47,39 @@ fn counted_reload(slots: usize) -> (Reload, Arc<AtomicUsize>) {
     (reload, reloads)
 }
 
+/// A fake backend whose forward number `at` fails as `fail` says (an
+/// error returned, or a panic).
+struct FailsAt {
+    model: FakeModel,
+    forwards: usize,
+    at: usize,
+    fail: fn() -> EngineError,
+}
+
+impl BatchModel for FailsAt {
+    fn shape(&self) -> ModelShape {
+        self.model.shape()
+    }
+    fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
+        self.forwards += 1;
+        if self.forwards == self.at {
+            return Err((self.fail)());
+        }
+        self.model.forward(batch)
+    }
+}
+
+/// The error a reply failed with (its other events skipped).
+fn first_failure(s: &mut Submitted) -> EngineError {
+    loop {
+        match s.rx.blocking_recv() {
+            Some(EngineEvent::Failed(e)) => return e,
+            Some(_) => {}
+            None => panic!("no failure"),
+        }
+    }
+}
+
 /// A long reply sampled at a high temperature with `seed`.
 fn sampled(seed: u64) -> GenerationJob {
     GenerationJob {
@@ -314,28 +347,14 @@ fn released_weights_are_loaded_again_for_the_next_job() {
 /// request still works.
 #[test]
 fn a_failing_batch_fails_only_its_replies() {
-    struct Flaky(FakeModel, usize);
-    impl BatchModel for Flaky {
-        fn shape(&self) -> ModelShape {
-            self.0.shape()
-        }
-        fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
-            self.1 += 1;
-            if self.1 == 2 {
-                panic!("a kernel bug");
-            }
-            self.0.forward(batch)
-        }
-    }
-    let q = start_model(Box::new(Flaky(FakeModel::new(1), 0)), 2, None);
-    let mut s = submit(&q, long_job(vec![1], 10));
-    let failed = loop {
-        match s.rx.blocking_recv() {
-            Some(EngineEvent::Failed(e)) => break e,
-            Some(_) => {}
-            None => panic!("no failure"),
-        }
+    let flaky = FailsAt {
+        model: FakeModel::new(1),
+        forwards: 0,
+        at: 2,
+        fail: || panic!("a kernel bug"),
     };
+    let q = start_model(Box::new(flaky), 2, None);
+    let failed = first_failure(&mut submit(&q, long_job(vec![1], 10)));
     assert!(failed.to_string().contains("panicked"), "{failed}");
     assert_eq!(drain(&mut submit(&q, job(vec![62], 5))).0, letters(63..=63));
 }
@@ -369,36 +388,24 @@ fn a_budget_below_the_exact_minimum_still_reads_a_minimum_chunk() {
 
 /// A sticky device fault (CUDA's illegal address) fails every running
 /// reply, drops the model and loads it again for the next request, which
-/// is answered; an ordinary compute error does not reload.
+/// is answered.
 #[test]
 fn a_device_fault_reloads_the_model_for_the_next_request() {
-    struct Faulting(FakeModel, usize);
-    impl BatchModel for Faulting {
-        fn shape(&self) -> ModelShape {
-            self.0.shape()
-        }
-        fn forward(&mut self, batch: &[SeqChunk]) -> Result<Vec<Vec<f32>>, EngineError> {
-            self.1 += 1;
-            if self.1 == 3 {
-                let e = candle_core::Error::Msg(
-                    "DriverError(CUDA_ERROR_ILLEGAL_ADDRESS, \"an illegal memory access was encountered\")"
-                        .into(),
-                );
-                return Err(e.into());
-            }
-            self.0.forward(batch)
-        }
-    }
-    let (reload, reloads) = counted_reload(2);
-    let q = start_model(Box::new(Faulting(FakeModel::new(2), 0)), 2, Some(reload));
-    let mut s = submit(&q, long_job(vec![1], 10));
-    let failed = loop {
-        match s.rx.blocking_recv() {
-            Some(EngineEvent::Failed(e)) => break e,
-            Some(_) => {}
-            None => panic!("no failure"),
-        }
+    let faulting = FailsAt {
+        model: FakeModel::new(2),
+        forwards: 0,
+        at: 3,
+        fail: || {
+            candle_core::Error::Msg(
+                "DriverError(CUDA_ERROR_ILLEGAL_ADDRESS, \"an illegal memory access was encountered\")"
+                    .into(),
+            )
+            .into()
+        },
     };
+    let (reload, reloads) = counted_reload(2);
+    let q = start_model(Box::new(faulting), 2, Some(reload));
+    let failed = first_failure(&mut submit(&q, long_job(vec![1], 10)));
     assert!(matches!(failed, EngineError::DeviceFault(_)), "{failed}");
     assert!(failed.to_string().contains("loaded again"), "{failed}");
     assert_eq!(drain(&mut submit(&q, job(vec![62], 5))).0, letters(63..=63));
