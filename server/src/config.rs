@@ -142,12 +142,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CANDLELIGHT_GPU_MEMORY", value_parser = parse_gib)]
     pub gpu_memory: Option<f64>,
 
-    /// Speculative decoding (llama.cpp's n-gram / prompt lookup): `ngram`
-    /// drafts up to 7 tokens from the prompt and the reply so far and the
-    /// model checks them in one step; the text is what `off` gives.
-    /// Faster where a reply repeats its prompt (editing code, quoting);
+    /// Speculative decoding: up to 7 tokens are drafted and the model
+    /// checks them in one step; the text is what `off` gives. `ngram`
+    /// drafts from the prompt and the reply so far (llama.cpp's prompt
+    /// lookup): faster where a reply repeats its prompt (editing code,
+    /// quoting). A `.gguf` path drafts with that small model, which must
+    /// share the model's vocabulary (Qwen2.5-0.5B for a Qwen2.5-32B).
     /// candlelight's CPU kernels and GPU model (not candle's own models).
-    /// A draft model is not supported yet.
     #[arg(long, env = "CANDLELIGHT_SPECULATIVE", default_value = "off")]
     pub speculative: engine::Speculative,
 

@@ -239,7 +239,7 @@ async fn serve_async(config: ServeArgs) -> anyhow::Result<()> {
                     ..LoadOptions::default()
                 },
                 queue_capacity: config.queue_size,
-                speculative: config.speculative,
+                speculative: config.speculative.clone(),
             };
             let engine = Arc::new(Engine::new(options, "no model loaded"));
             let path = models.resolve(&config.model);

@@ -120,6 +120,10 @@ pub struct Batching {
     pub cache_type: CacheType,
     /// Tokens of KV cache that fit next to the weights (GPU memory plan).
     pub kv_tokens_that_fit: Option<usize>,
+    /// How replies draft tokens ahead (`--speculative`): "off", "ngram",
+    /// "draft model FILE", or "off: " and why a draft model is not used.
+    #[serde(default)]
+    pub speculative: String,
     pub active: usize,
     pub waiting: usize,
 }

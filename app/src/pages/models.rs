@@ -159,6 +159,7 @@ pub fn ModelsPage() -> impl IntoView {
                                         {b.kv_tokens_that_fit.map(|n| format!(" GPU memory holds {n} tokens of KV cache next to the weights."))}
                                         {b.cpu_threads.map(|n| format!(" CPU threads: {n}."))}
                                         {format!(" KV cache type: {}.", b.cache_type)}
+                                        {format!(" Speculative decoding: {}.", b.speculative)}
                                     </p>
                                 })}
                                 {p.remote.map(|url| view! { <p class="notice">{format!("Generation goes to the remote server {url}.")}</p> })}

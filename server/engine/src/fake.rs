@@ -1,7 +1,8 @@
 //! A fake batch model for unit tests of the scheduler and the queue. Its
 //! "prediction" depends only on the sequence itself (the token after `k`
-//! is `k + 1`, after 63 comes 0, the end), so a reply is the same whether
-//! it ran alone or batched. It checks that chunks continue what each slot
+//! is `k + 1`, after 63 comes 0, the end; a draft model that guesses
+//! wrong predicts `k + stride`), so a reply is the same whether it ran
+//! alone or batched. It checks that chunks continue what each slot
 //! holds, can be slowed down, and logs every batch it ran.
 
 use std::{
@@ -32,6 +33,12 @@ pub struct FakeModel {
     pub prefix_copy: bool,
     /// The most bytes the caches ever held (with `prefix_copy`).
     pub peak_bytes: Arc<AtomicUsize>,
+    /// Returns the logits after every token of a chunk that asks (checks
+    /// drafts).
+    pub all_logits: bool,
+    /// The token after `k` is `k + stride` (1 unless a test wants a model
+    /// that disagrees).
+    pub stride: usize,
     held: Vec<Vec<u32>>,
 }
 
@@ -46,6 +53,8 @@ impl FakeModel {
             log: BatchLog::default(),
             prefix_copy: false,
             peak_bytes: Arc::default(),
+            all_logits: false,
+            stride: 1,
             held: vec![Vec::new(); slots],
         }
     }
@@ -73,7 +82,7 @@ impl BatchModel for FakeModel {
             prefix_reuse: true,
             exact_from: self.exact_from,
             vocab: FAKE_VOCAB,
-            all_logits: false,
+            all_logits: self.all_logits,
             kv_bytes_per_token: usize::from(self.prefix_copy),
             cache_slots: self.held.len(),
             prefix_copy: self.prefix_copy,
@@ -126,12 +135,17 @@ impl BatchModel for FakeModel {
             );
             held.truncate(chunk.start);
             held.extend_from_slice(chunk.tokens);
-            let last = *held.last().expect("a chunk has tokens") as usize;
+            assert!(!chunk.tokens.is_empty(), "a chunk has tokens");
             self.note_peak();
-            if chunk.logits {
+            let predict = |token: u32| {
                 let mut logits = vec![0.0; FAKE_VOCAB];
-                logits[(last + 1) % FAKE_VOCAB] = 10.0;
-                out.push(logits);
+                logits[(token as usize + self.stride) % FAKE_VOCAB] = 10.0;
+                logits
+            };
+            if chunk.logits && chunk.all_logits && self.all_logits {
+                out.push(chunk.tokens.iter().flat_map(|&t| predict(t)).collect());
+            } else if chunk.logits {
+                out.push(predict(chunk.tokens[chunk.tokens.len() - 1]));
             }
         }
         Ok(out)

@@ -16,14 +16,15 @@ use std::{
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use crate::{
+    draft_model::load_draft,
     loader::{gpu_plan_bytes, load_model, load_weights},
-    scheduler::{self, QueuedJob, Reload, SchedulerHandle, SchedulerSetup},
+    scheduler::{self, DraftModel, QueuedJob, Reload, SchedulerHandle, SchedulerSetup},
     shown_file, BatchModel, Cancel, EngineError, EngineEvent, GenerationJob, LoadOptions,
     ModelParts, SchedulerMetrics, Speculative, TokenDecoder,
 };
 
 /// How models are loaded and served.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct EngineOptions {
     pub load: LoadOptions,
     /// Requests that may wait for a free sequence slot.
@@ -164,6 +165,7 @@ impl Engine {
         model: Box<dyn BatchModel>,
         decoder: Arc<dyn TokenDecoder + Send + Sync>,
         reload: Option<Reload>,
+        draft_model: Option<DraftModel>,
     ) -> SchedulerHandle {
         scheduler::spawn(SchedulerSetup {
             model,
@@ -171,8 +173,44 @@ impl Engine {
             queue_capacity: self.options.queue_capacity,
             metrics: self.metrics.clone(),
             reload,
-            speculative: self.options.speculative,
+            speculative: self.options.speculative.clone(),
+            draft_model,
         })
+    }
+
+    /// The draft model `--speculative` names, loaded to draft for the
+    /// model just loaded from `path`, and how replies will draft (for the
+    /// Model tab). A draft model that cannot draft for this model (another
+    /// vocabulary, no room on the card) leaves the model serving without
+    /// drafts, and says why.
+    fn draft_for(
+        &self,
+        path: &Path,
+        model: &dyn BatchModel,
+        load: LoadOptions,
+        gpu_bytes: Option<usize>,
+    ) -> (Option<DraftModel>, String) {
+        let shape = model.shape();
+        let speculative = &self.options.speculative;
+        let Speculative::Model(draft) = speculative else {
+            return (None, speculative.to_string());
+        };
+        if !shape.all_logits {
+            return (
+                None,
+                "off: this model runs on candle's kernels, which check no drafts".into(),
+            );
+        }
+        match load_draft(draft, path, &shape, load, gpu_bytes) {
+            Ok(loaded) => {
+                tracing::info!(draft = %shown_file(draft), "drafting with a draft model");
+                (Some(loaded), format!("draft model {}", shown_file(draft)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "speculative decoding is off");
+                (None, format!("off: {e}"))
+            }
+        }
     }
 
     /// Loads `path` (blocking: seconds) and makes it the model; the old
@@ -195,7 +233,7 @@ impl Engine {
             Err(e) => return Err(self.load_failed(path, e)),
         };
         let freed = self.free_if_both_do_not_fit(path, load, gpu_bytes);
-        let (parts, model) = match load_model(path, load) {
+        let (mut parts, model) = match load_model(path, load) {
             Ok(loaded) => loaded,
             Err(e) => {
                 let e = self.load_failed(path, e);
@@ -205,9 +243,11 @@ impl Engine {
                 return Err(e);
             }
         };
+        let (draft, speculative) = self.draft_for(path, model.as_ref(), load, gpu_bytes);
+        parts.info.speculative = speculative;
         let reload_path = path.to_path_buf();
         let reload: Reload = Box::new(move || load_weights(&reload_path, load));
-        let queue = self.start(model, parts.tokenizer.clone(), Some(reload));
+        let queue = self.start(model, parts.tokenizer.clone(), Some(reload), draft);
         let old = std::mem::replace(
             &mut *self.write_hosted(),
             Hosted::Loaded {

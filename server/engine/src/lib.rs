@@ -13,6 +13,7 @@ mod constraint;
 pub mod cpu;
 mod detokenize;
 mod device;
+mod draft_model;
 #[cfg(test)]
 mod fake;
 mod gbnf;

@@ -34,6 +34,9 @@ pub struct ModelInfo {
     pub cache_type: CacheType,
     pub device: DeviceSpec,
     pub tokenizer_source: String,
+    /// How replies draft tokens ahead (`--speculative`), or why a draft
+    /// model given is not used; the host fills it in.
+    pub speculative: String,
 }
 
 /// How a model is loaded.
@@ -285,6 +288,7 @@ pub fn load_model(
         cache_type: options.cache_type,
         device,
         tokenizer_source: tokenizer.source.clone(),
+        speculative: "off".into(),
     };
     tracing::info!(
         model = %info.name,

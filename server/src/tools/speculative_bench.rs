@@ -1,8 +1,9 @@
 //! `candlelight bench-speculative`: greedy decode speed with speculative
-//! decoding off and `ngram`, on a reply that repeats its prompt (code to
-//! copy with one change) and on a free-form story, through the engine's
-//! scheduler as the server runs it. The texts must be identical; prints
-//! the speeds, their ratio and how many drafted tokens were confirmed.
+//! decoding off and on (`ngram`, or a draft model with `--draft`), on a
+//! reply that repeats its prompt (code to copy with one change) and on a
+//! free-form story, through the engine's scheduler as the server runs it.
+//! The texts must be identical; prints the speeds, their ratio and how
+//! many drafted tokens were confirmed.
 
 use std::path::PathBuf;
 
@@ -23,14 +24,19 @@ pub struct SpeculativeBenchArgs {
     /// Rounds per setting; medians are reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Draft with this model (same vocabulary) instead of `ngram`.
+    #[arg(long)]
+    pub draft: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Task {
     pub task: &'static str,
     pub tokens: u32,
+    /// `ngram` or the draft model's file.
+    pub drafting: String,
     pub off_tps: f64,
-    pub ngram_tps: f64,
+    pub on_tps: f64,
     pub speedup: f64,
     pub drafted: u32,
     pub accepted: u32,
@@ -71,13 +77,23 @@ pub fn run(args: &SpeculativeBenchArgs) -> Result<Vec<Task>, ToolError> {
         .build()
         .map_err(|e| ToolError::Invalid(e.to_string()))?;
     let mut replies: Vec<Vec<Vec<Reply>>> = Vec::new();
-    for speculative in [Speculative::Off, Speculative::Ngram] {
+    let on = match &args.draft {
+        Some(draft) => Speculative::Model(draft.clone()),
+        None => Speculative::Ngram,
+    };
+    for speculative in [Speculative::Off, on.clone()] {
         let options = EngineOptions {
             speculative,
             ..EngineOptions::default()
         };
         let engine = Engine::load(&args.model, options);
         let model = engine.model()?;
+        if model.info.speculative.starts_with("off:") {
+            return Err(ToolError::Invalid(format!(
+                "speculative decoding is {}",
+                model.info.speculative
+            )));
+        }
         let template = crate::prompt::ChatTemplate::of_model(&model)
             .map_err(|e| ToolError::Invalid(format!("the model cannot chat: {e}")))?;
         let mut per_task = Vec::new();
@@ -108,17 +124,18 @@ pub fn run(args: &SpeculativeBenchArgs) -> Result<Vec<Task>, ToolError> {
         .iter()
         .enumerate()
         .map(|(i, (task, _))| {
-            let (off, ngram) = (&replies[0][i], &replies[1][i]);
-            let (off_tps, ngram_tps) = (median(off), median(ngram));
+            let (off, drafting) = (&replies[0][i], &replies[1][i]);
+            let (off_tps, on_tps) = (median(off), median(drafting));
             Task {
                 task,
                 tokens: off[0].tokens,
+                drafting: on.to_string(),
                 off_tps,
-                ngram_tps,
-                speedup: ngram_tps / off_tps.max(1e-9),
-                drafted: ngram[0].drafted,
-                accepted: ngram[0].accepted,
-                identical: off.iter().chain(ngram).all(|r| r.text == off[0].text),
+                on_tps,
+                speedup: on_tps / off_tps.max(1e-9),
+                drafted: drafting[0].drafted,
+                accepted: drafting[0].accepted,
+                identical: off.iter().chain(drafting).all(|r| r.text == off[0].text),
             }
         })
         .collect())
@@ -139,8 +156,8 @@ async fn reply(engine: &Engine, job: GenerationJob) -> Result<Reply, ToolError> 
 pub fn print(tasks: &[Task]) {
     for t in tasks {
         println!(
-            "{}: {} tokens; off {:.1} tok/s, ngram {:.1} tok/s ({:.2}x); {} of {} drafted tokens confirmed; identical text: {}",
-            t.task, t.tokens, t.off_tps, t.ngram_tps, t.speedup, t.accepted, t.drafted, t.identical
+            "{}: {} tokens; off {:.1} tok/s, {} {:.1} tok/s ({:.2}x); {} of {} drafted tokens confirmed; identical text: {}",
+            t.task, t.tokens, t.off_tps, t.drafting, t.on_tps, t.speedup, t.accepted, t.drafted, t.identical
         );
     }
     for t in tasks {

@@ -1,8 +1,9 @@
-//! Speculative decoding (`--speculative ngram`) on the real Qwen model:
-//! replies are what decoding one token at a time gives, greedy and seeded
-//! sampled alike, while most drafted tokens of a reply that repeats its
-//! prompt are confirmed in one step; the slot's cache stays right for the
-//! next request that reuses it.
+//! Speculative decoding on the real Qwen model, `--speculative ngram` and
+//! a draft model: replies are what decoding one token at a time gives,
+//! greedy and seeded sampled alike, while most drafted tokens of a reply
+//! that repeats its prompt are confirmed in one step; the slot's cache
+//! stays right for the next request that reuses it. A draft model that
+//! cannot draft for the model is refused, and the model serves without.
 
 use crate::common::{chat_job, collect};
 use domain::GenerationParams;
@@ -13,12 +14,16 @@ fn engine(speculative: Speculative) -> Engine {
 }
 
 fn engine_on(model_impl: ModelImpl, speculative: Speculative) -> Engine {
+    engine_with(model_impl, speculative, 1)
+}
+
+fn engine_with(model_impl: ModelImpl, speculative: Speculative, parallel: usize) -> Engine {
     let engine = Engine::load(
         &crate::common::qwen_path(),
         EngineOptions {
             load: LoadOptions {
                 device: DeviceSpec::Cpu,
-                parallel: 1,
+                parallel,
                 ctx_size: Some(1024),
                 model_impl,
                 ..LoadOptions::default()
@@ -117,4 +122,92 @@ async fn the_gpu_path_checks_drafts_too() {
     );
     assert_eq!(got.text(), expected.text());
     assert!(got.stats.draft_accepted > 20, "{:?}", got.stats);
+}
+
+const STORY: &str =
+    "Write a short story about a lighthouse keeper who finds a message in a bottle.";
+
+/// The Qwen file drafting for itself: the draft model runs each drafted
+/// token alone on the per-row path, which is how the model checks it, so
+/// greedy drafts are kept (a real pair, Qwen2.5-0.5B for a 32B, keeps
+/// fewer); sampled replies reject many. Two replies draft at once.
+#[tokio::test]
+async fn replies_drafted_by_a_draft_model_are_the_replies_one_token_at_a_time_gives() {
+    if !crate::common::fast_kernels_or_skip(
+        "replies_drafted_by_a_draft_model_are_the_replies_one_token_at_a_time_gives",
+    ) {
+        return;
+    }
+    let draft = Speculative::Model(crate::common::qwen_path());
+    let plain = engine_with(ModelImpl::Auto, Speculative::Off, 2);
+    let drafting = engine_with(ModelImpl::Auto, draft, 2);
+    let shown = drafting.model().unwrap().info.speculative.clone();
+    assert_eq!(shown, "draft model qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    for temperature in [0.0, 0.8] {
+        let job = |e: &Engine, message: &str| chat_job(e, message, params(temperature));
+        let (edit, story) = tokio::join!(
+            collect(&drafting, job(&drafting, EDIT)),
+            collect(&drafting, job(&drafting, STORY))
+        );
+        for (got, message) in [(edit, EDIT), (story, STORY)] {
+            let expected = collect(&plain, job(&plain, message)).await;
+            let stats = &got.stats;
+            println!(
+                "temperature {temperature}: {} of {} drafted tokens kept",
+                stats.draft_accepted, stats.draft_tokens
+            );
+            assert_eq!(got.text(), expected.text(), "temperature {temperature}");
+            assert!(stats.draft_tokens > 0, "{stats:?}");
+            if temperature == 0.0 {
+                assert!(
+                    stats.draft_accepted * 10 >= stats.draft_tokens * 9,
+                    "{stats:?}"
+                );
+            }
+        }
+    }
+}
+
+/// SmolLM2's vocabulary is not Qwen's: the draft is refused with the
+/// reason on the Model tab (file names, no paths), and Qwen serves
+/// without drafts. So does a draft file that is not there.
+#[tokio::test]
+async fn a_draft_model_that_cannot_draft_for_the_model_is_refused() {
+    let missing = std::env::temp_dir().join("candlelight-no-such-draft.gguf");
+    for (draft, why) in [
+        (
+            crate::common::smollm2_path(),
+            "its vocabulary has 49152 tokens",
+        ),
+        (missing, "could not be opened"),
+    ] {
+        let engine = engine_with(ModelImpl::Auto, Speculative::Model(draft), 1);
+        let shown = engine.model().unwrap().info.speculative.clone();
+        assert!(shown.starts_with("off: "), "{shown}");
+        assert!(shown.contains(why), "{shown}");
+        assert!(!shown.contains('/'), "a path is shown: {shown}");
+        let reply = collect(&engine, chat_job(&engine, EDIT, params(0.0))).await;
+        assert!(!reply.text().is_empty());
+        assert_eq!(reply.stats.draft_tokens, 0);
+    }
+}
+
+/// On the GPU path (candle's CPU device here), the draft model runs on
+/// the GPU path too.
+#[tokio::test]
+async fn the_gpu_path_drafts_with_a_draft_model() {
+    let draft = Speculative::Model(crate::common::qwen_path());
+    let (plain, drafting) = (
+        engine_on(ModelImpl::Gpu, Speculative::Off),
+        engine_on(ModelImpl::Gpu, draft),
+    );
+    let short = |e: &Engine| {
+        let mut job = chat_job(e, EDIT, params(0.0));
+        job.max_new_tokens = 24;
+        job
+    };
+    let expected = collect(&plain, short(&plain)).await;
+    let got = collect(&drafting, short(&drafting)).await;
+    assert_eq!(got.text(), expected.text());
+    assert!(got.stats.draft_accepted > 10, "{:?}", got.stats);
 }

@@ -8,6 +8,7 @@
 
 mod chunks;
 mod draft;
+mod drafter;
 mod queue;
 mod sequence;
 mod slots;
@@ -24,6 +25,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use drafter::{DraftRequest, Drafter};
 use queue::Message;
 pub use queue::{QueuedJob, SchedulerHandle};
 use sequence::{Choice, Sequence};
@@ -56,7 +58,25 @@ pub struct SchedulerSetup {
     pub queue_capacity: usize,
     pub metrics: Arc<SchedulerMetrics>,
     pub reload: Option<Reload>,
+    /// `off` or `ngram`; a draft model comes as `draft_model`.
     pub speculative: Speculative,
+    pub draft_model: Option<DraftModel>,
+}
+
+/// A draft model for speculative decoding, checked by the host: it shares
+/// the first `shared_vocab` token ids with the main model, has a slot for
+/// each of the main model's, and its caches can be cut back.
+pub struct DraftModel {
+    pub model: Box<dyn BatchModel>,
+    pub reload: Option<Reload>,
+    pub shared_vocab: usize,
+}
+
+/// How decoding sequences draft tokens ahead.
+enum Drafting {
+    Off,
+    Ngram,
+    Model(Box<Drafter>),
 }
 
 /// Starts the scheduler thread; it ends when every handle is dropped and
@@ -65,12 +85,24 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
     let (sender, receiver) = channel();
     let shape = setup.model.shape();
     let depth = Arc::new(AtomicUsize::new(0));
-    if setup.speculative != Speculative::Off && !shape.all_logits {
-        tracing::info!(
-            speculative = %setup.speculative,
-            "speculative decoding is off: this backend returns one row's logits a step"
-        );
-    }
+    let drafting = match (setup.draft_model, &setup.speculative) {
+        _ if !shape.all_logits => {
+            if setup.speculative != Speculative::Off {
+                tracing::info!(
+                    speculative = %setup.speculative,
+                    "speculative decoding is off: this backend returns one row's logits a step"
+                );
+            }
+            Drafting::Off
+        }
+        (Some(draft), _) => Drafting::Model(Box::new(Drafter::new(
+            draft.model,
+            draft.reload,
+            draft.shared_vocab,
+        ))),
+        (None, Speculative::Ngram) => Drafting::Ngram,
+        (None, _) => Drafting::Off,
+    };
     let handle = SchedulerHandle {
         sender,
         depth: depth.clone(),
@@ -87,7 +119,7 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
         waiting: VecDeque::new(),
         running: Vec::new(),
         prefill: chunks::PrefillRate::new(),
-        speculative: setup.speculative == Speculative::Ngram && shape.all_logits,
+        drafting,
         stopped: false,
     };
     thread::Builder::new()
@@ -124,9 +156,9 @@ struct Scheduler {
     /// In the order they were admitted (the oldest prompt is read first).
     running: Vec<Sequence>,
     prefill: chunks::PrefillRate,
-    /// Decoding sequences draft tokens ahead (`--speculative ngram`, where
+    /// How decoding sequences draft tokens ahead (`--speculative`, where
     /// the backend returns every row's logits).
-    speculative: bool,
+    drafting: Drafting,
     /// Freed for another model: the thread ends.
     stopped: bool,
 }
@@ -199,6 +231,7 @@ impl Scheduler {
                 self.drop_cancelled();
                 self.model = None;
                 self.reload = None;
+                self.drafting = Drafting::Off;
                 self.stopped = true;
                 tracing::info!("freed the model's weights for the next model");
                 let _ = told.send(());
@@ -206,6 +239,9 @@ impl Scheduler {
             Message::Release => {
                 if self.running.is_empty() && self.waiting.is_empty() && self.model.take().is_some()
                 {
+                    if let Drafting::Model(drafter) = &mut self.drafting {
+                        drafter.release();
+                    }
                     tracing::info!(
                         "idle: released the model's weights; the next request loads them again"
                     );
@@ -395,6 +431,9 @@ impl Scheduler {
         match copied {
             Ok(()) => {
                 self.slots.record(choice.slot, 0, &prompt[..choice.shared]);
+                if let Drafting::Model(drafter) = &mut self.drafting {
+                    drafter.copy_prefix(source, choice.slot, &prompt[..choice.shared]);
+                }
                 self.metrics.record_prefix_copy(choice.shared);
                 tracing::debug!(
                     from = source,
@@ -416,6 +455,9 @@ impl Scheduler {
     fn free_slot(&mut self, slot: usize) {
         if let Some(model) = self.model.as_mut() {
             model.clear_slot(slot);
+        }
+        if let Drafting::Model(drafter) = &mut self.drafting {
+            drafter.clear(slot);
         }
         self.slots.forget(slot);
     }
@@ -449,6 +491,9 @@ impl Scheduler {
                 return false;
             };
             model.clear_slot(slot);
+            if let Drafting::Model(drafter) = &mut self.drafting {
+                drafter.clear(slot);
+            }
             self.slots.forget(slot);
             self.metrics.record_prefix_eviction();
             if model.cache_bytes() >= held {
@@ -479,6 +524,12 @@ impl Scheduler {
         self.model = Some(reload()?);
         // A fresh model has empty caches.
         self.slots = SlotTable::new(self.shape.cache_slots.max(self.shape.slots));
+        if let Drafting::Model(drafter) = &mut self.drafting {
+            if let Err(e) = drafter.load_again() {
+                tracing::warn!(error = %e, "the draft model did not load again: speculative decoding is off");
+                self.drafting = Drafting::Off;
+            }
+        }
         Ok(())
     }
 
@@ -548,10 +599,8 @@ impl Scheduler {
         if self.running.is_empty() || self.model.is_none() {
             return;
         }
-        if self.speculative {
-            for seq in &mut self.running {
-                seq.speculate(MAX_DRAFT);
-            }
+        if let Err(e) = self.draft_ahead() {
+            return self.device_faulted(&e);
         }
         let plan = self.plan();
         let growth: usize = plan.iter().map(|p| p.rows + GROWTH_STEP).sum();
@@ -714,6 +763,67 @@ impl Scheduler {
         choices
     }
 
+    /// Drafts tokens ahead for every decoding sequence that may (see
+    /// [`Drafting`]). A draft model that fails turns drafting off (replies
+    /// go on one token a step); a device fault is returned, since it ends
+    /// the main model's replies too.
+    fn draft_ahead(&mut self) -> Result<(), String> {
+        let drafter = match &mut self.drafting {
+            Drafting::Off => return Ok(()),
+            Drafting::Ngram => {
+                self.running
+                    .iter_mut()
+                    .for_each(|seq| seq.speculate(MAX_DRAFT));
+                return Ok(());
+            }
+            Drafting::Model(drafter) => drafter,
+        };
+        let rooms: Vec<usize> = self
+            .running
+            .iter()
+            .map(|seq| seq.draft_room(MAX_DRAFT))
+            .collect();
+        let requests: Vec<DraftRequest> = self
+            .running
+            .iter()
+            .zip(&rooms)
+            .filter(|(_, &max)| max > 0)
+            .map(|(seq, &max)| DraftRequest {
+                slot: seq.slot,
+                tokens: seq.tokens(),
+                max,
+            })
+            .collect();
+        let drafted = if requests.is_empty() {
+            Ok(Vec::new())
+        } else {
+            catch_unwind(AssertUnwindSafe(|| drafter.draft(&requests))).unwrap_or_else(|_| {
+                Err(EngineError::Compute(
+                    "the draft model's computation panicked".into(),
+                ))
+            })
+        };
+        drop(requests);
+        let drafted = match drafted {
+            Ok(drafted) => drafted,
+            Err(EngineError::DeviceFault(reason)) => return Err(reason),
+            Err(e) => {
+                tracing::warn!(error = %e, "the draft model failed: speculative decoding is off until the model is loaded again");
+                self.drafting = Drafting::Off;
+                Vec::new()
+            }
+        };
+        let mut drafted = drafted.into_iter();
+        for (seq, &max) in self.running.iter_mut().zip(&rooms) {
+            if max > 0 {
+                seq.set_draft(&drafted.next().unwrap_or_default());
+            } else {
+                seq.set_draft(&[]);
+            }
+        }
+        Ok(())
+    }
+
     /// The device faulted (a sticky CUDA error): every running reply
     /// fails, since all caches are lost, and the model is dropped; the next
     /// request loads it again (the idle release's path). Whether the card
@@ -729,6 +839,9 @@ impl Scheduler {
             self.fail(i, EngineError::DeviceFault(reason.to_string()));
         }
         self.model = None;
+        if let Drafting::Model(drafter) = &mut self.drafting {
+            drafter.release();
+        }
     }
 
     /// A failed batch fails the sequences in it (their caches are in an
@@ -742,6 +855,8 @@ impl Scheduler {
     }
 }
 
+#[cfg(test)]
+mod drafter_tests;
 #[cfg(test)]
 mod prompt_cache_tests;
 #[cfg(test)]

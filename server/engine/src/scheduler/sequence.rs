@@ -139,25 +139,43 @@ impl Sequence {
         self.prompt_len.saturating_sub(self.computed)
     }
 
-    /// Drafts up to `max` tokens ahead for the next step (`draft.rs`),
-    /// when decoding and when every token need not be seen alone (a
-    /// grammar masks each token by the ones before; logprobs are per token).
+    /// Drafts up to `max` tokens ahead for the next step from the prompt
+    /// and the reply so far (`draft.rs`).
     pub fn speculate(&mut self, max: usize) {
-        self.draft.clear();
+        let room = self.draft_room(max);
+        let drafted = super::draft::ngram_draft(&self.tokens, room).to_vec();
+        self.set_draft(&drafted);
+    }
+
+    /// How many tokens the next step may draft (at most `max`): none
+    /// unless decoding, and none where every token must be seen alone (a
+    /// grammar masks each token by the ones before; logprobs are per token).
+    pub fn draft_room(&self, max: usize) -> usize {
         let decoding = self.computed >= self.prompt_len && self.computed + 1 == self.tokens.len();
         if !decoding || self.job.constraint.is_some() || self.job.logprobs.is_some() {
-            return;
+            return 0;
         }
         // The token after the drafts is always new: leave room for it.
         let room = self
             .max_new
             .saturating_sub(self.stats.completion_tokens as usize + 1);
-        let drafted = super::draft::ngram_draft(&self.tokens, max.min(room));
+        max.min(room)
+    }
+
+    /// What the next step feeds: the last sampled token and `drafted`
+    /// (at most [`Sequence::draft_room`] of them); a plain step if none.
+    pub fn set_draft(&mut self, drafted: &[u32]) {
+        self.draft.clear();
         if drafted.is_empty() {
             return;
         }
         self.draft.push(self.tokens[self.computed]);
         self.draft.extend_from_slice(drafted);
+    }
+
+    /// The prompt, then every token of the reply so far.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
     }
 
     /// The `n` tokens from position `start` (of a step just run).

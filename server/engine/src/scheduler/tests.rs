@@ -32,6 +32,7 @@ fn start_model(
         metrics: Arc::default(),
         reload,
         speculative: crate::Speculative::Off,
+        draft_model: None,
     })
 }
 
@@ -49,11 +50,11 @@ fn counted_reload(slots: usize) -> (Reload, Arc<AtomicUsize>) {
 
 /// A fake backend whose forward number `at` fails as `fail` says (an
 /// error returned, or a panic).
-struct FailsAt {
-    model: FakeModel,
-    forwards: usize,
-    at: usize,
-    fail: fn() -> EngineError,
+pub(super) struct FailsAt {
+    pub(super) model: FakeModel,
+    pub(super) forwards: usize,
+    pub(super) at: usize,
+    pub(super) fail: fn() -> EngineError,
 }
 
 impl BatchModel for FailsAt {
@@ -81,7 +82,7 @@ fn first_failure(s: &mut Submitted) -> EngineError {
 }
 
 /// A long reply sampled at a high temperature with `seed`.
-fn sampled(seed: u64) -> GenerationJob {
+pub(super) fn sampled(seed: u64) -> GenerationJob {
     GenerationJob {
         sampling: Sampling {
             greedy: false,
