@@ -58,9 +58,12 @@ def stream_chunks(url, body):
                 yield json.loads(line[6:])
 
 
-def side_by_side_args():
-    """What a candlelight-beside-llama-server benchmark takes: the model, rounds, threads, both binaries."""
+def side_by_side_args(extra=None):
+    """What a candlelight-beside-llama-server benchmark takes: the model, rounds, threads, both binaries
+    (and what `extra(parser)` adds)."""
     p = argparse.ArgumentParser()
+    if extra:
+        extra(p)
     p.add_argument("--model", required=True)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)

@@ -1,10 +1,12 @@
 """Greedy decode speed with speculative decoding off and on, candlelight
 beside llama-server, on a reply that copies its prompt's code with one
-change and on a free-form story. Both servers get the same chat request
+change and on a free-form story. "On" is n-gram drafting, or with
+`--draft FILE` a draft model. Both servers get the same chat request
 (temperature 0) through the same streaming client; decode tok/s is the
 tokens after the first over the time after it. The replies with and
 without speculation must be the same text. Writes the "Speculative
-decoding" section of BENCHMARKS.md. Called by scripts/bench-speculative.sh."""
+decoding" section of BENCHMARKS.md (or "Speculative decoding with a draft
+model"). Called by scripts/bench-speculative.sh."""
 
 import contextlib
 import statistics
@@ -17,6 +19,7 @@ from bench_serve import free_port, side_by_side_args, stream_chunks, wait_health
 from benchmarks_md import replace_section
 
 SECTION = "## Speculative decoding"
+DRAFT_SECTION = "## Speculative decoding with a draft model"
 GEN = 400
 
 CODE = Path(__file__).with_name("bench_speculative_code.py").read_text()
@@ -42,7 +45,12 @@ def serving(cmd, port):
 
 def llama_server(args, on):
     port = free_port()
-    spec = ["--spec-type", "ngram-simple"] if on else ["--spec-type", "none"]
+    if not on:
+        spec = ["--spec-type", "none"]
+    elif args.draft:
+        spec = ["--spec-type", "draft-simple", "-md", args.draft, "-td", str(args.threads)]
+    else:
+        spec = ["--spec-type", "ngram-simple"]
     return serving([args.llama_server, "-m", args.model, "-np", "1", "-c", "4096", "-t", str(args.threads),
                     "--host", "127.0.0.1", "--port", str(port), *spec], port)
 
@@ -51,7 +59,7 @@ def candlelight(args, on, data):
     port = free_port()
     return serving([args.candlelight, "--model", args.model, "--parallel", "1", "--threads", str(args.threads),
                     "--listen-port", str(port), "--user-data-dir", data,
-                    "--speculative", "ngram" if on else "off"], port)
+                    "--speculative", (args.draft or "ngram") if on else "off"], port)
 
 
 def reply(url, message):
@@ -81,14 +89,25 @@ def measure(server, rounds):
 
 
 def main():
-    args = side_by_side_args()
+    args = side_by_side_args(lambda p: p.add_argument("--draft", help="a draft model's GGUF file"))
+    if args.draft:
+        return run_and_write(args, DRAFT_SECTION, "draft model", "draft-simple", f"""candlelight with `--speculative off` and
+`--speculative {Path(args.draft).name}` (the draft model drafts up to 7 tokens greedily, stopping at one it gives
+less than 0.75, checked in one step), llama-server with `--spec-type none` and `--spec-type draft-simple -md
+{Path(args.draft).name}` (its defaults: up to 3 drafted tokens)""", f"scripts/bench-speculative.sh {args.rounds} {args.model} {args.draft}")
+    return run_and_write(args, SECTION, "ngram", "ngram-simple", """candlelight with `--speculative off` and `--speculative ngram` (up to 7 tokens drafted from the longest
+earlier match of the last 4 or 3 tokens, checked in one step), llama-server with `--spec-type none` and
+`--spec-type ngram-simple` (its defaults)""", f"scripts/bench-speculative.sh {args.rounds}")
 
+
+def run_and_write(args, section, ours_on, theirs_on, how, command):
+    """Both servers off and on; the table goes into `section` of BENCHMARKS.md."""
     with tempfile.TemporaryDirectory() as data:
         ours = {on: measure(candlelight(args, on, data), args.rounds) for on in (False, True)}
     theirs = {on: measure(llama_server(args, on), args.rounds) for on in (False, True)}
 
-    rows = ["| task | candlelight off tok/s | ngram tok/s | speed-up | same text | llama-server off tok/s "
-            "| ngram-simple tok/s | speed-up | same text | candlelight / llama-server (on) |",
+    rows = [f"| task | candlelight off tok/s | {ours_on} tok/s | speed-up | same text | llama-server off tok/s "
+            f"| {theirs_on} tok/s | speed-up | same text | candlelight / llama-server (on) |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for i, (task, _) in enumerate(TASKS):
         (o_text, o_off), (o_text_on, o_on) = ours[False][i], ours[True][i]
@@ -97,19 +116,17 @@ def main():
                     f"{t_off:.1f} | {t_on:.1f} | {t_on / t_off:.2f}x | {t_text == t_text_on} | {o_on / t_on:.2f}x |")
         print(rows[-1], flush=True)
     name = Path(args.model).name
-    text = f"""{SECTION}
+    text = f"""{section}
 
 Greedy replies of up to {GEN} tokens on {name}, {args.threads} threads, one slot, medians of {args.rounds}:
 a request to copy ~300 tokens of Python with one rename (`scripts/bench_speculative_code.py`), and a free-form
-story. candlelight with `--speculative off` and `--speculative ngram` (up to 7 tokens drafted from the longest
-earlier match of the last 4 or 3 tokens, checked in one step), llama-server with `--spec-type none` and
-`--spec-type ngram-simple` (its defaults); the same streamed chat request through the same client, decode tok/s
+story. {how}; the same streamed chat request through the same client, decode tok/s
 after the first token. "Same text": the reply with speculation equals the one without. Produced by
-`scripts/bench-speculative.sh {args.rounds}`.
+`{command}`.
 
 {chr(10).join(rows)}
 """
-    replace_section(Path("BENCHMARKS.md"), SECTION, text)
+    replace_section(Path("BENCHMARKS.md"), section, text)
     print(text)
 
 

@@ -130,7 +130,9 @@ const STORY: &str =
 /// The Qwen file drafting for itself: the draft model runs each drafted
 /// token alone on the per-row path, which is how the model checks it, so
 /// greedy drafts are kept (a real pair, Qwen2.5-0.5B for a 32B, keeps
-/// fewer); sampled replies reject many. Two replies draft at once.
+/// fewer); sampled replies reject some. Two replies draft at once. (On
+/// this CPU a draft model as big as the model costs more than it saves,
+/// so the scheduler drafts less as it measures that.)
 #[tokio::test]
 async fn replies_drafted_by_a_draft_model_are_the_replies_one_token_at_a_time_gives() {
     if !crate::common::fast_kernels_or_skip(
@@ -209,5 +211,7 @@ async fn the_gpu_path_drafts_with_a_draft_model() {
     let expected = collect(&plain, short(&plain)).await;
     let got = collect(&drafting, short(&drafting)).await;
     assert_eq!(got.text(), expected.text());
-    assert!(got.stats.draft_accepted > 10, "{:?}", got.stats);
+    // The Qwen file drafting for itself costs as much as it saves, so the
+    // scheduler soon stops drafting; the first step's drafts are kept.
+    assert!(got.stats.draft_accepted > 0, "{:?}", got.stats);
 }

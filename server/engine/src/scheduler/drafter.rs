@@ -23,13 +23,18 @@ pub struct Drafter {
     held: Vec<Vec<u32>>,
     /// Token ids both models share: a draft stops before any other.
     shared_vocab: usize,
+    /// The last [`Drafter::draft`] read part of a prompt into a draft
+    /// cache: that step's time says little about what drafting costs.
+    pub read_a_prompt: bool,
 }
 
 /// One sequence to draft for: its slot, its tokens (the last one sampled
-/// and not yet in any cache), and how many tokens it may draft.
+/// and not yet in any cache), how many of them are its prompt, and how
+/// many tokens it may draft.
 pub struct DraftRequest<'a> {
     pub slot: usize,
     pub tokens: &'a [u32],
+    pub prompt_len: usize,
     pub max: usize,
 }
 
@@ -42,6 +47,7 @@ impl Drafter {
             reload,
             shape,
             shared_vocab: shared_vocab.min(shape.vocab),
+            read_a_prompt: false,
         }
     }
 
@@ -103,6 +109,9 @@ impl Drafter {
             return Ok(drafts);
         };
         let mut batch = catch_up(&mut self.held, &self.shape, requests);
+        self.read_a_prompt = batch
+            .iter()
+            .any(|feed| feed.start < requests[feed.request].prompt_len);
         while !batch.is_empty() {
             let chunks: Vec<SeqChunk> = batch.iter().map(Feed::chunk).collect();
             let logits = match model.forward(&chunks) {
@@ -241,7 +250,12 @@ mod tests {
     }
 
     fn request(slot: usize, tokens: &[u32], max: usize) -> DraftRequest<'_> {
-        DraftRequest { slot, tokens, max }
+        DraftRequest {
+            slot,
+            tokens,
+            prompt_len: 1,
+            max,
+        }
     }
 
     /// The fake model drafts `k + 1` after `k`; after some drafts are

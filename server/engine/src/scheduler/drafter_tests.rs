@@ -2,7 +2,9 @@
 //! models: replies are the replies without drafts, greedy and sampled,
 //! whether the draft model agrees with the main one or not; sequences
 //! draft together; a failing draft model only turns drafting off; a
-//! released draft model loads again with the main one. The fake models
+//! released draft model loads again with the main one. The main fake
+//! model takes 2 ms a forward and the draft one 1 ms, so drafting pays
+//! (see `draft_gate.rs`) where the draft agrees, and only there. The fake models
 //! panic when a chunk starts past what their slot holds, so a draft cache
 //! that lost track of its sequence fails these tests.
 
@@ -15,17 +17,17 @@ use crate::{
     GenerationJob,
 };
 
-/// A main fake model that checks drafts.
+/// A main fake model that checks drafts, 2 ms a forward.
 fn main_model(slots: usize) -> FakeModel {
-    let mut model = FakeModel::new(slots);
+    let mut model = FakeModel::new(slots).slow(std::time::Duration::from_millis(2));
     model.all_logits = true;
     model
 }
 
 /// A draft fake model that predicts `k + stride` after `k` (1 agrees with
-/// the main model).
+/// the main model), 1 ms a forward.
 fn draft_model(slots: usize, stride: usize) -> FakeModel {
-    let mut model = FakeModel::new(slots);
+    let mut model = FakeModel::new(slots).slow(std::time::Duration::from_millis(1));
     model.stride = stride;
     model
 }
@@ -74,12 +76,17 @@ fn replies_drafted_by_a_draft_model_are_the_replies_without() {
         assert_eq!(text, expected, "stride {stride}");
         assert!(stats.draft_tokens > 0, "stride {stride}: nothing drafted");
         if stride == 1 {
-            // An agreeing draft model: every drafted token is kept, and a
-            // step gives up to eight tokens.
+            // An agreeing draft model: every drafted token is kept, a step
+            // gives up to eight tokens, and drafting goes on (one plain
+            // step measures what drafting saves).
             assert_eq!(stats.draft_accepted, stats.draft_tokens);
-            assert!(stats.draft_tokens >= 30, "{stats:?}");
+            assert!(stats.draft_tokens >= 28, "{stats:?}");
         } else {
+            // A draft model that is always wrong: drafting costs a row and
+            // gives nothing, so it stops after the first try (and tries
+            // again every 16 steps).
             assert_eq!(stats.draft_accepted, 0, "{stats:?}");
+            assert!(stats.draft_tokens <= 7 * 4, "{stats:?}");
         }
         for seed in 0..3 {
             assert_eq!(
@@ -122,8 +129,9 @@ fn a_failing_draft_model_turns_drafting_off_and_replies_go_on() {
     let job = || long_job(vec![3, 9, 5], 40);
     let (text, stats) = reply(&q, job());
     assert_eq!(text, reply(&plain, job()).0);
-    // The first step's seven forwards drafted seven tokens; the second
-    // step's third forward failed, and nothing was drafted after it.
+    // The first step's seven forwards drafted seven tokens; a plain step
+    // measured the difference; the next drafting step's third forward
+    // failed, and nothing was drafted after it.
     assert_eq!(stats.draft_tokens, 7, "{stats:?}");
     let (_, stats) = reply(&q, job());
     assert_eq!(stats.draft_tokens, 0);
@@ -151,6 +159,5 @@ fn a_released_draft_model_loads_again_with_the_main_one() {
     let (after, second) = reply(&q, job());
     assert_eq!(after, before);
     assert_eq!(counted.load(Ordering::SeqCst), 1);
-    assert_eq!(second.draft_tokens, first.draft_tokens);
-    assert!(second.draft_tokens > 0);
+    assert!(first.draft_tokens > 0 && second.draft_tokens > 0);
 }

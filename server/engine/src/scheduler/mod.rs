@@ -8,6 +8,7 @@
 
 mod chunks;
 mod draft;
+mod draft_gate;
 mod drafter;
 mod queue;
 mod sequence;
@@ -25,6 +26,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use draft_gate::DraftGate;
 use drafter::{DraftRequest, Drafter};
 use queue::Message;
 pub use queue::{QueuedJob, SchedulerHandle};
@@ -120,6 +122,7 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
         running: Vec::new(),
         prefill: chunks::PrefillRate::new(),
         drafting,
+        gate: DraftGate::default(),
         stopped: false,
     };
     thread::Builder::new()
@@ -159,6 +162,8 @@ struct Scheduler {
     /// How decoding sequences draft tokens ahead (`--speculative`, where
     /// the backend returns every row's logits).
     drafting: Drafting,
+    /// Whether drafting has paid lately (see `draft_gate.rs`).
+    gate: DraftGate,
     /// Freed for another model: the thread ends.
     stopped: bool,
 }
@@ -599,9 +604,18 @@ impl Scheduler {
         if self.running.is_empty() || self.model.is_none() {
             return;
         }
-        if let Err(e) = self.draft_ahead() {
-            return self.device_faulted(&e);
+        let decoding = self.running.iter().filter(|s| s.prompt_left() == 0).count();
+        let decode_only = decoding == self.running.len();
+        let drafting = !matches!(self.drafting, Drafting::Off);
+        let step_started = Instant::now();
+        let mut read_a_prompt = false;
+        if drafting && self.gate.allows(decoding) {
+            match self.draft_ahead() {
+                Ok(read) => read_a_prompt = read,
+                Err(e) => return self.device_faulted(&e),
+            }
         }
+        let measurable = decode_only && !read_a_prompt;
         let plan = self.plan();
         let growth: usize = plan.iter().map(|p| p.rows + GROWTH_STEP).sum();
         // Running slots alone always fit: what cannot be freed is theirs.
@@ -701,6 +715,11 @@ impl Scheduler {
             }
         }
         self.metrics.record_draft(drafted, confirmed);
+        if drafting && measurable {
+            let seconds = step_started.elapsed().as_secs_f64();
+            self.gate
+                .record(decoding, drafted > 0, wanted + confirmed, seconds);
+        }
         self.metrics
             .record_iteration(rows, wanted + confirmed, seconds);
         if let Some(model) = &self.model {
@@ -766,15 +785,16 @@ impl Scheduler {
     /// Drafts tokens ahead for every decoding sequence that may (see
     /// [`Drafting`]). A draft model that fails turns drafting off (replies
     /// go on one token a step); a device fault is returned, since it ends
-    /// the main model's replies too.
-    fn draft_ahead(&mut self) -> Result<(), String> {
+    /// the main model's replies too. Returns whether the draft model read
+    /// a prompt (which says nothing of what drafting costs).
+    fn draft_ahead(&mut self) -> Result<bool, String> {
         let drafter = match &mut self.drafting {
-            Drafting::Off => return Ok(()),
+            Drafting::Off => return Ok(false),
             Drafting::Ngram => {
                 self.running
                     .iter_mut()
                     .for_each(|seq| seq.speculate(MAX_DRAFT));
-                return Ok(());
+                return Ok(false);
             }
             Drafting::Model(drafter) => drafter,
         };
@@ -791,6 +811,7 @@ impl Scheduler {
             .map(|(seq, &max)| DraftRequest {
                 slot: seq.slot,
                 tokens: seq.tokens(),
+                prompt_len: seq.prompt().len(),
                 max,
             })
             .collect();
@@ -804,6 +825,7 @@ impl Scheduler {
             })
         };
         drop(requests);
+        let read_a_prompt = drafter.read_a_prompt;
         let drafted = match drafted {
             Ok(drafted) => drafted,
             Err(EngineError::DeviceFault(reason)) => return Err(reason),
@@ -821,7 +843,7 @@ impl Scheduler {
                 seq.set_draft(&[]);
             }
         }
-        Ok(())
+        Ok(read_a_prompt)
     }
 
     /// The device faulted (a sticky CUDA error): every running reply
