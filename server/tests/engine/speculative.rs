@@ -74,13 +74,14 @@ async fn drafted_replies_are_the_replies_one_token_at_a_time_gives() {
         );
         assert_eq!(expected.stats.draft_tokens, 0, "off drafts nothing");
         // Greedy copies the code, which is drafted from the prompt: most
-        // drafts hold. (The sampled reply rewrites it; its drafts are checked
-        // all the same.)
+        // drafts hold, two full steps' worth at least (then drafting goes
+        // on only while it measures faster than plain steps). The sampled
+        // reply rewrites the code; its drafts are checked all the same.
         assert!(got.stats.draft_tokens > 0);
         if temperature == 0.0 {
             assert!(
                 got.stats.draft_accepted * 2 > got.stats.draft_tokens
-                    && got.stats.draft_accepted > 20,
+                    && got.stats.draft_accepted >= 14,
                 "{} of {}",
                 got.stats.draft_accepted,
                 got.stats.draft_tokens
@@ -106,7 +107,9 @@ async fn drafted_replies_are_the_replies_one_token_at_a_time_gives() {
 
 /// The GPU path (run on candle's CPU device here) returns every drafted
 /// row's logits too: greedy drafts are checked and the reply is the one
-/// decoding one token at a time gives.
+/// decoding one token at a time gives. (Checking 8 rows costs several
+/// times one row on candle's CPU device, so drafting stops once that is
+/// measured; the first drafts are checked.)
 #[tokio::test]
 async fn the_gpu_path_checks_drafts_too() {
     let (plain, drafting) = (
@@ -121,7 +124,7 @@ async fn the_gpu_path_checks_drafts_too() {
         got.stats.draft_accepted, got.stats.draft_tokens
     );
     assert_eq!(got.text(), expected.text());
-    assert!(got.stats.draft_accepted > 20, "{:?}", got.stats);
+    assert!(got.stats.draft_accepted >= 7, "{:?}", got.stats);
 }
 
 const STORY: &str =
@@ -142,10 +145,12 @@ async fn replies_drafted_by_a_draft_model_are_the_replies_one_token_at_a_time_gi
     }
     let draft = Speculative::Model(crate::common::qwen_path());
     let plain = engine_with(ModelImpl::Auto, Speculative::Off, 2);
-    let drafting = engine_with(ModelImpl::Auto, draft, 2);
-    let shown = drafting.model().unwrap().info.speculative.clone();
-    assert_eq!(shown, "draft model qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
     for temperature in [0.0, 0.8] {
+        // A fresh engine: it drafts until it has measured that drafting
+        // does not pay here.
+        let drafting = engine_with(ModelImpl::Auto, draft.clone(), 2);
+        let shown = drafting.model().unwrap().info.speculative.clone();
+        assert_eq!(shown, "draft model qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
         let job = |e: &Engine, message: &str| chat_job(e, message, params(temperature));
         let (edit, story) = tokio::join!(
             collect(&drafting, job(&drafting, EDIT)),
