@@ -239,7 +239,14 @@ async fn serve_async(config: ServeArgs) -> anyhow::Result<()> {
                     ..LoadOptions::default()
                 },
                 queue_capacity: config.queue_size,
-                speculative: config.speculative.clone(),
+                // A draft model named like --model: a path, or a file in
+                // the models folder.
+                speculative: match &config.speculative {
+                    engine::Speculative::Model(draft) => {
+                        engine::Speculative::Model(models.resolve(draft))
+                    }
+                    other => other.clone(),
+                },
             };
             let engine = Arc::new(Engine::new(options, "no model loaded"));
             let path = models.resolve(&config.model);

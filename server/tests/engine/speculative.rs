@@ -74,14 +74,13 @@ async fn drafted_replies_are_the_replies_one_token_at_a_time_gives() {
         );
         assert_eq!(expected.stats.draft_tokens, 0, "off drafts nothing");
         // Greedy copies the code, which is drafted from the prompt: most
-        // drafts hold, two full steps' worth at least (then drafting goes
-        // on only while it measures faster than plain steps). The sampled
-        // reply rewrites the code; its drafts are checked all the same.
+        // drafts hold. (The sampled reply rewrites it; its drafts are checked
+        // all the same.)
         assert!(got.stats.draft_tokens > 0);
         if temperature == 0.0 {
             assert!(
                 got.stats.draft_accepted * 2 > got.stats.draft_tokens
-                    && got.stats.draft_accepted >= 14,
+                    && got.stats.draft_accepted > 20,
                 "{} of {}",
                 got.stats.draft_accepted,
                 got.stats.draft_tokens
@@ -107,9 +106,7 @@ async fn drafted_replies_are_the_replies_one_token_at_a_time_gives() {
 
 /// The GPU path (run on candle's CPU device here) returns every drafted
 /// row's logits too: greedy drafts are checked and the reply is the one
-/// decoding one token at a time gives. (Checking 8 rows costs several
-/// times one row on candle's CPU device, so drafting stops once that is
-/// measured; the first drafts are checked.)
+/// decoding one token at a time gives.
 #[tokio::test]
 async fn the_gpu_path_checks_drafts_too() {
     let (plain, drafting) = (
@@ -124,7 +121,7 @@ async fn the_gpu_path_checks_drafts_too() {
         got.stats.draft_accepted, got.stats.draft_tokens
     );
     assert_eq!(got.text(), expected.text());
-    assert!(got.stats.draft_accepted >= 7, "{:?}", got.stats);
+    assert!(got.stats.draft_accepted > 20, "{:?}", got.stats);
 }
 
 const STORY: &str =

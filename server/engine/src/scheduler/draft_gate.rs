@@ -1,10 +1,10 @@
-//! Whether drafting pays, measured as it runs: the tokens per second of
-//! decode steps with drafts against steps without, for each number of
-//! replies decoding at once. Drafting costs the draft model's forwards
-//! and a row of the check per drafted token; on a GPU checking is nearly
-//! free and a small draft model is cheap, but on a two-core CPU a draft
-//! model as big as the model, or a story that repeats nothing, makes the
-//! reply slower. So the scheduler drafts only while drafted steps have
+//! Whether a draft model's drafting pays, measured as it runs: the tokens
+//! per second of decode steps with drafts against steps without, for each
+//! number of replies decoding at once. Drafting costs the draft model's
+//! forwards and a row of the check per drafted token; on a GPU checking is
+//! nearly free and a small draft model is cheap, but on a two-core CPU a
+//! draft model nearly as big as the model makes replies slower. So the
+//! scheduler drafts only while drafted steps have
 //! been faster, and tries the other way now and then to notice when that
 //! changes (a reply starts repeating its prompt): after `FIRST_PROBE`
 //! steps, then twice as long each time the try loses (a drafting step

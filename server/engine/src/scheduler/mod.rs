@@ -162,7 +162,7 @@ struct Scheduler {
     /// How decoding sequences draft tokens ahead (`--speculative`, where
     /// the backend returns every row's logits).
     drafting: Drafting,
-    /// Whether drafting has paid lately (see `draft_gate.rs`).
+    /// Whether a draft model's drafting has paid lately (see `draft_gate.rs`).
     gate: DraftGate,
     /// Freed for another model: the thread ends.
     stopped: bool,
@@ -606,10 +606,13 @@ impl Scheduler {
         }
         let decoding = self.running.iter().filter(|s| s.prompt_left() == 0).count();
         let decode_only = decoding == self.running.len();
-        let drafting = !matches!(self.drafting, Drafting::Off);
+        // Only a draft model's drafts are gated: n-gram drafts cost no
+        // forward, and a reply that starts repeating its prompt should be
+        // drafted at once, not at the gate's next try.
+        let gated = matches!(self.drafting, Drafting::Model(_));
         let step_started = Instant::now();
         let mut read_a_prompt = false;
-        if drafting && self.gate.allows(decoding) {
+        if !matches!(self.drafting, Drafting::Off) && (!gated || self.gate.allows(decoding)) {
             match self.draft_ahead() {
                 Ok(read) => read_a_prompt = read,
                 Err(e) => return self.device_faulted(&e),
@@ -715,7 +718,7 @@ impl Scheduler {
             }
         }
         self.metrics.record_draft(drafted, confirmed);
-        if drafting && measurable {
+        if gated && measurable {
             let seconds = step_started.elapsed().as_secs_f64();
             self.gate
                 .record(decoding, drafted > 0, wanted + confirmed, seconds);
