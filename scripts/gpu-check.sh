@@ -92,6 +92,9 @@ if [ "$HAVE_SMOL" = 1 ]; then
         compare "$OUT/smol-$tag-cuda.json" "$OUT/smol-$tag-cpu.json" "smollm2 '$prompt' (gpu machine's cpu)"
         [ -f "$W/expected-smol-$tag.json" ] && compare "$OUT/smol-$tag-cuda.json" "$W/expected-smol-$tag.json" "smollm2 '$prompt' (build machine's cpu)"
     done
+    section "SmolLM2 drafting for itself on cuda (a draft model's mechanics: same text, drafts kept)"
+    timeout 180 "$B" bench-speculative --device cuda --model "$W/smollm2.gguf" --draft "$W/smollm2.gguf" \
+        --gen-tokens 96 --rounds 1 2>/dev/null | tee "$OUT/draft-smol-cuda.txt"
     section "SmolLM2: bench on cuda"
     "$B" bench --model "$W/smollm2.gguf" --prompt-tokens 512 --gen-tokens 128 --device cuda | tee "$OUT/bench-smol-cuda.txt"
 fi

@@ -61,6 +61,8 @@ test('Model tab: list the folder, switch between SmolLM2, Qwen and Gemma 3, use 
   await expect(page.locator('.model-summary')).toContainText(SMOL);
   if (await page.locator('#model-batching').count()) {
     await expect(page.locator('#model-batching')).toContainText('Running: 0, waiting: 0.');
+    // The server runs without --speculative.
+    await expect(page.locator('#model-batching')).toContainText('Speculative decoding: off.');
   }
 });
 

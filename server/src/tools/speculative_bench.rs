@@ -11,7 +11,7 @@ use domain::{ChatMessage, Role};
 use serde::Serialize;
 
 use super::ToolError;
-use engine::{Engine, EngineOptions, GenerationJob, Speculative};
+use engine::{DeviceSpec, Engine, EngineOptions, GenerationJob, LoadOptions, Speculative};
 
 #[derive(clap::Args, Debug)]
 pub struct SpeculativeBenchArgs {
@@ -27,6 +27,9 @@ pub struct SpeculativeBenchArgs {
     /// Draft with this model (same vocabulary) instead of `ngram`.
     #[arg(long)]
     pub draft: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceSpec,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +86,10 @@ pub fn run(args: &SpeculativeBenchArgs) -> Result<Vec<Task>, ToolError> {
     };
     for speculative in [Speculative::Off, on.clone()] {
         let options = EngineOptions {
+            load: LoadOptions {
+                device: args.device,
+                ..LoadOptions::default()
+            },
             speculative,
             ..EngineOptions::default()
         };
