@@ -178,6 +178,21 @@ impl Engine {
         })
     }
 
+    /// GPU memory the draft model `--speculative` names will plan (about:
+    /// its context is the main model's, capped by `ctx_size` here); 0
+    /// without one, off the GPU path, or where its file cannot be read
+    /// (its load then says why).
+    fn draft_plan_bytes(&self, load: LoadOptions) -> usize {
+        let Speculative::Model(draft) = &self.options.speculative else {
+            return 0;
+        };
+        let options = LoadOptions {
+            gpu_memory: None,
+            ..load
+        };
+        gpu_plan_bytes(draft, options).ok().flatten().unwrap_or(0)
+    }
+
     /// The draft model `--speculative` names, loaded to draft for the
     /// model just loaded from `path`, and how replies will draft (for the
     /// Model tab). A draft model that cannot draft for this model (another
@@ -192,15 +207,15 @@ impl Engine {
     ) -> (Option<DraftModel>, String) {
         let shape = model.shape();
         let speculative = &self.options.speculative;
-        let Speculative::Model(draft) = speculative else {
-            return (None, speculative.to_string());
-        };
-        if !shape.all_logits {
+        if *speculative != Speculative::Off && !shape.all_logits {
             return (
                 None,
                 "off: this model runs on candle's kernels, which check no drafts".into(),
             );
         }
+        let Speculative::Model(draft) = speculative else {
+            return (None, speculative.to_string());
+        };
         match load_draft(draft, path, &shape, load, gpu_bytes) {
             Ok(loaded) => {
                 tracing::info!(draft = %shown_file(draft), "drafting with a draft model");
@@ -228,10 +243,12 @@ impl Engine {
     /// [`Engine::switch_to`] with other load options (the Model tab's
     /// context and parallel replies); the model's reloads keep them.
     pub fn switch_with(&self, path: &Path, load: LoadOptions) -> Result<Switched, EngineError> {
-        let gpu_bytes = match gpu_plan_bytes(path, load) {
+        let main_bytes = match gpu_plan_bytes(path, load) {
             Ok(bytes) => bytes,
             Err(e) => return Err(self.load_failed(path, e)),
         };
+        // The draft model takes the card's memory too.
+        let gpu_bytes = main_bytes.map(|main| main + self.draft_plan_bytes(load));
         let freed = self.free_if_both_do_not_fit(path, load, gpu_bytes);
         let (mut parts, model) = match load_model(path, load) {
             Ok(loaded) => loaded,
@@ -243,7 +260,7 @@ impl Engine {
                 return Err(e);
             }
         };
-        let (draft, speculative) = self.draft_for(path, model.as_ref(), load, gpu_bytes);
+        let (draft, speculative) = self.draft_for(path, model.as_ref(), load, main_bytes);
         parts.info.speculative = speculative;
         let reload_path = path.to_path_buf();
         let reload: Reload = Box::new(move || load_weights(&reload_path, load));

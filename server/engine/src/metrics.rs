@@ -28,6 +28,10 @@ pub struct SchedulerMetrics {
     /// read, and earlier prompts freed to make room.
     prefix_copied: AtomicU64,
     prefix_evictions: AtomicU64,
+    /// Why the scheduler turned speculative decoding off while running (a
+    /// draft model that failed), for the Model tab; cleared by the next
+    /// model's scheduler.
+    speculative_note: std::sync::Mutex<Option<String>>,
 }
 
 impl SchedulerMetrics {
@@ -80,6 +84,22 @@ impl SchedulerMetrics {
 
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    pub fn set_speculative_note(&self, note: impl Into<Option<String>>) {
+        *self
+            .speculative_note
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = note.into();
+    }
+
+    /// How speculative decoding stands, where the scheduler changed it
+    /// since the model loaded.
+    pub fn speculative_note(&self) -> Option<String> {
+        self.speculative_note
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn set_cache_bytes(&self, bytes: usize) {

@@ -65,7 +65,9 @@ impl ModelService for UiModels {
                     full_slot_mib: mib(m.info.kv_bytes_per_token * m.info.context_length),
                     cache_mib: mib(metrics.cache_bytes()),
                     kv_tokens_that_fit: m.info.kv_tokens_that_fit,
-                    speculative: m.info.speculative.clone(),
+                    speculative: metrics
+                        .speculative_note()
+                        .unwrap_or_else(|| m.info.speculative.clone()),
                     cpu_threads: m.info.cpu_threads,
                     cache_type: m.info.cache_type,
                     active: metrics.active(),

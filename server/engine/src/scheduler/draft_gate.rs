@@ -26,6 +26,9 @@ struct Speeds {
     /// Steps between tries of the slower way, and since the last one.
     probe_every: u32,
     since_probe: u32,
+    /// A step allowed to draft could not be measured (its draft caches
+    /// caught up first): the next one drafts again to measure it.
+    draft_again: bool,
 }
 
 impl Speeds {
@@ -45,6 +48,7 @@ impl Default for DraftGate {
             plain: None,
             probe_every: FIRST_PROBE,
             since_probe: 0,
+            draft_again: false,
         };
         Self {
             by_batch: vec![speeds; MAX_BATCH + 1],
@@ -57,6 +61,9 @@ impl DraftGate {
     /// Drafting is tried first; plain steps are measured once it has been.
     pub fn allows(&mut self, decoding: usize) -> bool {
         let speeds = &mut self.by_batch[decoding.min(MAX_BATCH)];
+        if std::mem::take(&mut speeds.draft_again) {
+            return true;
+        }
         let preferred = match (speeds.drafted, speeds.plain) {
             (None, _) => return true,
             (Some(_), None) => return false,
@@ -71,13 +78,16 @@ impl DraftGate {
         }
     }
 
-    /// A decode-only step of `decoding` replies gave `tokens` in `seconds`
-    /// (drafting included), with drafts or without.
-    pub fn record(&mut self, decoding: usize, drafted: bool, tokens: usize, seconds: f64) {
-        if seconds <= 0.0 || tokens == 0 {
-            return;
-        }
+    /// A step of `decoding` replies, allowed to draft or not, gave
+    /// `tokens` in `seconds` (drafting included); `None` where the step
+    /// says nothing of drafting's cost (a prompt was read, a draft cache
+    /// caught up).
+    pub fn record(&mut self, decoding: usize, drafted: bool, measured: Option<(usize, f64)>) {
         let speeds = &mut self.by_batch[decoding.min(MAX_BATCH)];
+        let Some((tokens, seconds)) = measured.filter(|&(t, s)| t > 0 && s > 0.0) else {
+            speeds.draft_again |= drafted;
+            return;
+        };
         let before = speeds.prefers_drafting();
         let slot = if drafted {
             &mut speeds.drafted
@@ -109,7 +119,7 @@ mod tests {
             .filter(|_| {
                 let draft = gate.allows(1);
                 let tps = if draft { drafted_tps } else { plain_tps };
-                gate.record(1, draft, 4, 4.0 / tps);
+                gate.record(1, draft, Some((4, 4.0 / tps)));
                 draft
             })
             .count()
@@ -126,11 +136,29 @@ mod tests {
     fn each_batch_size_is_measured_on_its_own() {
         let mut gate = DraftGate::default();
         assert!(gate.allows(1));
-        gate.record(1, true, 2, 1.0);
+        gate.record(1, true, Some((2, 1.0)));
         assert!(!gate.allows(1));
-        gate.record(1, false, 4, 1.0);
+        gate.record(1, false, Some((4, 1.0)));
         assert!(!gate.allows(1));
         // Two at once: nothing measured yet, so drafting is tried.
         assert!(gate.allows(2));
+    }
+
+    /// A try whose draft caches first caught up is not measured: the next
+    /// step drafts again, and that one is.
+    #[test]
+    fn a_try_that_caught_up_is_tried_again() {
+        let mut gate = DraftGate::default();
+        assert!(gate.allows(1));
+        gate.record(1, true, None);
+        assert!(gate.allows(1));
+        gate.record(1, true, Some((2, 1.0)));
+        assert!(!gate.allows(1));
+        gate.record(1, false, Some((4, 1.0)));
+        // Plain is faster: 16 steps until the next try, which caught up.
+        let tried = (0..16).filter(|_| gate.allows(1)).count();
+        assert_eq!(tried, 1);
+        gate.record(1, true, None);
+        assert!(gate.allows(1), "the try is measured on the next step");
     }
 }

@@ -23,18 +23,17 @@ pub struct Drafter {
     held: Vec<Vec<u32>>,
     /// Token ids both models share: a draft stops before any other.
     shared_vocab: usize,
-    /// The last [`Drafter::draft`] read part of a prompt into a draft
-    /// cache: that step's time says little about what drafting costs.
-    pub read_a_prompt: bool,
+    /// The last [`Drafter::draft`] fed a draft cache more than a step's
+    /// tokens (a prompt, or what plain steps decoded): that step's time
+    /// says little about what drafting costs.
+    pub caught_up: bool,
 }
 
 /// One sequence to draft for: its slot, its tokens (the last one sampled
-/// and not yet in any cache), how many of them are its prompt, and how
-/// many tokens it may draft.
+/// and not yet in any cache), and how many tokens it may draft.
 pub struct DraftRequest<'a> {
     pub slot: usize,
     pub tokens: &'a [u32],
-    pub prompt_len: usize,
     pub max: usize,
 }
 
@@ -47,7 +46,7 @@ impl Drafter {
             reload,
             shape,
             shared_vocab: shared_vocab.min(shape.vocab),
-            read_a_prompt: false,
+            caught_up: false,
         }
     }
 
@@ -67,6 +66,16 @@ impl Drafter {
             self.held.iter_mut().for_each(Vec::clear);
         }
         Ok(())
+    }
+
+    /// Memory the draft caches hold now.
+    pub fn cache_bytes(&self) -> usize {
+        self.model.as_ref().map_or(0, |m| m.cache_bytes())
+    }
+
+    /// What a token takes in a draft cache.
+    pub fn kv_bytes_per_token(&self) -> usize {
+        self.shape.kv_bytes_per_token
     }
 
     /// Frees what `slot`'s draft cache holds (the main slot was evicted).
@@ -105,13 +114,14 @@ impl Drafter {
     /// failed forward leaves the draft caches it touched forgotten.
     pub fn draft(&mut self, requests: &[DraftRequest]) -> Result<Vec<Vec<u32>>, EngineError> {
         let mut drafts = vec![Vec::new(); requests.len()];
+        self.caught_up = false;
         let Some(model) = self.model.as_mut() else {
             return Ok(drafts);
         };
         let mut batch = catch_up(&mut self.held, &self.shape, requests);
-        self.read_a_prompt = batch
-            .iter()
-            .any(|feed| feed.start < requests[feed.request].prompt_len);
+        // After a step that kept every draft, the last draft and the token
+        // after it are fed; more is a catch-up.
+        self.caught_up = batch.iter().any(|feed| feed.tokens.len() > 2);
         while !batch.is_empty() {
             let chunks: Vec<SeqChunk> = batch.iter().map(Feed::chunk).collect();
             let logits = match model.forward(&chunks) {
@@ -198,6 +208,13 @@ fn catch_up(held: &mut [Vec<u32>], shape: &ModelShape, requests: &[DraftRequest]
             let from = shared_prefix(&held[r.slot], r.tokens).min(r.tokens.len() - 1);
             (i, from)
         })
+        // A token the draft model lacks (a special token only the model
+        // has) cannot be fed to it: that reply goes without drafts.
+        .filter(|&(i, from)| {
+            requests[i].tokens[from..]
+                .iter()
+                .all(|&t| (t as usize) < shape.vocab)
+        })
         .collect();
     wanted.sort_by_key(|&(i, from)| requests[i].tokens.len() - from);
     let mut rows_left = shape.max_rows.max(1);
@@ -250,12 +267,7 @@ mod tests {
     }
 
     fn request(slot: usize, tokens: &[u32], max: usize) -> DraftRequest<'_> {
-        DraftRequest {
-            slot,
-            tokens,
-            prompt_len: 1,
-            max,
-        }
+        DraftRequest { slot, tokens, max }
     }
 
     /// The fake model drafts `k + 1` after `k`; after some drafts are
@@ -300,6 +312,23 @@ mod tests {
             .unwrap()
             .iter()
             .all(|batch| { batch.iter().map(|&(_, _, rows, _)| rows).sum::<usize>() <= 8 }));
+    }
+
+    /// A reply holding a token the draft model lacks (64 here) is not
+    /// fed to it; the others draft.
+    #[test]
+    fn a_reply_with_a_token_the_draft_model_lacks_goes_without_drafts() {
+        let (mut d, log) = drafter(64, 64);
+        let drafts = d
+            .draft(&[request(0, &[5, 64, 7], 3), request(1, &[5, 6], 2)])
+            .unwrap();
+        assert_eq!(drafts, [vec![], vec![7, 8]]);
+        assert!(log
+            .lock()
+            .unwrap()
+            .iter()
+            .flatten()
+            .all(|&(slot, ..)| slot == 1));
     }
 
     #[test]

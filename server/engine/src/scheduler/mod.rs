@@ -87,6 +87,7 @@ pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
     let (sender, receiver) = channel();
     let shape = setup.model.shape();
     let depth = Arc::new(AtomicUsize::new(0));
+    setup.metrics.set_speculative_note(None);
     let drafting = match (setup.draft_model, &setup.speculative) {
         _ if !shape.all_logits => {
             if setup.speculative != Speculative::Off {
@@ -424,7 +425,7 @@ impl Scheduler {
         // The target's old prompt goes first (the copy replaces it), then
         // room for the copy is made without touching its source.
         self.free_slot(choice.slot);
-        let copy_bytes = (choice.shared + GROWTH_STEP) * self.shape.kv_bytes_per_token;
+        let copy_bytes = (choice.shared + GROWTH_STEP) * self.kv_bytes_per_token();
         if !self.make_room(copy_bytes, Some(source)) {
             // Only by freeing the source: the prompt is read instead.
             return 0;
@@ -471,7 +472,26 @@ impl Scheduler {
     /// full context. Earlier prompts kept in other slots live in what the
     /// running ones leave unused.
     fn cache_budget(&self) -> usize {
-        self.shape.slots * (self.shape.context_length + GROWTH_STEP) * self.shape.kv_bytes_per_token
+        self.shape.slots * (self.shape.context_length + GROWTH_STEP) * self.kv_bytes_per_token()
+    }
+
+    /// What a token takes in the caches: the model's, and the draft
+    /// model's (whose caches follow the same slots).
+    fn kv_bytes_per_token(&self) -> usize {
+        let draft = match &self.drafting {
+            Drafting::Model(drafter) => drafter.kv_bytes_per_token(),
+            _ => 0,
+        };
+        self.shape.kv_bytes_per_token + draft
+    }
+
+    /// Bytes the caches hold now, the draft model's included.
+    fn cache_bytes(model: &dyn BatchModel, drafting: &Drafting) -> usize {
+        let draft = match drafting {
+            Drafting::Model(drafter) => drafter.cache_bytes(),
+            _ => 0,
+        };
+        model.cache_bytes() + draft
     }
 
     /// Frees the least recently used earlier prompts (never a running
@@ -488,7 +508,7 @@ impl Scheduler {
             return true;
         };
         loop {
-            let held = model.cache_bytes();
+            let held = Self::cache_bytes(model.as_ref(), &self.drafting);
             if held + more <= budget {
                 return true;
             }
@@ -501,7 +521,7 @@ impl Scheduler {
             }
             self.slots.forget(slot);
             self.metrics.record_prefix_eviction();
-            if model.cache_bytes() >= held {
+            if Self::cache_bytes(model.as_ref(), &self.drafting) >= held {
                 return false; // freeing frees nothing here
             }
         }
@@ -531,7 +551,9 @@ impl Scheduler {
         self.slots = SlotTable::new(self.shape.cache_slots.max(self.shape.slots));
         if let Drafting::Model(drafter) = &mut self.drafting {
             if let Err(e) = drafter.load_again() {
-                tracing::warn!(error = %e, "the draft model did not load again: speculative decoding is off");
+                tracing::warn!(error = %e, "the draft model did not load again: speculative decoding is off until the model is loaded again on the Model tab");
+                self.metrics
+                    .set_speculative_note(format!("off: the draft model did not load again ({e})"));
                 self.drafting = Drafting::Off;
             }
         }
@@ -611,18 +633,20 @@ impl Scheduler {
         // drafted at once, not at the gate's next try.
         let gated = matches!(self.drafting, Drafting::Model(_));
         let step_started = Instant::now();
-        let mut read_a_prompt = false;
-        if !matches!(self.drafting, Drafting::Off) && (!gated || self.gate.allows(decoding)) {
+        let mut caught_up = false;
+        let allowed =
+            !matches!(self.drafting, Drafting::Off) && (!gated || self.gate.allows(decoding));
+        if allowed {
             match self.draft_ahead() {
-                Ok(read) => read_a_prompt = read,
+                Ok(read) => caught_up = read,
                 Err(e) => return self.device_faulted(&e),
             }
         }
-        let measurable = decode_only && !read_a_prompt;
+        let measurable = decode_only && !caught_up;
         let plan = self.plan();
         let growth: usize = plan.iter().map(|p| p.rows + GROWTH_STEP).sum();
         // Running slots alone always fit: what cannot be freed is theirs.
-        let _ = self.make_room(growth * self.shape.kv_bytes_per_token, None);
+        let _ = self.make_room(growth * self.kv_bytes_per_token(), None);
         for p in &plan {
             if self.running[p.index].prompt_left() > 0 {
                 self.running[p.index].mark_prefill();
@@ -718,15 +742,19 @@ impl Scheduler {
             }
         }
         self.metrics.record_draft(drafted, confirmed);
-        if gated && measurable {
+        if gated {
+            // Filed under what the gate decided: a step allowed to draft
+            // paid for the draft model's forwards even where they drafted
+            // nothing.
             let seconds = step_started.elapsed().as_secs_f64();
-            self.gate
-                .record(decoding, drafted > 0, wanted + confirmed, seconds);
+            let measured = measurable.then_some((wanted + confirmed, seconds));
+            self.gate.record(decoding, allowed, measured);
         }
         self.metrics
             .record_iteration(rows, wanted + confirmed, seconds);
         if let Some(model) = &self.model {
-            self.metrics.set_cache_bytes(model.cache_bytes());
+            self.metrics
+                .set_cache_bytes(Self::cache_bytes(model.as_ref(), &self.drafting));
         }
         // Highest index first, so the others stay where they are.
         ended.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
@@ -788,8 +816,9 @@ impl Scheduler {
     /// Drafts tokens ahead for every decoding sequence that may (see
     /// [`Drafting`]). A draft model that fails turns drafting off (replies
     /// go on one token a step); a device fault is returned, since it ends
-    /// the main model's replies too. Returns whether the draft model read
-    /// a prompt (which says nothing of what drafting costs).
+    /// the main model's replies too. Returns whether the draft model
+    /// caught up with more than a step's tokens (a prompt, or the tokens
+    /// of plain steps), which says little of what drafting costs.
     fn draft_ahead(&mut self) -> Result<bool, String> {
         let drafter = match &mut self.drafting {
             Drafting::Off => return Ok(false),
@@ -814,7 +843,6 @@ impl Scheduler {
             .map(|(seq, &max)| DraftRequest {
                 slot: seq.slot,
                 tokens: seq.tokens(),
-                prompt_len: seq.prompt().len(),
                 max,
             })
             .collect();
@@ -827,13 +855,15 @@ impl Scheduler {
                 ))
             })
         };
+        let caught_up = !requests.is_empty() && drafter.caught_up;
         drop(requests);
-        let read_a_prompt = drafter.read_a_prompt;
         let drafted = match drafted {
             Ok(drafted) => drafted,
             Err(EngineError::DeviceFault(reason)) => return Err(reason),
             Err(e) => {
-                tracing::warn!(error = %e, "the draft model failed: speculative decoding is off until the model is loaded again");
+                tracing::warn!(error = %e, "the draft model failed: speculative decoding is off until the model is loaded again on the Model tab");
+                self.metrics
+                    .set_speculative_note(format!("off: the draft model failed ({e})"));
                 self.drafting = Drafting::Off;
                 Vec::new()
             }
@@ -846,7 +876,7 @@ impl Scheduler {
                 seq.set_draft(&[]);
             }
         }
-        Ok(read_a_prompt)
+        Ok(caught_up)
     }
 
     /// The device faulted (a sticky CUDA error): every running reply
