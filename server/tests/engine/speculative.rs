@@ -127,10 +127,10 @@ async fn the_gpu_path_checks_drafts_too() {
 const STORY: &str =
     "Write a short story about a lighthouse keeper who finds a message in a bottle.";
 
-/// The Qwen file drafting for itself: the draft model runs each drafted
-/// token alone on the per-row path, which is how the model checks it, so
-/// greedy drafts are kept (a real pair, Qwen2.5-0.5B for a 32B, keeps
-/// fewer); sampled replies reject some. Two replies draft at once. (On
+/// The Qwen file drafting for itself: greedy drafts are nearly all kept
+/// (the draft runs one row at a time, the check eight, so a near tie can
+/// go the other way; a real pair, Qwen2.5-0.5B for a 32B, keeps fewer);
+/// sampled replies reject some. Two replies draft at once. (On
 /// this CPU a draft model as big as the model costs more than it saves,
 /// so the scheduler drafts less as it measures that.)
 #[tokio::test]
@@ -164,7 +164,7 @@ async fn replies_drafted_by_a_draft_model_are_the_replies_one_token_at_a_time_gi
             assert!(stats.draft_tokens > 0, "{stats:?}");
             if temperature == 0.0 {
                 assert!(
-                    stats.draft_accepted * 10 >= stats.draft_tokens * 9,
+                    stats.draft_accepted * 4 >= stats.draft_tokens * 3,
                     "{stats:?}"
                 );
             }
