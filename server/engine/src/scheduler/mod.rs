@@ -81,6 +81,16 @@ enum Drafting {
     Model(Box<Drafter>),
 }
 
+impl Drafting {
+    /// The draft model, where there is one.
+    fn drafter(&mut self) -> Option<&mut Drafter> {
+        match self {
+            Drafting::Model(drafter) => Some(drafter),
+            _ => None,
+        }
+    }
+}
+
 /// Starts the scheduler thread; it ends when every handle is dropped and
 /// its last reply is done.
 pub fn spawn(setup: SchedulerSetup) -> SchedulerHandle {
@@ -245,7 +255,7 @@ impl Scheduler {
             Message::Release => {
                 if self.running.is_empty() && self.waiting.is_empty() && self.model.take().is_some()
                 {
-                    if let Drafting::Model(drafter) = &mut self.drafting {
+                    if let Some(drafter) = self.drafting.drafter() {
                         drafter.release();
                     }
                     tracing::info!(
@@ -437,7 +447,7 @@ impl Scheduler {
         match copied {
             Ok(()) => {
                 self.slots.record(choice.slot, 0, &prompt[..choice.shared]);
-                if let Drafting::Model(drafter) = &mut self.drafting {
+                if let Some(drafter) = self.drafting.drafter() {
                     drafter.copy_prefix(source, choice.slot, &prompt[..choice.shared]);
                 }
                 self.metrics.record_prefix_copy(choice.shared);
@@ -462,7 +472,7 @@ impl Scheduler {
         if let Some(model) = self.model.as_mut() {
             model.clear_slot(slot);
         }
-        if let Drafting::Model(drafter) = &mut self.drafting {
+        if let Some(drafter) = self.drafting.drafter() {
             drafter.clear(slot);
         }
         self.slots.forget(slot);
@@ -516,7 +526,7 @@ impl Scheduler {
                 return false;
             };
             model.clear_slot(slot);
-            if let Drafting::Model(drafter) = &mut self.drafting {
+            if let Some(drafter) = self.drafting.drafter() {
                 drafter.clear(slot);
             }
             self.slots.forget(slot);
@@ -549,13 +559,8 @@ impl Scheduler {
         self.model = Some(reload()?);
         // A fresh model has empty caches.
         self.slots = SlotTable::new(self.shape.cache_slots.max(self.shape.slots));
-        if let Drafting::Model(drafter) = &mut self.drafting {
-            if let Err(e) = drafter.load_again() {
-                tracing::warn!(error = %e, "the draft model did not load again: speculative decoding is off until the model is loaded again on the Model tab");
-                self.metrics
-                    .set_speculative_note(format!("off: the draft model did not load again ({e})"));
-                self.drafting = Drafting::Off;
-            }
+        if let Some(Err(e)) = self.drafting.drafter().map(|d| d.load_again()) {
+            self.turn_drafting_off(format!("the draft model did not load again ({e})"));
         }
         Ok(())
     }
@@ -861,10 +866,7 @@ impl Scheduler {
             Ok(drafted) => drafted,
             Err(EngineError::DeviceFault(reason)) => return Err(reason),
             Err(e) => {
-                tracing::warn!(error = %e, "the draft model failed: speculative decoding is off until the model is loaded again on the Model tab");
-                self.metrics
-                    .set_speculative_note(format!("off: the draft model failed ({e})"));
-                self.drafting = Drafting::Off;
+                self.turn_drafting_off(format!("the draft model failed ({e})"));
                 Vec::new()
             }
         };
@@ -877,6 +879,17 @@ impl Scheduler {
             }
         }
         Ok(caught_up)
+    }
+
+    /// Replies go on one token a step until the model is loaded again;
+    /// the log and the Model tab say `why`.
+    fn turn_drafting_off(&mut self, why: String) {
+        tracing::warn!(
+            %why,
+            "speculative decoding is off until the model is loaded again on the Model tab"
+        );
+        self.metrics.set_speculative_note(format!("off: {why}"));
+        self.drafting = Drafting::Off;
     }
 
     /// The device faulted (a sticky CUDA error): every running reply
@@ -894,7 +907,7 @@ impl Scheduler {
             self.fail(i, EngineError::DeviceFault(reason.to_string()));
         }
         self.model = None;
-        if let Drafting::Model(drafter) = &mut self.drafting {
+        if let Some(drafter) = self.drafting.drafter() {
             drafter.release();
         }
     }
